@@ -1,0 +1,229 @@
+"""The `chaoslab` command line: the stable surface of DESIGN.md, one parser for every subcommand.
+
+The parsers live here so the surface is defined once; each subcommand's work lives in the
+package that owns it and is found by import path (`HANDLERS`). A subcommand whose package has
+not landed yet says so in one sentence and exits 2: no fake output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from chaoslab import __version__
+from chaoslab.errors import BadInput, ChaoslabError, NotLanded
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+# subcommand -> (module, function, the issue that lands it)
+HANDLERS: dict[str, tuple[str, str, str]] = {
+    "sim": ("sim.cli", "run", "#7 sim/"),
+    "proxy": ("faults.cli", "run_proxy", "#4 faults/"),
+    "lab up": ("mock_services.lab.cli", "up", "#6 the lab"),
+    "lab down": ("mock_services.lab.cli", "down", "#6 the lab"),
+    "lab status": ("mock_services.lab.cli", "status", "#6 the lab"),
+    "lab run": ("chaoslab.live", "run", "#8 the live chaos suite"),
+    "report": ("scenario.compare", "run", "#8 the live chaos suite"),
+}
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0 picks a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port 0..65535, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0..65535, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def executor_spec(text: str) -> str:
+    """An argparse type: `local` or `dask://HOST:PORT`."""
+    if text == "local":
+        return text
+    if text.startswith("dask://"):
+        host, _, port = text.removeprefix("dask://").rpartition(":")
+        if host and port.isdigit() and 0 < int(port) <= 65535:
+            return text
+    raise argparse.ArgumentTypeError(f"expected 'local' or 'dask://HOST:PORT', got {text!r}")
+
+
+def _add_policies(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--policies",
+        default="resilient",
+        metavar="baseline|resilient|FILE",
+        help="the policy set: a preset name or a TOML file of overrides (default: resilient)",
+    )
+
+
+def _add_out_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where report.json and report.html go (default: runs/<scenario>/<utc-stamp>/)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when any invariant is false (2 on bad input, 0 otherwise)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole CLI surface of DESIGN.md."""
+    parser = argparse.ArgumentParser(
+        prog="chaoslab",
+        description="Chaos-engineering testbed for a social-security portal: "
+        "simulate and inject its faults, judge its fallback policies.",
+    )
+    parser.add_argument("--version", action="version", version=f"chaoslab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("scenarios", help="list the scenarios with one line each")
+
+    p = sub.add_parser("sim", help="run a scenario in simulated time over many seeds")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
+    p.add_argument("--seeds", type=positive_int, default=8, help="replications (default: 8)")
+    p.add_argument("--seed", type=int, default=1, help="the first seed (default: 1)")
+    p.add_argument(
+        "--workers", type=positive_int, default=None,
+        help="worker processes for local replications (default: the number of cores)",
+    )
+    p.add_argument(
+        "--executor", type=executor_spec, default="local", metavar="local|dask://H:P",
+        help="where replications run (default: local)",
+    )
+    _add_policies(p)
+    _add_out_check(p)
+
+    p = sub.add_parser("proxy", help="run the embedded Toxiproxy-compatible server")
+    p.add_argument("--host", default="127.0.0.1", help="API address (default: 127.0.0.1)")
+    p.add_argument("--port", type=port_number, default=8474, help="API port (default: 8474)")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="a JSON array of proxies to create at start, like /populate")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the toxicity draws, so a run replays (default: 0)")
+    p.add_argument("--metrics", action="store_true", help="serve /metrics in Prometheus text")
+
+    lab = sub.add_parser("lab", help="the live lab: up, down, status, run")
+    labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    p = labsub.add_parser("up", help="start the lab on loopback and print its map")
+    p.add_argument("--detach", action="store_true", help="return once the lab is ready")
+    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+                   help="run directory for pid files, logs and databases (default: runs/lab)")
+    p = labsub.add_parser("down", help="stop every process and proxy of the lab")
+    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+                   help="run directory of the lab (default: runs/lab)")
+    p = labsub.add_parser("status", help="tell what of the lab is up")
+    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+                   help="run directory of the lab (default: runs/lab)")
+    p = labsub.add_parser("run", help="run a scenario live against the lab")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
+    p.add_argument("--speed", type=positive_float, default=1.0,
+                   help="compress the scenario clock K times; service times stay real")
+    p.add_argument("--seed", type=int, default=1, help="seed of the workload (default: 1)")
+    _add_policies(p)
+    _add_out_check(p)
+
+    p = sub.add_parser("report", help="side-by-side table of reports")
+    p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run directories")
+    return parser
+
+
+def list_scenarios(directory: Path = SCENARIO_DIR) -> list[tuple[str, str]]:
+    """Every scenario file's name and its one-line `description`."""
+    rows: list[tuple[str, str]] = []
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as exc:
+            raise BadInput(f"{path}: not valid TOML ({exc}); expected a scenario file") from None
+        description = data.get("description", "")
+        rows.append((path.stem, str(description).strip().splitlines()[0] if description else ""))
+    return rows
+
+
+def _resolve(command: str) -> Handler:
+    module_name, func, issue = HANDLERS[command]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            raise NotLanded(
+                f"'chaoslab {command}' is not available yet: issue {issue} has not landed"
+            ) from None
+        raise
+    handler: Handler = getattr(module, func)
+    return handler
+
+
+def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the subcommand named in `args`; return its exit code."""
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command == "scenarios":
+        rows = list_scenarios()
+        width = max((len(name) for name, _ in rows), default=0)
+        for name, description in rows:
+            print(f"{name:<{width}}  {description}")
+        if not rows:
+            print(f"no scenarios in {SCENARIO_DIR}")
+        return 0
+    command = args.command
+    if command == "lab":
+        if args.lab_command is None:
+            parser.parse_args(["lab", "--help"])
+        command = f"lab {args.lab_command}"
+    return _resolve(command)(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return dispatch(args, parser)
+    except ChaoslabError as exc:
+        print(f"chaoslab: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("chaoslab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

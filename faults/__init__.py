@@ -1,0 +1,1 @@
+"""Faults as data, applied through Toxiproxy and a process supervisor."""

@@ -1,0 +1,1 @@
+"""Fallback policies, sans-IO: handed `now` and an `rng`, they return decisions."""

@@ -1,0 +1,150 @@
+"""The history: a Jepsen-style log of client operations and fault operations.
+
+Every client operation appears twice: an `invoke` when it starts and one completion — `ok`
+(it happened), `fail` (it certainly did not happen) or `info` (unknown: a timeout after the
+request left, so it may or may not have been applied). Faults are operations of the process
+`nemesis`, with `f` = `fault:start` or `fault:stop`, `value` = the fault kind and `key` = its
+target. Times are seconds on the run's clock (simulated or live).
+
+One flat, frozen record per event keeps the history cheap to build in the simulator (about
+a microsecond an event) and trivially serialisable as JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+OpType = Literal["invoke", "ok", "fail", "info"]
+OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
+NEMESIS = "nemesis"
+FAULT_START = "fault:start"
+FAULT_STOP = "fault:stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One event of the history.
+
+    process: who did it ("citizen-17", "pharmacy-3", "nemesis").
+    f: what ("login", "read_history", "submit_list", "prescribe", "dispense",
+       "paper_record", "reconcile", "save_draft", "fault:start", ...).
+    key: the entity written or read (idempotency key, list id, control number), "" if none.
+    value: a small detail (HTTP status, fault kind, "stale"), "" if none.
+    error: why a fail/info happened ("timeout", "shed", "503", "breaker_open"), "" if none.
+    priority: the request's priority class (0 = highest), -1 when not applicable.
+    """
+
+    type: OpType
+    process: str
+    f: str
+    time_s: float
+    key: str = ""
+    value: str = ""
+    error: str = ""
+    priority: int = -1
+
+
+@dataclass(slots=True)
+class History:
+    """An append-only list of `Op`s in time order of recording."""
+
+    ops: list[Op] = field(default_factory=list)
+
+    def append(self, op: Op) -> None:
+        """Record one event."""
+        self.ops.append(op)
+
+    def invoke(self, process: str, f: str, time_s: float, key: str = "", priority: int = -1) -> Op:
+        """Record and return the start of a client operation."""
+        op = Op("invoke", process, f, time_s, key=key, priority=priority)
+        self.ops.append(op)
+        return op
+
+    def complete(
+        self, invoked: Op, type_: OpType, time_s: float, value: str = "", error: str = ""
+    ) -> Op:
+        """Record the completion (ok / fail / info) of an invoked operation."""
+        op = Op(type_, invoked.process, invoked.f, time_s, invoked.key, value, error,
+                invoked.priority)
+        self.ops.append(op)
+        return op
+
+    def fault(self, start: bool, kind: str, target: str, time_s: float) -> Op:
+        """Record that a fault started or stopped."""
+        op = Op("info", NEMESIS, FAULT_START if start else FAULT_STOP, time_s, key=target,
+                value=kind)
+        self.ops.append(op)
+        return op
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def client_ops(self) -> Iterator[Op]:
+        """Every event that is not a fault operation."""
+        return (op for op in self.ops if op.process != NEMESIS)
+
+    def pairs(self) -> Iterator[tuple[Op, Op | None]]:
+        """Each invoke with its completion (None when the run ended before it completed).
+
+        A process runs one operation at a time, as in Jepsen, so the completion of an invoke
+        is the next event of the same process.
+        """
+        open_: dict[str, Op] = {}
+        for op in self.ops:
+            if op.process == NEMESIS:
+                continue
+            if op.type == "invoke":
+                previous = open_.pop(op.process, None)
+                if previous is not None:
+                    yield previous, None
+                open_[op.process] = op
+            else:
+                invoked = open_.pop(op.process, None)
+                if invoked is not None:
+                    yield invoked, op
+        for invoked in open_.values():
+            yield invoked, None
+
+    def write_jsonl(self, path: Path) -> None:
+        """Write the history as JSON lines, atomically (a temp file renamed into place)."""
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for op in self.ops:
+                f.write(json.dumps(asdict(op), ensure_ascii=False, separators=(",", ":")))
+                f.write("\n")
+        tmp.replace(path)
+
+    @classmethod
+    def read_jsonl(cls, path: Path) -> History:
+        """Read a history written by `write_jsonl`."""
+        with path.open(encoding="utf-8") as f:
+            return cls.from_records(json.loads(line) for line in f if line.strip())
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, object]]) -> History:
+        """Build a history from plain records, validating each op type."""
+        ops: list[Op] = []
+        for n, rec in enumerate(records, 1):
+            type_ = rec.get("type")
+            if type_ not in OP_TYPES:
+                raise ValueError(f"history record {n}: type {type_!r} is not one of {OP_TYPES}")
+            ops.append(
+                Op(
+                    type_,  # type: ignore[arg-type]  # checked against OP_TYPES above
+                    str(rec["process"]),
+                    str(rec["f"]),
+                    float(rec["time_s"]),  # type: ignore[arg-type]
+                    str(rec.get("key", "")),
+                    str(rec.get("value", "")),
+                    str(rec.get("error", "")),
+                    int(rec.get("priority", -1)),  # type: ignore[call-overload]
+                )
+            )
+        return cls(ops)
