@@ -6,6 +6,22 @@ request left, so it may or may not have been applied). Faults are operations of 
 `nemesis`, with `f` = `fault:start` or `fault:stop`, `value` = the fault kind and `key` = its
 target. Times are seconds on the run's clock (simulated or live).
 
+The vocabulary both runners use (checkers rely on it):
+
+- client operations, `f`: "login", "recover_password", "read_history", "read_payslip",
+  "register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",
+  "save_draft", "restore_draft". Writes (`WRITE_FS`) carry their idempotency key in `key`.
+  `value` on ok: "stale" for a read served from the stale cache, "accepted" for a 202.
+  `error`: "timeout", "shed" (503 from admission control), "rate_limited", "breaker_open",
+  "refused" (connection refused or reset), "http_<status>", "unauthorized", "deferred".
+  `priority`: 0 prescriptions and dispensing, 1 logins and list submissions, 2 browsing.
+- upstream attempts: process `UPSTREAM` + name ("upstream:shahkar"), type "info",
+  f "call", value "ok" | "fail" | "timeout" — one per attempt that left the portal.
+- policy events: process "policy", type "info", f "breaker", key the upstream name,
+  value "closed->open" (any state change "a->b").
+- final state, read after healing: process "final", type "info", f "applied",
+  key a write's idempotency key, value how many times it is applied ("0", "1", "2", ...).
+
 One flat, frozen record per event keeps the history cheap to build in the simulator (about
 a microsecond an event) and trivially serialisable as JSON lines.
 """
@@ -23,6 +39,13 @@ OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
 NEMESIS = "nemesis"
 FAULT_START = "fault:start"
 FAULT_STOP = "fault:stop"
+UPSTREAM = "upstream:"
+POLICY = "policy"
+FINAL = "final"
+WRITE_FS: frozenset[str] = frozenset(
+    {"register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",
+     "save_draft"}
+)
 
 
 @dataclass(frozen=True, slots=True)
