@@ -7,6 +7,8 @@ on every state after every step, and half-open must never let more than its perm
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -181,7 +183,7 @@ class BreakerMachine(RuleBasedStateMachine):
         if hasattr(self, "model"):
             events = self.breaker.events
             assert all(a.value.split("->")[1] == b.value.split("->")[0]
-                       for a, b in zip(events, events[1:], strict=False))
+                       for a, b in itertools.pairwise(events))
             if events:
                 assert events[-1].value.endswith("->" + self.breaker.state)
 

@@ -8,9 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from policies.decisions import Admit, Reject
-from policies.idempotency import New, Replay
 from policies.idempotency import Conflict as IdemConflict
-from policies.idempotency import MemoryIdempotencyStore
+from policies.idempotency import MemoryIdempotencyStore, New, Replay
 from policies.quota import PaperQuota, Reconciler
 
 pharmacies = st.sampled_from(["ph1", "ph2", "ph3"])
