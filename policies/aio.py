@@ -2,8 +2,9 @@
 
 Used by mock_services (portal -> upstream calls, the load driver). Clock, sleep and rng are
 injected so tests can run it on a manual clock. The attempt function is expected to honour
-its `timeout_s`; the driver also bounds it with `asyncio.timeout` so a decision's timeout holds
-even if the attempt forgets, reporting Outcome(error="timeout") as the attempt should have.
+its `timeout_s`; the driver also bounds it with `asyncio.timeout` (loop time: a backstop, not
+the policy's clock) so a decision's timeout holds even if the attempt forgets, reporting
+Outcome(error="timeout") as the attempt should have.
 `AsyncBulkhead` runs a `Bulkhead` the same way.
 """
 
@@ -58,14 +59,23 @@ async def run_call(pipeline: ClientPipeline, attempt_fn: AttemptFn[T], *,
 
 
 class AsyncBulkhead:
-    """Runs a sans-IO `Bulkhead` under asyncio: waiters park on futures, never poll."""
+    """Runs a sans-IO `Bulkhead` under asyncio: waiters park on futures, never poll.
 
-    __slots__ = ("_bulkhead", "_clock", "_grants")
+    The wait is measured with the injected `sleep`, like every other wait of the policies, so
+    a virtual clock in tests (or a compressed one in the lab) governs it too.
+    """
 
-    def __init__(self, bulkhead: Bulkhead, clock: Callable[[], float]) -> None:
+    __slots__ = ("_bulkhead", "_clock", "_grants", "_sleep")
+
+    def __init__(self, bulkhead: Bulkhead, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self._bulkhead = bulkhead
         self._clock = clock
+        self._sleep = sleep
         self._grants: dict[int, asyncio.Future[None]] = {}
+
+    async def _timer(self, seconds: float) -> None:
+        await self._sleep(seconds)
 
     async def acquire(self) -> bool:
         """Take a slot, waiting at most the bulkhead's max wait; False if none came."""
@@ -76,19 +86,20 @@ class AsyncBulkhead:
             return False
         ticket = decision.ticket
         grant = self._grants[ticket] = asyncio.get_running_loop().create_future()
+        timer = asyncio.ensure_future(self._timer(max(0.0, decision.until_s - self._clock())))
         try:
-            async with asyncio.timeout(max(0.0, decision.until_s - self._clock())):
-                await grant
-            return True
-        except TimeoutError:
-            # not cancelled = the slot was handed over while the timeout fired: keep it
-            return not self._bulkhead.cancel(ticket)
+            await asyncio.wait((grant, timer), return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             if not self._bulkhead.cancel(ticket):
-                self.release()
+                self.release()  # the slot arrived as we were cancelled: hand it on
             raise
         finally:
+            timer.cancel()
             self._grants.pop(ticket, None)
+        if grant.done():
+            return True
+        # not cancellable = the slot was handed over as the wait ran out: keep it
+        return not self._bulkhead.cancel(ticket)
 
     def release(self) -> None:
         """Give the slot back; the first live waiter, if any, gets it."""
