@@ -9,6 +9,7 @@ round trip without toxics takes well under 5 ms here; 150 ms is a thirty-fold ma
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import httpx
@@ -245,3 +246,40 @@ def test_end_of_stream_closes_the_whole_connection(toxiproxy: httpx.Client, echo
         round_trip_s(sock)
         sock.shutdown(socket.SHUT_WR)  # no half-close: the proxy closes both ways
         assert wait_closed(sock, 2.0) < 2.0
+
+
+def test_chain_changes_under_load_lose_no_byte(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    payload = bytes(range(251)) * 4000  # ~1 MB, a length prime to every chunk size
+    received = bytearray()
+    with connect(listen) as sock:
+        def pump() -> None:
+            while len(received) < len(payload):
+                data = sock.recv(65536)
+                if not data:
+                    return
+                received.extend(data)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        for i in range(0, len(payload), 16384):
+            sock.sendall(payload[i : i + 16384])
+            step = (i // 16384) % 6
+            if step == 0:
+                add(toxiproxy, "p", type="noop", name="n1")
+            elif step == 1:
+                add(toxiproxy, "p", type="latency", name="l1", stream="upstream",
+                    attributes={"latency": 1})
+            elif step == 2:
+                toxiproxy.patch("/proxies/p/toxics/n1", json={"toxicity": 0.5})
+            elif step == 3:
+                toxiproxy.delete("/proxies/p/toxics/n1")
+            elif step == 4:
+                add(toxiproxy, "p", type="slicer", name="s1",
+                    attributes={"average_size": 4000, "size_variation": 100})
+            else:
+                toxiproxy.delete("/proxies/p/toxics/l1")
+                toxiproxy.delete("/proxies/p/toxics/s1")
+        reader.join(10.0)
+    assert len(received) == len(payload)
+    assert bytes(received) == payload
