@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -19,6 +22,7 @@ from faults.actions import (
 from faults.catalog import (
     FAULT_TYPES,
     DeploymentWindow,
+    Fault,
     NetworkLoss,
     PeakLoad,
     PowerLoss,
@@ -29,6 +33,7 @@ from faults.catalog import (
     UpstreamOutage,
 )
 from faults.errors import FaultError, InvalidFault, UnknownTarget
+from faults.records import fault_from_record, fault_to_record
 from faults.topology import Link, Topology
 from faults.toxics import ToxicSpec
 
@@ -184,3 +189,48 @@ def test_faults_are_frozen_hashable_and_plan_deterministically() -> None:
 def test_a_topology_refuses_two_links_on_one_proxy() -> None:
     with pytest.raises(InvalidFault, match="two links share one proxy"):
         Topology(links={"a": Link("p", "s", "client"), "b": Link("p", "s", "upstream")})
+
+
+EXAMPLES: tuple[Fault, ...] = (
+    SwitchFailure(switch="sw-a"), SlowUpstream(link="l", mode="bandwidth", rate_kb_per_s=3),
+    UpstreamOutage(link="l", mode="http_503", retry_after_s=9), NetworkLoss(link="c"),
+    PowerLoss(rack="r"), DeploymentWindow(service="portal", rolling=False, drain_s=1.5),
+    PeakLoad(rate_multiplier=2.5), RefreshStorm(max_retries=2),
+    RawToxic(link="l", toxic=ToxicSpec.of("latency", stream="upstream", toxicity=0.5,
+                                          latency=100)),
+)
+
+
+@pytest.mark.parametrize("fault", EXAMPLES, ids=lambda f: f.kind)
+def test_every_fault_round_trips_through_its_record(fault: Fault) -> None:
+    record = fault_to_record(fault)
+    assert record["kind"] == fault.kind
+    assert fault_from_record(record) == fault
+
+
+@pytest.mark.parametrize(("record", "message"), [
+    ({"kind": "meteor"}, "t[1]: kind 'meteor' is unknown; expected one of"),
+    ({"kind": "power_loss"}, "t[1]: power_loss field 'rack': Field required"),
+    ({"kind": "power_loss", "rack": "r", "racks": 2}, "power_loss has no field 'racks'"),
+    ({"kind": "slow_upstream", "link": "l", "latency_ms": -1},
+     "t[1]: slow_upstream: latency_ms is -1; expected >= 0"),
+    ({"kind": "upstream_outage", "link": "l", "mode": "gone"},
+     "upstream_outage field 'mode': Input should be 'disabled', 'reset_peer' or 'http_503'"),
+    ({"kind": "toxic", "link": "l", "type": "lag"}, "t[1]: toxic type 'lag' is unknown"),
+    ({"kind": "toxic", "link": "l"}, "toxic needs 'link' (text) and 'type'"),
+])
+def test_a_bad_record_is_one_sentence_naming_where(record: dict[str, object],
+                                                   message: str) -> None:
+    with pytest.raises(InvalidFault, match=re.escape(message)) as info:
+        fault_from_record(record, "t[1]")
+    assert "\n" not in str(info.value)
+
+
+def test_the_catalog_and_schedules_import_no_io() -> None:
+    # sim/ imports them: they must not pull in HTTP clients or the Toxiproxy library.
+    code = ("import sys, faults.catalog, faults.schedule, faults.records; "
+            "print(sorted(m for m in ('httpx', 'toxiproxy', 'requests', 'socket') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
