@@ -180,7 +180,6 @@ class ToxiproxyClient:
         self.timeout_s = timeout_s
         self._http = httpx.Client(base_url=self.url + "/", timeout=timeout_s,
                                   transport=transport)
-        self._transport = _Transport(self._http)
         self._server = toxiproxy.Toxiproxy()
 
     def close(self) -> None:
@@ -194,11 +193,16 @@ class ToxiproxyClient:
         self.close()
 
     @contextlib.contextmanager
-    def _library(self) -> Iterator[None]:
-        """Route the library's calls to this server; turn its parsing crashes into ours."""
-        token = _bound.set(self._transport)
+    def _library(self) -> Iterator[_Transport]:
+        """Route the library's calls to this server; turn its parsing crashes into ours.
+
+        Each call gets its own transport, so `last` is the response of this call even when
+        threads share the client (httpx.Client itself is thread-safe).
+        """
+        transport = _Transport(self._http)
+        token = _bound.set(transport)
         try:
-            yield
+            yield transport
         except FaultError:
             raise
         except toxiproxy.exceptions.ProxyExists as exc:
@@ -220,21 +224,21 @@ class ToxiproxyClient:
 
     def version(self) -> str:
         """The server's version string, e.g. "2.12.0"."""
-        with self._library():
-            body = self._transport.request("GET", "/version").json()
+        with self._library() as transport:
+            body = transport.request("GET", "/version").json()
             return str(body["version"]) if isinstance(body, dict) else str(body)
 
     def proxies(self) -> dict[str, ProxyInfo]:
         """Every proxy on the server, by name."""
-        with self._library():
-            body = self._transport.request("GET", "/proxies").json()
+        with self._library() as transport:
+            body = transport.request("GET", "/proxies").json()
             return {name: _proxy_info(value) for name, value in sorted(body.items())}
 
     def get_proxy(self, name: str) -> ProxyInfo:
         """One proxy; `ProxyNotFound` when it does not exist."""
         _check_name(name)
-        with self._library():
-            return _proxy_info(self._transport.request("GET", f"/proxies/{name}").json())
+        with self._library() as transport:
+            return _proxy_info(transport.request("GET", f"/proxies/{name}").json())
 
     def create_proxy(self, spec: ProxySpec) -> ProxyInfo:
         """Create a proxy; `ProxyExists` if taken, `ToxiproxyServerError` on bind errors."""
@@ -266,17 +270,17 @@ class ToxiproxyClient:
         if spec.name:
             _check_name(spec.name)
             fields["name"] = spec.name
-        with self._library():
+        with self._library() as transport:
             self._handle(proxy).add_toxic(**fields)
-            assert self._transport.last is not None  # add_toxic made exactly one request
-            return _toxic_info(self._transport.last.json())
+            assert transport.last is not None  # add_toxic made exactly one request
+            return _toxic_info(transport.last.json())
 
     def toxics(self, proxy: str) -> tuple[ToxicInfo, ...]:
         """The toxics of a proxy, upstream first, each stream in insertion order."""
-        with self._library():
+        with self._library() as transport:
             self._handle(proxy).toxics()
-            assert self._transport.last is not None
-            return tuple(_toxic_info(t) for t in self._transport.last.json())
+            assert transport.last is not None
+            return tuple(_toxic_info(t) for t in transport.last.json())
 
     def remove_toxic(self, proxy: str, toxic: str) -> None:
         """Remove a toxic; `ProxyNotFound` when the proxy or the toxic does not exist."""
@@ -306,8 +310,8 @@ class ToxiproxyClient:
         if changed:
             body = [{"name": s.name, "listen": s.listen, "upstream": s.upstream,
                      "enabled": s.enabled} for s in changed]
-            with self._library():
-                self._transport.request("POST", "/populate", body)
+            with self._library() as transport:
+                transport.request("POST", "/populate", body)
             existing = self.proxies()
         return tuple(existing[name] for name in names)
 

@@ -120,6 +120,29 @@ def test_each_client_talks_to_its_own_server_even_across_threads() -> None:
     assert (toxiproxy.api.APIConsumer.host, toxiproxy.api.APIConsumer.port) == host_before
 
 
+def test_threads_sharing_one_client_each_get_their_own_toxic() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        return httpx.Response(200, json=TOXIC | {"name": sent["name"]})
+
+    client = ToxiproxyClient("http://t.test:1", transport=httpx.MockTransport(handler))
+    mismatches: list[tuple[str, str]] = []
+
+    def add(worker: int) -> None:
+        for n in range(100):
+            name = f"w{worker}-{n}"
+            got = client.add_toxic("p", ToxicSpec.of("latency", name=name)).name
+            if got != name:
+                mismatches.append((name, got))
+
+    threads = [threading.Thread(target=add, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert mismatches == []
+
+
 def test_populate_keeps_proxies_whose_listen_is_a_hostname_or_port_zero() -> None:
     state = {"db": proxy_json("db", "127.0.0.1:40001"),
              "web": proxy_json("web", "127.0.0.1:40002")}
