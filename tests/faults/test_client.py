@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -121,26 +122,35 @@ def test_each_client_talks_to_its_own_server_even_across_threads() -> None:
 
 
 def test_threads_sharing_one_client_each_get_their_own_toxic() -> None:
+    # Force the interleaving that would mix answers up: thread A's answer is parsed only
+    # after thread B has made and read its whole request.
+    a_parsing, b_done = threading.Event(), threading.Event()
+
+    class Answer(httpx.Response):
+        def json(self, **kwargs: Any) -> Any:
+            body = super().json(**kwargs)
+            if body["name"] == "a":
+                a_parsing.set()
+                b_done.wait(timeout=5)
+            else:
+                b_done.set()
+            return body
+
     def handler(request: httpx.Request) -> httpx.Response:
-        sent = json.loads(request.content)
-        return httpx.Response(200, json=TOXIC | {"name": sent["name"]})
+        return Answer(200, json=TOXIC | {"name": json.loads(request.content)["name"]})
 
     client = ToxiproxyClient("http://t.test:1", transport=httpx.MockTransport(handler))
-    mismatches: list[tuple[str, str]] = []
+    got: dict[str, str] = {}
 
-    def add(worker: int) -> None:
-        for n in range(100):
-            name = f"w{worker}-{n}"
-            got = client.add_toxic("p", ToxicSpec.of("latency", name=name)).name
-            if got != name:
-                mismatches.append((name, got))
+    def add(name: str) -> None:
+        got[name] = client.add_toxic("p", ToxicSpec.of("noop", name=name)).name
 
-    threads = [threading.Thread(target=add, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    assert mismatches == []
+    thread_a = threading.Thread(target=add, args=("a",))
+    thread_a.start()
+    assert a_parsing.wait(timeout=5)
+    add("b")
+    thread_a.join(timeout=10)
+    assert got == {"a": "a", "b": "b"}
 
 
 def test_populate_keeps_proxies_whose_listen_is_a_hostname_or_port_zero() -> None:
