@@ -81,6 +81,13 @@ class Deploy:
 
 
 @dataclass(frozen=True, slots=True)
+class AwaitDeploy:
+    """Wait until the deploy of a service has finished (it runs alongside other faults)."""
+
+    service: str
+
+
+@dataclass(frozen=True, slots=True)
 class ShiftWorkload:
     """A workload fault is in effect: the load driver or simulator acts on it."""
 
@@ -89,7 +96,7 @@ class ShiftWorkload:
 
 
 Action = (SetProxyEnabled | AddToxic | RemoveToxic | SetAdminFault | KillRack | RestartRack
-          | Deploy | ShiftWorkload)
+          | Deploy | AwaitDeploy | ShiftWorkload)
 
 
 @dataclass(frozen=True, slots=True)

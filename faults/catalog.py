@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 
 from faults.actions import (
     AddToxic,
+    AwaitDeploy,
     Deploy,
     KillRack,
     RemoveToxic,
@@ -190,7 +191,9 @@ class DeploymentWindow:
 
     def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
         processes = topology.service(self.service)
-        return (Step(Deploy(self.service, processes, self.rolling, self.drain_s), None),)
+        # The deploy runs alongside the other faults; the window ends once it has finished.
+        return (Step(Deploy(self.service, processes, self.rolling, self.drain_s),
+                     AwaitDeploy(self.service)),)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,8 @@ always runs: `with injector.fault(f): ...` heals when the body returns, raises, 
 interrupted (KeyboardInterrupt); `heal_all()` heals whatever is still in effect, and every
 heal step is attempted even when an earlier one fails (then `HealError` lists them all).
 
+A deploy runs on its own thread, so the timeline goes on while replicas restart; the
+deployment window heals by waiting for it to finish (its error, if any, surfaces there).
 A proxy disabled by two faults at once (a switch failure and an outage of a link on that
 switch) is enabled again only when the last of them heals.
 """
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from faults.actions import (
     Action,
     AddToxic,
+    AwaitDeploy,
     Deploy,
     KillRack,
     RemoveToxic,
@@ -78,6 +81,7 @@ class Injector:
         self._seq = 0
         self._active: dict[int, Applied] = {}
         self._disabled: Counter[str] = Counter()
+        self._deploys: dict[str, _DeployThread] = {}
         self._lock = threading.RLock()
 
     @property
@@ -197,22 +201,25 @@ class Injector:
         elif isinstance(action, SetAdminFault):
             assert self.admin is not None  # checked by _check_ports
             self.admin.set_fault(action)
-        elif isinstance(action, KillRack | RestartRack | Deploy):
+        elif isinstance(action, KillRack | RestartRack):
             self._supervise(action)
+        elif isinstance(action, Deploy):
+            assert self.supervisor is not None  # checked by _check_ports
+            self._deploys[action.service] = _DeployThread(self.supervisor, action)
+            self._deploys[action.service].start()
+        elif isinstance(action, AwaitDeploy):
+            deploy = self._deploys.pop(action.service, None)
+            if deploy is not None:
+                deploy.wait()
         elif isinstance(action, ShiftWorkload):
             pass  # recorded in the history; the load driver reads `active_workload()`
 
-    def _supervise(self, action: KillRack | RestartRack | Deploy) -> None:
+    def _supervise(self, action: KillRack | RestartRack) -> None:
         assert self.supervisor is not None  # checked by _check_ports
         if isinstance(action, KillRack):
             self.supervisor.kill_rack(action.rack)
-        elif isinstance(action, RestartRack):
-            self.supervisor.restart_rack(action.rack)
-        elif action.rolling:
-            self.supervisor.rolling_deploy(action.service, action.processes,
-                                           drain_s=action.drain_s)
         else:
-            self.supervisor.naive_deploy(action.service, action.processes)
+            self.supervisor.restart_rack(action.rack)
 
     def _set_enabled(self, proxy: str, enabled: bool) -> None:
         if not enabled:
@@ -229,3 +236,28 @@ class Injector:
             if self._disabled[proxy] > 0:
                 return  # another fault still holds this proxy down
         self.proxies.set_enabled(proxy, True)
+
+
+class _DeployThread(threading.Thread):
+    """Runs one deploy through the supervisor; `wait` joins it and re-raises its error."""
+
+    def __init__(self, supervisor: Supervisor, action: Deploy) -> None:
+        super().__init__(name=f"deploy-{action.service}", daemon=True)
+        self.supervisor = supervisor
+        self.action = action
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            if self.action.rolling:
+                self.supervisor.rolling_deploy(self.action.service, self.action.processes,
+                                               drain_s=self.action.drain_s)
+            else:
+                self.supervisor.naive_deploy(self.action.service, self.action.processes)
+        except Exception as exc:  # handed to the thread that heals the window
+            self.error = exc
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error

@@ -16,7 +16,9 @@ from faults.errors import SupervisorError, UnknownTarget
 class Supervisor(Protocol):
     """Kills, restarts and redeploys the lab's processes; each call returns when done.
 
-    Every method raises `SupervisorError` (one sentence) when it cannot do its job.
+    Every method raises `SupervisorError` (one sentence) when it cannot do its job. The
+    injector calls the deploy methods from a background thread (a deploy overlaps other
+    faults), so an implementation must tolerate calls from two threads at once.
     """
 
     def kill_rack(self, rack: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from faults.actions import (
     AddToxic,
+    AwaitDeploy,
     Deploy,
     KillRack,
     RemoveToxic,
@@ -137,10 +138,10 @@ def test_power_loss_kills_the_rack_and_restarts_it_when_healed() -> None:
         PowerLoss(rack="rack-9").plan(TOPOLOGY, "t1")
 
 
-def test_deployment_window_restarts_the_service_replicas_and_heals_by_itself() -> None:
+def test_deployment_window_restarts_the_service_replicas_and_heals_once_done() -> None:
     (step,) = DeploymentWindow(service="portal", rolling=False).plan(TOPOLOGY, "t1")
     assert step.apply == Deploy("portal", ("portal-1", "portal-2"), False, 5.0)
-    assert step.heal is None
+    assert step.heal == AwaitDeploy("portal")
 
 
 def test_workload_faults_are_described_not_enacted() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from faults.catalog import (
     SwitchFailure,
     UpstreamOutage,
 )
-from faults.errors import AdminError, FaultError, HealError, ProxyNotFound
+from faults.errors import AdminError, FaultError, HealError, ProxyNotFound, SupervisorError
 from faults.injector import Injector
 from faults.proxies import MemoryProxies
 from faults.schedule import Window, fixed_schedule, random_schedule
@@ -174,6 +175,44 @@ def test_deploys_go_to_the_supervisor_and_workload_faults_are_only_recorded(lab:
     assert [kind for f, kind, _, _ in lab.faults() if f == FAULT_START] == [
         "deployment_window", "peak_load", "refresh_storm"]
     assert lab.proxies.calls == []
+
+
+class SlowDeploySupervisor(RecordingSupervisor):
+    """A supervisor whose rolling deploy takes until `finish` is set, then maybe fails."""
+
+    def __init__(self, fail_deploy: bool) -> None:
+        super().__init__(TOPOLOGY.racks)
+        self.started, self.finish = threading.Event(), threading.Event()
+        self.fail_deploy = fail_deploy
+
+    def rolling_deploy(self, service: str, processes: Sequence[str], *, drain_s: float) -> None:
+        self.started.set()
+        assert self.finish.wait(timeout=10)
+        super().rolling_deploy(service, processes, drain_s=drain_s)
+        if self.fail_deploy:
+            raise SupervisorError(f"replica {processes[0]} never became ready")
+
+
+@pytest.mark.parametrize("fail_deploy", [False, True])
+def test_a_deploy_runs_alongside_other_faults_and_its_window_waits_for_it(
+    fail_deploy: bool,
+) -> None:
+    lab = Lab()
+    supervisor = SlowDeploySupervisor(fail_deploy)
+    injector = Injector(TOPOLOGY, lab.history, lab.clock, lab.proxies, supervisor=supervisor)
+    deploy = injector.apply(DeploymentWindow(service="portal"))
+    assert supervisor.started.wait(timeout=5)
+    with injector.fault(SwitchFailure(switch="sw-a")):  # the timeline goes on meanwhile
+        assert supervisor.calls == []
+    threading.Timer(0.05, supervisor.finish.set).start()
+    if fail_deploy:
+        with pytest.raises(HealError, match="portal-1 never became ready"):
+            injector.heal(deploy)
+    else:
+        injector.heal(deploy)
+    assert supervisor.calls == [("rolling_deploy", "portal", "portal-1", "portal-2")]
+    assert [op.value for op in lab.history][-1] == "deployment_window"
+    assert not injector.active
 
 
 def test_the_http_admin_client_posts_the_contract_body() -> None:
