@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
-from scenario.checkers.index import Attempt, Index, during, index, select_faults
+from scenario.checkers.index import Attempt, Index, index
 from scenario.checkers.params import Params, Seconds
+from scenario.checkers.windows import during, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
 

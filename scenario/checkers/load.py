@@ -10,8 +10,9 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 
-from scenario.checkers.index import Call, Index, index, merge, select_faults
+from scenario.checkers.index import Call, Index, index
 from scenario.checkers.params import Params, Seconds, Share
+from scenario.checkers.windows import merge, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
-from scenario.checkers.index import during, index, select_faults
+from scenario.checkers.index import index
 from scenario.checkers.params import Params, Seconds, Share
+from scenario.checkers.windows import during, select_faults
 from scenario.history import READ_FS, STALE, History
 from scenario.verdict import Checker, Verdict
 

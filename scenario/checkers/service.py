@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from scenario.checkers.index import Call, during, index, is_wrong_password, quantile, select_faults
+from scenario.checkers.index import Call, index, is_wrong_password
 from scenario.checkers.params import Params, Quantile, Share
+from scenario.checkers.windows import during, quantile, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
 

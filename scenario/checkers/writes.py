@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from scenario.checkers.index import Index, during, index, select_faults
+from scenario.checkers.index import Index, index
 from scenario.checkers.params import Params
+from scenario.checkers.windows import during, select_faults
 from scenario.history import WRITE_FS, History
 from scenario.verdict import Checker, Verdict
 
