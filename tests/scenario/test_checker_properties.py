@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from scenario.checkers.writes import LostWritesParams, lost_writes
 from scenario.history import History, Op
 from scenario.invariants import REGISTRY, build_checker, default_spec
+from scenario.report import RunMeta, build_report, report_json
+from scenario.report_model import Report
 from scenario.verdict import Verdict, compose
 from tests.scenario import shapes, shapes_load
 
@@ -134,3 +136,12 @@ def test_a_history_with_a_time_that_is_not_a_number_is_unknown_not_a_crash() -> 
     verdicts = compose(CHECKERS, h)
     assert {v.valid for v in verdicts} == {"unknown"}
     assert all("op 2 has time_s nan" in v.detail for v in verdicts)
+
+
+@given(st.lists(vocabulary_ops, max_size=60), st.lists(vocabulary_ops, max_size=20))
+def test_a_report_is_built_from_any_histories(a: list[Op], b: list[Op]) -> None:
+    meta = RunMeta(scenario="any", mode="sim", policies="baseline", seed=1, duration_s=1.0,
+                   wall_s=0.0)
+    report = build_report([History(a), History(b)], meta, CHECKERS)
+    assert Report.model_validate_json(report_json(report)) == report
+    assert len(report.invariants) == len(CHECKERS)
