@@ -29,20 +29,21 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._generation = 0  # bumped by close(): threads then reconnect instead of failing
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript commits as it goes; CREATE ... IF NOT EXISTS makes a race harmless.
         self._conn().executescript(schema)
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or getattr(self._local, "generation", -1) != self._generation:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
-            self._local.conn = conn
+            self._local.conn, self._local.generation = conn, self._generation
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -77,8 +78,9 @@ class Database:
         return await to_thread.run_sync(partial(self.write, fn))
 
     def close(self) -> None:
-        """Close every thread's connection (at shutdown)."""
+        """Close every thread's connection (at shutdown; a later use reconnects)."""
         with self._lock:
+            self._generation += 1
             for conn in self._all:
                 conn.close()
             self._all.clear()
