@@ -7,11 +7,15 @@ defaults every process shares. Bad arguments print one sentence and exit 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 
@@ -81,17 +85,38 @@ def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Fast
         parser.error(str(exc))
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a graceful SIGTERM ends with exit status 0.
+
+    uvicorn re-raises the signal after draining, so the process would die of SIGTERM;
+    SERVICES_CONTRACT.md promises exit 0 after a graceful shutdown.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Route SIGINT/SIGTERM to uvicorn's graceful exit, and do not re-raise them."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, build, serve until SIGTERM (graceful) or SIGKILL (nothing acknowledged is lost)."""
-    import uvicorn
-
     parser = _parser()
     args = parser.parse_args(argv)
     if not 1 <= args.port <= 65535:
         parser.error(f"--port {args.port} must be between 1 and 65535")
     app = build_app(args, parser)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                timeout_graceful_shutdown=10, access_log=False)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=10, access_log=False)
+    _Server(config).run()
     return 0
 
 
