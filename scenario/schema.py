@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from chaoslab.errors import BadInput
+from faults.catalog import Fault
+from faults.records import fault_from_record
 
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -115,8 +117,10 @@ class Replica(Strict):
 
 
 class Upstream(Strict):
+    """An upstream service: its healthy latency and the rack it runs on (the lab's)."""
+
     latency: Dist
-    max_concurrent: Annotated[int, Field(ge=1)] = 10_000
+    rack: str = "rack-a"
 
 
 class Topology(Strict):
@@ -125,17 +129,28 @@ class Topology(Strict):
     replicas: list[Replica] = [Replica(name="portal-a", switch="switch-a", rack="rack-a"),
                                Replica(name="portal-b", switch="switch-b", rack="rack-b")]
     upstreams: dict[str, Upstream] = {}
-    clinics: Annotated[int, Field(ge=0)] = 0
-    pharmacies: Annotated[int, Field(ge=0)] = 0
+    clinics: Annotated[int, Field(ge=1)] = 50
+    pharmacies: Annotated[int, Field(ge=1)] = 50
 
     @model_validator(mode="after")
     def _wired(self) -> Topology:
-        for r in self.replicas:
+        for i, r in enumerate(self.replicas):
             if r.switch not in self.switches or r.rack not in self.racks:
-                raise ValueError(f"replica {r.name} on a declared switch and rack")
+                raise ValueError(f"topology.replicas[{i}]|a switch among {self.switches} and "
+                                 f"a rack among {self.racks}, got {r.switch!r}, {r.rack!r}")
+        for name, up in self.upstreams.items():
+            if up.rack not in self.racks:
+                raise ValueError(f"topology.upstreams.{name}.rack|one of {self.racks}, "
+                                 f"got {up.rack!r}")
         if not self.replicas:
-            raise ValueError("at least one replica")
+            raise ValueError("topology.replicas|at least one replica")
         return self
+
+    def link_names(self) -> set[str]:
+        """The lab's link (proxy) names: client-<replica> and <replica>-<upstream>."""
+        names = {f"client-{r.name}" for r in self.replicas}
+        names |= {f"{r.name}-{u}" for r in self.replicas for u in self.upstreams}
+        return names
 
 
 Profile = Literal["flat", "office", "lists", "pharmacy"]
@@ -192,38 +207,53 @@ class Workload(Strict):
     step: Duration = 900.0  # defaults are not validated: seconds here, units in files
 
 
-FaultKind = Literal[
-    "switch_failure", "upstream_slow", "upstream_outage", "upstream_503", "power_loss",
-    "link_loss", "rolling_deploy", "replica_crash", "surge", "refresh_storm",
-    "credential_stuffing",
-]
+class TimedFault(Strict):
+    """One fault of the timeline: a fault of the catalog (faults/catalog.py), given as its
+    record (`kind` plus the fault's fields), from `start` for `duration`."""
 
-
-class Fault(Strict):
-    """One fault of the timeline: what, on which target, from when, for how long."""
-
-    kind: FaultKind
-    target: str = ""
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
     start: Duration
     duration: Duration
-    factor: Factor = 1.0
-    latency: Dist | None = None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The catalog record: every key but start and duration."""
+        return {"kind": self.kind, **(self.model_extra or {})}
+
+    def fault(self, where: str) -> Fault:
+        """The catalog's typed fault, or a `ValueError` naming `where`."""
+        return fault_from_record(self.record, where)
+
+
+class Attack(Strict):
+    """Credential stuffing: logins with wrong passwords from a few sources (not a fault of the
+    network: the load driver sends it)."""
+
+    rate_per_s: Annotated[float, Field(gt=0)]
+    start: Duration
+    duration: Duration
+    sources: Annotated[int, Field(ge=1)] = 8
 
 
 class Stochastic(Strict):
-    """Failures drawn from MTBF/MTTR per component, and scheduled power cuts by zone."""
+    """Failures drawn per component from MTBF/MTTR, power cuts by zone, and deployments.
+
+    `mtbf`/`mttr` (means) are keyed by component: a switch, a rack or an upstream;
+    power cuts fall in the scheduled 09:00-17:00 blocks of DOMAIN.md, on a random rack.
+    """
 
     mtbf: dict[str, Duration] = {}
-    mttr: dict[str, Dist] = {}
+    mttr: dict[str, Duration] = {}
     power_cuts_per_day: Factor = 0.0
-    power_cut: Dist = Deterministic.model_validate({"dist": "deterministic", "value": "2h"})
+    power_cut: Duration = 7200.0
     deploys_per_week: Factor = 0.0
 
     @model_validator(mode="after")
     def _paired(self) -> Stochastic:
         missing = sorted(set(self.mtbf) ^ set(self.mttr))
         if missing:
-            raise ValueError(f"both mtbf and mttr for {', '.join(missing)}")
+            raise ValueError(f"stochastic.mttr|both mtbf and mttr for {', '.join(missing)}")
         return self
 
 
@@ -262,21 +292,36 @@ class Scenario(Strict):
     duration: Duration
     topology: Topology = Topology()
     workload: Workload
-    faults: list[Fault] = []
+    faults: list[TimedFault] = []
+    attack: Attack | None = None
     stochastic: Stochastic = Stochastic()
     policies: Policies = Policies()
     invariants: dict[str, dict[str, Any]] = {}
 
     @model_validator(mode="after")
     def _targets(self) -> Scenario:
-        names = {*self.topology.switches, *self.topology.racks, *self.topology.upstreams,
-                 *(r.name for r in self.topology.replicas), "", "portal", "clinics",
-                 "pharmacies", *(f"clinic-{i + 1}" for i in range(self.topology.clinics)),
-                 *(f"pharmacy-{i + 1}" for i in range(self.topology.pharmacies))}
-        for i, fault in enumerate(self.faults):
-            if fault.target not in names:
-                raise ValueError(f"faults[{i}].target|one of {sorted(names - {''})}, "
-                                 f"got {fault.target!r}")
+        topo = self.topology
+        links = topo.link_names()
+        for i, timed in enumerate(self.faults):
+            try:
+                fault = timed.fault(f"faults[{i}]")
+            except ValueError as exc:
+                raise ValueError(f"faults[{i}]|{exc}") from None
+            target = getattr(fault, "link", None) or getattr(fault, "switch", None) or \
+                getattr(fault, "rack", None) or getattr(fault, "service", None)
+            known = {"link": links, "switch": set(topo.switches), "rack": set(topo.racks),
+                     "service": {"portal"}}
+            for attr, names in known.items():
+                if getattr(fault, attr, None) is not None and target not in names:
+                    raise ValueError(f"faults[{i}].{attr}|one of {sorted(names)}, "
+                                     f"got {target!r}")
+        for name in self.stochastic.mtbf:
+            components = {*topo.switches, *topo.racks, *topo.upstreams}
+            if name not in components:
+                raise ValueError(f"stochastic.mtbf.{name}|a switch, rack or upstream: one of "
+                                 f"{sorted(components)}")
+        if self.attack is not None and "login" not in self.workload.kinds:
+            raise ValueError("attack|a workload with a login kind to attack")
         for name, kind in self.workload.kinds.items():
             for up in kind.upstreams:
                 if up not in self.topology.upstreams:
@@ -304,6 +349,8 @@ def _sentence(path: Path, exc: ValidationError) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
     if "|" in msg:  # a cross-field check names its own key
         where, _, msg = msg.partition("|")
+        if msg.startswith(f"{where}: "):  # the fault catalog's own sentence
+            return f"{path}: key {where}: {msg.removeprefix(f'{where}: ')}"
     kind = err["type"]
     if kind == "extra_forbidden":
         return f"{path}: key {where} is not allowed; expected one of the schema's keys"

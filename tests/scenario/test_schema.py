@@ -25,7 +25,7 @@ service = { dist = "exponential", mean = "50ms" }
 upstreams = ["shahkar"]
 [[faults]]
 kind = "switch_failure"
-target = "switch-a"
+switch = "switch-a"
 start = "10m"
 duration = "90s"
 """
@@ -57,15 +57,19 @@ def test_a_minimal_scenario_loads_with_the_labs_names(tmp_path: Path) -> None:
     assert [r.name for r in sc.topology.replicas] == ["portal-a", "portal-b"]
     assert sc.topology.switches == ["switch-a", "switch-b"]
     assert sc.faults[0].start == 600.0 and sc.faults[0].duration == 90.0
+    assert sc.faults[0].fault("here").target == "switch-a"
+    assert "portal-a-shahkar" in sc.topology.link_names()
 
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ('duration = "1h"', "duration = 3600",
      'key duration: expected a duration with a unit like "300ms"'),
     ('rate_per_s = 5', "rate_per_s = 5\nrate = 3", "key workload.rate is not allowed"),
-    ('kind = "switch_failure"', 'kind = "meteor"', "key faults[0].kind: expected 'switch_failure'"),
-    ('target = "switch-a"', 'target = "switch-z"',
-     "key faults[0].target: expected one of ['clinics'"),
+    ('kind = "switch_failure"', 'kind = "meteor"',
+     "key faults[0]: kind 'meteor' is unknown; expected one of"),
+    ('switch = "switch-a"', 'switch = "switch-z"',
+     "key faults[0].switch: expected one of ['switch-a', 'switch-b'], got 'switch-z'"),
+    ('switch = "switch-a"', 'link = "client-portal-a"', "switch_failure has no field 'link'"),
     ('dist = "exponential"', 'dist = "gamma"',
      "key workload.kinds.login.service: expected dist = one of deterministic"),
     ('p99 = "2s"', 'p99 = "100ms"', "expected p99 greater than p50"),
