@@ -6,15 +6,15 @@
   readiness on — so clients that fail over never see every replica gone at once;
 - naive deploy: every replica restarted at once, to compare (and to prove the check can fail).
 
-`LabSupervisor` exposes these with the shape of the faults' supervisor interface (blocking
-methods; the live runner calls them through `asyncio.to_thread`).
+`LabSupervisor` exposes these as the faults' supervisor interface (blocking methods; the live
+runner calls them through `asyncio.to_thread`).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -79,62 +79,72 @@ def power_on(lab: Lab, rack: str) -> list[str]:
     return names
 
 
-def rolling_deploy(lab: Lab, timing: DeployTiming = DeployTiming()) -> None:
-    """Restart the portal replicas one at a time, each out of rotation while it restarts."""
-    for replica in lab.state.topology.portals():
-        lab.set_ready(replica.name, False)
-        drain(lab, replica.name, timing)
-        lab.stop([replica.name])
-        lab.start([replica.name])
-        lab.wait_ready([replica.name])
-        lab.set_ready(replica.name, True)
+def rolling_deploy(lab: Lab, processes: Sequence[str],
+                   timing: DeployTiming = DeployTiming()) -> None:
+    """Restart `processes` one at a time, each out of rotation while it restarts."""
+    for name in processes:
+        lab.set_ready(name, False)
+        drain(lab, name, timing)
+        lab.stop([name])
+        lab.start([name])
+        lab.wait_ready([name])
+        lab.set_ready(name, True)
 
 
-def naive_deploy(lab: Lab) -> None:
-    """Restart every portal replica at once: no readiness gate, no draining."""
-    names = [p.name for p in lab.state.topology.portals()]
+def naive_deploy(lab: Lab, processes: Sequence[str]) -> None:
+    """Restart every one of `processes` at once: no readiness gate, no draining."""
+    names = list(processes)
     lab.stop(names)
     lab.start(names)
     lab.wait_ready(names)
 
 
 class LabSupervisor:
-    """The faults' supervisor interface, carried out on a running lab."""
+    """The faults' `Supervisor` interface (faults/supervisor.py), carried out on a running lab.
+
+    Each method returns when done and raises `LabError` (one sentence) when it cannot.
+    """
 
     def __init__(self, lab: Lab, timing: DeployTiming = DeployTiming()) -> None:
         self.lab = lab
         self.timing = timing
 
-    def racks(self) -> tuple[str, ...]:
-        """The racks whose power can be cut."""
-        return self.lab.state.topology.racks
-
-    def power_off(self, rack: str) -> None:
-        """SIGKILL every process of `rack`."""
+    def kill_rack(self, rack: str) -> None:
+        """SIGKILL every process of `rack` (a power loss: no shutdown, no draining)."""
         self._check_rack(rack)
         power_off(self.lab, rack)
 
-    def power_on(self, rack: str) -> None:
-        """Restart the processes of `rack` and wait until they are ready."""
+    def restart_rack(self, rack: str) -> None:
+        """Start every process of `rack` that is not running, and wait until it is ready."""
         self._check_rack(rack)
-        power_on(self.lab, rack)
+        running = self.lab.running()
+        names = [s.name for s in self.lab.state.topology.rack_services(rack)
+                 if not running.get(s.name, False)]
+        self.lab.start(names)
+        self.lab.wait_ready(names)
 
-    def power_loss(self, rack: str, outage_s: float,
-                   sleep: Callable[[float], None] = time.sleep) -> None:
-        """Cut `rack`, wait out the outage, restore it."""
-        self.power_off(rack)
-        sleep(outage_s)  # the outage itself: its length is the fault's parameter
-        self.power_on(rack)
+    def rolling_deploy(self, service: str, processes: Sequence[str], *, drain_s: float) -> None:
+        """One replica at a time: out of rotation, drain up to `drain_s`, SIGTERM, start,
+        wait for readiness, back into rotation."""
+        names = self._check_processes(service, processes)
+        timing = DeployTiming(self.timing.deregister_s, drain_s)
+        rolling_deploy(self.lab, names, timing)
 
-    def rolling_deploy(self) -> None:
-        """Readiness-gated, draining, one replica at a time."""
-        rolling_deploy(self.lab, self.timing)
-
-    def naive_deploy(self) -> None:
-        """All replicas at once."""
-        naive_deploy(self.lab)
+    def naive_deploy(self, service: str, processes: Sequence[str]) -> None:
+        """Every replica at once, with no draining and no readiness gate."""
+        naive_deploy(self.lab, self._check_processes(service, processes))
 
     def _check_rack(self, rack: str) -> None:
         if rack not in self.lab.state.topology.racks:
             raise LabError(f"unknown rack {rack!r}; expected one of "
                            f"{', '.join(self.lab.state.topology.racks)}", bad_input=True)
+
+    def _check_processes(self, service: str, processes: Sequence[str]) -> list[str]:
+        known = {s.name: s.kind for s in self.lab.state.topology.services}
+        names = list(processes) or [s.name for s in self.lab.state.topology.services
+                                    if s.kind == service]
+        for name in names:
+            if name not in known:
+                raise LabError(f"deploy of {service!r}: unknown process {name!r}; expected "
+                               f"one of {', '.join(sorted(known))}", bad_input=True)
+        return names

@@ -79,6 +79,17 @@ def delete(url: str, proxy_names: list[str], timeout_s: float = 2.0) -> None:
         raise ProxyApiError(f"Toxiproxy at {url} did not answer DELETE: {exc}") from None
 
 
+def reset(url: str, timeout_s: float = 2.0) -> None:
+    """Enable every proxy and remove every toxic (`POST /reset`)."""
+    try:
+        with _client(url, timeout_s) as c:
+            r = c.post("/reset")
+    except httpx.HTTPError as exc:
+        raise ProxyApiError(f"Toxiproxy at {url} did not answer POST /reset: {exc}") from None
+    if r.status_code != 204:
+        raise ProxyApiError(f"Toxiproxy at {url} answered {r.status_code} to POST /reset")
+
+
 def server_argv(port: int) -> tuple[str, ...]:
     """How to start the embedded proxy: `toxiproxy-server` when on PATH, else ours."""
     binary = shutil.which("toxiproxy-server")

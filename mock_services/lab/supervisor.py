@@ -159,6 +159,22 @@ class Lab:
             result[name] = pid is not None and procs.belongs_to(pid, self.state.run_dir)
         return result
 
+    def reset(self) -> None:
+        """Back to a healthy lab between tests: every process up and ready, proxies clean."""
+        running = self.running()
+        dead = [s.name for s in self.state.topology.services if not running.get(s.name)]
+        if dead:
+            self.kill(dead)  # forget their stale pid files before starting them afresh
+            self.start(dead)
+        self.wait_ready([s.name for s in self.state.topology.services
+                         if s.kind != "portal"] + dead)
+        for portal in self.state.topology.portals():
+            self.set_ready(portal.name, True)
+        try:
+            proxyapi.reset(self.state.toxiproxy_url)
+        except proxyapi.ProxyApiError as exc:
+            raise LabError(str(exc)) from None
+
     def down(self) -> None:
         """Stop everything this lab started and delete its proxies."""
         teardown(self.state.run_dir, self.config.stop_grace_s, list(self.procs.values()))
