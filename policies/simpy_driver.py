@@ -1,0 +1,46 @@
+"""The SimPy driver: carries out a `Call`'s decisions in simulated time.
+
+Used by sim/. `attempt_proc(timeout_s)` is a generator (a SimPy process body) that models one
+attempt, honours its timeout and returns `(Outcome, value)`; the driver runs it inline with
+`yield from`, so an attempt costs no extra process. Sleeps are `env.timeout`s. The decisions
+are those of the asyncio driver, step for step: same pipeline, same rng, same outcomes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+from policies.decisions import Attempt, Done, Sleep
+from policies.outcome import Outcome
+from policies.pipeline import ClientPipeline
+from policies.result import CallResult
+
+T = TypeVar("T")
+
+AttemptProc = Callable[[float], Generator[Any, Any, tuple[Outcome, T | None]]]
+
+
+def run_call(env: Any, pipeline: ClientPipeline, attempt_proc: AttemptProc[T],
+             rng: random.Random, *, deadline_s: float | None = None,
+             idempotent: bool = True) -> Generator[Any, Any, CallResult[T]]:
+    """Run one logical call through `pipeline` as a SimPy generator; returns `CallResult`."""
+    call = pipeline.start(env.now, rng, deadline_s=deadline_s, idempotent=idempotent)
+    value: T | None = None
+    try:
+        while True:
+            decision = call.next(env.now)
+            if isinstance(decision, Attempt):
+                outcome, value = yield from attempt_proc(decision.timeout_s)
+                call.record(env.now, outcome)
+            elif isinstance(decision, Sleep):
+                yield env.timeout(decision.seconds)
+            elif isinstance(decision, Done):
+                return CallResult(True, value, call.result_outcome, call.attempts)
+            else:
+                return CallResult(False, None, call.result_outcome, call.attempts,
+                                  decision.reason, decision.cause)
+    except BaseException:
+        call.cancel(env.now)
+        raise
