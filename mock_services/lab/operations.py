@@ -12,15 +12,21 @@ runner calls them through `asyncio.to_thread`).
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ParamSpec
 
 import httpx
 
+from faults.errors import SupervisorError
+from faults.supervisor import Supervisor
 from mock_services.lab.supervisor import Lab, LabError
+from mock_services.lab.topology import TopologyError
 
+P = ParamSpec("P")
 IN_FLIGHT = re.compile(r"^(\w*(?:in_flight|inprogress|in_progress)\w*)(?:\{[^}]*\})?\s+(\S+)$",
                        re.MULTILINE)
 
@@ -99,21 +105,34 @@ def naive_deploy(lab: Lab, processes: Sequence[str]) -> None:
     lab.wait_ready(names)
 
 
+def _as_supervisor_error(fn: Callable[P, None]) -> Callable[P, None]:
+    """The faults' interface speaks `SupervisorError`: translate the lab's own errors."""
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (LabError, TopologyError, httpx.HTTPError) as exc:
+            raise SupervisorError(f"{fn.__name__}: {exc}") from exc
+    return wrapper
+
+
 class LabSupervisor:
     """The faults' `Supervisor` interface (faults/supervisor.py), carried out on a running lab.
 
-    Each method returns when done and raises `LabError` (one sentence) when it cannot.
+    Each method returns when done and raises `SupervisorError` (one sentence) when it cannot.
     """
 
     def __init__(self, lab: Lab, timing: DeployTiming = DeployTiming()) -> None:
         self.lab = lab
         self.timing = timing
 
+    @_as_supervisor_error
     def kill_rack(self, rack: str) -> None:
         """SIGKILL every process of `rack` (a power loss: no shutdown, no draining)."""
         self._check_rack(rack)
         power_off(self.lab, rack)
 
+    @_as_supervisor_error
     def restart_rack(self, rack: str) -> None:
         """Start every process of `rack` that is not running, and wait until it is ready."""
         self._check_rack(rack)
@@ -123,6 +142,7 @@ class LabSupervisor:
         self.lab.start(names)
         self.lab.wait_ready(names)
 
+    @_as_supervisor_error
     def rolling_deploy(self, service: str, processes: Sequence[str], *, drain_s: float) -> None:
         """One replica at a time: out of rotation, drain up to `drain_s`, SIGTERM, start,
         wait for readiness, back into rotation."""
@@ -130,6 +150,7 @@ class LabSupervisor:
         timing = DeployTiming(self.timing.deregister_s, drain_s)
         rolling_deploy(self.lab, names, timing)
 
+    @_as_supervisor_error
     def naive_deploy(self, service: str, processes: Sequence[str]) -> None:
         """Every replica at once, with no draining and no readiness gate."""
         naive_deploy(self.lab, self._check_processes(service, processes))
@@ -148,3 +169,8 @@ class LabSupervisor:
                 raise LabError(f"deploy of {service!r}: unknown process {name!r}; expected "
                                f"one of {', '.join(sorted(known))}", bad_input=True)
         return names
+
+
+def supervisor_for(lab: Lab, timing: DeployTiming = DeployTiming()) -> Supervisor:
+    """The faults' supervisor for `lab` (typed as the protocol, so mypy checks the fit)."""
+    return LabSupervisor(lab, timing)
