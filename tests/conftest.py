@@ -6,6 +6,8 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+pytest_plugins = ["chaoslab.pytest_plugin"]  # the chaos fixtures (tests/chaos)
+
 # ci: bounded so `make test` fits its budget; dev: quick local runs; thorough: overnight.
 settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
