@@ -28,10 +28,11 @@ client_ops = st.builds(
 def test_calls_are_the_histories_pairs_of_client_processes(ops: list[Op]) -> None:
     h = History(ops)
     expected = sorted(
-        (i.process, i.time_s, c.type if c else None, c.time_s if c else None)
+        (i.process, i.time_s, c.type if c else "", c.time_s if c else -1.0)
         for i, c in h.pairs() if is_client(i.process) and i.type == "invoke")
     ix = build_index(h)
-    got = sorted((c.process, c.start_s, c.outcome, c.end_s) for c in ix.calls)
+    got = sorted((c.process, c.start_s, c.outcome or "", -1.0 if c.end_s is None else c.end_s)
+                 for c in ix.calls)
     assert got == expected
     assert all(c.process.startswith("attacker-") for c in ix.attacks)
 
