@@ -60,7 +60,7 @@ def switch_failure(resilient: bool, seed: int = 1) -> History:
 def slow_upstream(resilient: bool, seed: int = 1) -> History:
     """Citizens log in; Shahkar answers in 3-30 s from 100 to 250 s."""
     b = Builder(seed)
-    b.fault("latency", "shahkar", 100.0, 250.0)
+    b.fault("slow_upstream", "portal-a-shahkar", 100.0, 250.0)
     open_at, closed_at = 104.0, 0.0
     if resilient:  # opens after the first slow calls; probes every 10 s; closes once healthy
         b.breaker("shahkar", open_at, "closed->open")
@@ -104,8 +104,8 @@ def slow_upstream(resilient: bool, seed: int = 1) -> History:
 def upstream_outage(resilient: bool, seed: int = 1) -> History:
     """The registry and the payment service are down from 60 to 160 s."""
     b = Builder(seed)
-    b.fault("outage", "registry", 60.0, 160.0)
-    b.fault("outage", "payment", 60.0, 160.0)
+    b.fault("upstream_outage", "portal-a-registry", 60.0, 160.0)
+    b.fault("upstream_outage", "portal-a-payment", 60.0, 160.0)
     n = 0
     for i in range(20):
         proc, t, fresh_at = f"citizen-{i}", b.rng.uniform(0, 2), 0.0
@@ -175,7 +175,7 @@ def power_loss(resilient: bool, seed: int = 1) -> History:
 def pharmacy_network(resilient: bool, seed: int = 1) -> History:
     """Three pharmacies dispense; pharmacy-1 loses its link from 200 to 600 s."""
     b = Builder(seed)
-    b.fault("network_loss", "pharmacy-1", 200.0, 600.0)
+    b.fault("network_loss", "pharmacy-1-portal", 200.0, 600.0)
     papers: list[tuple[str, str]] = []
     counts = {"paper": 0, "all": 0}
     for ph in range(1, 4):
@@ -215,7 +215,7 @@ def pharmacy_network(resilient: bool, seed: int = 1) -> History:
 def deploy(resilient: bool, seed: int = 1) -> History:
     """Citizens browse and log in during a rolling deploy from 60 to 120 s."""
     b = Builder(seed)
-    b.fault("rolling_deploy", "portal", 60.0, 120.0)
+    b.fault("deployment_window", "portal", 60.0, 120.0)
     for i in range(30):
         proc, t = f"citizen-{i}", b.rng.uniform(0, 2)
         while t < 180:
