@@ -130,14 +130,23 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
     failing longer than `open_within_s` (a breaker should be open then; this is how a
     history without a breaker is judged). Calls while half-open are probes. Valid iff those
     calls together number at most `max_probes` per entry into half-open, breaker by breaker.
+    A fault on one link ("portal-a-shahkar") is judged only when the attempts name their
+    replica ("upstream:shahkar@portal-a"): otherwise the other links' calls would count too,
+    and the verdict is unknown.
     """
 
     def check(history: History) -> Verdict:
         ix = index(history)
-        judged, reaching, allowed, bad = 0, 0, 0, []
+        judged, reaching, allowed, bad, vague = 0, 0, 0, [], []
         for br in breakers(ix, params.upstream):
             spans = br.faults(ix, params.fault_kinds)
             if not spans and not br.events:
+                continue
+            links = sorted({s.target for s in spans if s.target != br.upstream})
+            if not br.replica and links:
+                vague.append(f"attempts to {br.upstream} do not name their replica "
+                             f"('upstream:{br.upstream}@<replica>') while faults hit one link "
+                             f"({', '.join(links[:2])}): other links' calls cannot be told apart")
                 continue
             judged += 1
             shielded = during((s.start_s + params.open_within_s, s.end_s) for s in spans)
@@ -155,11 +164,13 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
             allowed += probes_allowed
             if n > probes_allowed:
                 bad.append(f"{br.label}: {n} calls > {probes_allowed} probes")
-        if not judged:
-            return Verdict(name, "unknown", "no upstream fault and no breaker event")
         if bad:
             return Verdict(name, False, "calls reached an open or failing upstream: "
                                         + "; ".join(bad[:3]))
+        if vague:
+            return Verdict(name, "unknown", "; ".join(vague[:2]))
+        if not judged:
+            return Verdict(name, "unknown", "no upstream fault and no breaker event")
         return Verdict(name, True, f"{reaching} calls reached open upstreams <= {allowed} "
                                    "half-open probes")
 

@@ -46,10 +46,22 @@ def test_each_replicas_breaker_is_judged_on_its_own_link() -> None:
     assert calls(bad).valid is False and "shahkar@portal-a" in calls(bad).detail
 
 
-def test_unqualified_breakers_pool_the_replicas() -> None:
-    """Without "@replica" the healthy replica's calls count against the failing link."""
+def test_unqualified_attempts_under_a_one_link_fault_are_unknown() -> None:
+    """Without "@replica" the healthy replica's calls cannot be told from the failing one's."""
     calls = build_checker("open_breaker_calls", {"max_probes": 1})
-    assert calls(two_replicas(True, qualified=False)).valid is False
+    for resilient in (True, False):
+        verdict = calls(two_replicas(resilient, qualified=False))
+        assert verdict.valid == "unknown"
+        assert "do not name their replica" in verdict.detail
+        assert "portal-a-shahkar" in verdict.detail
+
+
+def test_unqualified_attempts_are_judged_when_the_upstream_itself_fails() -> None:
+    b = Builder(3)
+    b.fault("upstream_outage", "shahkar", 10.0, 100.0)
+    for n in range(100):
+        b.upstream("shahkar", float(n), "fail" if 10 <= n <= 100 else "ok", f"c{n}")
+    assert build_checker("open_breaker_calls", {})(b.history()).valid is False
 
 
 def test_the_report_counts_calls_and_openings_per_upstream_name() -> None:
