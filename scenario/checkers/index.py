@@ -94,7 +94,7 @@ class Index:
     bad_finals: list[str] = field(default_factory=list)
     gauges: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     start_s: float = 0.0
-    end_s: float = 0.0
+    end_s: float = 0.0  # the last event that is not a final-state read
 
     def applied(self, key: str) -> int:
         """How many times the final state shows `key` applied (0 when absent)."""
@@ -200,7 +200,9 @@ def build_index(history: History) -> Index:
         raise ValueError(f"history op {bad + 1} has time_s {times[bad]}; expected a finite "
                          "number of seconds")
     ix.start_s = min(times, default=0.0)
-    ix.end_s = max(times, default=0.0)
+    # the final state is read after the run: its time is bookkeeping, not the run's end
+    ix.end_s = max((op.time_s for op in history.ops if op.process != FINAL),
+                   default=max(times, default=0.0))
     _finish_spans(open_faults, ix.faults, ix.end_s)
     ix.finals = finals if saw_final else None
     ix.calls.sort(key=lambda c: c.start_s)
