@@ -83,3 +83,21 @@ def test_bucket_sizes_stay_round_and_bounded() -> None:
     assert bucket_size_s(3600) == 15.0
     assert bucket_size_s(30 * 86400) == 21600.0
     assert 10**9 / bucket_size_s(10**9) <= 240
+
+
+def test_the_final_state_read_does_not_extend_the_run() -> None:
+    """A trigger ending 10 s before the last request cannot be judged for a 60 s recovery,
+    however late the final state is read.
+    """
+    b = Builder(2)
+    b.fault("refresh_storm", "portal", 60.0, 90.0)
+    for n in range(100):
+        b.call(f"c{n % 5}", "read_history", n * 1.0, 0.1 if n < 60 else 5.0,
+               "ok" if n < 60 else "info")  # still collapsed when the requests stop
+    b.final("k", 1, 5000.0)
+    h = b.history()
+    assert build_index(h).end_s < 200  # the last request, not the final read at 5000 s
+    from scenario.invariants import build_checker
+
+    verdict = build_checker("metastable_recovery", {"recover_within_s": "60s"})(h)
+    assert verdict.valid == "unknown" and "the run ended" in verdict.detail
