@@ -130,6 +130,8 @@ class HttpServer:
             return False
         try:
             method, target, version, headers = _parse_head(head)
+            if headers.get("expect", "").lower() == "100-continue":  # curl, for big bodies
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = await _read_body(reader, headers)
         except BadRequest as exc:
             await self._reject(writer, request_id, 413 if "large" in str(exc) else 400)

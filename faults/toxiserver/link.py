@@ -23,7 +23,8 @@ from faults.toxiserver.channel import Channel, Chunk
 from faults.toxiserver.entry import ToxicEntry
 from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
 
-READ_BYTES = 256 * 1024  # one read from the source socket
+DIRECT_READ_BYTES = 8 * 1024 * 1024  # > the reader's buffer: take all of it, no memmove
+CHUNK_BYTES = 32 * 1024  # one chunk through a toxic chain, as Toxiproxy's io.Copy buffer
 HIGH_WATER_BYTES = 512 * 1024  # unsent bytes in the destination before waiting for it
 NOOP = NoopToxic()
 
@@ -93,7 +94,7 @@ class Link:
         src, dst, tail = self._src, self._dst, self.channels[-1]  # the tail never changes
         loop = asyncio.get_running_loop()
         try:
-            while data := await src.read(READ_BYTES):
+            while data := await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES):
                 self.received_bytes += len(data)
                 if not self.stages and not tail:
                     dst.write(data)
