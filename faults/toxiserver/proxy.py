@@ -71,10 +71,7 @@ class Proxy:
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         """Apply a PATCH: restart only if the resolved listen or the upstream changed."""
-        try:
-            resolved = str(await resolve(listen))
-        except ListenError:
-            raise
+        resolved = str(await resolve(listen))  # ListenError: Go's ResolveTCPAddr text
         if self.listen != resolved or self.upstream != upstream:
             await self.stop()
             self.listen = listen
