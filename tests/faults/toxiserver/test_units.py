@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -73,6 +74,8 @@ def test_split_host_port_errors_read_like_go(address: str, message: str) -> None
 @pytest.mark.parametrize(("address", "resolved"), [
     ("localhost:0", "127.0.0.1:0"), ("127.0.0.1:80", "127.0.0.1:80"), ("[::1]:5", "[::1]:5"),
     (":7", ":7"), ("", "127.0.0.1:0"),
+    pytest.param("127.0.0.1:http", "127.0.0.1:80", marks=pytest.mark.skipif(
+        not Path("/etc/services").exists(), reason="service names need /etc/services")),
 ])
 def test_resolve_prints_like_go(address: str, resolved: str) -> None:
     assert str(asyncio.run(resolve(address))) == resolved
