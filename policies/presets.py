@@ -1,0 +1,186 @@
+"""The named policy sets, `baseline` and `resilient`, and loading them with overrides.
+
+`PolicySet` gathers every policy the testbed judges. `baseline` is the portal as it is: no
+fallback, and users who refresh. `resilient` is the recommended set; every value carries its
+reason in a comment. A TOML file (or a scenario's [policies] table) names a `preset` and
+overrides any field; "off" switches an optional policy off.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from policies.backoff import BackoffPolicy
+from policies.breaker import CircuitBreakerPolicy
+from policies.budget import RetryBudgetPolicy
+from policies.config import PolicyConfig
+from policies.errors import PolicyConfigError, from_validation_error
+from policies.pipeline import ClientPolicy
+from policies.retry import RetryPolicy
+from policies.serverside import CachePolicy, LoginLimitPolicy
+from policies.shedding import AdmissionPolicy
+from policies.throttle import ThrottlePolicy
+from policies.timeout import TimeoutPolicy
+
+
+class PolicySet(PolicyConfig):
+    """Every policy of one run. None (or "off" in a file) = that policy is not used.
+
+    client: the portal's calls to its upstreams (per-upstream exceptions in `upstreams`);
+    user: the load driver's calls to the portal (retries, failover); admission: the portal's
+    load shedding; login_limit: rate limits on login; cache: stale-if-error for reads;
+    payment_queue: payment writes go through a durable async queue; idempotency_keys: clients
+    send an Idempotency-Key with every write; verification_cache_max_age_s: a Shahkar answer
+    is reused this long when Shahkar fails; paper_quota_share: the pharmacies' paper cap.
+    """
+
+    name: str = "custom"
+    client: ClientPolicy = ClientPolicy()
+    upstreams: dict[str, ClientPolicy] = Field(default_factory=dict)
+    user: ClientPolicy = ClientPolicy()
+    admission: AdmissionPolicy | None = None
+    login_limit: LoginLimitPolicy | None = None
+    cache: CachePolicy | None = None
+    payment_queue: bool = False
+    idempotency_keys: bool = False
+    verification_cache_max_age_s: float | None = Field(default=None, gt=0.0)
+    paper_quota_share: float | None = Field(default=None, gt=0.0, le=1.0)
+
+    def client_for(self, upstream: str) -> ClientPolicy:
+        """The client policy towards `upstream` (its own entry, else `client`)."""
+        return self.upstreams.get(upstream, self.client)
+
+
+BASELINE = PolicySet(
+    name="baseline",
+    # A naive client: a generous library-style timeout and three immediate retries of
+    # anything that failed, no budget, no breaker, Retry-After ignored.
+    client=ClientPolicy(
+        timeout=TimeoutPolicy(attempt_timeout_s=30.0),
+        retry=RetryPolicy(max_attempts=3, honour_retry_after=False,
+                          backoff=BackoffPolicy(base_s=0.0, multiplier=1.0, max_s=0.0,
+                                                jitter="none")),
+    ),
+    # The refreshing user of DOMAIN.md: gives up on a page after ~10 s and submits again
+    # 3-10 s later (decorrelated jitter from 3 s, capped at 10 s), forms included.
+    user=ClientPolicy(
+        timeout=TimeoutPolicy(attempt_timeout_s=10.0),
+        retry=RetryPolicy(max_attempts=3, honour_retry_after=False, retry_non_idempotent=True,
+                          backoff=BackoffPolicy(base_s=3.0, multiplier=1.0, max_s=10.0,
+                                                jitter="decorrelated")),
+    ),
+)
+
+RESILIENT = PolicySet(
+    name="resilient",
+    client=ClientPolicy(
+        # 2 s: about the healthy p99 of Shahkar (DOMAIN.md); a degraded 5-30 s answer is cut
+        # off instead of holding a portal worker. Below 50 ms of budget a call cannot succeed.
+        timeout=TimeoutPolicy(attempt_timeout_s=2.0, min_budget_s=0.05),
+        retry=RetryPolicy(
+            max_attempts=3,  # two retries absorb a transient blip; more only amplify an outage
+            # full jitter spreads retries best for the least total work (AWS, Brooker 2015)
+            backoff=BackoffPolicy(base_s=0.1, multiplier=2.0, max_s=2.0, jitter="full"),
+            max_retry_after_s=5.0,  # honour the upstream's advice, but a user is waiting
+            max_total_s=8.0,  # finish before the user's ~10 s patience runs out
+        ),
+        # The SRE book's 10 % rule over 10 s, with Finagle's floor of 1 retry/s for quiet
+        # upstreams: an outage can amplify load by 1.1x at most.
+        budget=RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0),
+        breaker=CircuitBreakerPolicy(
+            window_type="count", window_size=20,  # the lab's rates are tens of calls a second
+            minimum_calls=10,  # no verdict on fewer than 10 calls
+            failure_rate_threshold=0.5,  # resilience4j's default
+            slow_call_duration_s=1.5, slow_call_rate_threshold=0.8,  # past the healthy p99
+            wait_open_s=5.0, wait_open_multiplier=2.0, max_wait_open_s=60.0,  # back off probes
+            half_open_calls=3,  # three probes decide; fewer flap, more overload
+            max_wait_half_open_s=10.0,  # a hung probe must not keep the breaker half open
+        ),
+        # The SRE book's K = 2 (client sheds once the backend refuses half its work); 60 s
+        # instead of its 2 minutes because the scenarios' faults last a few minutes.
+        throttle=ThrottlePolicy(k=2.0, window_s=60.0),
+    ),
+    user=ClientPolicy(
+        timeout=TimeoutPolicy(attempt_timeout_s=10.0),  # the user's patience (DOMAIN.md)
+        retry=RetryPolicy(
+            max_attempts=3,
+            backoff=BackoffPolicy(base_s=1.0, multiplier=2.0, max_s=10.0, jitter="full"),
+            max_retry_after_s=30.0,  # shed requests come back when the portal says so
+        ),
+        budget=RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0),
+    ),
+    admission=AdmissionPolicy(
+        algorithm="aimd", initial_limit=50, min_limit=4, max_limit=500,
+        # prescriptions may use the whole limit, logins and lists 85 %, browsing 60 %
+        priority_shares=(1.0, 0.85, 0.6),
+        latency_target_s=1.0,  # the SLO of an admitted request's median
+        min_retry_after_s=1.0, max_retry_after_s=30.0,
+    ),
+    login_limit=LoginLimitPolicy(),
+    # insurance history and pay slips change monthly: a day-old copy, marked stale, beats
+    # an error page
+    cache=CachePolicy(ttl_s=60.0, max_staleness_s=86_400.0),
+    payment_queue=True,  # a payment outage must not lose or block a write
+    idempotency_keys=True,  # every write may then be retried safely
+    verification_cache_max_age_s=7 * 86_400.0,  # a mobile's owner rarely changes in a week
+    paper_quota_share=0.2,  # the organisation's rule: paper <= 20 % per claim period
+)
+
+PRESETS: dict[str, PolicySet] = {"baseline": BASELINE, "resilient": RESILIENT}
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if override == "off":
+        return None
+    if isinstance(override, Mapping):
+        merged = dict(base) if isinstance(base, Mapping) else {}
+        for key, value in override.items():
+            merged[key] = _merge(merged.get(key), value)
+        return merged
+    return override
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyConfigError(f"policy set file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        raise PolicyConfigError(f"policy set file {path} is not valid TOML: {error}") from None
+    table = data.get("policies", data)
+    if not isinstance(table, dict):
+        raise PolicyConfigError(f"{path}: [policies] must be a table")
+    return table
+
+
+def load_policy_set(source: str | Path,
+                    overrides: Mapping[str, Any] | None = None) -> PolicySet:
+    """The preset named `source` ("baseline", "resilient"), or the TOML file at `source`,
+    with `overrides` merged on top (nested mappings merge; "off" switches a policy off)."""
+    if isinstance(source, str) and source in PRESETS:
+        layers: list[Mapping[str, Any]] = []
+        base_name = source
+    else:
+        table = _read_toml(Path(source))
+        base_name = str(table.pop("preset", "baseline"))
+        if base_name not in PRESETS:
+            raise PolicyConfigError(f"{source}: preset must be one of {sorted(PRESETS)} "
+                                    f"(got {base_name!r})")
+        layers = [table]
+    if overrides:
+        layers.append(overrides)
+    base = PRESETS[base_name]
+    if not layers:
+        return base
+    data: Any = base.model_dump()
+    for layer in layers:
+        data = _merge(data, layer)
+    try:
+        return PolicySet.model_validate(data)
+    except ValidationError as error:
+        raise from_validation_error(error, "policies.") from None

@@ -1,0 +1,139 @@
+"""Load shedding / admission control for a server: an adaptive concurrency limit with priorities.
+
+A request of priority class p (0 = most important) is admitted while
+in-flight < limit * priority_shares[p], so lower classes are shed first and class 0 may use
+the whole limit. A shed request is rejected at once — never queued to stall — with a
+Retry-After estimated from the current backlog: (in flight + shed in the last second)
+* mean latency / limit, clamped to [min_retry_after_s, max_retry_after_s].
+
+The limit adapts after each completed request (Netflix concurrency-limits):
+- "fixed": stays at initial_limit;
+- "aimd" (AIMDLimit): a failure or a latency over `latency_target_s` multiplies it by
+  `backoff_ratio`; a success while at least half the limit is in use adds 1;
+- "gradient" (Gradient2Limit): gradient = clamp(tolerance * long_rtt / rtt, 0.5, 1);
+  new = limit * gradient + sqrt(limit); limit moves towards it by `smoothing`. long_rtt is a
+  slow average of latency, so queueing delay (rtt above it) pulls the limit down.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from policies.config import PolicyConfig
+from policies.decisions import ADMIT, Admission, Reject
+
+
+class AdmissionPolicy(PolicyConfig):
+    """Config of an `AdmissionController` (see the module doc for the algorithms)."""
+
+    algorithm: Literal["fixed", "aimd", "gradient"] = "aimd"
+    initial_limit: int = Field(default=50, ge=1)
+    min_limit: int = Field(default=4, ge=1)
+    max_limit: int = Field(default=1000, ge=1)
+    priority_shares: tuple[float, ...] = (1.0, 0.9, 0.7)
+    latency_target_s: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
+    backoff_ratio: float = Field(default=0.9, gt=0.0, lt=1.0)
+    tolerance: float = Field(default=1.5, ge=1.0, allow_inf_nan=False)
+    smoothing: float = Field(default=0.2, gt=0.0, le=1.0)
+    min_retry_after_s: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    max_retry_after_s: float = Field(default=60.0, gt=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AdmissionPolicy:
+        if not self.min_limit <= self.initial_limit <= self.max_limit:
+            raise ValueError("initial_limit must lie in [min_limit, max_limit]")
+        shares = self.priority_shares
+        if not shares or any(not 0.0 < s <= 1.0 for s in shares):
+            raise ValueError("priority_shares must be non-empty, each in (0, 1]")
+        if any(b > a for a, b in itertools.pairwise(shares)):
+            raise ValueError("priority_shares must not increase with the class number")
+        if self.max_retry_after_s < self.min_retry_after_s:
+            raise ValueError("max_retry_after_s must be >= min_retry_after_s")
+        return self
+
+
+class AdmissionController:
+    """The stateful limiter of one server: `admit` before work, `release` after."""
+
+    __slots__ = (
+        "_cfg",
+        "_long_rtt_s",
+        "_mean_latency_s",
+        "_shares",
+        "_shed_epoch",
+        "_shed_in_epoch",
+        "in_flight",
+        "limit",
+        "shed",
+    )
+
+    def __init__(self, config: AdmissionPolicy | None = None) -> None:
+        self._cfg = config or AdmissionPolicy()
+        self._shares = self._cfg.priority_shares
+        self.limit = float(self._cfg.initial_limit)
+        self.in_flight = 0
+        self.shed = 0
+        self._mean_latency_s = self._cfg.latency_target_s / 2.0
+        self._long_rtt_s = 0.0
+        self._shed_epoch = -1
+        self._shed_in_epoch = 0
+
+    def would_admit(self, priority: int = 0) -> bool:
+        """Whether a request of class `priority` would be admitted now (no state change)."""
+        shares = self._shares
+        share = shares[priority] if 0 <= priority < len(shares) else shares[-1]
+        return self.in_flight < self.limit * share
+
+    def admit(self, now: float, priority: int = 0) -> Admission:
+        """Admit a request of class `priority` or reject it at once with a Retry-After."""
+        shares = self._shares
+        share = shares[priority] if 0 <= priority < len(shares) else shares[-1]
+        if self.in_flight < self.limit * share:
+            self.in_flight += 1
+            return ADMIT
+        self.shed += 1
+        epoch = int(now)
+        if epoch != self._shed_epoch:
+            self._shed_epoch, self._shed_in_epoch = epoch, 0
+        self._shed_in_epoch += 1
+        return Reject("shed", self.retry_after_s())
+
+    def retry_after_s(self) -> float:
+        """The advised wait: the time to drain the current backlog at the current limit."""
+        cfg = self._cfg
+        backlog = self.in_flight + self._shed_in_epoch
+        estimate = math.ceil(backlog * self._mean_latency_s / self.limit)
+        return float(min(cfg.max_retry_after_s, max(cfg.min_retry_after_s, estimate)))
+
+    def release(self, now: float, latency_s: float, ok: bool = True) -> None:
+        """A request admitted earlier completed after `latency_s`; adapt the limit."""
+        if self.in_flight > 0:
+            self.in_flight -= 1
+        self._mean_latency_s += 0.1 * (latency_s - self._mean_latency_s)
+        cfg = self._cfg
+        if cfg.algorithm == "aimd":
+            if not ok or latency_s > cfg.latency_target_s:
+                self.limit = max(float(cfg.min_limit), self.limit * cfg.backoff_ratio)
+            elif (self.in_flight + 1) * 2 >= self.limit:
+                self.limit = min(float(cfg.max_limit), self.limit + 1.0)
+        elif cfg.algorithm == "gradient":
+            self._gradient(latency_s, ok)
+
+    def _gradient(self, rtt_s: float, ok: bool) -> None:
+        cfg = self._cfg
+        if self._long_rtt_s <= 0.0:
+            self._long_rtt_s = rtt_s
+        self._long_rtt_s += (rtt_s - self._long_rtt_s) / 600.0
+        if self._long_rtt_s > 2.0 * rtt_s:  # the load dropped: forget the old, higher rtt
+            self._long_rtt_s *= 0.95
+        rtt = max(rtt_s, 1e-9)
+        gradient = max(0.5, min(1.0, cfg.tolerance * self._long_rtt_s / rtt))
+        if not ok:
+            gradient = 0.5
+        target = self.limit * gradient + math.sqrt(self.limit)
+        limit = self.limit * (1.0 - cfg.smoothing) + target * cfg.smoothing
+        self.limit = min(float(cfg.max_limit), max(float(cfg.min_limit), limit))
