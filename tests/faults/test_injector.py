@@ -162,6 +162,14 @@ def test_a_toxic_already_removed_counts_as_healed(lab: Lab) -> None:
     assert lab.healed()
 
 
+def test_a_proxy_deleted_while_down_counts_as_healed(lab: Lab) -> None:
+    applied = lab.injector.apply(SwitchFailure(switch="sw-b"))
+    del lab.proxies.enabled["portal_payment"], lab.proxies.toxics["portal_payment"]
+    lab.injector.heal(applied)
+    assert lab.proxies.enabled["pharmacy_portal"] is True
+    assert not lab.injector.active
+
+
 def test_a_fault_needing_a_missing_port_is_refused_before_it_starts() -> None:
     history = History()
     injector = Injector(TOPOLOGY, history, ManualClock(), MemoryProxies(["citizens_portal"]))
