@@ -22,6 +22,35 @@ The vocabulary both runners use (checkers rely on it):
 - final state, read after healing: process "final", type "info", f "applied",
   key a write's idempotency key, value how many times it is applied ("0", "1", "2", ...).
 
+Additions for the checkers and the report (scenario/checkers, scenario/report.py):
+
+- client processes are every process except "nemesis", "policy", "final", "gauge", the
+  "upstream:*" ones and the attackers' (below). A pharmacy's processes are named
+  "pharmacy-<id>" or "pharmacy-<id>/<worker>": the part before "/" names the pharmacy.
+- a stale read's ok `value` may carry the cached answer's age: "stale:<age_s>" ("stale:42.5");
+  a bare "stale" is a stale read of unknown age.
+- drafts: "save_draft" and "restore_draft" carry the draft id in `key` (autosave overwrites
+  one draft, so the final state counts it applied once). A restore that finds nothing fails
+  with error "not_found" (or "http_404").
+- paper prescriptions: "paper_record" carries the control number C in `key`; its electronic
+  registration after recovery is "reconcile" with key "reconcile:C"; a paper record the
+  pharmacy's quota refused fails with error "deferred" (the client's own decision: it never
+  counts against availability). Electronic prescriptions are ok "dispense" operations.
+- a 202-accepted write (value "accepted") sits in a durable queue: it is acknowledged, and the
+  final state must show it applied exactly once.
+- upstream attempts carry in `key` the id of the logical call they serve (the same for every
+  retry of it), so amplification = attempts / distinct keys; an empty key leaves it unknown.
+  Their `time_s` is when the attempt's outcome was known.
+- breaker states in policy events are "closed", "open" and "half_open".
+- final state: the runner records one "final" op for every idempotency key it invoked; when
+  the history has final ops, a key without one counts as applied 0.
+- credential stuffing: attack traffic comes from processes "attacker-<n>", whose logins all use
+  a wrong password; a legitimate user's mistyped login is an op appended with value
+  "wrong_password" on its invoke. No wrong-password login may complete ok. Attackers' ops
+  never count in availability or latency.
+- gauge samples for the report's timelines: process "gauge", type "info", f the gauge
+  ("queue_length", "in_flight"), key the replica or resource, value the number ("12").
+
 One flat, frozen record per event keeps the history cheap to build in the simulator (about
 a microsecond an event) and trivially serialisable as JSON lines.
 """
@@ -42,6 +71,12 @@ FAULT_STOP = "fault:stop"
 UPSTREAM = "upstream:"
 POLICY = "policy"
 FINAL = "final"
+GAUGE = "gauge"
+ATTACKER = "attacker-"
+WRONG_PASSWORD = "wrong_password"  # noqa: S105  # a marker, not a secret
+STALE = "stale"
+ACCEPTED = "accepted"
+READ_FS: frozenset[str] = frozenset({"read_history", "read_payslip"})
 WRITE_FS: frozenset[str] = frozenset(
     {"register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",
      "save_draft"}

@@ -1,0 +1,227 @@
+"""The index of a history: one linear pass that sorts its events into what checkers read.
+
+Every checker needs the same few views of a history (client calls with their completions,
+fault spans, upstream attempts, breaker states, the final state, gauges). Building them once
+per history keeps a suite of checkers over 10^6 ops to one O(n) pass plus each checker's own
+sort. The last index built is cached against the history object itself (histories are
+append-only, so identity plus length identifies its content).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from scenario.history import (
+    ATTACKER,
+    FAULT_START,
+    FAULT_STOP,
+    FINAL,
+    GAUGE,
+    NEMESIS,
+    POLICY,
+    UPSTREAM,
+    WRONG_PASSWORD,
+    History,
+    Op,
+)
+
+_NOT_CLIENTS = frozenset({NEMESIS, POLICY, FINAL, GAUGE})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One client operation: its invoke and its completion (None when the run ended first)."""
+
+    process: str
+    f: str
+    key: str
+    priority: int
+    start_s: float
+    end_s: float | None
+    outcome: str | None  # "ok" | "fail" | "info" | None
+    value: str
+    error: str
+    invoke_value: str
+
+    @property
+    def latency_s(self) -> float | None:
+        """Seconds from invoke to completion, None when it never completed."""
+        return None if self.end_s is None else self.end_s - self.start_s
+
+    @property
+    def ok(self) -> bool:
+        """True when the operation certainly happened."""
+        return self.outcome == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A fault from its start to its stop (the history's end when it never stopped)."""
+
+    kind: str
+    target: str
+    start_s: float
+    end_s: float
+
+    def contains(self, time_s: float) -> bool:
+        """True when `time_s` falls within the fault (both ends included)."""
+        return self.start_s <= time_s <= self.end_s
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream attempt: when its outcome was known, the outcome, the logical call id."""
+
+    time_s: float
+    value: str
+    key: str
+
+
+@dataclass(slots=True)
+class Index:
+    """The views of one history that checkers read; built by `index`."""
+
+    calls: list[Call] = field(default_factory=list)
+    attacks: list[Call] = field(default_factory=list)
+    faults: list[Span] = field(default_factory=list)
+    upstream: dict[str, list[Attempt]] = field(default_factory=dict)
+    breaker: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    finals: dict[str, int] | None = None
+    bad_finals: list[str] = field(default_factory=list)
+    gauges: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+    def applied(self, key: str) -> int:
+        """How many times the final state shows `key` applied (0 when absent)."""
+        assert self.finals is not None
+        return self.finals.get(key, 0)
+
+    def finals_problem(self) -> str | None:
+        """Why the final state cannot be used, or None when it can."""
+        if self.bad_finals:
+            return f"final state has {len(self.bad_finals)} unreadable counts, e.g. " \
+                   f"{self.bad_finals[0]!r}"
+        if self.finals is None:
+            return "the history has no final state (no 'final' ops read after healing)"
+        return None
+
+
+def is_client(process: str) -> bool:
+    """True for the processes whose operations are the portal's users' requests."""
+    return not (process in _NOT_CLIENTS or process.startswith(UPSTREAM)
+                or process.startswith(ATTACKER))
+
+
+def is_wrong_password(call: Call) -> bool:
+    """True for a login attempt known to carry a wrong password."""
+    return call.f == "login" and (call.process.startswith(ATTACKER)
+                                  or call.invoke_value == WRONG_PASSWORD)
+
+
+def _call(invoke: Op, done: Op | None) -> Call:
+    if done is None:
+        return Call(invoke.process, invoke.f, invoke.key, invoke.priority, invoke.time_s, None,
+                    None, "", "", invoke.value)
+    return Call(invoke.process, invoke.f, invoke.key, invoke.priority, invoke.time_s,
+                done.time_s, done.type, done.value, done.error, invoke.value)
+
+
+def _finish_spans(open_: dict[tuple[str, str], list[float]], spans: list[Span],
+                  end_s: float) -> None:
+    for (kind, target), starts in open_.items():
+        spans.extend(Span(kind, target, s, end_s) for s in starts)
+
+
+def build_index(history: History) -> Index:
+    """Sort a history's events into an `Index` in one pass (then sort each view by time).
+
+    A time that is not finite raises ValueError (a checker run by `safely` says unknown).
+    """
+    ix = Index()
+    open_calls: dict[str, Op] = {}
+    open_faults: dict[tuple[str, str], list[float]] = {}
+    finals: dict[str, int] = {}
+    saw_final = False
+    for op in history.ops:
+        t = op.time_s
+        p = op.process
+        if p == NEMESIS:
+            if op.f == FAULT_START:
+                open_faults.setdefault((op.value, op.key), []).append(t)
+            elif op.f == FAULT_STOP:
+                starts = open_faults.get((op.value, op.key))
+                if starts:
+                    ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
+        elif p.startswith(UPSTREAM):
+            ix.upstream.setdefault(p.removeprefix(UPSTREAM), []).append(
+                Attempt(t, op.value, op.key))
+        elif p == POLICY:
+            if op.f == "breaker" and "->" in op.value:
+                state = op.value.rpartition("->")[2].strip().replace("-", "_")
+                ix.breaker.setdefault(op.key, []).append((t, state))
+        elif p == FINAL:
+            saw_final = True
+            try:
+                finals[op.key] = finals.get(op.key, 0) + int(op.value)
+            except ValueError:
+                ix.bad_finals.append(op.value)
+        elif p == GAUGE:
+            try:
+                number = float(op.value)
+            except ValueError:
+                continue
+            if math.isfinite(number):
+                ix.gauges.setdefault((op.f, op.key), []).append((t, number))
+        elif op.type == "invoke":
+            previous = open_calls.pop(p, None)
+            if previous is not None:
+                _record(ix, _call(previous, None))
+            open_calls[p] = op
+        else:
+            invoked = open_calls.pop(p, None)
+            if invoked is not None:
+                _record(ix, _call(invoked, op))
+    for invoked in open_calls.values():
+        _record(ix, _call(invoked, None))
+    times = [op.time_s for op in history.ops]
+    if not all(map(math.isfinite, times)):
+        bad = next(i for i, t in enumerate(times) if not math.isfinite(t))
+        raise ValueError(f"history op {bad + 1} has time_s {times[bad]}; expected a finite "
+                         "number of seconds")
+    ix.start_s = min(times, default=0.0)
+    ix.end_s = max(times, default=0.0)
+    _finish_spans(open_faults, ix.faults, ix.end_s)
+    ix.finals = finals if saw_final else None
+    ix.calls.sort(key=lambda c: c.start_s)
+    ix.attacks.sort(key=lambda c: c.start_s)
+    ix.faults.sort(key=lambda s: (s.start_s, s.end_s, s.kind, s.target))
+    for attempts in ix.upstream.values():
+        attempts.sort(key=lambda a: a.time_s)
+    for states in ix.breaker.values():
+        states.sort(key=lambda e: e[0])
+    for samples in ix.gauges.values():
+        samples.sort(key=lambda e: e[0])
+    return ix
+
+
+def _record(ix: Index, call: Call) -> None:
+    if call.process.startswith(ATTACKER):
+        ix.attacks.append(call)
+    elif is_client(call.process):
+        ix.calls.append(call)
+
+
+_cache: list[tuple[History, int, Index]] = []
+
+
+def index(history: History) -> Index:
+    """The index of `history`, reused while the same history object keeps its length."""
+    if _cache:
+        cached, length, ix = _cache[0]
+        if cached is history and length == len(history.ops):
+            return ix
+    ix = build_index(history)
+    _cache[:] = [(history, len(history.ops), ix)]
+    return ix

@@ -1,0 +1,239 @@
+"""The run report: the keys of DESIGN.md ("The report"), built from one or more histories
+(replications, pooled) plus the run's metadata, and written as report.json, history.jsonl
+and report.html.
+
+Pooling: counts are summed over replications; latency quantiles are nearest-rank over the
+pooled latencies of ok client operations; an invariant is false when any replication's
+verdict is false, else unknown when any is unknown, else true. Definitions of the counts:
+`requests.total` = ok + failed + shed over completed client operations (a client's own
+"deferred" is left out, as in availability); `shed` = fails with error "shed"; `failed` =
+every other fail or info. `writes.lost` / `duplicated` are null when a replication has no
+final state. Floats are rounded (times and shares to 6 decimals, milliseconds to 3) so the
+same histories and metadata give the same bytes (except `wall_s`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from scenario.checkers.breaker import amplification
+from scenario.checkers.index import Index, index
+from scenario.checkers.paper import RECONCILE_PREFIX, paper_counts
+from scenario.checkers.service import counted
+from scenario.checkers.windows import quantile
+from scenario.history import WRITE_FS, History
+from scenario.report_model import (
+    FaultSpan,
+    InvariantResult,
+    KindCounts,
+    Latency,
+    Prescriptions,
+    Report,
+    Requests,
+    RunMeta,
+    UpstreamCalls,
+    Writes,
+)
+from scenario.verdict import Checker, Verdict, overall, safely
+
+__all__ = ["Report", "ReportError", "RunMeta", "build_report", "load_report", "report_json",
+           "write_report"]
+
+def _r(x: float, digits: int = 6) -> float:
+    return round(x, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def _kind_counts(outcomes: Counter[str]) -> KindCounts:
+    ok, shed, failed = outcomes["ok"], outcomes["shed"], outcomes["failed"]
+    return KindCounts(total=ok + shed + failed, ok=ok, failed=failed, shed=shed)
+
+
+def _requests(ixs: Sequence[Index]) -> Requests:
+    by_kind: dict[str, Counter[str]] = {}
+    for ix in ixs:
+        for c in ix.calls:
+            if counted(c):
+                outcome = "ok" if c.ok else ("shed" if c.error == "shed" else "failed")
+                by_kind.setdefault(c.f, Counter())[outcome] += 1
+    total: Counter[str] = Counter()
+    for outcomes in by_kind.values():
+        total.update(outcomes)
+    whole = _kind_counts(total)
+    return Requests(**whole.model_dump(),
+                    by_kind={f: _kind_counts(o) for f, o in sorted(by_kind.items())})
+
+
+def _latency(ixs: Sequence[Index]) -> Latency:
+    lat = sorted(c.latency_s for ix in ixs for c in ix.calls
+                 if c.ok and c.latency_s is not None)
+    if not lat:
+        return Latency(p50=None, p95=None, p99=None)
+    p50, p95, p99 = (_r(quantile(lat, q) * 1000.0, 3) for q in (0.5, 0.95, 0.99))
+    return Latency(p50=p50, p95=p95, p99=p99)
+
+
+def _writes(ixs: Sequence[Index]) -> Writes:
+    acked, lost, dup, known = 0, 0, 0, True
+    for ix in ixs:
+        keys = {c.key for c in ix.calls if c.ok and c.f in WRITE_FS and c.key}
+        acked += len(keys)
+        if ix.finals is None or ix.bad_finals:
+            known = False
+            continue
+        lost += sum(ix.applied(k) == 0 for k in keys)
+        dup += sum(n >= 2 for n in ix.finals.values())
+    return Writes(acknowledged=acked, lost=lost if known else None,
+                  duplicated=dup if known else None)
+
+
+def _prescriptions(ixs: Sequence[Index]) -> Prescriptions:
+    electronic = paper = deferred = reconciled = 0
+    share = 0.0
+    for ix in ixs:
+        counts = paper_counts(ix)
+        electronic += sum(c.electronic for c in counts)
+        paper += sum(c.paper for c in counts)
+        share = max([share, *(c.share for c in counts)])
+        deferred += sum(c.f == "paper_record" and c.error == "deferred" for c in ix.calls)
+        papers = {c.key for c in ix.calls if c.ok and c.f == "paper_record" and c.key}
+        if ix.finals is not None:
+            reconciled += sum(ix.applied(RECONCILE_PREFIX + k) >= 1 for k in papers)
+        else:
+            done = {c.key for c in ix.calls if c.ok and c.f == "reconcile"}
+            reconciled += len({k for k in papers if RECONCILE_PREFIX + k in done})
+    return Prescriptions(electronic=electronic, paper=paper, deferred=deferred,
+                         paper_share_max=_r(share), reconciled=reconciled,
+                         unreconciled=paper - reconciled)
+
+
+def _upstreams(ixs: Sequence[Index]) -> dict[str, UpstreamCalls]:
+    names = sorted({u for ix in ixs for u in (*ix.upstream, *ix.breaker)})
+    out: dict[str, UpstreamCalls] = {}
+    for u in names:
+        attempts = [a for ix in ixs for a in ix.upstream.get(u, [])]
+        amps = [amplification(ix.upstream.get(u, [])) for ix in ixs if ix.upstream.get(u)]
+        known = [a for a in amps if a is not None]
+        opens = sum(s == "open" for ix in ixs for _, s in ix.breaker.get(u, []))
+        out[u] = UpstreamCalls(calls=len(attempts), breaker_opens=opens,
+                               amplification=_r(max(known)) if known and
+                               len(known) == len(amps) else None)
+    return out
+
+
+def pool_verdicts(name: str, verdicts: Sequence[Verdict]) -> InvariantResult:
+    """One invariant's verdicts over replications, pooled (see the module docstring)."""
+    valid = overall(verdicts) if verdicts else "unknown"
+    if not verdicts:
+        return InvariantResult(name=name, valid="unknown", detail="no history")
+    first = next(i for i, v in enumerate(verdicts) if v.valid == valid)
+    detail = verdicts[first].detail
+    if len(verdicts) > 1:
+        same = sum(v.valid == valid for v in verdicts)
+        word = str(valid).lower()
+        detail = f"{word} in {same} of {len(verdicts)} replications; replication " \
+                 f"{first + 1}: {detail}"
+    return InvariantResult(name=name, valid=valid, detail=detail)
+
+
+def build_report(histories: Sequence[History], meta: RunMeta,
+                 checkers: Sequence[tuple[str, Checker]]) -> Report:
+    """The report of one run (one history per replication, pooled)."""
+    ixs: list[Index] = []
+    verdicts: list[list[Verdict]] = []
+    for h in histories:  # history by history: the checkers reuse its cached index
+        ixs.append(index(h))
+        verdicts.append([safely(name, check, h) for name, check in checkers])
+    invariants = [pool_verdicts(name, [v[i] for v in verdicts])
+                  for i, (name, _) in enumerate(checkers)]
+    requests = _requests(ixs)
+    faults = sorted({(s.kind, s.target, _r(s.start_s), _r(s.end_s))
+                     for ix in ixs for s in ix.faults}, key=lambda f: (f[2], f[3], f[0], f[1]))
+    return Report(
+        scenario=meta.scenario, mode=meta.mode, policies=meta.policies, seed=meta.seed,
+        replications=len(histories), duration_s=_r(meta.duration_s), wall_s=_r(meta.wall_s, 3),
+        requests=requests,
+        availability=_r(requests.ok / requests.total) if requests.total else None,
+        latency_ms=_latency(ixs), writes=_writes(ixs), prescriptions=_prescriptions(ixs),
+        upstream_calls=_upstreams(ixs), invariants=invariants,
+        faults=[FaultSpan(kind=k, target=t, start_s=s, end_s=e) for k, t, s, e in faults],
+    )
+
+
+def report_json(report: Report) -> str:
+    """The report as JSON text: sorted keys, two-space indent, one trailing newline."""
+    return json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2,
+                      ensure_ascii=False) + "\n"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write `text` to `path` so readers see the old file or the whole new one, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for everyone to read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: Report, histories: Sequence[History], out_dir: Path) -> None:
+    """Write history.jsonl (the FIRST replication's history only: times of different seeds
+    do not pool), report.html, and last report.json — all atomically.
+    """
+    from scenario.report_html import render_html
+    from scenario.timelines import timelines
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t = None
+    note = "No history was recorded."
+    if histories:
+        _write_history(histories[0], out_dir / "history.jsonl")
+        t = timelines(index(histories[0]))
+        note = (f"history.jsonl and these timelines are replication 1 of {len(histories)} "
+                f"(seed {report.seed}); the tables pool all replications.")
+    atomic_write(out_dir / "report.html", render_html(report, t, note))
+    atomic_write(out_dir / "report.json", report_json(report))
+
+
+def _write_history(history: History, path: Path) -> None:
+    # write_jsonl is atomic but leaves its temp file behind when it fails: contain it
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        history.write_jsonl(partial)
+        os.replace(partial, path)
+    finally:
+        for leftover in (partial, partial.with_name(partial.name + ".tmp")):
+            leftover.unlink(missing_ok=True)
+
+
+class ReportError(ValueError):
+    """A report.json that is missing, unreadable or not a chaoslab report."""
+
+
+def load_report(path: Path) -> Report:
+    """Read and validate a report.json; ReportError with one sentence when it is bad."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{path}: no such file; expected a run directory holding "
+                          "report.json") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: cannot be read as JSON ({exc}); expected a chaoslab "
+                          "report.json") from None
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top level)"
+        raise ReportError(f"{path}: not a chaoslab report: {where}: {first['msg']}") from None

@@ -1,0 +1,348 @@
+"""The injector on in-memory ports: faults applied, recorded, and always healed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from faults.admin import HttpUpstreamAdmin, RecordingAdmin
+from faults.catalog import (
+    DeploymentWindow,
+    Fault,
+    NetworkLoss,
+    PeakLoad,
+    PowerLoss,
+    RefreshStorm,
+    SlowUpstream,
+    SwitchFailure,
+    UpstreamOutage,
+)
+from faults.errors import AdminError, FaultError, HealError, ProxyNotFound, SupervisorError
+from faults.injector import Injector
+from faults.proxies import MemoryProxies
+from faults.schedule import Window, fixed_schedule, random_schedule
+from faults.supervisor import RecordingSupervisor
+from faults.topology import Topology
+from scenario.history import FAULT_START, FAULT_STOP, History
+from tests.faults.test_catalog import TOPOLOGY
+
+
+class ManualClock:
+    """A run clock that only moves when told."""
+
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def wait_until(self, time_s: float) -> None:
+        self.now_s = max(self.now_s, time_s)
+
+
+class Lab:
+    """An injector wired to in-memory proxies, supervisor and admin routes."""
+
+    def __init__(self, topology: Topology = TOPOLOGY, fail: frozenset[str] = frozenset()):
+        self.clock = ManualClock()
+        self.history = History()
+        self.proxies = MemoryProxies(link.proxy for link in topology.links.values())
+        self.supervisor = RecordingSupervisor(topology.racks, fail=fail)
+        self.admin = RecordingAdmin()
+        self.injector = Injector(topology, self.history, self.clock, self.proxies,
+                                 supervisor=self.supervisor, admin=self.admin)
+
+    def faults(self) -> list[tuple[str, str, str, float]]:
+        return [(op.f, op.value, op.key, op.time_s) for op in self.history]
+
+    def healed(self) -> bool:
+        return (self.proxies.healthy() and not self.injector.active
+                and all(mode == "ok" for mode in self.admin.modes.values())
+                and self.supervisor.up == {p for ps in TOPOLOGY.racks.values() for p in ps})
+
+
+@pytest.fixture
+def lab() -> Iterator[Lab]:
+    yield Lab()
+
+
+def test_a_switch_failure_is_applied_recorded_and_healed(lab: Lab) -> None:
+    lab.clock.now_s = 12.5
+    applied = lab.injector.apply(SwitchFailure(switch="sw-b"))
+    assert lab.proxies.enabled == {"citizens_portal": True, "pharmacy_portal": False,
+                                   "portal_shahkar": True, "portal_payment": False}
+    lab.clock.now_s = 40.0
+    lab.injector.heal(applied)
+    lab.injector.heal(applied)  # healing twice is a no-op
+    assert lab.faults() == [(FAULT_START, "switch_failure", "sw-b", 12.5),
+                            (FAULT_STOP, "switch_failure", "sw-b", 40.0)]
+    assert lab.healed()
+
+
+def test_the_context_manager_heals_when_the_body_raises(lab: Lab) -> None:
+    with pytest.raises(RuntimeError, match="boom"), \
+         lab.injector.fault(SlowUpstream(link="portal->shahkar")):
+        assert lab.proxies.toxics["portal_shahkar"]
+        raise RuntimeError("boom")
+    assert lab.healed()
+    assert [f for f, *_ in lab.faults()] == [FAULT_START, FAULT_STOP]
+
+
+def test_the_context_manager_heals_on_keyboard_interrupt(lab: Lab) -> None:
+    with pytest.raises(KeyboardInterrupt), lab.injector.fault(PowerLoss(rack="rack-1")):
+        assert "portal-1" not in lab.supervisor.up
+        raise KeyboardInterrupt
+    assert lab.healed()
+    assert lab.supervisor.calls == [("kill_rack", "rack-1"), ("restart_rack", "rack-1")]
+
+
+def test_heal_all_heals_everything_newest_first(lab: Lab) -> None:
+    lab.injector.apply(NetworkLoss(link="pharmacy->portal"))
+    lab.injector.apply(UpstreamOutage(link="portal->shahkar", mode="http_503"))
+    lab.injector.apply(PowerLoss(rack="rack-2"))
+    assert lab.admin.modes == {"portal->shahkar": "unavailable"}
+    lab.injector.heal_all()
+    assert lab.healed()
+    stops = [kind for f, kind, _, _ in lab.faults() if f == FAULT_STOP]
+    assert stops == ["power_loss", "upstream_outage", "network_loss"]
+
+
+def test_a_proxy_held_down_by_two_faults_comes_back_with_the_last(lab: Lab) -> None:
+    switch = lab.injector.apply(SwitchFailure(switch="sw-a"))
+    outage = lab.injector.apply(UpstreamOutage(link="portal->shahkar"))
+    lab.injector.heal(switch)
+    assert lab.proxies.enabled["portal_shahkar"] is False
+    assert lab.proxies.enabled["citizens_portal"] is True
+    lab.injector.heal(outage)
+    assert lab.healed()
+
+
+def test_a_partly_applied_fault_is_undone_and_recorded_as_stopped() -> None:
+    # The topology names a proxy the server lacks: the second disable fails.
+    lab = Lab()
+    del lab.proxies.toxics["portal_shahkar"], lab.proxies.enabled["portal_shahkar"]
+    with pytest.raises(ProxyNotFound):
+        lab.injector.apply(SwitchFailure(switch="sw-a"))
+    assert lab.proxies.enabled["citizens_portal"] is True
+    assert [f for f, *_ in lab.faults()] == [FAULT_START, FAULT_STOP]
+    assert not lab.injector.active
+
+
+def test_every_heal_step_runs_even_when_one_fails() -> None:
+    lab = Lab(fail=frozenset({"restart_rack"}))
+    lab.injector.apply(SwitchFailure(switch="sw-b"))
+    lab.injector.apply(PowerLoss(rack="rack-1"))
+    with pytest.raises(HealError, match="restart_rack failed for 'rack-1'") as info:
+        lab.injector.heal_all()
+    assert len(info.value.errors) == 1
+    assert lab.proxies.healthy()  # the switch was healed after the failed restart
+    assert not lab.injector.active
+    assert [f for f, *_ in lab.faults()].count(FAULT_STOP) == 2
+
+
+def test_a_toxic_already_removed_counts_as_healed(lab: Lab) -> None:
+    applied = lab.injector.apply(SlowUpstream(link="portal->payment"))
+    lab.proxies.toxics["portal_payment"].clear()  # e.g. someone POSTed /reset
+    lab.injector.heal(applied)
+    assert lab.healed()
+
+
+def test_a_fault_needing_a_missing_port_is_refused_before_it_starts() -> None:
+    history = History()
+    injector = Injector(TOPOLOGY, history, ManualClock(), MemoryProxies(["citizens_portal"]))
+    with pytest.raises(FaultError, match="power_loss on 'rack-1' needs a process supervisor"):
+        injector.apply(PowerLoss(rack="rack-1"))
+    with pytest.raises(FaultError, match="needs the upstream admin client"):
+        injector.apply(UpstreamOutage(link="portal->shahkar", mode="http_503"))
+    assert len(history) == 0
+
+
+def test_deploys_go_to_the_supervisor_and_workload_faults_are_only_recorded(lab: Lab) -> None:
+    with lab.injector.fault(DeploymentWindow(service="portal", drain_s=2.0)):
+        pass
+    with lab.injector.fault(PeakLoad(rate_multiplier=5)), \
+         lab.injector.fault(RefreshStorm(max_retries=3)):
+        assert lab.injector.active_workload() == (PeakLoad(rate_multiplier=5),
+                                                  RefreshStorm(max_retries=3))
+    assert lab.injector.active_workload() == ()
+    assert lab.supervisor.calls == [("rolling_deploy", "portal", "portal-1", "portal-2")]
+    assert [kind for f, kind, _, _ in lab.faults() if f == FAULT_START] == [
+        "deployment_window", "peak_load", "refresh_storm"]
+    assert lab.proxies.calls == []
+
+
+class SlowDeploySupervisor(RecordingSupervisor):
+    """A supervisor whose rolling deploy takes until `finish` is set, then maybe fails."""
+
+    def __init__(self, fail_deploy: bool) -> None:
+        super().__init__(TOPOLOGY.racks)
+        self.started, self.finish = threading.Event(), threading.Event()
+        self.fail_deploy = fail_deploy
+
+    def rolling_deploy(self, service: str, processes: Sequence[str], *, drain_s: float) -> None:
+        self.started.set()
+        assert self.finish.wait(timeout=10)
+        super().rolling_deploy(service, processes, drain_s=drain_s)
+        if self.fail_deploy:
+            raise SupervisorError(f"replica {processes[0]} never became ready")
+
+
+@pytest.mark.parametrize("fail_deploy", [False, True])
+def test_a_deploy_runs_alongside_other_faults_and_its_window_waits_for_it(
+    fail_deploy: bool,
+) -> None:
+    lab = Lab()
+    supervisor = SlowDeploySupervisor(fail_deploy)
+    injector = Injector(TOPOLOGY, lab.history, lab.clock, lab.proxies, supervisor=supervisor)
+    deploy = injector.apply(DeploymentWindow(service="portal"))
+    assert supervisor.started.wait(timeout=5)
+    with injector.fault(SwitchFailure(switch="sw-a")):  # the timeline goes on meanwhile
+        assert supervisor.calls == []
+    threading.Timer(0.05, supervisor.finish.set).start()
+    if fail_deploy:
+        with pytest.raises(HealError, match="portal-1 never became ready"):
+            injector.heal(deploy)
+    else:
+        injector.heal(deploy)
+    assert supervisor.calls == [("rolling_deploy", "portal", "portal-1", "portal-2")]
+    assert [op.value for op in lab.history][-1] == "deployment_window"
+    assert not injector.active
+
+
+def test_the_http_admin_client_posts_the_contract_body() -> None:
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), json.loads(request.content)))
+        return httpx.Response(200 if len(seen) == 1 else 500, text="nope")
+
+    history = History()
+    admin = HttpUpstreamAdmin(transport=httpx.MockTransport(handler))
+    injector = Injector(TOPOLOGY, history, ManualClock(), MemoryProxies([]), admin=admin)
+    outage = UpstreamOutage(link="portal->shahkar", mode="http_503", retry_after_s=7)
+    with pytest.raises(HealError, match="answered HTTP 500: nope") as info, \
+         injector.fault(outage):
+        pass
+    assert isinstance(info.value.errors[0], AdminError)
+    assert seen == [
+        ("http://127.0.0.1:9101/admin/fault",
+         {"mode": "unavailable", "n": 0, "delay_ms": 0, "retry_after_s": 7}),
+        ("http://127.0.0.1:9101/admin/fault",
+         {"mode": "ok", "n": 0, "delay_ms": 0, "retry_after_s": 0}),
+    ]
+    admin.close()
+
+
+def test_replay_follows_the_schedule_on_the_run_clock(lab: Lab) -> None:
+    slow = SlowUpstream(link="portal->shahkar")
+    schedule = fixed_schedule([Window(5, 20, slow), Window(10, 30, SwitchFailure(switch="sw-b"))],
+                              horizon_s=60, heal_s=10)
+    lab.injector.replay(schedule, lab.clock.wait_until)
+    assert lab.faults() == [
+        (FAULT_START, "slow_upstream", "portal->shahkar", 5.0),
+        (FAULT_START, "switch_failure", "sw-b", 10.0),
+        (FAULT_STOP, "slow_upstream", "portal->shahkar", 20.0),
+        (FAULT_STOP, "switch_failure", "sw-b", 30.0),
+    ]
+    assert lab.clock.now_s == 50.0
+    assert lab.healed()
+
+
+def test_replay_heals_when_interrupted(lab: Lab) -> None:
+    schedule = fixed_schedule([Window(5, 40, PowerLoss(rack="rack-2"))], horizon_s=60,
+                              heal_s=10)
+
+    def wait_until(time_s: float) -> None:
+        if time_s > 5:
+            raise KeyboardInterrupt
+        lab.clock.wait_until(time_s)
+
+    with pytest.raises(KeyboardInterrupt):
+        lab.injector.replay(schedule, wait_until)
+    assert lab.healed()
+
+
+CHOICES: tuple[Fault, ...] = (
+    SwitchFailure(switch="sw-a"), SwitchFailure(switch="sw-b"),
+    SlowUpstream(link="portal->shahkar"), SlowUpstream(link="portal->payment", mode="bandwidth"),
+    UpstreamOutage(link="portal->shahkar", mode="http_503"),
+    UpstreamOutage(link="portal->payment", mode="reset_peer"),
+    UpstreamOutage(link="portal->shahkar"), UpstreamOutage(link="portal->payment"),
+    NetworkLoss(link="citizens->portal"), NetworkLoss(link="pharmacy->portal", mode="cut_upload"),
+    PowerLoss(rack="rack-1"), PowerLoss(rack="rack-2"), PeakLoad(),
+)
+
+
+@given(seed=st.integers(0, 2**32))
+def test_any_random_schedule_replayed_ends_healed_with_every_start_stopped(seed: int) -> None:
+    lab = Lab()
+    schedule = random_schedule(seed, CHOICES, horizon_s=600, heal_s=60, mtbf_s=60,
+                               mttr_s=30)
+    lab.injector.replay(schedule, lab.clock.wait_until)
+    assert lab.healed()
+    starts = [(kind, key) for f, kind, key, _ in lab.faults() if f == FAULT_START]
+    stops = [(kind, key) for f, kind, key, _ in lab.faults() if f == FAULT_STOP]
+    assert sorted(starts) == sorted(stops)
+    assert len(starts) == len(schedule.windows)
+    assert all(t <= schedule.heal_at_s for *_, t in lab.faults())
+
+
+class InjectorMachine(RuleBasedStateMachine):
+    """Random applies and heals against a model: the set of faults in effect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lab = Lab()
+        self.model: dict[int, Fault] = {}
+
+    @precondition(lambda self: len(self.model) < 6)
+    @rule(fault=st.sampled_from(CHOICES))
+    def apply(self, fault: Fault) -> None:
+        if any(f.target == fault.target for f in self.model.values()):
+            return  # schedules never overlap one target; neither does this machine
+        self.model[self.lab.injector.apply(fault).seq] = fault
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data())
+    def heal(self, data: st.DataObject) -> None:
+        applied = data.draw(st.sampled_from(self.lab.injector.active))
+        self.lab.injector.heal(applied)
+        del self.model[applied.seq]
+
+    @rule()
+    def heal_all(self) -> None:
+        self.lab.injector.heal_all()
+        self.model.clear()
+
+    @invariant()
+    def the_lab_matches_the_model(self) -> None:
+        down = {p for f in self.model.values() if isinstance(f, SwitchFailure)
+                for p in TOPOLOGY.proxies_on_switch(f.switch)}
+        down |= {TOPOLOGY.link(f.link).proxy for f in self.model.values()
+                 if isinstance(f, UpstreamOutage) and f.mode == "disabled"}
+        assert {p for p, on in self.lab.proxies.enabled.items() if not on} == down
+        toxic_count = sum(len(f.plan(TOPOLOGY, "m")) for f in self.model.values()
+                          if isinstance(f, SlowUpstream | NetworkLoss)
+                          or (isinstance(f, UpstreamOutage) and f.mode == "reset_peer"))
+        assert sum(len(t) for t in self.lab.proxies.toxics.values()) == toxic_count
+        racks_down = {f.rack for f in self.model.values() if isinstance(f, PowerLoss)}
+        assert self.lab.supervisor.up == {p for r, ps in TOPOLOGY.racks.items()
+                                          if r not in racks_down for p in ps}
+        outages = {f.link for f in self.model.values()
+                   if isinstance(f, UpstreamOutage) and f.mode == "http_503"}
+        assert {u for u, m in self.lab.admin.modes.items() if m != "ok"} == outages
+        assert len(self.lab.injector.active) == len(self.model)
+
+    def teardown(self) -> None:
+        self.lab.injector.heal_all()
+        assert self.lab.healed()
+
+
+TestInjectorMachine = InjectorMachine.TestCase
