@@ -87,6 +87,8 @@ def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["data"] == draft["data"]
             r = httpx.get(f"{base}/admin/applied", timeout=10)
             assert r.json()["draft-1"] == 1
+            events = (tmp_path / "portal-r0.events.jsonl").read_text().splitlines()
+            assert any('"upstream:shahkar"' in line for line in events)  # the login's check
             portal.send_signal(signal.SIGTERM)  # graceful: drains, exits 0
             assert portal.wait(timeout=15) == 0
 
