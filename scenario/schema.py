@@ -1,0 +1,395 @@
+"""The scenario file schema: one TOML file per scenario, validated before anything runs.
+
+A scenario names its topology (the lab's names: switches, racks, portal replicas, upstreams,
+client links), its workload on the Solar Hijri calendar, a timeline of faults, the policy set
+(a preset name plus overrides) and the invariants with their parameters. Durations carry
+units ("300ms", "90s", "20m", "2h", "1d"). `load_scenario(path)` returns a frozen `Scenario`
+or raises `ScenarioError` whose message is one sentence: file, key, what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from chaoslab.errors import BadInput
+from faults.catalog import Fault
+from faults.records import fault_from_record
+
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class ScenarioError(BadInput):
+    """A scenario file that cannot be read or does not match the schema (exit 2)."""
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a duration with a unit: "300ms", "90s", "20m", "2h", "1d"."""
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            return float(m.group(1)) * _UNIT_S[m.group(2)]
+    raise ValueError(f'a duration with a unit like "300ms", "90s", "20m", "2h", got {value!r}')
+
+
+def parse_clock(value: object) -> float:
+    """Hours since midnight from "HH:MM" (24:00 allowed as the end of a day)."""
+    if isinstance(value, str):
+        m = _CLOCK.match(value)
+        if m and (m.group(1) != "24" or m.group(2) == "00"):
+            return int(m.group(1)) + int(m.group(2)) / 60
+    raise ValueError(f'a time of day "HH:MM", got {value!r}')
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Clock = Annotated[float, BeforeValidator(parse_clock)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Factor = Annotated[float, Field(ge=0.0)]
+
+
+class Strict(BaseModel):
+    """Frozen, no unknown keys: a typo in a scenario is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Exponential(Strict):
+    dist: Literal["exponential"]
+    mean: Duration
+
+
+class Lognormal(Strict):
+    """Lognormal given by its median and 99th percentile, as latencies are usually quoted."""
+
+    dist: Literal["lognormal"]
+    p50: Duration
+    p99: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lognormal:
+        if not self.p99 > self.p50 > 0:
+            raise ValueError("p99 greater than p50 greater than 0")
+        return self
+
+
+class Deterministic(Strict):
+    dist: Literal["deterministic"]
+    value: Duration
+
+
+class Uniform(Strict):
+    dist: Literal["uniform"]
+    low: Duration
+    high: Duration
+
+
+class Empirical(Strict):
+    """Samples drawn from observed values, each with an optional weight."""
+
+    dist: Literal["empirical"]
+    values: Annotated[list[Duration], Field(min_length=1)]
+    weights: list[Annotated[float, Field(gt=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> Empirical:
+        if self.weights is not None and len(self.weights) != len(self.values):
+            raise ValueError("as many weights as values")
+        return self
+
+
+Dist = Annotated[
+    Exponential | Lognormal | Deterministic | Uniform | Empirical, Field(discriminator="dist")
+]
+
+
+class Replica(Strict):
+    name: str
+    switch: str
+    rack: str
+    workers: Annotated[int, Field(ge=1)] = 32
+    max_queue: Annotated[int, Field(ge=0)] = 1024
+
+
+class Upstream(Strict):
+    """An upstream service: its healthy latency and the rack it runs on (the lab's)."""
+
+    latency: Dist
+    rack: str = "rack-a"
+
+
+class Topology(Strict):
+    switches: list[str] = ["switch-a", "switch-b"]
+    racks: list[str] = ["rack-a", "rack-b"]
+    replicas: list[Replica] = [Replica(name="portal-a", switch="switch-a", rack="rack-a"),
+                               Replica(name="portal-b", switch="switch-b", rack="rack-b")]
+    upstreams: dict[str, Upstream] = {}
+    clinics: Annotated[int, Field(ge=1)] = 50
+    pharmacies: Annotated[int, Field(ge=1)] = 50
+
+    @model_validator(mode="after")
+    def _wired(self) -> Topology:
+        for i, r in enumerate(self.replicas):
+            if r.switch not in self.switches or r.rack not in self.racks:
+                raise ValueError(f"topology.replicas[{i}]|a switch among {self.switches} and "
+                                 f"a rack among {self.racks}, got {r.switch!r}, {r.rack!r}")
+        for name, up in self.upstreams.items():
+            if up.rack not in self.racks:
+                raise ValueError(f"topology.upstreams.{name}.rack|one of {self.racks}, "
+                                 f"got {up.rack!r}")
+        if not self.replicas:
+            raise ValueError("topology.replicas|at least one replica")
+        return self
+
+    def link_names(self) -> set[str]:
+        """The lab's link (proxy) names: client-<replica> and <replica>-<upstream>."""
+        names = {f"client-{r.name}" for r in self.replicas}
+        names |= {f"{r.name}-{u}" for r in self.replicas for u in self.upstreams}
+        return names
+
+
+Profile = Literal["flat", "office", "lists", "pharmacy"]
+Kind = Literal["login", "recover_password", "read_history", "read_payslip",
+               "register_workshop", "submit_list", "prescribe", "dispense", "save_draft"]
+
+
+class RequestKind(Strict):
+    """One kind of portal request: its share of arrivals, calendar profile and cost."""
+
+    share: Annotated[float, Field(gt=0)]
+    profile: Profile = "office"
+    service: Dist
+    upstreams: list[str] = []
+    priority: Annotated[int, Field(ge=0, le=2)] = 2
+
+
+class Calendar(Strict):
+    """Rate multipliers on the Solar Hijri calendar (DOMAIN.md, each a [guess] to tune)."""
+
+    office_start: Clock = 8.0
+    office_end: Clock = 14.0
+    office_factor: Factor = 2.0
+    evening_factor: Factor = 0.8
+    night_factor: Factor = 0.15
+    friday_factor: Factor = 0.35
+    pharmacy_start: Clock = 8.0
+    pharmacy_end: Clock = 23.0
+    month_end_days: Annotated[int, Field(ge=0, le=10)] = 5
+    month_end_factor: Factor = 3.0
+    last_day_factor: Factor = 6.0
+    last_evening_factor: Factor = 9.0
+    esfand_factor: Factor = 1.7
+    season_start_days: Annotated[int, Field(ge=0, le=15)] = 5
+    season_start_factor: Factor = 1.5
+
+
+class Refresh(Strict):
+    """Users who re-submit after a slow or failed response (DOMAIN.md: 0.5-0.7 after 3-10 s)."""
+
+    probability: Share = 0.0
+    delay: Dist = Uniform.model_validate({"dist": "uniform", "low": "3s", "high": "10s"})
+    max_refreshes: Annotated[int, Field(ge=0)] = 2
+
+
+class Workload(Strict):
+    rate_per_s: Annotated[float, Field(ge=0)]
+    population: Annotated[int, Field(ge=1)] = 100_000
+    arrivals: Literal["exponential", "deterministic"] = "exponential"
+    kinds: dict[Kind, RequestKind]
+    calendar: Calendar = Calendar()
+    patience: Dist = Deterministic.model_validate({"dist": "deterministic", "value": "60s"})
+    refresh: Refresh = Refresh()
+    step: Duration = 900.0  # defaults are not validated: seconds here, units in files
+
+
+class TimedFault(Strict):
+    """One fault of the timeline: a fault of the catalog (faults/catalog.py), given as its
+    record (`kind` plus the fault's fields), from `start` for `duration`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str
+    start: Duration
+    duration: Duration
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The catalog record: every key but start and duration."""
+        return {"kind": self.kind, **(self.model_extra or {})}
+
+    def fault(self, where: str) -> Fault:
+        """The catalog's typed fault, or a `ValueError` naming `where`."""
+        return fault_from_record(self.record, where)
+
+
+class Attack(Strict):
+    """Credential stuffing: logins with wrong passwords from a few sources (not a fault of the
+    network: the load driver sends it)."""
+
+    rate_per_s: Annotated[float, Field(gt=0)]
+    start: Duration
+    duration: Duration
+    sources: Annotated[int, Field(ge=1)] = 8
+
+
+class Stochastic(Strict):
+    """Failures drawn per component from MTBF/MTTR, power cuts by zone, and deployments.
+
+    `mtbf`/`mttr` (means) are keyed by component: a switch, a rack or an upstream;
+    power cuts fall in the scheduled 09:00-17:00 blocks of DOMAIN.md, on a random rack.
+    """
+
+    mtbf: dict[str, Duration] = {}
+    mttr: dict[str, Duration] = {}
+    power_cuts_per_day: Factor = 0.0
+    power_cut: Duration = 7200.0
+    deploys_per_week: Factor = 0.0
+
+    @model_validator(mode="after")
+    def _paired(self) -> Stochastic:
+        missing = sorted(set(self.mtbf) ^ set(self.mttr))
+        if missing:
+            raise ValueError(f"stochastic.mttr|both mtbf and mttr for {', '.join(missing)}")
+        return self
+
+
+class Policies(Strict):
+    """The policy set: a preset (what `lab run` uses when not told) plus overrides.
+
+    `overrides` apply to whichever preset runs (`--policies`); `baseline` and `resilient`
+    apply only to that preset, e.g. to give the baseline a scenario's retry habit.
+    """
+
+    preset: str = "resilient"
+    overrides: dict[str, Any] = {}
+    baseline: dict[str, Any] = {}
+    resilient: dict[str, Any] = {}
+
+    def for_preset(self, preset: str) -> dict[str, Any]:
+        """The overrides for `preset`: the common ones, then the preset's own."""
+        own = {"baseline": self.baseline, "resilient": self.resilient}.get(preset, {})
+        return _deep_merge(self.overrides, own)
+
+
+def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(
+            out.get(k), dict) else v
+    return out
+
+
+class Scenario(Strict):
+    """A whole scenario file."""
+
+    name: str
+    description: Annotated[str, Field(min_length=1)]
+    start: str = "1403-01-15T00:00"
+    duration: Duration
+    topology: Topology = Topology()
+    workload: Workload
+    faults: list[TimedFault] = []
+    attack: Attack | None = None
+    stochastic: Stochastic = Stochastic()
+    policies: Policies = Policies()
+    invariants: dict[str, dict[str, Any]] = {}
+
+    @model_validator(mode="after")
+    def _targets(self) -> Scenario:
+        topo = self.topology
+        links = topo.link_names()
+        for i, timed in enumerate(self.faults):
+            try:
+                fault = timed.fault(f"faults[{i}]")
+            except ValueError as exc:
+                raise ValueError(f"faults[{i}]|{exc}") from None
+            target = getattr(fault, "link", None) or getattr(fault, "switch", None) or \
+                getattr(fault, "rack", None) or getattr(fault, "service", None)
+            known = {"link": links, "switch": set(topo.switches), "rack": set(topo.racks),
+                     "service": {"portal"}}
+            for attr, names in known.items():
+                if getattr(fault, attr, None) is not None and target not in names:
+                    raise ValueError(f"faults[{i}].{attr}|one of {sorted(names)}, "
+                                     f"got {target!r}")
+        for name in self.stochastic.mtbf:
+            components = {*topo.switches, *topo.racks, *topo.upstreams}
+            if name not in components:
+                raise ValueError(f"stochastic.mtbf.{name}|a switch, rack or upstream: one of "
+                                 f"{sorted(components)}")
+        if self.attack is not None and "login" not in self.workload.kinds:
+            raise ValueError("attack|a workload with a login kind to attack")
+        for name, kind in self.workload.kinds.items():
+            for up in kind.upstreams:
+                if up not in self.topology.upstreams:
+                    raise ValueError(f"workload.kinds.{name}.upstreams|names declared in "
+                                     f"[topology.upstreams], got {up!r}")
+        return self
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _DIST_TAGS)]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "(top level)"
+
+
+_DIST_NAMES = ("deterministic", "empirical", "exponential", "lognormal", "uniform")
+_DIST_TAGS = {*_DIST_NAMES, "function-after[_ordered(), Lognormal]",
+              "function-after[_same_length(), Empirical]"}
+
+
+def _sentence(path: Path, exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    where = _where(err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+    if "|" in msg:  # a cross-field check names its own key
+        where, _, msg = msg.partition("|")
+        if msg.startswith(f"{where}: "):  # the fault catalog's own sentence
+            return f"{path}: key {where}: {msg.removeprefix(f'{where}: ')}"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{path}: key {where} is not allowed; expected one of the schema's keys"
+    if kind == "missing":
+        return f"{path}: key {where} is missing; expected it to be given"
+    if kind == "literal_error":
+        return f"{path}: key {where}: expected {msg}, got {err.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return f"{path}: key {where}: expected dist = one of {', '.join(_DIST_NAMES)}"
+    got = "" if kind.startswith("value_error") or "|" in str(err["msg"]) else \
+        f", got {err.get('input')!r}"
+    return f"{path}: key {where}: expected {msg[0].lower() + msg[1:]}{got}"
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate one scenario file; raise `ScenarioError` with one sentence."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ScenarioError(
+            f"{path}: cannot read ({exc.strerror}); expected a scenario file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML ({exc}); expected a scenario file") from None
+    data.setdefault("name", path.stem)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_sentence(path, exc)) from None
+
+
+def find_scenario(name_or_path: str, directory: Path) -> Path:
+    """A scenario name ("year_end_peak") in `directory`, or a path to a .toml file."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        return path
+    candidate = directory / f"{name_or_path}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(sorted(p.stem for p in directory.glob("*.toml")))
+    raise ScenarioError(f"scenario {name_or_path!r} not found in {directory}; expected one of "
+                        f"{known or '(none)'} or a .toml path")

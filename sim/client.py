@@ -1,0 +1,111 @@
+"""The clients: one short process per logical user operation, through the user pipeline.
+
+A user (citizen, employer, clinic, pharmacy, attacker) invokes one operation, makes attempts
+at a portal replica as the user policy decides (timeouts, retries, failover to the other
+replica), gives up when their patience runs out, and may hit refresh after a slow or failed
+answer. Each attempt is a `Job` served by `portal.serve`; the client waits on the job's event,
+which either the portal or the client's own timeout answers first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from policies.outcome import Outcome
+from policies.simpy_driver import run_call
+from scenario.history import WRITE_FS
+from sim.portal import serve, serve_inline
+from sim.world import Job, World
+
+TIMEOUT = (Outcome(False, error="timeout"), "timeout")
+REFUSED = (Outcome(False, error="refused"), "refused")
+RESET = (Outcome(False, error="reset"), "refused")
+UPLOADS = frozenset({"submit_list", "register_workshop"})  # requests with a file upload
+UPLOAD_CUT_S = 1.0  # how long an upload runs before the cut link closes it
+UNKNOWN = frozenset({"timeout", "refused", "reset"})  # the request may have been applied
+
+
+def operation(world: World, kind: str, n: int, source: str, key: str | None = None
+              ) -> Generator[simpy.Event, Any, bool]:
+    """One logical operation of kind `kind` by the n-th arrival, from `source`; True if ok."""
+    env = world.env
+    rng = world.rng
+    spec = world.kinds[kind]
+    if key is None:
+        key = f"{kind}:{n}" if kind in WRITE_FS else ""
+    process = f"{source}/{n}"
+    op = world.history.invoke(process, kind, env.now, key, spec.priority)
+    account = f"u{rng.randrange(world.population)}"
+    peer = source if source.startswith("attacker") else process  # the rate limiter's source
+    storm = world.storm
+    refresh = 1.0 if storm is not None else world.refresh_probability()
+    max_refreshes = storm.max_retries if storm is not None else world.max_refreshes
+    deadline = env.now + world.patience(rng)
+    home = n % len(world.replicas)
+    tries = [0]
+    last = [""]  # the last attempt's label in the history's vocabulary ("shed", "stale", ...)
+    inline = not spec.upstreams
+
+    def attempt(timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        rep = world.pick(home, tries[0])
+        tries[0] += 1
+        if not world.reachable(rep):
+            world.avoid(rep)
+            last[0] = "refused"
+            return REFUSED
+        link = world.link(rep.client_link).mode
+        if link == "blackhole":
+            yield env.timeout(timeout_s)  # the request never arrives, no answer comes back
+            world.avoid(rep)
+            last[0] = "timeout"
+            return TIMEOUT
+        if link == "cut_upload" and kind in UPLOADS:
+            yield env.timeout(UPLOAD_CUT_S)  # the connection closes mid-upload
+            last[0] = "refused"
+            return RESET
+        workers = rep.workers
+        if inline and workers.count < workers.capacity:
+            service_s = spec.service(rng)
+            if service_s < timeout_s:
+                job = Job(kind, key, spec.priority, peer, account, now=env.now, event=None)
+                yield from serve_inline(world, rep, job, service_s)
+                answer = job.answer or REFUSED
+                last[0] = answer[1]
+                return answer
+        event = env.event()
+        job = Job(kind, key, spec.priority, peer, account, now=env.now, event=event)
+        env.process(serve(world, rep, job))
+        env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
+        yield event
+        answer = job.answer or REFUSED
+        last[0] = answer[1]
+        if answer[1] == "refused":
+            world.avoid(rep)
+        return answer
+
+    refreshes = 0
+    while True:
+        result = yield from run_call(env, world.runtime.user, attempt, rng,
+                                     deadline_s=deadline, idempotent=True)
+        if result.ok:
+            world.history.complete(op, "ok", env.now, value=result.value or "")
+            if kind == "dispense":
+                world.pharmacies.dispensed(source, env.now)
+            return True
+        if refreshes < max_refreshes and rng.random() < refresh:
+            pause = storm.retry_delay_s if storm is not None else world.refresh_delay(rng)
+            if env.now + pause < deadline:
+                refreshes += 1
+                yield env.timeout(pause)
+                continue
+        error = last[0] if result.outcome is not None else result.reason
+        if error in UNKNOWN and key:
+            world.history.complete(op, "info", env.now, error=error)
+        else:
+            world.history.complete(op, "fail", env.now, error=error)
+        if kind == "dispense" and source.startswith("pharmacy"):
+            world.pharmacies.fallback(world, source, n)
+        return False

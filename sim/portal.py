@@ -1,0 +1,129 @@
+"""The portal side of one attempt: admission, a worker thread, service, upstream calls, commit.
+
+`serve` is the process a replica runs for an attempt that reached it. A worker thread is
+held for the whole request, upstream calls included, so a slow Shahkar exhausts the
+portal's threads as it does in the real one. A write is committed (and counted in
+`World.applied`) before the reply leaves; a reply can still be lost on the way back (switch
+failure, client timeout), which is how duplicates happen without idempotency keys.
+
+`serve_inline` is the same request run inside the client's own process when nothing can
+interrupt it from the client's side: a worker is free, the request calls no upstream and its
+service time is shorter than the client's timeout. It saves a process, an event and a timer
+per request (most requests of a calm day); the only difference is that a crash during such a
+request is seen by the client when the service would have ended instead of at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from policies.outcome import Outcome
+from sim.world import Job, ReplicaState, World
+
+ATTACKER = "attacker-"
+OK = Outcome(True, 200)
+QUEUE_FULL = (Outcome(False, 503), "http_503")
+UPSTREAM_FAILED = (Outcome(False, 502), "http_502")
+RATE_LIMITED = (Outcome(False, 429), "rate_limited")
+UNAUTHORIZED = (Outcome(False, 401), "unauthorized")
+BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
+EXPIRED = (Outcome(False, 504), "http_504")
+Answer = tuple[Outcome, str]
+ProcGen = Generator[simpy.Event, Any, Any]
+
+
+def gate(world: World, rep: ReplicaState, job: Job) -> Answer | None:
+    """Admission control, login rate limits and the accept queue: an answer if refused."""
+    guard = world.runtime.guards[rep.spec.name]
+    now = world.env.now
+    if guard.admission is not None:
+        decision = guard.admission.admit(now, job.priority)
+        if decision.__class__ is not world.runtime.admit_type:
+            return (Outcome(False, 503, retry_after_s=getattr(decision, "retry_after_s", None)),
+                    "shed")
+    if job.kind == "login" and guard.login_refused(job.account, job.source, now):
+        return _released(world, rep, RATE_LIMITED, 0.0)
+    if len(rep.workers.queue) >= rep.spec.max_queue:
+        return _released(world, rep, QUEUE_FULL, 0.0)
+    return None
+
+
+def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
+    """Handle one attempt at replica `rep` as its own process; answer through `job.reply`."""
+    env = world.env
+    refused = gate(world, rep, job)
+    if refused is not None:
+        job.reply(refused)
+        return
+    kind = world.kinds[job.kind]
+    epoch = rep.epoch
+    rep.inflight.add(job)
+    with rep.workers.request() as req:
+        yield req
+        if rep.epoch != epoch:
+            return  # the replica crashed while this waited; the client saw the reset
+        world.counters.wait_sum_s += env.now - job.started_s
+        world.counters.served += 1
+        if job.done:
+            if world.drop_expired:  # the client is gone: do not spend a thread on it
+                _finish(world, rep, job, EXPIRED, epoch)
+                return
+            world.counters.wasted += 1
+        yield env.timeout(kind.service(world.rng))
+        value = ""
+        for name in kind.upstreams:
+            label = yield from world.runtime.upstream_call(world, rep, name, job)
+            if label and label not in ("accepted", "cached") and not label.startswith("stale"):
+                answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
+                _finish(world, rep, job, answer, epoch)
+                return
+            value = value or label
+        if rep.epoch != epoch:
+            return  # crashed during service: nothing committed
+        _finish(world, rep, job, _commit(world, job, kind.write, value), epoch)
+
+
+def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) -> ProcGen:
+    """The same request inside the client's process (see the module docstring)."""
+    refused = gate(world, rep, job)
+    if refused is not None:
+        job.reply(refused)
+        return
+    epoch = rep.epoch
+    rep.inflight.add(job)
+    with rep.workers.request() as req:
+        yield req
+        world.counters.served += 1
+        yield world.env.timeout(service_s)
+        if rep.epoch == epoch:
+            _finish(world, rep, job, _commit(world, job, world.kinds[job.kind].write, ""),
+                    epoch)
+
+
+def _commit(world: World, job: Job, write: bool, value: str) -> Answer:
+    if job.source.startswith(ATTACKER):
+        return UNAUTHORIZED  # a wrong password never logs in
+    if write:
+        world.commit(job.key)
+    return (OK, value)
+
+
+def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float) -> Answer:
+    admission = world.runtime.guards[rep.spec.name].admission
+    if admission is not None:
+        admission.release(world.env.now, latency_s, answer[0].ok)
+    return answer
+
+
+def _finish(world: World, rep: ReplicaState, job: Job, answer: Answer, epoch: int) -> None:
+    if rep.epoch != epoch:
+        return
+    rep.inflight.discard(job)
+    _released(world, rep, answer, world.env.now - job.started_s)
+    if world.isolated(rep):
+        job.reply((Outcome(False, error="reset"), "refused"))  # the reply cannot get out
+    else:
+        job.reply(answer)

@@ -1,0 +1,233 @@
+"""The model's state: replicas, switches, racks, upstreams and client links, as SimPy objects.
+
+`World` holds everything the short generator processes share: the environment, the seeded
+rng, the history, the replicas (each a `simpy.Resource` of worker threads with a bounded
+accept queue), which switches, racks and links are down, and the upstreams' current modes.
+A replica is reachable when it is up, its rack has power and its switch works.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import simpy
+
+from policies.outcome import Outcome
+from scenario.history import WRITE_FS, History
+from scenario.schema import Replica, Scenario
+from sim.dists import Sampler, sampler
+
+AVOID_S = 10.0  # how long failover clients route around a replica that refused them
+
+if TYPE_CHECKING:
+    from faults.catalog import RefreshStorm
+    from sim.pharmacy import Pharmacies
+    from sim.runtime import Runtime
+
+
+class Job:
+    """One attempt of a client at a portal replica: the event the client waits on."""
+
+    __slots__ = (
+        "account",
+        "answer",
+        "done",
+        "event",
+        "key",
+        "kind",
+        "priority",
+        "source",
+        "started_s",
+    )
+
+    def __init__(self, kind: str, key: str, priority: int, source: str, account: str, *,
+                 now: float, event: simpy.Event | None) -> None:
+        self.event = event  # None when the client runs the request inline and reads `answer`
+        self.answer: tuple[Outcome, str] | None = None
+        self.source = source
+        self.account = account
+        self.done = False
+        self.kind = kind
+        self.key = key
+        self.priority = priority
+        self.started_s = now
+
+    def reply(self, value: tuple[Outcome, str]) -> None:
+        """Answer the client once (the outcome and a history label); later answers drop."""
+        if not self.done:
+            self.done = True
+            self.answer = value
+            if self.event is not None:
+                self.event.succeed(value)
+
+
+@dataclass(slots=True)
+class ReplicaState:
+    """A portal replica: its worker threads, accept-queue bound and liveness."""
+
+    spec: Replica
+    workers: simpy.Resource
+    client_link: str = ""
+    epoch: int = 0
+    down: bool = False
+    draining: bool = False
+    inflight: set[Job] = field(default_factory=set)
+
+    def crash(self, env: simpy.Environment, reset: tuple[Outcome, str]) -> None:
+        """Lose every in-flight and queued request; the replica restarts with fresh workers."""
+        self.epoch += 1
+        self.workers = simpy.Resource(env, self.spec.workers)
+        for job in list(self.inflight):
+            job.reply(reset)
+        self.inflight.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """What a fault did to one link of the lab ("client-portal-a", "portal-a-shahkar").
+
+    mode: "ok"; "slow" (latency_s + uniform jitter_s added); "disabled" (connects refused);
+    "reset_peer"; "http_503" (with retry_after_s); "blackhole"; "cut_upload".
+    """
+
+    mode: str = "ok"
+    latency_s: float = 0.0
+    jitter_s: float = 0.0
+    retry_after_s: float = 30.0
+
+
+HEALTHY = LinkState()
+
+
+@dataclass(slots=True)
+class UpstreamState:
+    """An upstream service: its healthy latency sampler and its rack."""
+
+    name: str
+    latency: Sampler
+    rack: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindRuntime:
+    """A request kind as the processes use it: cost sampler, upstreams, priority."""
+
+    service: Sampler
+    upstreams: tuple[str, ...]
+    priority: int
+    write: bool
+
+
+@dataclass(slots=True)
+class Counters:
+    """Cheap running sums the validation tests and the report read."""
+
+    served: int = 0
+    wait_sum_s: float = 0.0
+    wasted: int = 0
+
+
+class World:
+    """Everything the processes of one replication share."""
+
+    def __init__(self, scenario: Scenario, seed: int) -> None:
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        self.rng = random.Random(seed)
+        self.history = History()
+        self.counters = Counters()
+        topo, wl = scenario.topology, scenario.workload
+        self.replicas = [ReplicaState(r, simpy.Resource(self.env, r.workers), f"client-{r.name}")
+                         for r in topo.replicas]
+        self.down: dict[str, int] = {}  # switch, rack, replica or link name -> active faults
+        self.upstreams = {name: UpstreamState(name, sampler(up.latency), up.rack)
+                          for name, up in topo.upstreams.items()}
+        self.links: dict[str, LinkState] = {}
+        self.kinds: dict[str, KindRuntime] = {
+            name: KindRuntime(sampler(k.service), tuple(k.upstreams), k.priority,
+                              name in WRITE_FS) for name, k in wl.kinds.items()}
+        if "dispense" in self.kinds:  # registering a paper prescription costs a dispense
+            self.kinds["reconcile"] = self.kinds["dispense"]
+        self.population = wl.population
+        self.patience = sampler(wl.patience)
+        self.refresh_delay = sampler(wl.refresh.delay)
+        self.max_refreshes = wl.refresh.max_refreshes
+        self.applied: dict[str, int] = {}
+        self.rate_factors: dict[str, float] = {}  # population -> peak multiplier
+        self.rate_version = 0
+        self.storm: RefreshStorm | None = None
+        self.failover = False
+        self.avoid_until = [0.0] * len(self.replicas)
+        self.dedupe = False
+        self.drop_expired = False
+        self.runtime: Runtime
+        self.pharmacies: Pharmacies
+        self._ids = 0
+
+    def next_id(self) -> int:
+        """A fresh operation number (process names and keys are unique per run)."""
+        self._ids += 1
+        return self._ids
+
+    def pick(self, home: int, attempt: int) -> ReplicaState:
+        """The replica of a client's attempt: pinned to its home without failover; with
+        failover, the next one on each retry, skipping replicas recently seen refusing."""
+        n = len(self.replicas)
+        if not self.failover:
+            return self.replicas[home]
+        now = self.env.now
+        for i in range(n):
+            index = (home + attempt + i) % n
+            if self.avoid_until[index] <= now:
+                return self.replicas[index]
+        return self.replicas[(home + attempt) % n]
+
+    def avoid(self, rep: ReplicaState) -> None:
+        """With failover, clients route around a replica that refused them for a while."""
+        if self.failover:
+            self.avoid_until[self.replicas.index(rep)] = self.env.now + AVOID_S
+
+    def refresh_probability(self) -> float:
+        """How likely a user re-submits after a failed answer (1 during a refresh storm)."""
+        return 1.0 if self.storm is not None else self.scenario.workload.refresh.probability
+
+    def toggle(self, name: str, on: bool) -> None:
+        """Count overlapping faults on one switch or rack: the first to heal heals only
+        itself."""
+        count = self.down.get(name, 0) + (1 if on else -1)
+        if count > 0:
+            self.down[name] = count
+        else:
+            self.down.pop(name, None)
+
+    def set_rate(self, population: str, factor: float) -> None:
+        """A peak: arrivals of `population` ("all", "employers", ...) times `factor`."""
+        self.rate_factors[population] = factor
+        self.rate_version += 1
+
+    def link(self, name: str) -> LinkState:
+        """The state of a link (healthy unless a fault says otherwise)."""
+        return self.links.get(name, HEALTHY) if self.links else HEALTHY
+
+    def reachable(self, rep: ReplicaState) -> bool:
+        """Up, powered, and its switch working."""
+        down = self.down
+        return not (rep.down or rep.draining or (down and (
+            down.get(rep.spec.switch, 0) or down.get(rep.spec.rack, 0)
+            or down.get(rep.spec.name, 0))))
+
+    def isolated(self, rep: ReplicaState) -> bool:
+        """Its switch is down: neither clients nor upstreams reach it."""
+        return bool(self.down) and self.down.get(rep.spec.switch, 0) > 0
+
+    def link_down(self, rep: ReplicaState) -> bool:
+        """The clients' link to `rep` is blackholed."""
+        return self.link(rep.client_link).mode == "blackhole"
+
+    def commit(self, key: str) -> None:
+        """Apply a write; with idempotency keys a repeated key is applied once."""
+        count = self.applied.get(key, 0)
+        if count == 0 or not self.dedupe:
+            self.applied[key] = count + 1
