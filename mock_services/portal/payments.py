@@ -7,6 +7,7 @@ the worker's retries and another replica's worker can overlap without charging t
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import anyio
 
 from mock_services.portal.context import PortalContext
 
+LOG = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0
 LEASE_S = 60.0  # a claimed job is left alone this long; a crashed worker's claim expires
 
@@ -114,7 +116,8 @@ class PaymentWorker:
                 busy = await self.run_once()
             except anyio.get_cancelled_exc_class():
                 raise
-            except Exception:
+            except Exception:  # a database hiccup must not end the worker; the job stays queued
+                LOG.exception("payment worker: one round failed; retrying after a pause")
                 busy = False
             if not busy:
                 await self.ctx.clock.sleep(self.ctx.settings.payment_worker_idle_s)
