@@ -46,8 +46,9 @@ async def pay(ctx: PortalContext, order: PaymentOrder, deadline_s: float | None)
         json={"payment_id": order.payment_ref, "payer": order.payer,
               "amount_rial": order.amount_rial},
         headers={"Idempotency-Key": order.payment_ref})
-    if reply.ok and reply.status in (200, 201) and isinstance(reply.body, dict):
-        return PayResult(str(reply.body["receipt"]))
+    if reply.ok and reply.status in (200, 201) and isinstance(reply.body, dict) and (
+            receipt := reply.body.get("receipt")):
+        return PayResult(str(receipt))
     permanent = reply.ok and reply.status is not None and 400 <= reply.status < 500
     return PayResult(None, permanent, reply.reason or f"http_{reply.status}")
 

@@ -45,14 +45,17 @@ class Lab:
             self.upstreams[name] = module.create_app(settings, clock=self.clock)
 
     def portal(self, policies: str = "baseline", replica: str = "r0",
-               overrides: dict[str, Any] | None = None, **settings: Any) -> FastAPI:
+               overrides: dict[str, Any] | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+               **settings: Any) -> FastAPI:
         portal_settings = PortalSettings(
             data_dir=self.tmp, replica_id=replica, scrypt_n=2**8, seed_scrypt_n=2**4,
             upstreams={n: f"http://{n}" for n in UPSTREAM_MODULES}, **SMALL, **settings)
-        transports = {n: httpx.ASGITransport(app=a) for n, a in self.upstreams.items()}
+        wired: dict[str, httpx.AsyncBaseTransport] = {
+            n: httpx.ASGITransport(app=a) for n, a in self.upstreams.items()}
         return create_portal(portal_settings, clock=self.clock,
                              policy_set=load_policy_set(policies, overrides),
-                             transports=transports, log_events=False)
+                             transports={**wired, **(transports or {})}, log_events=False)
 
     @staticmethod
     def client(app: FastAPI, host: str = "127.0.0.1") -> httpx.AsyncClient:
