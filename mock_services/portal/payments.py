@@ -60,15 +60,15 @@ def mark_paid(conn: sqlite3.Connection, list_id: int, receipt: str, now_s: float
     conn.execute("UPDATE payment_jobs SET done=1 WHERE list_id=?", (list_id,))
 
 
-def _claim(conn: sqlite3.Connection, now_s: float) -> PaymentOrder | None:
+def _claim(conn: sqlite3.Connection, now_s: float, owner: str) -> PaymentOrder | None:
     row = conn.execute(
         "SELECT j.list_id, l.payment_ref, l.workshop_code, l.payable_rial FROM payment_jobs j "
         "JOIN lists l ON l.id = j.list_id WHERE j.done=0 AND j.next_s<=? AND j.lease_until_s<=? "
         "ORDER BY j.next_s LIMIT 1", (now_s, now_s)).fetchone()
     if row is None:
         return None
-    conn.execute("UPDATE payment_jobs SET lease_until_s=? WHERE list_id=?",
-                 (now_s + LEASE_S, row["list_id"]))
+    conn.execute("UPDATE payment_jobs SET lease_until_s=?, lease_owner=? WHERE list_id=?",
+                 (now_s + LEASE_S, owner, row["list_id"]))
     return PaymentOrder(row["list_id"], row["payment_ref"], row["workshop_code"],
                         row["payable_rial"])
 
@@ -97,7 +97,8 @@ class PaymentWorker:
         """Pay one due job; False when none was due."""
         ctx = self.ctx
         now = ctx.clock.now()
-        order = await ctx.db.awrite(lambda c: _claim(c, now))
+        owner = ctx.settings.replica_id
+        order = await ctx.db.awrite(lambda c: _claim(c, now, owner))
         if order is None:
             return False
         result = await pay(ctx, order, deadline_s=None)
@@ -112,6 +113,11 @@ class PaymentWorker:
 
     async def run_forever(self) -> None:
         """Loop until cancelled (the app's lifespan ends it)."""
+        # Claims held under this replica's name belong to a previous life of this process
+        # (killed mid-payment): release them now instead of waiting out the lease.
+        owner = self.ctx.settings.replica_id
+        await self.ctx.db.awrite(lambda c: c.execute(
+            "UPDATE payment_jobs SET lease_until_s=0 WHERE lease_owner=? AND done=0", (owner,)))
         while True:
             try:
                 busy = await self.run_once()
