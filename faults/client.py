@@ -16,8 +16,7 @@ tests/faults/test_client.py):
    `POST /populate`, and every requested proxy is returned in order.
 4. The server's host and port are class attributes of `APIConsumer` (process-wide): each
    client here owns an `httpx.Client`, and the library's calls are routed to the client that
-   made them through a `ContextVar` (thread- and task-local). Unbound use keeps the
-   library's own behaviour.
+   made them through a `ContextVar` (thread- and task-local; see faults/routing.py).
 5. Requests have no timeout: ours have one (`timeout_s`) and raise `ToxiproxyTimeout`.
 
 Also: names go into URL paths unquoted in the library, so proxy names are checked here.
@@ -30,36 +29,25 @@ import contextlib
 import os
 import re
 import socket
-from collections.abc import Iterator, Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import toxiproxy
-import toxiproxy.api
 import toxiproxy.exceptions
-import toxiproxy.proxy
-import toxiproxy.server
 
 from faults.errors import (
-    BadToxiproxyRequest,
     FaultError,
     InvalidFault,
     ProxyExists,
-    ProxyNotFound,
-    ToxiproxyError,
     ToxiproxyServerError,
-    ToxiproxyTimeout,
-    ToxiproxyUnreachable,
 )
+from faults.routing import Transport, bound_to
 from faults.toxics import ToxicInfo, ToxicSpec
 
 DEFAULT_URL = "http://127.0.0.1:8474"
 _NAME = re.compile(r"^[A-Za-z0-9_.:>-]+$")
-_STATUS_ERRORS: Mapping[int, type[ToxiproxyError]] = {
-    400: BadToxiproxyRequest, 404: ProxyNotFound, 409: ProxyExists,
-}
 
 
 def server_url() -> str:
@@ -87,73 +75,6 @@ class ProxySpec:
     listen: str = "127.0.0.1:0"
     enabled: bool = True
 
-
-class _Transport:
-    """One server's HTTP connection pool; raises our errors for every failed request."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
-        self.last: httpx.Response | None = None
-
-    def request(self, method: str, path: str, body: object = None) -> httpx.Response:
-        where = f"{method} {self.client.base_url}{path.lstrip('/')}"
-        try:
-            response = self.client.request(method, path, json=body)
-        except httpx.TimeoutException as exc:
-            raise ToxiproxyTimeout(f"Toxiproxy did not answer {where} in time ({exc}).") from exc
-        except httpx.TransportError as exc:
-            raise ToxiproxyUnreachable(f"Toxiproxy is unreachable for {where}: {exc}.") from exc
-        self.last = response
-        if response.status_code >= 400:
-            message = _error_message(response)
-            cls = _STATUS_ERRORS.get(response.status_code, ToxiproxyServerError)
-            raise cls(f"Toxiproxy refused {where}: {message} (HTTP {response.status_code}).",
-                      response.status_code)
-        return response
-
-
-def _error_message(response: httpx.Response) -> str:
-    with contextlib.suppress(ValueError):
-        body = response.json()
-        error = body.get("error") if isinstance(body, dict) else None
-        if isinstance(error, str):
-            return error
-    return response.text.strip() or response.reason_phrase
-
-
-_bound: ContextVar[_Transport | None] = ContextVar("toxiproxy_transport", default=None)
-# toxiproxy.api keeps the original: only the names in proxy.py and server.py are rebound.
-_LibraryConsumer: Any = toxiproxy.api.APIConsumer
-
-
-class _RoutedConsumer:
-    """Stands in for the library's `APIConsumer`: routes each call to the bound client."""
-
-    @staticmethod
-    def get(url: str, params: object = None, **kwargs: Any) -> Any:
-        transport = _bound.get()
-        if transport is None:
-            return _LibraryConsumer.get(url, params=params, **kwargs)
-        return transport.request("GET", url)
-
-    @staticmethod
-    def post(url: str, data: object = None, json: object = None, **kwargs: Any) -> Any:
-        transport = _bound.get()
-        if transport is None:
-            return _LibraryConsumer.post(url, data=data, json=json, **kwargs)
-        return transport.request("POST", url, json)
-
-    @staticmethod
-    def delete(url: str, **kwargs: Any) -> Any:
-        transport = _bound.get()
-        if transport is None:
-            return _LibraryConsumer.delete(url, **kwargs)
-        return transport.request("DELETE", url)
-
-
-# The library looks `APIConsumer` up as a module global in proxy.py and server.py.
-toxiproxy.proxy.APIConsumer = _RoutedConsumer
-toxiproxy.server.APIConsumer = _RoutedConsumer
 
 
 class ToxiproxyClient:
@@ -193,16 +114,11 @@ class ToxiproxyClient:
         self.close()
 
     @contextlib.contextmanager
-    def _library(self) -> Iterator[_Transport]:
-        """Route the library's calls to this server; turn its parsing crashes into ours.
-
-        Each call gets its own transport, so `last` is the response of this call even when
-        threads share the client (httpx.Client itself is thread-safe).
-        """
-        transport = _Transport(self._http)
-        token = _bound.set(transport)
+    def _library(self) -> Iterator[Transport]:
+        """Route the library's calls to this server; turn its parsing crashes into ours."""
         try:
-            yield transport
+            with bound_to(self._http) as transport:
+                yield transport
         except FaultError:
             raise
         except toxiproxy.exceptions.ProxyExists as exc:
@@ -214,8 +130,6 @@ class ToxiproxyClient:
                 f"Toxiproxy at {self.url} answered with something that is not Toxiproxy's "
                 f"JSON ({type(exc).__name__}: {exc})."
             ) from exc
-        finally:
-            _bound.reset(token)
 
     def _handle(self, name: str) -> Any:
         """The library's handle for proxy `name` (it only uses the name to build paths)."""

@@ -37,6 +37,11 @@ class Window:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    def report_record(self) -> dict[str, str | float]:
+        """The window as the report lists it: `{kind, target, start_s, end_s}`."""
+        return {"kind": self.fault.kind, "target": self.fault.target,
+                "start_s": self.start_s, "end_s": self.end_s}
+
 
 @dataclass(frozen=True, slots=True)
 class Event:

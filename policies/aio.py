@@ -2,8 +2,10 @@
 
 Used by mock_services (portal -> upstream calls, the load driver). Clock, sleep and rng are
 injected so tests can run it on a manual clock. The attempt function is expected to honour
-its `timeout_s`; the driver also bounds it with `asyncio.timeout` so a decision's timeout holds
-even if the attempt forgets, reporting Outcome(error="timeout") as the attempt should have.
+its `timeout_s`; the driver also bounds it with `asyncio.timeout` (loop time: a backstop, not
+the policy's clock) so a decision's timeout holds even if the attempt forgets, reporting
+Outcome(error="timeout") as the attempt should have.
+`AsyncBulkhead` runs a `Bulkhead` the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from policies.decisions import Attempt, Done, Sleep
+from policies.bulkhead import Bulkhead
+from policies.decisions import Admit, Attempt, Done, Reject, Sleep
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from policies.result import CallResult
@@ -53,3 +56,55 @@ async def run_call(pipeline: ClientPipeline, attempt_fn: AttemptFn[T], *,
     except BaseException:
         call.cancel(clock())
         raise
+
+
+class AsyncBulkhead:
+    """Runs a sans-IO `Bulkhead` under asyncio: waiters park on futures, never poll.
+
+    The wait is measured with the injected `sleep`, like every other wait of the policies, so
+    a virtual clock in tests (or a compressed one in the lab) governs it too.
+    """
+
+    __slots__ = ("_bulkhead", "_clock", "_grants", "_sleep")
+
+    def __init__(self, bulkhead: Bulkhead, clock: Callable[[], float],
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self._bulkhead = bulkhead
+        self._clock = clock
+        self._sleep = sleep
+        self._grants: dict[int, asyncio.Future[None]] = {}
+
+    async def _timer(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def acquire(self) -> bool:
+        """Take a slot, waiting at most the bulkhead's max wait; False if none came."""
+        decision = self._bulkhead.enter(self._clock())
+        if isinstance(decision, Admit):
+            return True
+        if isinstance(decision, Reject):
+            return False
+        ticket = decision.ticket
+        grant = self._grants[ticket] = asyncio.get_running_loop().create_future()
+        timer = asyncio.ensure_future(self._timer(max(0.0, decision.until_s - self._clock())))
+        try:
+            await asyncio.wait((grant, timer), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not self._bulkhead.cancel(ticket):
+                self.release()  # the slot arrived as we were cancelled: hand it on
+            raise
+        finally:
+            timer.cancel()
+            self._grants.pop(ticket, None)
+        if grant.done():
+            return True
+        # not cancellable = the slot was handed over as the wait ran out: keep it
+        return not self._bulkhead.cancel(ticket)
+
+    def release(self) -> None:
+        """Give the slot back; the first live waiter, if any, gets it."""
+        ticket = self._bulkhead.release(self._clock())
+        if ticket is not None:
+            grant = self._grants.get(ticket)
+            if grant is not None and not grant.done():
+                grant.set_result(None)

@@ -3,7 +3,10 @@
 A bucket holds up to `burst` tokens and refills at `rate_per_s`; a request takes one token
 or is rejected with the time until a token is back as its Retry-After. Buckets are refilled
 lazily from the time of their last use, so an idle key costs nothing; when more than
-`max_keys` are held, full buckets (indistinguishable from new ones) are dropped.
+`max_keys` are held, full buckets (indistinguishable from new ones) are dropped. A bucket that
+is not full is never dropped — forgetting it would hand its key a fresh burst, which is what an
+attacker rotating source addresses wants — so `max_keys` is a soft bound: beyond it memory
+grows only with the keys active within one refill time (burst / rate).
 """
 
 from __future__ import annotations
@@ -53,5 +56,3 @@ class KeyedTokenBucket:
                 if b[0] + (now - b[1]) * self.rate_per_s >= self.burst]
         for key in full:
             del self._buckets[key]
-        if len(self._buckets) >= self.max_keys:  # all busy: drop the least recently used
-            del self._buckets[min(self._buckets, key=lambda k: self._buckets[k][1])]

@@ -82,6 +82,12 @@ class AdmissionController:
         self._shed_epoch = -1
         self._shed_in_epoch = 0
 
+    def would_admit(self, priority: int = 0) -> bool:
+        """Whether a request of class `priority` would be admitted now (no state change)."""
+        shares = self._shares
+        share = shares[priority] if 0 <= priority < len(shares) else shares[-1]
+        return self.in_flight < self.limit * share
+
     def admit(self, now: float, priority: int = 0) -> Admission:
         """Admit a request of class `priority` or reject it at once with a Retry-After."""
         shares = self._shares

@@ -4,6 +4,7 @@ Used by sim/. `attempt_proc(timeout_s)` is a generator (a SimPy process body) th
 attempt, honours its timeout and returns `(Outcome, value)`; the driver runs it inline with
 `yield from`, so an attempt costs no extra process. Sleeps are `env.timeout`s. The decisions
 are those of the asyncio driver, step for step: same pipeline, same rng, same outcomes.
+`SimBulkhead` runs a `Bulkhead` the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import random
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from policies.decisions import Attempt, Done, Sleep
+from policies.bulkhead import Bulkhead
+from policies.decisions import Admit, Attempt, Done, Reject, Sleep
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from policies.result import CallResult
@@ -44,3 +46,38 @@ def run_call(env: Any, pipeline: ClientPipeline, attempt_proc: AttemptProc[T],
     except BaseException:
         call.cancel(env.now)
         raise
+
+
+class SimBulkhead:
+    """Runs a sans-IO `Bulkhead` in SimPy: waiters park on events until granted or expired."""
+
+    __slots__ = ("_bulkhead", "_env", "_grants")
+
+    def __init__(self, env: Any, bulkhead: Bulkhead) -> None:
+        self._env = env
+        self._bulkhead = bulkhead
+        self._grants: dict[int, Any] = {}
+
+    def acquire(self) -> Generator[Any, Any, bool]:
+        """Take a slot (a generator: `ok = yield from bh.acquire()`); False if none came."""
+        env = self._env
+        decision = self._bulkhead.enter(env.now)
+        if isinstance(decision, Admit):
+            return True
+        if isinstance(decision, Reject):
+            return False
+        ticket = decision.ticket
+        grant = self._grants[ticket] = env.event()
+        yield grant | env.timeout(max(0.0, decision.until_s - env.now))
+        self._grants.pop(ticket, None)
+        if grant.triggered:
+            return True
+        return not self._bulkhead.cancel(ticket)
+
+    def release(self) -> None:
+        """Give the slot back; the first live waiter, if any, gets it."""
+        ticket = self._bulkhead.release(self._env.now)
+        if ticket is not None:
+            grant = self._grants.get(ticket)
+            if grant is not None and not grant.triggered:
+                grant.succeed()

@@ -198,12 +198,23 @@ def write_report(report: Report, histories: Sequence[History], out_dir: Path) ->
     t = None
     note = "No history was recorded."
     if histories:
-        histories[0].write_jsonl(out_dir / "history.jsonl")
+        _write_history(histories[0], out_dir / "history.jsonl")
         t = timelines(index(histories[0]))
         note = (f"history.jsonl and these timelines are replication 1 of {len(histories)} "
                 f"(seed {report.seed}); the tables pool all replications.")
     atomic_write(out_dir / "report.html", render_html(report, t, note))
     atomic_write(out_dir / "report.json", report_json(report))
+
+
+def _write_history(history: History, path: Path) -> None:
+    # write_jsonl is atomic but leaves its temp file behind when it fails: contain it
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        history.write_jsonl(partial)
+        os.replace(partial, path)
+    finally:
+        for leftover in (partial, partial.with_name(partial.name + ".tmp")):
+            leftover.unlink(missing_ok=True)
 
 
 class ReportError(ValueError):

@@ -22,26 +22,27 @@ _FAULT_COLOURS = ("#f4a261", "#e76f51", "#2a9d8f", "#8ab17d", "#9b5de5", "#e9c46
 
 def plot_svg(t: Timelines) -> str:
     """The four timelines as one SVG figure, each fault kind a shaded span."""
-    import matplotlib.pyplot as plt
+    from matplotlib import rc_context
 
     fig = figure(t)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
+    with rc_context({"svg.hashsalt": "chaoslab"}):  # stable element ids across runs
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]  # drop the XML prolog: the SVG is inlined in HTML
 
 
 def figure(t: Timelines) -> Any:
-    """The matplotlib figure of the four timelines (the caller closes it)."""
-    import matplotlib
+    """The matplotlib figure of the four timelines.
 
-    matplotlib.use("Agg")  # no display, ever
-    import matplotlib.pyplot as plt
+    A bare `Figure` (no pyplot): it draws with the Agg/SVG canvases, never touches a
+    display or pyplot's global state, and is freed like any object.
+    """
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    plt.rcParams["svg.hashsalt"] = "chaoslab"  # stable element ids across runs
-    fig, axes = plt.subplots(4, 1, figsize=(10, 9), sharex=True)
+    fig = Figure(figsize=(10, 9))
+    axes = fig.subplots(4, 1, sharex=True)
     kinds = sorted({s.kind for s in t.faults})
     for ax in axes:
         for s in t.faults:

@@ -135,18 +135,17 @@ def _finish_spans(open_: dict[tuple[str, str], list[float]], spans: list[Span],
 
 
 def build_index(history: History) -> Index:
-    """Sort a history's events into an `Index` in one pass (then sort each view by time)."""
+    """Sort a history's events into an `Index` in one pass (then sort each view by time).
+
+    A time that is not finite raises ValueError (a checker run by `safely` says unknown).
+    """
     ix = Index()
     open_calls: dict[str, Op] = {}
     open_faults: dict[tuple[str, str], list[float]] = {}
     finals: dict[str, int] = {}
     saw_final = False
-    first = math.inf
-    last = -math.inf
     for op in history.ops:
         t = op.time_s
-        first = min(first, t)
-        last = max(last, t)
         p = op.process
         if p == NEMESIS:
             if op.f == FAULT_START:
@@ -186,8 +185,13 @@ def build_index(history: History) -> Index:
                 _record(ix, _call(invoked, op))
     for invoked in open_calls.values():
         _record(ix, _call(invoked, None))
-    ix.start_s = first if math.isfinite(first) else 0.0
-    ix.end_s = last if math.isfinite(last) else 0.0
+    times = [op.time_s for op in history.ops]
+    if not all(map(math.isfinite, times)):
+        bad = next(i for i, t in enumerate(times) if not math.isfinite(t))
+        raise ValueError(f"history op {bad + 1} has time_s {times[bad]}; expected a finite "
+                         "number of seconds")
+    ix.start_s = min(times, default=0.0)
+    ix.end_s = max(times, default=0.0)
     _finish_spans(open_faults, ix.faults, ix.end_s)
     ix.finals = finals if saw_final else None
     ix.calls.sort(key=lambda c: c.start_s)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import toxiproxy
 import toxiproxy.api
 
 from faults.client import ProxySpec, ToxiproxyClient, server_url

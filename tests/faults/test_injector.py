@@ -10,6 +10,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from faults.admin import HttpUpstreamAdmin, RecordingAdmin
 from faults.catalog import (
@@ -273,6 +274,7 @@ CHOICES: tuple[Fault, ...] = (
     SlowUpstream(link="portal->shahkar"), SlowUpstream(link="portal->payment", mode="bandwidth"),
     UpstreamOutage(link="portal->shahkar", mode="http_503"),
     UpstreamOutage(link="portal->payment", mode="reset_peer"),
+    UpstreamOutage(link="portal->shahkar"), UpstreamOutage(link="portal->payment"),
     NetworkLoss(link="citizens->portal"), NetworkLoss(link="pharmacy->portal", mode="cut_upload"),
     PowerLoss(rack="rack-1"), PowerLoss(rack="rack-2"), PeakLoad(),
 )
@@ -290,3 +292,57 @@ def test_any_random_schedule_replayed_ends_healed_with_every_start_stopped(seed:
     assert sorted(starts) == sorted(stops)
     assert len(starts) == len(schedule.windows)
     assert all(t <= schedule.heal_at_s for *_, t in lab.faults())
+
+
+class InjectorMachine(RuleBasedStateMachine):
+    """Random applies and heals against a model: the set of faults in effect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lab = Lab()
+        self.model: dict[int, Fault] = {}
+
+    @precondition(lambda self: len(self.model) < 6)
+    @rule(fault=st.sampled_from(CHOICES))
+    def apply(self, fault: Fault) -> None:
+        if any(f.target == fault.target for f in self.model.values()):
+            return  # schedules never overlap one target; neither does this machine
+        self.model[self.lab.injector.apply(fault).seq] = fault
+
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data())
+    def heal(self, data: st.DataObject) -> None:
+        applied = data.draw(st.sampled_from(self.lab.injector.active))
+        self.lab.injector.heal(applied)
+        del self.model[applied.seq]
+
+    @rule()
+    def heal_all(self) -> None:
+        self.lab.injector.heal_all()
+        self.model.clear()
+
+    @invariant()
+    def the_lab_matches_the_model(self) -> None:
+        down = {p for f in self.model.values() if isinstance(f, SwitchFailure)
+                for p in TOPOLOGY.proxies_on_switch(f.switch)}
+        down |= {TOPOLOGY.link(f.link).proxy for f in self.model.values()
+                 if isinstance(f, UpstreamOutage) and f.mode == "disabled"}
+        assert {p for p, on in self.lab.proxies.enabled.items() if not on} == down
+        toxic_count = sum(len(f.plan(TOPOLOGY, "m")) for f in self.model.values()
+                          if isinstance(f, SlowUpstream | NetworkLoss)
+                          or (isinstance(f, UpstreamOutage) and f.mode == "reset_peer"))
+        assert sum(len(t) for t in self.lab.proxies.toxics.values()) == toxic_count
+        racks_down = {f.rack for f in self.model.values() if isinstance(f, PowerLoss)}
+        assert self.lab.supervisor.up == {p for r, ps in TOPOLOGY.racks.items()
+                                          if r not in racks_down for p in ps}
+        outages = {f.link for f in self.model.values()
+                   if isinstance(f, UpstreamOutage) and f.mode == "http_503"}
+        assert {u for u, m in self.lab.admin.modes.items() if m != "ok"} == outages
+        assert len(self.lab.injector.active) == len(self.model)
+
+    def teardown(self) -> None:
+        self.lab.injector.heal_all()
+        assert self.lab.healed()
+
+
+TestInjectorMachine = InjectorMachine.TestCase

@@ -30,6 +30,8 @@ def test_a_fixed_schedule_is_sorted_and_its_events_stop_before_they_start() -> N
                       (90, True, "slow_upstream"), (100, False, "slow_upstream")]
     assert [w.fault for w in schedule.active_at(60)] == [DOWN]
     assert schedule.active_at(150) == ()
+    assert schedule.windows[1].report_record() == {
+        "kind": "switch_failure", "target": "sw-a", "start_s": 60, "end_s": 90}
 
 
 def test_two_faults_on_one_target_may_not_overlap() -> None:

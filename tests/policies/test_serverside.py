@@ -91,11 +91,15 @@ def test_token_bucket_per_key() -> None:
     assert isinstance(rl.take("a", 1.5), Reject)
 
 
-def test_token_bucket_bounds_its_memory() -> None:
+def test_token_bucket_bounds_its_memory_without_forgetting_busy_keys() -> None:
     rl = KeyedTokenBucket(rate_per_s=1.0, burst=1, max_keys=10)
     for i in range(100):
-        rl.take(f"k{i}", float(i))
+        rl.take(f"k{i}", float(i))  # each bucket is full again a second later
     assert len(rl._buckets) <= 10
+    busy = KeyedTokenBucket(rate_per_s=0.01, burst=1, max_keys=2)
+    for key in ("a", "b", "c", "d"):
+        assert busy.take(key, 0.0) == Admit()
+    assert isinstance(busy.take("a", 1.0), Reject)  # "a" was not forgotten
 
 
 def test_stale_if_error_cache() -> None:

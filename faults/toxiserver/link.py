@@ -1,0 +1,207 @@
+"""One direction of one proxied connection: a reader, a chain of toxic stages, a writer.
+
+Like Toxiproxy's link.go, but an asyncio task per stage, joined by `Channel`s. With no toxics
+the reader writes straight to the destination (the fast path the benchmark measures); it
+switches to the chain as soon as one is added and back once the chain has drained.
+
+Changing the chain acts on the open connection at once (Toxiproxy's AddToxic, UpdateToxic,
+RemoveToxic): the affected stage is interrupted by cancelling its task, what it held is put
+back in the stream, the channels are re-plumbed and the stage restarts. Every (re)start draws
+the stage's toxicity and its rng from a generator seeded by (seed, proxy, connection,
+direction, toxic, run number), so a run replays whatever the interleaving of connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from faults.toxiserver.channel import Channel, Chunk
+from faults.toxiserver.entry import ToxicEntry
+from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
+
+READ_BYTES = 256 * 1024  # one read from the source socket
+HIGH_WATER_BYTES = 512 * 1024  # unsent bytes in the destination before waiting for it
+NOOP = NoopToxic()
+
+log = logging.getLogger("faults.toxiserver")
+
+
+@dataclass(slots=True)
+class Stage:
+    """One toxic of the chain, running on its stub."""
+
+    entry: ToxicEntry
+    stub: ToxicStub
+    runs: int = 0
+    task: asyncio.Task[None] | None = field(default=None)
+
+
+class Link:
+    """Moves one direction of a connection through the chain of that direction's toxics."""
+
+    def __init__(
+        self,
+        key: str,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        entries: list[ToxicEntry],
+        on_end: Callable[[], None],
+    ) -> None:
+        self.key = key  # seed/proxy/connection/direction: the root of every draw
+        self._src = src
+        self._dst = dst
+        self._on_end = on_end
+        self.channels = [Channel() for _ in range(len(entries) + 1)]
+        self.stages = [
+            Stage(e, ToxicStub(self.channels[i], self.channels[i + 1], e.toxic.new_state()))
+            for i, e in enumerate(entries)
+        ]
+        self.received_bytes = 0
+        self.sent_bytes = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        """Start the reader, every stage and the writer."""
+        for stage in self.stages:
+            self._start_stage(stage)
+        self._spawn(self._read())
+        self._spawn(self._write())
+
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def cancel(self) -> None:
+        """Stop every task of this link but the caller's own."""
+        current = asyncio.current_task()
+        for task in list(self.tasks):
+            if task is not current:
+                task.cancel()
+        for stage in self.stages:
+            if stage.task is not None and stage.task is not current:
+                stage.task.cancel()
+
+    # -- the data path -------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        src, dst, tail = self._src, self._dst, self.channels[-1]  # the tail never changes
+        loop = asyncio.get_running_loop()
+        try:
+            while data := await src.read(READ_BYTES):
+                self.received_bytes += len(data)
+                if not self.stages and not tail:
+                    dst.write(data)
+                    self.sent_bytes += len(data)
+                    if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+                        await dst.drain()
+                else:
+                    await self.channels[0].put(Chunk(data, loop.time()))
+        except OSError:
+            pass  # a reset or a closed peer ends the stream like EOF
+        if not self.stages and not tail:
+            self._on_end()
+        else:
+            await self.channels[0].put(None)
+
+    async def _write(self) -> None:
+        dst = self._dst
+        try:
+            while (chunk := await self.channels[-1].get()) is not None:
+                dst.write(chunk.data)
+                self.sent_bytes += len(chunk.data)
+                if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
+                    await dst.drain()
+        except OSError:
+            pass
+        self._on_end()
+
+    # -- the chain -----------------------------------------------------------------------
+
+    def _start_stage(self, stage: Stage) -> None:
+        stage.runs += 1
+        rng = random.Random(f"{self.key}/{stage.entry.name}/{stage.runs}")
+        stage.stub.rng = rng
+        toxic = stage.entry.toxic if rng.random() < stage.entry.toxicity else NOOP
+        stage.task = asyncio.get_running_loop().create_task(self._run(stage.stub, toxic))
+
+    async def _run(self, stub: ToxicStub, toxic: Toxic) -> None:
+        try:
+            await toxic.pipe(stub)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("toxic failed; closing its stream", extra={"link": self.key})
+        stub.output.target().push(None)
+
+    async def _interrupt(self, stage: Stage) -> bool:
+        """Stop the stage's toxic and put back what it held; False if it had ended."""
+        task = stage.task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        await asyncio.wait([task])
+        if not task.cancelled():
+            return False
+        stub = stage.stub
+        if stub.held is not None:
+            stub.output.target().push(stub.held)
+            stub.held = None
+        if stub.saw_eof:
+            stub.input.push_front(None)
+            stub.saw_eof = False
+        return True
+
+    def _index(self, name: str) -> int | None:
+        for i, stage in enumerate(self.stages):
+            if stage.entry.name == name:
+                return i
+        return None
+
+    async def add_toxic(self, entry: ToxicEntry) -> None:
+        """Append a stage at the end of the chain, restarting the previous last one."""
+        new_in = Channel()
+        tail = self.channels[-1]
+        previous = self.stages[-1] if self.stages else None
+        if previous is not None:
+            if not await self._interrupt(previous):
+                return  # the stream is ending; the new toxic would see nothing
+            previous.stub.output = new_in
+        self.channels.insert(len(self.channels) - 1, new_in)
+        stage = Stage(entry, ToxicStub(new_in, tail, entry.toxic.new_state()))
+        self.stages.append(stage)
+        self._start_stage(stage)
+        if previous is not None:
+            self._start_stage(previous)
+
+    async def update_toxic(self, entry: ToxicEntry) -> None:
+        """Restart the toxic's stage with its new attributes and a fresh toxicity draw."""
+        i = self._index(entry.name)
+        if i is not None and await self._interrupt(self.stages[i]):
+            self._start_stage(self.stages[i])
+
+    async def remove_toxic(self, entry: ToxicEntry) -> None:
+        """Take the toxic's stage out of the chain, keeping every byte in flight."""
+        i = self._index(entry.name)
+        if i is None:
+            return
+        stage = self.stages[i]
+        if not await self._interrupt(stage):
+            return
+        if entry.toxic.closes_on_removal:
+            self._on_end()
+            return
+        previous = self.stages[i - 1] if i > 0 else None
+        restart = previous is not None and await self._interrupt(previous)
+        self.channels[i].retire_into(self.channels[i + 1])
+        del self.channels[i]
+        del self.stages[i]
+        if previous is not None:
+            previous.stub.output = self.channels[i]
+            if restart:
+                self._start_stage(previous)

@@ -1,0 +1,124 @@
+"""`python -m mock_services SERVICE --port N --data-dir DIR ...`: one service as a uvicorn process.
+
+The flags are those of SERVICES_CONTRACT.md; --seed and the population sizes are extras with
+defaults every process shares. Bad arguments print one sentence and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from mock_services import seed
+
+SERVICES = ("portal", "shahkar", "registry", "payment", "sms")
+UPSTREAMS = ("shahkar", "registry", "payment", "sms")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"mock_services: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mock_services", description="Run one chaoslab service.")
+    p.add_argument("service", choices=SERVICES, help="which service to run")
+    p.add_argument("--port", type=int, required=True, help="TCP port to listen on (1-65535)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--data-dir", type=Path, required=True, help="directory of the SQLite files")
+    p.add_argument("--upstream", action="append", default=[], metavar="NAME=URL",
+                   help="portal only: where to reach an upstream (shahkar, registry, payment, sms)")
+    p.add_argument("--policies", default="baseline",
+                   help="portal only: baseline, resilient or a policy TOML file")
+    p.add_argument("--replica-id", default="r0", help="this replica's name (default r0)")
+    p.add_argument("--seed", type=int, default=seed.DEFAULT_SEED, help="demo population seed")
+    p.add_argument("--citizens", type=int, default=seed.DEFAULT_CITIZENS,
+                   help="demo citizens to seed")
+    p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
+    return p
+
+
+def _upstreams(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        if not sep or name not in UPSTREAMS or not url.startswith(("http://", "https://")):
+            parser.error(f"--upstream {pair!r} must be NAME=http://HOST:PORT with NAME one of "
+                         f"{', '.join(UPSTREAMS)}")
+        out[name] = url.rstrip("/")
+    return out
+
+
+def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FastAPI:
+    """The app the arguments describe (one sentence and exit 2 when they are bad)."""
+    common = {"data_dir": args.data_dir, "replica_id": args.replica_id, "seed": args.seed,
+              "citizens": args.citizens}
+    try:
+        if args.service == "portal":
+            from mock_services.portal.app import create_app
+            from mock_services.portal.settings import PortalSettings
+
+            settings = PortalSettings(upstreams=_upstreams(args.upstream, parser),
+                                      policies=args.policies, **common)
+            portal: FastAPI = create_app(settings)
+            return portal
+        from mock_services.common.settings import ServiceSettings
+        from mock_services.upstreams import payment, registry, shahkar, sms
+
+        factory = {"shahkar": shahkar, "registry": registry, "payment": payment, "sms": sms}
+        app: FastAPI = factory[args.service].create_app(ServiceSettings(**common))
+        return app
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        parser.error(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
+    except ValueError as exc:  # PolicyConfigError and friends: already one sentence
+        parser.error(str(exc))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a graceful SIGTERM ends with exit status 0.
+
+    uvicorn re-raises the signal after draining, so the process would die of SIGTERM;
+    SERVICES_CONTRACT.md promises exit 0 after a graceful shutdown.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Route SIGINT/SIGTERM to uvicorn's graceful exit, and do not re-raise them."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, build, serve until SIGTERM (graceful) or SIGKILL (nothing acknowledged is lost)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port {args.port} must be between 1 and 65535")
+    app = build_app(args, parser)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=10, access_log=False)
+    _Server(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What every service shares: settings, clock, SQLite, errors, health and metrics routes."""

@@ -1,0 +1,102 @@
+"""HTTP-level faults an upstream can be told to produce (those Toxiproxy cannot make).
+
+`POST /admin/fault` (loopback only) sets the mode: "ok"; "unavailable" (503 + Retry-After);
+"fail_n" (503 for the next n requests, then ok); "slow" (wait delay_ms, then answer);
+"lose_response" (do the work and commit, then wait delay_ms and answer 504 — the caller times
+out or sees a gateway error without knowing the write happened: the payment case).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from mock_services.common.app import Loopback
+from mock_services.common.clock import Clock
+from mock_services.common.errors import ServiceError, Unavailable
+
+FaultMode = Literal["ok", "unavailable", "fail_n", "slow", "lose_response"]
+
+
+class FaultConfig(BaseModel):
+    """The body of POST /admin/fault."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: FaultMode = "ok"
+    n: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    delay_ms: Annotated[int, Field(ge=0, le=600_000)] = 0
+    retry_after_s: Annotated[int, Field(ge=0, le=3600)] = 1
+
+
+class ResponseLost(ServiceError):
+    """The work was done but the answer is 'lost' (a 504 after the delay)."""
+
+    status = 504
+
+
+class FaultInjector:
+    """The current fault of one upstream process and how many fail_n failures remain."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.config = FaultConfig()
+        self.remaining = 0
+
+    def set(self, config: FaultConfig) -> None:
+        """Replace the fault; fail_n starts counting again."""
+        self.config = config
+        self.remaining = config.n
+
+    async def before(self) -> None:
+        """Called before a request is served: may refuse it or slow it down."""
+        c = self.config
+        if c.mode == "unavailable":
+            raise Unavailable("upstream is unavailable (injected)", retry_after_s=c.retry_after_s)
+        if c.mode == "fail_n" and self.remaining > 0:
+            self.remaining -= 1
+            raise Unavailable(f"upstream failure (injected, {self.remaining} left)",
+                              retry_after_s=c.retry_after_s)
+        if c.mode == "slow" and c.delay_ms > 0:
+            await self.clock.sleep(c.delay_ms / 1000)
+
+    async def after_commit(self) -> None:
+        """Called once the work is committed: in lose_response mode the answer never arrives."""
+        if self.config.mode == "lose_response":
+            await self.clock.sleep(self.config.delay_ms / 1000)
+            raise ResponseLost("upstream response lost after commit (injected)")
+
+
+def faults_of(request: Request) -> FaultInjector:
+    """The app's fault injector (a dependency)."""
+    injector: FaultInjector = request.app.state.faults
+    return injector
+
+
+async def _before(request: Request) -> FaultInjector:
+    injector = faults_of(request)
+    await injector.before()
+    return injector
+
+
+Faults = Annotated[FaultInjector, Depends(_before)]
+"""A route parameter: applies the injected fault before the route runs; call after_commit later."""
+
+
+def fault_router() -> APIRouter:
+    """POST/GET /admin/fault (loopback only)."""
+    router = APIRouter(tags=["admin"])
+
+    @router.post("/admin/fault")
+    async def set_fault(body: FaultConfig, request: Request, _: Loopback) -> FaultConfig:
+        """Set this upstream's injected fault."""
+        faults_of(request).set(body)
+        return body
+
+    @router.get("/admin/fault")
+    async def get_fault(request: Request, _: Loopback) -> FaultConfig:
+        """The current injected fault."""
+        return faults_of(request).config
+
+    return router

@@ -1,0 +1,93 @@
+"""The services' SQLite idempotency store: a key replays its response, or is refused if reused.
+
+A write's business change and its idempotency record are committed in the same transaction,
+so a key is either unused or bound to exactly one applied change and its response — never
+applied twice, whatever replica the retry reaches. Keys are scoped by the caller, so one
+user's key never replays another user's response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+
+from mock_services.common.errors import BadRequest, Unprocessable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL, body TEXT NOT NULL, created_s REAL NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+"""
+KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
+_KEY = re.compile(KEY_PATTERN)
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The response a write gave, kept to replay it for a retry with the same key."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def fingerprint(operation: str, canonical_body: str) -> str:
+    """A digest of what the request asks for; equal bodies (canonical JSON) give equal digests."""
+    return hashlib.sha256(f"{operation}\n{canonical_body}".encode()).hexdigest()
+
+
+def lookup(conn: sqlite3.Connection, scope: str, key: str, digest: str) -> StoredResponse | None:
+    """The recorded response for (scope, key); Unprocessable if the key came with another body."""
+    row = conn.execute("SELECT fingerprint, status, body FROM idempotency WHERE scope=? AND key=?",
+                       (scope, key)).fetchone()
+    if row is None:
+        return None
+    if row["fingerprint"] != digest:
+        raise Unprocessable(f"Idempotency-Key {key} was already used with a different request body")
+    return StoredResponse(row["status"], json.loads(row["body"]))
+
+
+def record(conn: sqlite3.Connection, scope: str, key: str, digest: str, *,
+           response: StoredResponse, now_s: float) -> None:
+    """Bind (scope, key) to its response, inside the transaction that applied the change."""
+    conn.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?, ?)",
+                 (scope, key, digest, response.status, json.dumps(response.body), now_s))
+
+
+def forget(conn: sqlite3.Connection, scope: str, key: str) -> None:
+    """Release a key whose write did not happen (so a retry runs it again)."""
+    conn.execute("DELETE FROM idempotency WHERE scope=? AND key=?", (scope, key))
+
+
+def run_once(conn: sqlite3.Connection, scope: str, key: str, digest: str, *, now_s: float,
+             apply: Callable[[sqlite3.Connection], StoredResponse]) -> tuple[StoredResponse, bool]:
+    """Apply the write unless the key is bound already; (response, replayed). Call in a write tx."""
+    hit = lookup(conn, scope, key, digest)
+    if hit is not None:
+        return hit, True
+    response = apply(conn)
+    if response.status < 300:
+        record(conn, scope, key, digest, response=response, now_s=now_s)
+    return response, False
+
+
+def _require_key(
+    idempotency_key: Annotated[str | None, Header(max_length=128, pattern=KEY_PATTERN)] = None,
+) -> str:
+    if idempotency_key is None:
+        raise BadRequest("the Idempotency-Key header is required on every write")
+    if not _KEY.match(idempotency_key):
+        raise BadRequest("Idempotency-Key must be 1-128 letters, digits or ._:-")
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str, Depends(_require_key)]
+"""A route parameter: the write's Idempotency-Key header, 400 when missing."""

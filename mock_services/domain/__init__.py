@@ -1,0 +1,1 @@
+"""The portal's business facts: identifiers, the employers' insurance list, its DBF pair."""

@@ -1,0 +1,92 @@
+"""The handlers of `chaoslab lab up | down | status` (parsed by chaoslab/cli.py).
+
+Each returns the exit code: 0 done, 1 a failure (a service that did not start), 2 bad input
+(a port in use, no lab to stop). Errors are one sentence on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from mock_services.lab import state
+from mock_services.lab.supervisor import Lab, LabConfig, LabError, teardown
+from mock_services.lab.supervisor import up as start_lab
+
+WATCH_INTERVAL_S = 0.5  # how often a foreground supervisor checks its lab is still there
+
+
+def _fail(exc: LabError) -> int:
+    print(f"chaoslab: {exc}", file=sys.stderr)
+    return 2 if exc.bad_input else 1
+
+
+def up(args: argparse.Namespace) -> int:
+    """Start the lab; print its map. Without --detach, stay until Ctrl-C/SIGTERM, then stop."""
+    run_dir: Path = args.dir
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            lab = start_lab(LabConfig(run_dir))
+        except LabError as exc:
+            return _fail(exc)
+        print(lab.state.describe(), flush=True)
+        if args.detach:
+            print(f"lab is up; stop it with: chaoslab lab down --dir {run_dir}", flush=True)
+            return 0
+        atexit.register(lab.down)  # a backstop should anything below raise
+        print("lab is up; Ctrl-C stops it", flush=True)
+        try:
+            # the lab map disappears when someone runs `lab down` from another shell
+            while not stop.wait(WATCH_INTERVAL_S):
+                if not (run_dir / state.STATE_FILE).exists():
+                    break
+        except KeyboardInterrupt:
+            pass
+        lab.down()
+        atexit.unregister(lab.down)
+        print("lab is down", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def down(args: argparse.Namespace) -> int:
+    """Stop every process and proxy of the lab in --dir (also after a supervisor crash)."""
+    run_dir: Path = args.dir
+    if not (run_dir / state.STATE_FILE).exists() and not (run_dir / "pids").is_dir():
+        print(f"chaoslab: no lab in {run_dir}; nothing to stop", file=sys.stderr)
+        return 0
+    stopped = teardown(run_dir)
+    print(f"lab is down ({len(stopped)} processes stopped)")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    """Tell what of the lab in --dir is up: 0 all up, 1 partly or not at all."""
+    run_dir: Path = args.dir
+    try:
+        lab = Lab.attach(run_dir)
+    except LabError as exc:
+        print(f"lab is down ({exc})")
+        return 1
+    started = time.monotonic()
+    running = lab.running()
+    print(lab.state.describe())
+    for name, is_up in running.items():
+        print(f"{name:<10} {'up' if is_up else 'DOWN'}")
+    all_up = all(running.values())
+    print(f"lab is {'up' if all_up else 'partly down'} "
+          f"(checked in {time.monotonic() - started:.2f} s)")
+    return 0 if all_up else 1

@@ -1,0 +1,1 @@
+"""Real client programs driving the lab: load driver, pharmacy agent, draft autosave."""

@@ -1,0 +1,148 @@
+"""One logical client call to the portal: attempts through the user policy, with failover.
+
+Every attempt goes to a ready replica, a different one from the attempt that just failed
+(failover across switches); the policy pipeline decides timeouts, retries and backoff. The
+result is classified in the history's vocabulary: `ok`, `fail` (it certainly did not happen)
+or `info` (a write whose fate is unknown: a timeout or a dropped connection after it left).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from mock_services.lab.clients.replicas import ReplicaSet
+from policies.aio import run_call
+from policies.outcome import Outcome
+from policies.pipeline import ClientPipeline
+from scenario.history import OpType
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """What one operation sends: method, path, JSON body, headers (Idempotency-Key...)."""
+
+    method: str
+    path: str
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    write: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How a logical call ended, in history terms, with the last response (if any)."""
+
+    type: OpType
+    value: str = ""
+    error: str = ""
+    response: httpx.Response | None = None
+    attempts: int = 0
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    text = resp.headers.get("retry-after")
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+async def send(client: httpx.AsyncClient, replicas: ReplicaSet, req: HttpRequest,
+               timeout_s: float, *, avoid: str | None, clock: Clock
+               ) -> tuple[Outcome, httpx.Response | None, str]:
+    """One attempt on one replica: (outcome, response, the replica's name)."""
+    replica = replicas.pick(avoid)
+    started = clock()
+    try:
+        resp = await client.request(req.method, replica.url + req.path, json=req.json,
+                                    headers=dict(req.headers), timeout=timeout_s)
+    except httpx.ConnectTimeout:
+        error = "connect_timeout"
+    except httpx.ConnectError:
+        error = "refused"
+    except httpx.TimeoutException:
+        error = "timeout"
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        error = "reset"  # the link or the replica dropped the connection mid-request
+    else:
+        ok = 200 <= resp.status_code < 300
+        return (Outcome(ok, resp.status_code, None, _retry_after(resp), clock() - started),
+                resp, replica.name)
+    if error != "timeout":
+        replicas.mark_failed(replica.name)
+    return Outcome(False, None, error, None, clock() - started), None, replica.name
+
+
+def classify(ok: bool, outcome: Outcome | None, response: httpx.Response | None, *,
+             write: bool, reason: str, attempts: int) -> Completion:
+    """The history completion of a call that ended with `outcome` (`reason` when it gave up)."""
+    if ok and response is not None:
+        value = "accepted" if response.status_code == 202 else ""
+        if response.headers.get("x-stale", "").lower() == "true":
+            value = "stale"
+        return Completion("ok", value, "", response, attempts)
+    if outcome is None or (outcome.error is None and outcome.status is None):
+        # gave up before any attempt left (open breaker, budget): certainly not applied
+        return Completion("fail", "", reason or "breaker_open", None, attempts)
+    if outcome.error is not None:
+        if outcome.error in ("refused", "connect_timeout"):
+            return Completion("fail", "", "refused", None, attempts)
+        error = "timeout" if outcome.error == "timeout" else "refused"
+        # a write may have been applied before the answer was lost: its fate is unknown
+        return Completion("info" if write else "fail", "", error, None, attempts)
+    return Completion("fail", "", status_error(outcome.status or 0, response), response,
+                      attempts)
+
+
+def status_error(status: int, response: httpx.Response | None) -> str:
+    """The history error of an HTTP failure status."""
+    if status == 429:
+        return "rate_limited"
+    if status == 401:
+        return "unauthorized"
+    if status == 503 and response is not None:
+        text = response.text.lower()
+        if "breaker" in text:
+            return "breaker_open"
+        if "shed" in text or "overload" in text or "busy" in text:
+            return "shed"
+    return f"http_{status}"
+
+
+def with_attempt_key(req: HttpRequest, attempt: int, stable_keys: bool) -> HttpRequest:
+    """`req` as attempt `attempt` sends it: the same Idempotency-Key when keys are stable,
+    else a fresh one per attempt (a client without idempotency: a retry is a new write)."""
+    key = req.headers.get("Idempotency-Key")
+    if key is None or stable_keys or attempt == 1:
+        return req
+    return replace(req, headers={**req.headers, "Idempotency-Key": f"{key}:a{attempt}"})
+
+
+async def call(client: httpx.AsyncClient, replicas: ReplicaSet, pipeline: ClientPipeline,
+               req: HttpRequest, *, clock: Clock, rng: random.Random, sleep: Sleep,
+               deadline_s: float | None = None, stable_keys: bool = True) -> Completion:
+    """Run `req` as one logical call through `pipeline`; every attempt fails over."""
+    last: dict[str, Any] = {"avoid": None, "response": None, "n": 0}
+
+    async def attempt(timeout_s: float) -> tuple[Outcome, httpx.Response | None]:
+        last["n"] += 1
+        this = with_attempt_key(req, last["n"], stable_keys)
+        outcome, resp, name = await send(client, replicas, this, timeout_s,
+                                        avoid=last["avoid"], clock=clock)
+        last["avoid"] = None if outcome.ok else name
+        last["response"] = resp
+        return outcome, resp
+
+    idempotent = (not req.write) or stable_keys
+    result = await run_call(pipeline, attempt, clock=clock, rng=rng, sleep=sleep,
+                            deadline_s=deadline_s, idempotent=idempotent)
+    return classify(result.ok, result.outcome, last["response"], write=req.write,
+                    reason=result.reason, attempts=result.attempts)

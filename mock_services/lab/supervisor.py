@@ -1,0 +1,298 @@
+"""The lab supervisor: starts the topology on loopback behind Toxiproxy, and stops it cleanly.
+
+`Lab.up()` checks everything it can before starting anything (the topology, fixed ports, an
+external Toxiproxy), writes the map, then starts the proxy server and every service at once,
+creates one proxy per link and waits for readiness with a deadline. Any failure tears down
+what was started and raises `LabError` naming the culprit (with the tail of its log).
+`teardown(run_dir)` works from the pid files alone, so it also cleans up after a crashed
+supervisor. Faults (power loss, deploys) live in `mock_services.lab.operations`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from mock_services.lab import ports, procs, proxyapi, state
+from mock_services.lab.readiness import NotReady, wait_ready
+from mock_services.lab.state import LabState
+from mock_services.lab.topology import (
+    CLIENT,
+    LinkSpec,
+    ServiceSpec,
+    Topology,
+    TopologyError,
+    default_topology,
+)
+
+PROXY = "toxiproxy"  # the process name of the embedded proxy server
+TOXIPROXY_URL_ENV = "TOXIPROXY_URL"
+
+
+class LabError(RuntimeError):
+    """The lab could not be started or operated; the message is one sentence (plus a log tail).
+
+    `bad_input` is True when the cause is the user's input (exit 2), False for a failure (1).
+    """
+
+    def __init__(self, message: str, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
+
+
+@dataclass(frozen=True, slots=True)
+class LabConfig:
+    """How to start a lab: where, what, with which policies and deadlines."""
+
+    run_dir: Path
+    topology: Topology = field(default_factory=default_topology)
+    policies: str = "resilient"
+    toxiproxy_url: str | None = None  # None: $TOXIPROXY_URL, else the embedded proxy
+    ready_timeout_s: float = 20.0
+    stop_grace_s: float = 10.0
+
+
+def service_argv(lab: LabState, s: ServiceSpec) -> tuple[str, ...]:
+    """The command line of `s`, as the services contract defines it."""
+    argv = [sys.executable, "-m", "mock_services", s.kind, "--host", ports.HOST,
+            "--port", str(s.port), "--data-dir", str(lab.data_dir(s)),
+            "--policies", lab.policies]
+    if s.kind == "portal":
+        argv += ["--replica-id", s.replica_id or s.name]
+        for link in lab.topology.links_from(s.name):
+            kind = lab.topology.service(link.target).kind
+            argv += ["--upstream", f"{kind}={lab.proxied_url(s.name, link.target)}"]
+    return tuple(argv)
+
+
+class Lab:
+    """A running lab: its map and the processes this supervisor started (or attached to)."""
+
+    def __init__(self, lab_state: LabState, config: LabConfig) -> None:
+        self.state = lab_state
+        self.config = config
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @classmethod
+    def attach(cls, run_dir: Path) -> Lab:
+        """The lab already running in `run_dir` (started by another `lab up --detach`)."""
+        try:
+            lab_state = state.load(run_dir)
+        except state.NoLab as exc:
+            raise LabError(str(exc), bad_input=True) from None
+        return cls(lab_state, LabConfig(run_dir, lab_state.topology, lab_state.policies))
+
+    # -- processes -------------------------------------------------------------------------
+
+    def pid(self, name: str) -> int | None:
+        """The pid of process `name`, if it has one."""
+        proc = self.procs.get(name)
+        return proc.pid if proc else procs.read_pids(self.state.run_dir).get(name)
+
+    def start(self, names: list[str]) -> None:
+        """Start the named services (not waiting for readiness)."""
+        for name in names:
+            s = self.state.topology.service(name)
+            spec = procs.ProcessSpec(name, service_argv(self.state, s))
+            self.state.data_dir(s).mkdir(parents=True, exist_ok=True)
+            self.procs[name] = procs.spawn(self.state.run_dir, spec)
+
+    def wait_ready(self, names: list[str]) -> None:
+        """Wait until every named service is ready; `LabError` with its log tail otherwise."""
+        deadline = time.monotonic() + self.config.ready_timeout_s
+        urls = {n: self.state.url(n) for n in names}
+        try:
+            wait_ready(urls, deadline, self.procs)
+        except NotReady as exc:
+            raise LabError(f"service {exc.name!r} is not ready: {exc} (log "
+                           f"{procs.log_path(self.state.run_dir, exc.name)}, last lines:\n"
+                           f"{procs.log_tail(self.state.run_dir, exc.name)})") from None
+
+    def kill(self, names: list[str]) -> None:
+        """SIGKILL the named processes (a power cut) and wait until they are gone."""
+        for name in names:
+            pid = self.pid(name)
+            if pid is not None:
+                procs.signal_group(pid, signal.SIGKILL)
+        self._reap(names, time.monotonic() + 5.0)
+
+    def stop(self, names: list[str]) -> None:
+        """SIGTERM the named processes (graceful: in-flight requests drain), at once."""
+        for name in names:
+            pid = self.pid(name)
+            if pid is not None:
+                procs.signal_group(pid, signal.SIGTERM)
+        self._reap(names, time.monotonic() + self.config.stop_grace_s)
+
+    def _reap(self, names: list[str], deadline_s: float) -> None:
+        pids = {n: p for n in names if (p := self.pid(n)) is not None}
+        survivors = procs.wait_gone(list(pids.values()), deadline_s, list(self.procs.values()))
+        for pid in survivors:  # outlived its grace period: cut it
+            procs.kill_group(pid, list(self.procs.values()))
+        for name in names:
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                proc.wait(timeout=5.0)
+            procs.remove_pid_file(self.state.run_dir, name)
+
+    def set_ready(self, name: str, ready: bool) -> None:
+        """Take replica `name` out of (or back into) rotation through its admin endpoint."""
+        r = httpx.post(self.state.url(name) + "/admin/ready", json={"ready": ready}, timeout=2.0)
+        if r.status_code >= 400:
+            raise LabError(f"{name} refused POST /admin/ready: HTTP {r.status_code}")
+
+    def running(self) -> dict[str, bool]:
+        """Every process of the lab -> whether it is alive."""
+        names = [PROXY] if self.state.embedded_proxy else []
+        names += [s.name for s in self.state.topology.services]
+        result = {}
+        for name in names:
+            pid = self.pid(name)
+            result[name] = pid is not None and procs.belongs_to(pid, self.state.run_dir)
+        return result
+
+    def reset(self) -> None:
+        """Back to a healthy lab between tests: every process up and ready, proxies clean."""
+        running = self.running()
+        dead = [s.name for s in self.state.topology.services if not running.get(s.name)]
+        if dead:
+            self.kill(dead)  # forget their stale pid files before starting them afresh
+            self.start(dead)
+        self.wait_ready([s.name for s in self.state.topology.services
+                         if s.kind != "portal"] + dead)
+        for portal in self.state.topology.portals():
+            self.set_ready(portal.name, True)
+        try:
+            proxyapi.reset(self.state.toxiproxy_url)
+        except proxyapi.ProxyApiError as exc:
+            raise LabError(str(exc)) from None
+
+    def down(self) -> None:
+        """Stop everything this lab started and delete its proxies."""
+        teardown(self.state.run_dir, self.config.stop_grace_s, list(self.procs.values()))
+        self.procs.clear()
+
+
+def _resolve(config: LabConfig) -> LabState:
+    """Fill every port 0 with a free port, after checking the fixed ones are free."""
+    t = config.topology
+    try:
+        t.validate()
+    except TopologyError as exc:
+        raise LabError(str(exc), bad_input=True) from None
+    fixed = [s.port for s in t.services if s.port] + [x.listen_port for x in t.links
+                                                       if x.listen_port]
+    try:
+        for s in t.services:
+            if s.port:
+                ports.check_free(s.port, f"service {s.name!r}")
+        for link in t.links:
+            if link.listen_port:
+                ports.check_free(link.listen_port, f"link {link.name!r}")
+    except ports.PortInUse as exc:
+        raise LabError(f"topology: {exc}", bad_input=True) from None
+    url = config.toxiproxy_url or os.environ.get(TOXIPROXY_URL_ENV) or None
+    need = sum(1 for s in t.services if not s.port) + sum(1 for x in t.links if not x.listen_port)
+    free = ports.allocate(fixed, need + (0 if url else 1))
+    services = tuple(s if s.port else _with_port(s, free.pop()) for s in t.services)
+    links = tuple(x if x.listen_port else LinkSpec(x.source, x.target, x.switch, free.pop())
+                  for x in t.links)
+    resolved = Topology(services, links, t.racks, t.switches)
+    embedded = url is None
+    if url is None:
+        url = f"http://{ports.HOST}:{free.pop()}"
+    return LabState(config.run_dir.resolve(), resolved, url.rstrip("/"), embedded,
+                    config.policies, os.getpid())
+
+
+def _with_port(s: ServiceSpec, port: int) -> ServiceSpec:
+    return ServiceSpec(s.name, s.kind, s.rack, port, s.replica_id)
+
+
+def _proxy_defs(lab: LabState) -> list[proxyapi.ProxyDef]:
+    return [proxyapi.ProxyDef(x.name, f"{ports.HOST}:{x.listen_port}",
+                              f"{ports.HOST}:{lab.topology.service(x.target).port}")
+            for x in lab.topology.links]
+
+
+def up(config: LabConfig) -> Lab:
+    """Start the lab of `config` and return it once every service is ready."""
+    run_dir = config.run_dir
+    if (run_dir / state.STATE_FILE).exists():
+        if any(Lab.attach(run_dir).running().values()):
+            raise LabError(f"a lab is already running in {run_dir}; run 'chaoslab lab down "
+                           f"--dir {run_dir}' first", bad_input=True)
+        teardown(run_dir)  # the leftovers of a crashed supervisor
+    lab_state = _resolve(config)
+    if not lab_state.embedded_proxy:
+        try:
+            proxyapi.version(lab_state.toxiproxy_url)
+        except proxyapi.ProxyApiError as exc:
+            raise LabError(f"{exc}; expected a Toxiproxy server ({TOXIPROXY_URL_ENV})",
+                           bad_input=True) from None
+    lab_state.save()
+    lab = Lab(lab_state, config)
+    try:
+        if lab_state.embedded_proxy:
+            port = int(lab_state.toxiproxy_url.rsplit(":", 1)[1])
+            spec = procs.ProcessSpec(PROXY, proxyapi.server_argv(port))
+            lab.procs[PROXY] = procs.spawn(lab_state.run_dir, spec)
+        lab.start([s.name for s in lab_state.topology.services])
+        deadline = time.monotonic() + config.ready_timeout_s
+        try:
+            wait_ready({PROXY: lab_state.toxiproxy_url}, deadline, lab.procs,
+                       path=lambda _n: "/version")
+        except NotReady as exc:
+            raise LabError(f"the Toxiproxy server is not ready: {exc} (last lines of its log:\n"
+                           f"{procs.log_tail(lab_state.run_dir, PROXY)})") from None
+        try:
+            proxyapi.populate(lab_state.toxiproxy_url, _proxy_defs(lab_state))
+        except proxyapi.ProxyApiError as exc:
+            raise LabError(str(exc)) from None
+        lab.wait_ready([s.name for s in lab_state.topology.services])
+    except BaseException:
+        lab.down()
+        raise
+    return lab
+
+
+def teardown(run_dir: Path, grace_s: float = 10.0,
+             children: list[subprocess.Popen[bytes]] | None = None) -> list[str]:
+    """Stop every process and proxy of the lab in `run_dir`; return the names it stopped.
+
+    Works from the pid files and `lab.json` alone, so it also cleans up after a crash.
+    """
+    try:
+        lab_state: LabState | None = state.load(run_dir)
+    except state.NoLab:
+        lab_state = None
+    if lab_state is not None and not lab_state.embedded_proxy:
+        # an external proxy outlives us: remove what we created on it (if it is gone, so are they)
+        with contextlib.suppress(proxyapi.ProxyApiError):
+            proxyapi.delete(lab_state.toxiproxy_url, [x.name for x in lab_state.topology.links])
+    pids = {name: pid for name, pid in procs.read_pids(run_dir).items()
+            if procs.belongs_to(pid, run_dir)}
+    for pid in pids.values():
+        procs.signal_group(pid, signal.SIGTERM)
+    kids = children or []
+    survivors = procs.wait_gone(list(pids.values()), time.monotonic() + grace_s, kids)
+    for pid in survivors:
+        procs.kill_group(pid, kids)
+    for kid in kids:
+        if kid.poll() is None:
+            kid.wait(timeout=5.0)
+    for name in procs.read_pids(run_dir):
+        procs.remove_pid_file(run_dir, name)
+    state.forget(run_dir)
+    return sorted(pids)
+
+
+__all__ = ["CLIENT", "Lab", "LabConfig", "LabError", "teardown", "up"]

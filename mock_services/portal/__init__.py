@@ -1,0 +1,1 @@
+"""The portal: logins, records, workshops, insurance lists, prescriptions, drafts."""

@@ -1,0 +1,90 @@
+"""`create_app(settings)`: one portal replica, wired to its policies and upstream clients."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+import httpx
+from fastapi import FastAPI
+
+from mock_services.common.app import base_app
+from mock_services.common.clock import Clock, SystemClock
+from mock_services.common.metrics import Metrics
+from mock_services.portal import store
+from mock_services.portal.admission import AdmissionMiddleware
+from mock_services.portal.context import PortalContext
+from mock_services.portal.events import EventLog
+from mock_services.portal.payments import PaymentWorker
+from mock_services.portal.routes import admin, auth, drafts, lists, prescriptions, records
+from mock_services.portal.routes import workshops as workshop_routes
+from mock_services.portal.settings import PortalSettings
+from mock_services.portal.upstream import UpstreamClient
+from policies.presets import PolicySet, load_policy_set
+from policies.shedding import AdmissionController
+
+VERSION = "1.0.0"
+_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
+             rng: random.Random, transports: Mapping[str, httpx.AsyncBaseTransport],
+             metrics: Metrics, log_events: bool) -> PortalContext:
+    db = store.open_database(settings.data_dir)
+    store.seed(db, settings.population(), settings.seed_scrypt_n)
+    events = EventLog(settings.data_dir / f"portal-{settings.replica_id}.events.jsonl"
+                      if log_events else None)
+    upstreams = {
+        name: UpstreamClient(
+            name,
+            httpx.AsyncClient(base_url=url, transport=transports.get(name), limits=_LIMITS),
+            policy_set.client_for(name).build(name), clock=clock, rng=rng, metrics=metrics,
+            events=events)
+        for name, url in settings.upstreams.items()
+    }
+    by_account, by_source = (policy_set.login_limit.build() if policy_set.login_limit
+                             else (None, None))
+    return PortalContext(
+        settings=settings, db=db, clock=clock, rng=rng, policies=policy_set,
+        upstreams=upstreams, metrics=metrics, events=events,
+        cache=policy_set.cache.build() if policy_set.cache else None,
+        admission=AdmissionController(policy_set.admission) if policy_set.admission else None,
+        login_by_account=by_account, login_by_source=by_source)
+
+
+def create_app(settings: PortalSettings, *, clock: Clock | None = None,
+               rng: random.Random | None = None, policy_set: PolicySet | None = None,
+               transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+               log_events: bool = True) -> FastAPI:
+    """The portal app; `transports` lets tests route upstream calls in process."""
+    the_clock = clock or SystemClock()
+    policies = policy_set or load_policy_set(settings.policies)
+    the_rng = rng or random.Random(f"{settings.seed}:{settings.replica_id}")
+    holder: dict[str, PortalContext] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx = holder["ctx"]
+        async with anyio.create_task_group() as tg:
+            if ctx.policies.payment_queue:
+                tg.start_soon(PaymentWorker(ctx).run_forever)
+            yield
+            tg.cancel_scope.cancel()
+        # The upstream clients and the event log stay open: an in-process test client may
+        # run the lifespan more than once, and the process exit closes them anyway.
+        ctx.db.close()
+
+    app = base_app("portal", VERSION, settings.max_body_bytes, lifespan=lifespan)
+    metrics: Metrics = app.state.metrics
+    ctx = _context(settings, policies, clock=the_clock, rng=the_rng,
+                   transports=transports or {}, metrics=metrics, log_events=log_events)
+    holder["ctx"] = ctx
+    app.state.ctx = ctx
+    if ctx.admission is not None:
+        app.add_middleware(AdmissionMiddleware, controller=ctx.admission, clock=the_clock,
+                           metrics=metrics)
+    for module in (auth, records, workshop_routes, lists, prescriptions, drafts, admin):
+        app.include_router(module.router)
+    return app

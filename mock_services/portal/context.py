@@ -1,0 +1,56 @@
+"""Everything a portal request needs, built once per replica and injected as a dependency."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mock_services.common.clock import Clock
+from mock_services.common.db import Database
+from mock_services.common.errors import Unavailable
+from mock_services.common.metrics import Metrics
+from mock_services.portal.events import EventLog
+from mock_services.portal.settings import PortalSettings
+from mock_services.portal.upstream import UpstreamClient
+from policies.cache import StaleIfErrorCache
+from policies.presets import PolicySet
+from policies.ratelimit import KeyedTokenBucket
+from policies.shedding import AdmissionController
+
+
+@dataclass
+class PortalContext:
+    """One replica's state: settings, database, clock, rng, policies and upstream clients."""
+
+    settings: PortalSettings
+    db: Database
+    clock: Clock
+    rng: random.Random
+    policies: PolicySet
+    upstreams: dict[str, UpstreamClient]
+    metrics: Metrics
+    events: EventLog
+    cache: StaleIfErrorCache[object] | None
+    admission: AdmissionController | None
+    login_by_account: KeyedTokenBucket | None
+    login_by_source: KeyedTokenBucket | None
+
+    def upstream(self, name: str) -> UpstreamClient:
+        """The client of upstream `name`; 503 when this replica was started without it."""
+        client = self.upstreams.get(name)
+        if client is None:
+            raise Unavailable(f"the portal has no address for the {name} service",
+                              retry_after_s=30)
+        return client
+
+
+def _ctx(request: Request) -> PortalContext:
+    ctx: PortalContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[PortalContext, Depends(_ctx)]
+"""A route parameter: the replica's context."""

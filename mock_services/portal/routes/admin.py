@@ -1,0 +1,32 @@
+"""Loopback-only reads for the chaos suite's final-state checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mock_services.common.app import Loopback
+from mock_services.portal.context import Ctx
+from mock_services.portal.store import applied_counts
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.get("/applied")
+async def applied(ctx: Ctx, _: Loopback) -> dict[str, int]:
+    """How many times each write's Idempotency-Key is applied."""
+    return await ctx.db.aread(applied_counts)
+
+
+@router.get("/queue")
+async def queue(ctx: Ctx, _: Loopback) -> dict[str, Any]:
+    """The durable payment queue: pending and completed jobs, and lists by status."""
+
+    def read(conn: Any) -> dict[str, Any]:
+        jobs = conn.execute("SELECT done, COUNT(*) AS n FROM payment_jobs GROUP BY done")
+        lists = conn.execute("SELECT status, COUNT(*) AS n FROM lists GROUP BY status")
+        return {"jobs": {("done" if r["done"] else "pending"): r["n"] for r in jobs},
+                "lists": {r["status"]: r["n"] for r in lists}}
+
+    return await ctx.db.aread(read)

@@ -1,0 +1,98 @@
+"""Calls from the portal to one upstream, always through the policy pipeline (asyncio driver).
+
+Each attempt is one httpx request bounded by the attempt timeout the policy decided; its
+result becomes an `Outcome` the pipeline classifies. Every attempt that left the portal is
+counted in /metrics and written to the replica's event log, as are breaker transitions.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from mock_services.common.clock import Clock
+from mock_services.common.metrics import Metrics
+from mock_services.portal.events import EventLog
+from policies.aio import run_call
+from policies.outcome import Outcome
+from policies.pipeline import ClientPipeline
+
+# 4xx other than these are answers (a 404 is the registry saying "no such person"), not
+# failures of the upstream: the call succeeds and the caller reads the status.
+_FAILING_4XX = frozenset({408, 425, 429})
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a logical call produced: ok with status and body, or not ok with the reason."""
+
+    ok: bool
+    status: int | None = None
+    body: Any = None
+    reason: str = ""
+    retry_after_s: float | None = None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() else None
+
+
+class UpstreamClient:
+    """One upstream's base URL, HTTP client and policy pipeline (breaker, budget, throttle)."""
+
+    def __init__(self, name: str, http: httpx.AsyncClient, pipeline: ClientPipeline, *,
+                 clock: Clock, rng: random.Random, metrics: Metrics, events: EventLog) -> None:
+        self.name, self.http, self.pipeline = name, http, pipeline
+        self.clock, self.rng, self.metrics, self.events = clock, rng, metrics, events
+
+    async def call(self, method: str, path: str, *, json: Any = None,
+                   headers: dict[str, str] | None = None, deadline_s: float | None = None,
+                   idempotent: bool = True) -> Reply:
+        """One logical call: the attempts, waits and give-ups the policy decides."""
+
+        async def attempt(timeout_s: float) -> tuple[Outcome, httpx.Response | None]:
+            started = self.clock.now()
+            response: httpx.Response | None = None
+            try:
+                answer = await self.http.request(method, path, json=json, headers=headers,
+                                                 timeout=timeout_s)
+            except httpx.TimeoutException:
+                outcome = Outcome(False, error="timeout")
+            except httpx.ConnectError:
+                outcome = Outcome(False, error="refused")
+            except httpx.TransportError:
+                outcome = Outcome(False, error="reset")
+            else:
+                code = answer.status_code
+                ok = code < 400 or (code < 500 and code not in _FAILING_4XX)
+                outcome = Outcome(ok, status=code, retry_after_s=_retry_after(answer))
+                response = answer
+            duration = self.clock.now() - started
+            outcome = Outcome(outcome.ok, outcome.status, outcome.error, outcome.retry_after_s,
+                              duration)
+            self._record_attempt(outcome)
+            return outcome, response
+
+        result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
+                                sleep=self.clock.sleep, deadline_s=deadline_s,
+                                idempotent=idempotent)
+        for event in self.pipeline.drain_events():
+            self.events.write(event.time_s, "policy", event.policy, event.key, event.value)
+            self.metrics.events.labels(f"{event.policy}:{event.key}:{event.value}").inc()
+        response = result.value
+        if result.ok and response is not None:
+            body = response.json() if response.content else None
+            return Reply(True, response.status_code, body)
+        last = result.outcome
+        return Reply(False, last.status if last else None, None, result.reason or "error",
+                     last.retry_after_s if last else None)
+
+    def _record_attempt(self, outcome: Outcome) -> None:
+        label = outcome.label
+        value = "ok" if outcome.ok else ("timeout" if label == "timeout" else "fail")
+        self.metrics.upstream.labels(self.name, label).inc()
+        self.events.write(self.clock.now(), f"upstream:{self.name}", "call", "", value)

@@ -1,0 +1,47 @@
+"""Mobile ownership through Shahkar, with the resilient fallback: a recent verification stands.
+
+With `verification_cache_max_age_s` set, a user whose mobile Shahkar confirmed within that
+age still logs in while Shahkar is down or slow; without it (baseline) a Shahkar outage
+stops every login.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from mock_services.common.errors import Forbidden, Unavailable
+from mock_services.portal.context import PortalContext
+
+# Re-confirming at most hourly keeps a login from being a write every time.
+REFRESH_AFTER_S = 3600.0
+Verification = Literal["fresh", "cached"]
+
+
+async def shahkar_match(ctx: PortalContext, national_id: str, mobile: str) -> bool | None:
+    """Shahkar's answer (True/False), or None when Shahkar gave no usable answer."""
+    reply = await ctx.upstream("shahkar").call(
+        "POST", "/shahkar", json={"mobile": mobile, "national_code": national_id})
+    if reply.ok and reply.status == 200 and isinstance(reply.body, dict):
+        return bool(reply.body.get("matched"))
+    return None
+
+
+async def verify_login_mobile(ctx: PortalContext, national_id: str, mobile: str,
+                              verified_s: float | None) -> Verification:
+    """Confirm the user's mobile is still theirs; raise Forbidden/Unavailable otherwise."""
+    matched = await shahkar_match(ctx, national_id, mobile)
+    now = ctx.clock.now()
+    if matched is True:
+        if verified_s is None or now - verified_s > REFRESH_AFTER_S:
+            await ctx.db.awrite(lambda c: c.execute(
+                "UPDATE users SET mobile_verified_s=? WHERE national_id=?", (now, national_id)))
+        return "fresh"
+    if matched is False:
+        raise Forbidden("Shahkar reports the mobile on file is not registered to this national ID")
+    max_age = ctx.policies.verification_cache_max_age_s
+    if max_age is not None and verified_s is not None and now - verified_s <= max_age:
+        ctx.metrics.events.labels("verification_cached").inc()
+        return "cached"
+    ctx.metrics.events.labels("verification_unavailable").inc()
+    raise Unavailable("the mobile ownership check (Shahkar) is unavailable; try again shortly",
+                      retry_after_s=5)

@@ -1,0 +1,1 @@
+"""The portal's upstreams, each its own service: shahkar, registry, payment, sms."""

@@ -1,0 +1,65 @@
+"""What the four upstream apps share: their SQLite file, clock, fault injector and seeding."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+
+from mock_services.common import idempotency
+from mock_services.common.app import base_app
+from mock_services.common.clock import Clock, SystemClock
+from mock_services.common.db import Database
+from mock_services.common.faults import FaultInjector, fault_router
+from mock_services.common.settings import ServiceSettings
+
+VERSION = "1.0.0"
+META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+
+
+def seed_once(db: Database, marker: str, fill: Callable[[sqlite3.Connection], None]) -> None:
+    """Run `fill` once per database file, even when several processes start together."""
+
+    def tx(conn: sqlite3.Connection) -> None:
+        if conn.execute("SELECT 1 FROM meta WHERE k=?", (marker,)).fetchone():
+            return
+        fill(conn)
+        conn.execute("INSERT INTO meta VALUES (?, '1')", (marker,))
+
+    db.write(tx)
+
+
+def upstream_app(name: str, settings: ServiceSettings, schema: str,
+                 clock: Clock | None) -> FastAPI:
+    """A service app with `name`.sqlite3 in the data dir, fault injection and ops routes."""
+    db = Database(settings.data_dir / f"{name}.sqlite3", META_SCHEMA + idempotency.SCHEMA + schema)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.close()
+
+    app = base_app(name, VERSION, settings.max_body_bytes, lifespan=lifespan)
+    the_clock = clock or SystemClock()
+    app.state.db = db
+    app.state.clock = the_clock
+    app.state.faults = FaultInjector(the_clock)
+    app.include_router(fault_router())
+    return app
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+Db = Annotated[Database, Depends(_db)]
+ClockDep = Annotated[Clock, Depends(_clock)]

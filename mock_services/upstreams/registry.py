@@ -1,0 +1,138 @@
+"""The identity registry and records store: who a person is, their insurance history, pay slips."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated
+
+from fastapi import FastAPI, Path
+from pydantic import AfterValidator, BaseModel
+
+from mock_services.common.clock import Clock
+from mock_services.common.errors import NotFound
+from mock_services.common.faults import Faults
+from mock_services.common.settings import ServiceSettings
+from mock_services.domain.insurance_list import INSURED_SHARE_PCT, pct
+from mock_services.domain.national_id import national_id_problem
+from mock_services.seed import insurance_history
+from mock_services.upstreams.base import Db, seed_once, upstream_app
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS persons (
+    national_id TEXT PRIMARY KEY, first_name TEXT NOT NULL, last_name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    national_id TEXT NOT NULL, year INTEGER NOT NULL, month INTEGER NOT NULL,
+    workshop_code TEXT NOT NULL, days INTEGER NOT NULL, wage_rial INTEGER NOT NULL,
+    PRIMARY KEY (national_id, year, month, workshop_code)
+);
+"""
+PAYSLIP_MONTHS = 6
+
+
+def _valid(value: str) -> str:
+    problem = national_id_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+NidPath = Annotated[str, Path(pattern=r"^\d{10}$"), AfterValidator(_valid)]
+
+
+class PersonOut(BaseModel):
+    """A person as the registry knows them."""
+
+    national_id: str
+    first_name: str
+    last_name: str
+
+
+class HistoryRow(BaseModel):
+    """One month of insurance record."""
+
+    year: int
+    month: int
+    workshop_code: str
+    days: int
+    wage_rial: int
+
+
+class HistoryOut(BaseModel):
+    """A person's insurance history, oldest month first."""
+
+    national_id: str
+    records: list[HistoryRow]
+
+
+class Payslip(BaseModel):
+    """One month's pay slip: gross wage, the insured's 7 % share, net."""
+
+    year: int
+    month: int
+    gross_rial: int
+    insurance_rial: int
+    net_rial: int
+
+
+class PayslipsOut(BaseModel):
+    """A person's recent pay slips, newest first."""
+
+    national_id: str
+    payslips: list[Payslip]
+
+
+def _history(conn: sqlite3.Connection, nid: str) -> list[HistoryRow]:
+    if conn.execute("SELECT 1 FROM persons WHERE national_id=?", (nid,)).fetchone() is None:
+        raise NotFound(f"no person with national ID {nid} in the registry")
+    rows = conn.execute("SELECT year, month, workshop_code, days, wage_rial FROM history "
+                        "WHERE national_id=? ORDER BY year, month", (nid,)).fetchall()
+    return [HistoryRow(**dict(r)) for r in rows]
+
+
+def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:
+    """The registry, seeded with the demo population and its deterministic insurance history."""
+    app = upstream_app("registry", settings, SCHEMA, clock)
+    population = settings.population()
+
+    def fill(conn: sqlite3.Connection) -> None:
+        people = population.people()
+        conn.executemany("INSERT OR IGNORE INTO persons VALUES (?, ?, ?)",
+                         [(p.national_id, p.first_name, p.last_name) for p in people])
+        conn.executemany(
+            "INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?, ?, ?)",
+            [(c.national_id, r.year, r.month, r.workshop_code, r.days, r.wage_rial)
+             for c in population.citizens
+             for r in insurance_history(population.seed, c.national_id)])
+
+    seed_once(app.state.db, f"seed:{settings.seed}", fill)
+
+    @app.get("/persons/{national_id}", tags=["registry"])
+    async def person(national_id: NidPath, db: Db, faults: Faults) -> PersonOut:
+        """Who holds this national ID."""
+        row = await db.aread(lambda c: c.execute(
+            "SELECT * FROM persons WHERE national_id=?", (national_id,)).fetchone())
+        await faults.after_commit()
+        if row is None:
+            raise NotFound(f"no person with national ID {national_id} in the registry")
+        return PersonOut(**dict(row))
+
+    @app.get("/persons/{national_id}/history", tags=["registry"])
+    async def history(national_id: NidPath, db: Db, faults: Faults) -> HistoryOut:
+        """The person's monthly insurance records."""
+        records = await db.aread(lambda c: _history(c, national_id))
+        await faults.after_commit()
+        return HistoryOut(national_id=national_id, records=records)
+
+    @app.get("/persons/{national_id}/payslips", tags=["registry"])
+    async def payslips(national_id: NidPath, db: Db, faults: Faults) -> PayslipsOut:
+        """The person's last pay slips, derived from their insured wages."""
+        records = await db.aread(lambda c: _history(c, national_id))
+        await faults.after_commit()
+        slips = [Payslip(year=r.year, month=r.month, gross_rial=r.wage_rial,
+                         insurance_rial=pct(r.wage_rial, INSURED_SHARE_PCT),
+                         net_rial=r.wage_rial - pct(r.wage_rial, INSURED_SHARE_PCT))
+                 for r in reversed(records[-PAYSLIP_MONTHS:])]
+        return PayslipsOut(national_id=national_id, payslips=slips)
+
+    return app

@@ -1,0 +1,285 @@
+"""Each toxic on real loopback sockets, against `toxiproxy_url` (ours or the real server).
+
+Timing margins: the lower bounds are the toxic's own figure (a proxy never releases early;
+1 ms is allowed for timer granularity); the upper bounds add SLACK_S, what a loaded 2-core
+CI machine adds to a Python echo round trip through two threads and an asyncio proxy (a
+round trip without toxics takes well under 5 ms here; 150 ms is a thirty-fold margin).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.faults.toxiserver.support import (
+    connect,
+    create_proxy,
+    recv_until_closed,
+    round_trip_s,
+    upstream,
+    wait_closed,
+)
+
+pytestmark = pytest.mark.network
+
+SLACK_S = 0.15
+TICK_S = 0.001
+
+
+def add(api: httpx.Client, proxy: str, **body: object) -> None:
+    response = api.post(f"/proxies/{proxy}/toxics", json=body)
+    assert response.status_code == 200, response.text
+
+
+def test_no_toxic_passes_bytes_unchanged(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    payload = bytes(range(256)) * 400
+    with connect(listen) as sock:
+        assert round_trip_s(sock, payload) < 1.0
+
+
+def test_noop_passes_bytes_unchanged(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="noop")
+    add(toxiproxy, "p", type="noop", stream="upstream")
+    with connect(listen) as sock:
+        round_trip_s(sock, b"x" * 100_000)
+
+
+def test_latency_delays_each_round_trip(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", attributes={"latency": 100})
+    with connect(listen) as sock:
+        for _ in range(3):
+            assert 0.1 - TICK_S <= round_trip_s(sock) <= 0.1 + SLACK_S
+
+
+def test_latency_toxics_stack_across_streams(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", attributes={"latency": 60})
+    add(toxiproxy, "p", type="latency", stream="upstream", attributes={"latency": 60})
+    with connect(listen) as sock:
+        assert 0.12 - TICK_S <= round_trip_s(sock) <= 0.12 + SLACK_S
+
+
+def test_latency_jitter_stays_in_its_band(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", attributes={"latency": 80, "jitter": 40})
+    with connect(listen) as sock:
+        for _ in range(4):
+            assert 0.04 - TICK_S <= round_trip_s(sock) <= 0.12 + SLACK_S
+
+
+def test_toxics_act_on_open_connections_at_once(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        assert round_trip_s(sock) < SLACK_S
+        add(toxiproxy, "p", type="latency", attributes={"latency": 200})
+        assert round_trip_s(sock) >= 0.2 - TICK_S
+        toxiproxy.patch("/proxies/p/toxics/latency_downstream",
+                        json={"attributes": {"latency": 100}})
+        assert 0.1 - TICK_S <= round_trip_s(sock) < 0.2
+        assert toxiproxy.delete("/proxies/p/toxics/latency_downstream").status_code == 204
+        assert round_trip_s(sock) < SLACK_S
+
+
+def test_toxicity_zero_never_applies(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", toxicity=0, attributes={"latency": 1000})
+    with connect(listen) as sock:
+        assert round_trip_s(sock) < 0.5
+
+
+def test_bandwidth_paces_within_ten_percent(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="bandwidth", attributes={"rate": 100})  # 100 KB/s
+    with connect(listen) as sock:
+        elapsed_s = round_trip_s(sock, b"b" * 50_000)  # 50 kB at 100 KB/s: 0.5 s
+    assert 0.45 <= elapsed_s <= 0.55
+
+
+def test_slow_close_delays_the_close(toxiproxy: httpx.Client) -> None:
+    with upstream("goodbye") as address:
+        listen = create_proxy(toxiproxy, "p", address)
+        add(toxiproxy, "p", type="slow_close", attributes={"delay": 300})
+        with connect(listen) as sock:
+            started = time.perf_counter()
+            assert sock.recv(16) == b"bye"
+            assert sock.recv(16) == b""
+            assert 0.3 - TICK_S <= time.perf_counter() - started <= 0.3 + SLACK_S
+
+
+def test_timeout_drops_data_and_closes_after_idle_time(toxiproxy: httpx.Client,
+                                                        echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="timeout", stream="upstream", attributes={"timeout": 300})
+    with connect(listen) as sock:
+        started = time.perf_counter()
+        sock.sendall(b"lost")
+        time.sleep(0.15)  # a second chunk 150 ms later restarts the idle timer
+        sock.sendall(b"lost too")
+        assert recv_until_closed(sock) == b""
+        assert 0.45 - TICK_S <= time.perf_counter() - started <= 0.45 + SLACK_S
+
+
+def test_timeout_zero_holds_until_removed(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="timeout", attributes={"timeout": 0})
+    with connect(listen) as sock:
+        sock.sendall(b"x")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(16)  # nothing comes back, and nothing closes
+        assert toxiproxy.delete("/proxies/p/toxics/timeout_downstream").status_code == 204
+        assert wait_closed(sock, 2.0) < 2.0  # removing it closes the connection
+
+
+def test_reset_peer_present_at_connect_resets(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="reset_peer", stream="upstream", attributes={"timeout": 0})
+    with connect(listen) as sock:
+        sock.sendall(b"x")
+        with pytest.raises(ConnectionResetError):
+            recv_until_closed(sock)
+
+
+def test_reset_peer_waits_its_timeout(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="reset_peer", stream="upstream", attributes={"timeout": 200})
+    with connect(listen) as sock:
+        started = time.perf_counter()
+        sock.sendall(b"x")
+        with pytest.raises(ConnectionResetError):
+            recv_until_closed(sock)
+        assert 0.2 - TICK_S <= time.perf_counter() - started <= 0.2 + SLACK_S
+
+
+def test_reset_peer_added_later_closes_plainly(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        round_trip_s(sock)
+        add(toxiproxy, "p", type="reset_peer", stream="upstream", attributes={"timeout": 0})
+        sock.sendall(b"x")
+        assert recv_until_closed(sock) == b""
+
+
+def test_reset_peer_leaves_idle_connections_alone(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="reset_peer", stream="upstream", attributes={"timeout": 0})
+    with connect(listen) as sock:
+        sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            sock.recv(16)
+
+
+def test_slicer_delivers_everything_in_delayed_pieces(toxiproxy: httpx.Client,
+                                                      echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="slicer", stream="upstream",
+        attributes={"average_size": 10, "size_variation": 2, "delay": 3000})
+    payload = bytes(range(100))
+    with connect(listen) as sock:
+        # 100 bytes cut into pieces of at most 12: at least 9 pieces, 3 ms after each.
+        assert round_trip_s(sock, payload) >= 9 * 0.003 - TICK_S
+
+
+def test_limit_data_cuts_at_exactly_n_bytes(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="limit_data", attributes={"bytes": 1000})
+    with connect(listen) as sock:
+        sock.sendall(b"d" * 3000)
+        assert recv_until_closed(sock) == b"d" * 1000
+
+
+def test_disable_closes_open_connections_and_refuses_new(toxiproxy: httpx.Client,
+                                                          echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        round_trip_s(sock)
+        assert toxiproxy.patch("/proxies/p", json={"enabled": False}).status_code == 200
+        assert wait_closed(sock, 2.0) < 2.0
+    with pytest.raises(ConnectionRefusedError):
+        connect(listen)
+    toxiproxy.patch("/proxies/p", json={"enabled": True})
+    with connect(listen) as sock:
+        round_trip_s(sock)
+
+
+def test_delete_closes_open_connections(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        round_trip_s(sock)
+        assert toxiproxy.delete("/proxies/p").status_code == 204
+        assert wait_closed(sock, 2.0) < 2.0
+
+
+def test_update_restarts_only_when_address_changes(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        same = toxiproxy.patch("/proxies/p", json={"listen": listen, "upstream": echo})
+        assert same.json()["listen"] == listen
+        round_trip_s(sock)  # untouched
+        with upstream("echo") as other:
+            moved = toxiproxy.patch("/proxies/p", json={"upstream": other})
+            assert moved.status_code == 200
+            assert wait_closed(sock, 2.0) < 2.0  # a new upstream restarts the proxy
+            with connect(moved.json()["listen"]) as again:
+                round_trip_s(again)
+
+
+def test_unreachable_upstream_closes_the_client(toxiproxy: httpx.Client) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{probe.getsockname()[1]}"
+    listen = create_proxy(toxiproxy, "p", dead)
+    with connect(listen) as sock:
+        assert wait_closed(sock, 2.0) < 2.0
+
+
+def test_end_of_stream_closes_the_whole_connection(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    with connect(listen) as sock:
+        round_trip_s(sock)
+        sock.shutdown(socket.SHUT_WR)  # no half-close: the proxy closes both ways
+        assert wait_closed(sock, 2.0) < 2.0
+
+
+def test_chain_changes_under_load_lose_no_byte(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    payload = bytes(range(251)) * 4000  # ~1 MB, a length prime to every chunk size
+    received = bytearray()
+    with connect(listen) as sock:
+        def pump() -> None:
+            while len(received) < len(payload):
+                data = sock.recv(65536)
+                if not data:
+                    return
+                received.extend(data)
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        for i in range(0, len(payload), 16384):
+            sock.sendall(payload[i : i + 16384])
+            step = (i // 16384) % 6
+            if step == 0:
+                add(toxiproxy, "p", type="noop", name="n1")
+            elif step == 1:
+                add(toxiproxy, "p", type="latency", name="l1", stream="upstream",
+                    attributes={"latency": 1})
+            elif step == 2:
+                toxiproxy.patch("/proxies/p/toxics/n1", json={"toxicity": 0.5})
+            elif step == 3:
+                toxiproxy.delete("/proxies/p/toxics/n1")
+            elif step == 4:
+                add(toxiproxy, "p", type="slicer", name="s1",
+                    attributes={"average_size": 4000, "size_variation": 100})
+            else:
+                toxiproxy.delete("/proxies/p/toxics/l1")
+                toxiproxy.delete("/proxies/p/toxics/s1")
+        reader.join(10.0)
+    assert len(received) == len(payload)
+    assert bytes(received) == payload

@@ -1,0 +1,62 @@
+"""`lab up` on bad input fails before anything starts, with the reason; nothing is left."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from pathlib import Path
+
+import pytest
+
+from mock_services.lab import cli, procs
+from mock_services.lab.supervisor import LabConfig, LabError, up
+from mock_services.lab.topology import CLIENT, LinkSpec, ServiceSpec, Topology, TopologyError
+
+
+def _nothing_left(run_dir: Path) -> None:
+    assert not any(procs.alive(pid) for pid in procs.read_pids(run_dir).values())
+    assert not (run_dir / "lab.json").exists()
+
+
+def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        topology = Topology((ServiceSpec("portal-a", "portal", "r", port),),
+                            (LinkSpec(CLIENT, "portal-a", "s"),), ("r",), ("s",))
+        with pytest.raises(LabError, match=f"port {port} on 127.0.0.1 is already in use") as e:
+            up(LabConfig(tmp_path, topology))
+    assert e.value.bad_input
+    assert not (tmp_path / "logs").exists()  # not a single process was started
+    _nothing_left(tmp_path)
+
+
+def test_an_unknown_service_is_refused_with_the_reason() -> None:
+    with pytest.raises(TopologyError, match="unknown kind 'ledger'"):
+        Topology((ServiceSpec("portal-a", "portal", "r"), ServiceSpec("l", "ledger", "r")),
+                 (), ("r",), ("s",))
+
+
+def test_an_unreachable_external_toxiproxy_is_bad_input(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
+    code = cli.up(argparse.Namespace(dir=tmp_path, detach=True))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"Toxiproxy at http://127.0.0.1:{dead} did not answer" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "logs").exists()
+    _nothing_left(tmp_path)
+
+
+def test_down_and_status_without_a_lab_say_so(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.down(argparse.Namespace(dir=tmp_path)) == 0
+    assert cli.status(argparse.Namespace(dir=tmp_path)) == 1
+    out = capsys.readouterr()
+    assert "no lab in" in out.err and "lab is down" in out.out
