@@ -19,7 +19,7 @@ from mock_services.lab.supervisor import Lab
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 CLIENT_LINKS = ("client-portal-a", "client-portal-b")
-WORKERS = 100  # 303 fields: a long form
+WORKERS = 60  # 183 fields: a long form
 
 
 def draft(lab: Lab, db: Path, history: Path, *argv: str) -> subprocess.Popen[str]:

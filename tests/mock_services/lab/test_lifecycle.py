@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chaoslab.cli import main
 from mock_services.lab import procs
 from mock_services.lab.supervisor import LabConfig, LabError, up
 
@@ -39,7 +40,7 @@ def _wait_for(predicate: object, timeout_s: float) -> None:
         time.sleep(0.05)
 
 
-def test_up_detach_status_down(tmp_path: Path) -> None:
+def test_up_detach_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "lab"
     started = chaoslab("lab", "up", "--detach", "--dir", str(run_dir))
     try:
@@ -56,17 +57,17 @@ def test_up_detach_status_down(tmp_path: Path) -> None:
                            if x["source"] == "client" and x["target"] == "portal-a")
         r = httpx.get(f"http://127.0.0.1:{client_link['listen_port']}/readyz", timeout=5)
         assert r.status_code == 200
-        status = chaoslab("lab", "status", "--dir", str(run_dir))
-        assert status.returncode == 0, status.stdout
-        assert "lab is up" in status.stdout
+        # status and down in this process: the same handlers, without another interpreter
+        assert main(["lab", "status", "--dir", str(run_dir)]) == 0
+        assert "lab is up" in capsys.readouterr().out
         pids = _pids(run_dir)
         assert len(pids) == len(SERVICES) + 1  # and the embedded proxy
     finally:
-        stopped = chaoslab("lab", "down", "--dir", str(run_dir))
-    assert stopped.returncode == 0, stopped.stderr
+        stopped = main(["lab", "down", "--dir", str(run_dir)])
+    assert stopped == 0
     assert not any(procs.alive(p) for p in pids.values())
     assert not (run_dir / "lab.json").exists()
-    assert chaoslab("lab", "status", "--dir", str(run_dir)).returncode == 1
+    assert main(["lab", "status", "--dir", str(run_dir)]) == 1
     for port in ports.values():  # every port is free again
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
@@ -116,3 +117,26 @@ def test_a_service_that_does_not_become_ready_is_named_with_its_log(tmp_path: Pa
     assert not any(procs.alive(p) for p in _pids(tmp_path).values())
     assert _pids(tmp_path) == {}
     assert not (tmp_path / "lab.json").exists()
+
+
+def test_a_foreground_lab_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    run_dir = tmp_path / "lab"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "chaoslab", "lab", "up", "--dir", str(run_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert supervisor.stdout is not None
+        for line in supervisor.stdout:
+            if line.startswith("lab is up"):
+                break
+        pids = _pids(run_dir)
+        assert len(pids) == len(SERVICES) + 1
+        supervisor.send_signal(signal.SIGINT)
+        out, _ = supervisor.communicate(timeout=60)
+    finally:
+        supervisor.kill()
+        supervisor.communicate(timeout=10)
+    assert supervisor.returncode == 0
+    assert "lab is down" in out
+    assert not any(procs.alive(p) for p in pids.values())
+    assert not (run_dir / "lab.json").exists()
