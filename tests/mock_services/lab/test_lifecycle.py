@@ -18,7 +18,7 @@ import pytest
 
 from chaoslab.cli import main
 from mock_services.lab import procs
-from mock_services.lab.supervisor import LabConfig, LabError, up
+from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 SERVICES = ("portal-a", "portal-b", "shahkar", "sms", "registry", "payment")
@@ -140,3 +140,26 @@ def test_a_foreground_lab_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     assert "lab is down" in out
     assert not any(procs.alive(p) for p in pids.values())
     assert not (run_dir / "lab.json").exists()
+
+
+def test_a_second_lab_in_the_same_directory_is_refused(lab: Lab) -> None:
+    with pytest.raises(LabError, match="a lab is already running in") as exc:
+        up(LabConfig(lab.state.run_dir))
+    assert exc.value.bad_input
+    assert all(lab.running().values())  # the running lab is untouched
+
+
+def test_reset_heals_a_killed_rack_an_upstream_fault_and_the_proxies(lab: Lab) -> None:
+    lab.kill(["registry"])
+    httpx.post(lab.state.url("shahkar") + "/admin/fault", json={"mode": "unavailable"},
+               timeout=5).raise_for_status()
+    httpx.post(f"{lab.state.toxiproxy_url}/proxies/client-portal-a",
+               json={"enabled": False}, timeout=5).raise_for_status()
+    shahkar = lab.state.proxied_url("portal-a", "shahkar") + "/shahkar"
+    query = {"mobile": "09121234567", "national_code": "0013542419"}
+    assert httpx.post(shahkar, json=query, timeout=5).status_code == 503
+    lab.reset()
+    assert all(lab.running().values())
+    proxy = httpx.get(f"{lab.state.toxiproxy_url}/proxies/client-portal-a", timeout=5).json()
+    assert proxy["enabled"] is True
+    assert httpx.post(shahkar, json=query, timeout=5).status_code == 200
