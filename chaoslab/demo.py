@@ -15,7 +15,7 @@ from chaoslab.cli import HANDLERS, SCENARIO_DIR, main
 
 DEMO_DIR = Path("runs/demo")
 SCENARIO = "year_end_peak"
-LIVE_SPEED = "60"  # one scenario hour in a minute: the whole live part fits the 5-minute budget
+LIVE_SPEED = "1440"  # one scenario day in a minute: the whole live part fits the 5-minute budget
 
 
 def landed(command: str) -> bool:

@@ -68,7 +68,7 @@ def wait_applied(lab: Lab, keys: Sequence[str], deadline_s: float) -> None:
 
 def run_writes(lab: Lab, injector: Injector, preset: str, *, writes: int,
                fault_after_applied: Callable[[], None], invariants: dict[str, dict[str, object]],
-               seed: int = 7) -> Outcome:
+               seed: int = 7, after_done: Callable[[], None] | None = None) -> Outcome:
     """`writes` draft saves, each first sent to portal-a (failover to portal-b on retry),
     under the client policies of `preset`; `fault_after_applied` runs once the portal has
     applied them all but before their answers arrive; then the checkers judge."""
@@ -104,6 +104,8 @@ def run_writes(lab: Lab, injector: Injector, preset: str, *, writes: int,
             await asyncio.wait_for(asyncio.gather(*tasks), timeout=60.0)
 
     asyncio.run(main())
+    if after_done is not None:
+        after_done()
     injector.heal_all()
     return judge(lab, injector, invariants)
 
@@ -122,12 +124,14 @@ def judge(lab: Lab, injector: Injector, invariants: dict[str, dict[str, object]]
 
 def run_ops(lab: Lab, injector: Injector, preset: str,
             ops: Sequence[tuple[str, Callable[[str], http.HttpRequest], int]],
-            *, seed: int = 11) -> None:
+            *, seed: int = 11, login: bool = True) -> None:
     """Each op (f, request from token, citizen number) as one user operation through the
     `user` policies of `preset`, all at once, recorded in the injector's history."""
     policies = load_policy_set(preset)
     pipeline = policies.user.build("portal", [])
-    tokens = dict(enumerate(tok for _, tok in login_all(lab, 1 + max(n for *_, n in ops))))
+    n_people = 1 + max(n for *_, n in ops)
+    tokens = dict(enumerate(tok for _, tok in login_all(lab, n_people))) if login else \
+        dict.fromkeys(range(n_people), "")
 
     async def one(client: httpx.AsyncClient, i: int, f: str,
                   build: Callable[[str], http.HttpRequest], who: int) -> None:
