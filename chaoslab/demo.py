@@ -47,7 +47,7 @@ def run() -> int:
             continue
         for policies in ("baseline", "resilient"):
             out = str(DEMO_DIR / f"{mode}-{policies}")
-            argv = (["sim", SCENARIO, "--seeds", "4"] if mode == "sim"
+            argv = (["sim", SCENARIO, "--seeds", "1"] if mode == "sim"
                     else ["lab", "run", SCENARIO, "--speed", LIVE_SPEED])
             argv += ["--policies", policies, "--out", out]
             failures += step(f"{mode} {SCENARIO} under {policies}", argv) != 0
