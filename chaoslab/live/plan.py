@@ -10,6 +10,7 @@ Every scenario target is checked against the lab's topology here, before anythin
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -88,9 +89,11 @@ def build_plan(scenario: Scenario, speed: float, topology: Topology) -> LivePlan
                for i, tf in enumerate(scenario.faults)]
     last_end = max((w.end_s for w in windows), default=0.0)
     horizon_s = max(scenario.duration / speed, last_end + MIN_HEAL_S)
+    heal_s = horizon_s - last_end if windows else min(MIN_HEAL_S, horizon_s / 2)
+    while horizon_s - heal_s < last_end:  # float rounding must not put a fault in the tail
+        heal_s = math.nextafter(heal_s, 0.0)
     try:
-        schedule = fixed_schedule(windows, horizon_s, horizon_s - last_end if windows
-                                  else min(MIN_HEAL_S, horizon_s / 2))
+        schedule = fixed_schedule(windows, horizon_s, heal_s)
     except FaultError as exc:
         raise BadInput(f"scenario {scenario.name}: [[faults]]: {exc}") from None
     kinds = scenario.workload.kinds

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from chaoslab.cli import main
@@ -72,3 +75,41 @@ def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> 
                           check=False)
     assert mine.stdout.strip() == "", f"left behind: {mine.stdout}"
     assert os.path.isdir(out / "lab" / "logs")
+
+
+@pytest.mark.chaos
+def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chaoslab", "lab", "run", str(SCENARIOS / "switch_failure.toml"),
+         "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60.0
+        # interrupt once the run is under way: the lab is up and the nemesis has acted
+        while time.monotonic() < deadline and proc.poll() is None:
+            pids = list((out / "lab" / "pids").glob("*")) if (out / "lab").exists() else []
+            if len(pids) >= 7 and _faults_started(out):
+                break
+            time.sleep(0.1)  # a poll with a deadline
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert not list((out / "lab" / "pids").glob("*"))
+    mine = subprocess.run(["pgrep", "-f", str(out / "lab")], capture_output=True, text=True,
+                          check=False)
+    assert mine.stdout.strip() == "", f"left behind: {mine.stdout}"
+
+
+def _faults_started(out: Path) -> bool:
+    """True once the nemesis has put its first toxic on a client link (read from the lab's
+    Toxiproxy, whose address the lab map names)."""
+    try:
+        url = json.loads((out / "lab" / "lab.json").read_text(encoding="utf-8"))["toxiproxy_url"]
+        proxy = httpx.get(f"{url}/proxies/client-portal-a", timeout=2.0).json()
+    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        return False
+    return bool(proxy.get("toxics"))

@@ -63,7 +63,7 @@ class LabMachine(RuleBasedStateMachine):
         self.policies = load_policy_set("resilient")
         self.pipeline = self.policies.user.build("portal", [])
         self.active: dict[str, Applied] = {}
-        self.acked: set[str] = set()
+        self.acked: dict[str, int] = {}  # key -> the user who wrote it
         self.sent: set[str] = set()
         self.tag = f"h{time.monotonic_ns() % 10**9}"
         self.n = 0
@@ -97,14 +97,15 @@ class LabMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def replay(self, data: st.DataObject) -> None:
-        if self.acked:
-            self._save(0, data.draw(st.sampled_from(sorted(self.acked))))
+        if self.acked:  # the same user, the same key: the portal must not apply it again
+            key = data.draw(st.sampled_from(sorted(self.acked)))
+            self._save(self.acked[key], key)
 
     def _save(self, user: int, key: str) -> None:
         self.sent.add(key)
         done = self._call(api.save_draft(self.tokens[user], key, key, {"n": self.n}))
         if done.type == "ok":
-            self.acked.add(key)
+            self.acked[key] = user
 
     def _call(self, req: http.HttpRequest) -> http.Completion:
         async def go() -> http.Completion:
