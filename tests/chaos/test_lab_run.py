@@ -56,17 +56,24 @@ def test_unknown_scenario_is_bad_input(tmp_path: Path,
 @pytest.mark.chaos
 def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> None:
     out = tmp_path / "run"
+    # one invariant that cannot hold (no request answers in a microsecond): --check exits 1
+    scenario = tmp_path / "switch_failure.toml"
+    scenario.write_text((SCENARIOS / "switch_failure.toml").read_text(encoding="utf-8")
+                        + "admitted_p99 = { slo_ms = 0.001 }\n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "chaoslab", "lab", "run", str(SCENARIOS / "switch_failure.toml"),
-         "--speed", "2", "--out", str(out)],
+        [sys.executable, "-m", "chaoslab", "lab", "run", str(scenario), "--speed", "2",
+         "--out", str(out), "--check"],
         capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr
+    assert "invariants false: " in done.stdout and "admitted_p99" in done.stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["mode"] == "live"
     assert report["requests"]["total"] > 0
     assert {f["kind"] for f in report["faults"]} == {"switch_failure", "toxic"}
-    assert {v["name"] for v in report["invariants"]} == {
-        "availability", "no_lost_writes", "no_duplicate_writes"}
+    verdicts = {v["name"]: v["valid"] for v in report["invariants"]}
+    assert set(verdicts) == {"availability", "no_lost_writes", "no_duplicate_writes",
+                             "admitted_p99"}
+    assert verdicts["admitted_p99"] is False
     assert (out / "report.html").exists() and (out / "history.jsonl").exists()
     # every process the run started is gone: no pid file left, no pid alive
     assert not list((out / "lab" / "pids").glob("*"))
