@@ -17,9 +17,11 @@ import random
 
 from policies.breaker import CircuitBreaker, CircuitBreakerPolicy
 from policies.budget import RetryBudget, RetryBudgetPolicy
+from policies.bulkhead import Bulkhead, BulkheadPolicy
 from policies.config import PolicyConfig
 from policies.decisions import DONE, Attempt, CallDecision, Done, GiveUp, Sleep
 from policies.events import PolicyEvent
+from policies.hedge import HedgePolicy, Hedger
 from policies.outcome import Outcome
 from policies.retry import RetryPolicy
 from policies.throttle import AdaptiveThrottle, ThrottlePolicy
@@ -34,6 +36,10 @@ class ClientPolicy(PolicyConfig):
     budget: RetryBudgetPolicy | None = None
     breaker: CircuitBreakerPolicy | None = None
     throttle: ThrottlePolicy | None = None
+    # Built here so one config describes the upstream, but run by the caller around calls:
+    # `aio.AsyncBulkhead(pipeline.bulkhead, ...)`, `aio.run_hedged(pipeline.hedger, ...)`.
+    bulkhead: BulkheadPolicy | None = None
+    hedge: HedgePolicy | None = None
 
     def build(self, name: str = "", events: list[PolicyEvent] | None = None) -> ClientPipeline:
         """The stateful pipeline for upstream `name`; state changes go to `events`."""
@@ -43,9 +49,9 @@ class ClientPolicy(PolicyConfig):
 class ClientPipeline:
     """The state shared by every call to one upstream."""
 
-    __slots__ = ("attempt_timeout_s", "breaker", "budget", "classifier", "events",
-                 "max_attempts", "max_total_s", "min_budget_s", "name", "policy", "retry",
-                 "throttle")
+    __slots__ = ("attempt_timeout_s", "breaker", "budget", "bulkhead", "classifier", "events",
+                 "hedger", "max_attempts", "max_total_s", "min_budget_s", "name", "policy",
+                 "retry", "throttle")
 
     def __init__(self, policy: ClientPolicy, name: str = "",
                  events: list[PolicyEvent] | None = None) -> None:
@@ -57,6 +63,8 @@ class ClientPipeline:
         self.budget: RetryBudget | None = policy.budget.build() if policy.budget else None
         self.throttle: AdaptiveThrottle | None = (
             policy.throttle.build() if policy.throttle else None)
+        self.bulkhead: Bulkhead | None = policy.bulkhead.build() if policy.bulkhead else None
+        self.hedger: Hedger | None = policy.hedge.build() if policy.hedge else None
         # copied to slots: the hot path reads them once per attempt
         self.retry = policy.retry
         self.classifier = policy.retry.classifier

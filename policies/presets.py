@@ -18,8 +18,10 @@ from pydantic import Field, ValidationError
 from policies.backoff import BackoffPolicy
 from policies.breaker import CircuitBreakerPolicy
 from policies.budget import RetryBudgetPolicy
+from policies.bulkhead import BulkheadPolicy
 from policies.config import PolicyConfig
 from policies.errors import PolicyConfigError, from_validation_error
+from policies.hedge import HedgePolicy
 from policies.pipeline import ClientPolicy
 from policies.retry import RetryPolicy
 from policies.serverside import CachePolicy, LoginLimitPolicy
@@ -104,7 +106,26 @@ RESILIENT = PolicySet(
         # The SRE book's K = 2 (client sheds once the backend refuses half its work); 60 s
         # instead of its 2 minutes because the scenarios' faults last a few minutes.
         throttle=ThrottlePolicy(k=2.0, window_s=60.0),
+        # a slow upstream may hold at most 20 portal workers; a caller waits 100 ms for one
+        bulkhead=BulkheadPolicy(max_concurrent=20, max_wait_s=0.1),
     ),
+    # Shahkar is a read-only lookup with a long tail (p99 2 s healthy): hedge at its p95,
+    # hedges capped at 10 % of lookups so a degraded Shahkar is not sent double load.
+    upstreams={"shahkar": ClientPolicy(
+        timeout=TimeoutPolicy(attempt_timeout_s=2.0, min_budget_s=0.05),
+        retry=RetryPolicy(max_attempts=2, max_total_s=8.0, max_retry_after_s=5.0,
+                          backoff=BackoffPolicy(base_s=0.1, multiplier=2.0, max_s=2.0)),
+        budget=RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0),
+        breaker=CircuitBreakerPolicy(
+            window_type="time", window_size=30,  # Shahkar's calls are sparse: 30 s of them
+            minimum_calls=10, failure_rate_threshold=0.5,
+            slow_call_duration_s=1.5, slow_call_rate_threshold=0.8,
+            wait_open_s=5.0, wait_open_multiplier=2.0, max_wait_open_s=60.0,
+            half_open_calls=3, max_wait_half_open_s=10.0),
+        bulkhead=BulkheadPolicy(max_concurrent=20, max_wait_s=0.1),
+        hedge=HedgePolicy(delay_s=1.0, quantile=0.95, max_hedges=1, max_ratio=0.1,
+                          attempt_timeout_s=2.0),
+    )},
     user=ClientPolicy(
         timeout=TimeoutPolicy(attempt_timeout_s=10.0),  # the user's patience (DOMAIN.md)
         retry=RetryPolicy(

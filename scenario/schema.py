@@ -21,7 +21,8 @@ from faults.catalog import Fault
 from faults.records import fault_from_record
 
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
@@ -30,11 +31,9 @@ class ScenarioError(BadInput):
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a duration with a unit: "300ms", "90s", "20m", "2h", "1d"."""
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNIT_S[m.group(2)]
+    """Seconds from a duration with units: "300ms", "90s", "20m", "2h", "1d", "1h30m"."""
+    if isinstance(value, str) and _DURATION.match(value.strip()):
+        return sum(float(n) * _UNIT_S[u] for n, u in _PART.findall(value))
     raise ValueError(f'a duration with a unit like "300ms", "90s", "20m", "2h", got {value!r}')
 
 

@@ -56,9 +56,8 @@ def multiplier(cal: Calendar, profile: Profile, when: jdatetime.datetime) -> flo
         season *= cal.season_start_factor
     if profile == "lists":
         left = month_days(when.year, when.month) - when.day
-        if left == 0:
-            rush = cal.last_evening_factor if hour >= cal.office_end else cal.last_day_factor
-            daily = max(daily, cal.office_factor) * rush / cal.office_factor
+        if left == 0 and daily != cal.night_factor:  # the rush runs from morning to midnight
+            daily = cal.last_evening_factor if hour >= cal.office_end else cal.last_day_factor
         elif left < cal.month_end_days:
             daily *= cal.month_end_factor
     return daily * friday * season

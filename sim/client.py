@@ -56,7 +56,7 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             world.avoid(rep)
             last[0] = "refused"
             return REFUSED
-        link = world.link(rep.client_link).mode
+        link = world.link(rep.client_link).mode if world.links else "ok"
         if link == "blackhole":
             yield env.timeout(timeout_s)  # the request never arrives, no answer comes back
             world.avoid(rep)

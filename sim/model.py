@@ -51,7 +51,9 @@ def build(scenario: Scenario, ps: PolicySet, seed: int) -> World:
     # pinned to their replica (they refresh the same page), every other set fails over.
     world.failover = bool(getattr(ps, "failover", ps.name != "baseline"))
     world.dedupe = ps.idempotency_keys
-    world.drop_expired = ps.admission is not None
+    # The portal drops a request whose client has gone only when it has admission control
+    # and the client propagates its deadline (resilient); the baseline serves it anyway.
+    world.drop_expired = ps.admission is not None and ps.user.timeout.propagate_deadline
     world.env.process(arrivals(world))
     return world
 

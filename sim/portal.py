@@ -31,6 +31,7 @@ RATE_LIMITED = (Outcome(False, 429), "rate_limited")
 UNAUTHORIZED = (Outcome(False, 401), "unauthorized")
 BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
 EXPIRED = (Outcome(False, 504), "http_504")
+RESET = (Outcome(False, error="reset"), "refused")
 Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
@@ -93,14 +94,16 @@ def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) ->
         job.reply(refused)
         return
     epoch = rep.epoch
-    rep.inflight.add(job)
     with rep.workers.request() as req:
         yield req
         world.counters.served += 1
         yield world.env.timeout(service_s)
-        if rep.epoch == epoch:
-            _finish(world, rep, job, _commit(world, job, world.kinds[job.kind].write, ""),
-                    epoch)
+    if rep.epoch != epoch:  # crashed meanwhile: nothing committed, the connection was reset
+        job.reply(RESET)
+        return
+    answer = _commit(world, job, world.kinds[job.kind].write, "")
+    _released(world, rep, answer, world.env.now - job.started_s)
+    job.reply((Outcome(False, error="reset"), "refused") if world.isolated(rep) else answer)
 
 
 def _commit(world: World, job: Job, write: bool, value: str) -> Answer:

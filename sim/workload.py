@@ -41,34 +41,38 @@ def arrivals(world: World) -> Generator[simpy.Event, Any, None]:
     base = wl.rate_per_s / total_share
     deterministic = wl.arrivals == "deterministic"
     topo = world.scenario.topology
-    key = (-1, -1)
+    sources = [SOURCE.get(k, "citizen") for k in names]
+    sites = {"clinic": topo.clinics, "pharmacy": topo.pharmacies}
+    # the hot loop: locals only, and rates recomputed only when a step or a peak changes
+    timeout, process, expovariate, random_ = env.timeout, env.process, rng.expovariate, rng.random
+    step, version = -1, -1
     cum: list[float] = []
+    rate = boundary = 0.0
+    single = len(names) == 1
     while env.now < end_s:
-        i = int(env.now // step_s)
-        if key != (i, world.rate_version):  # a new calendar step, or a peak began or ended
-            key = (i, world.rate_version)
+        now = env.now
+        if now >= boundary or version != world.rate_version:
+            step, version = int(now // step_s), world.rate_version
             f = world.rate_factors
             every = f.get("all", 1.0)
             cum = list(accumulate(s * m * every * f.get(p, 1.0)
-                                  for s, m, p in zip(shares, steps[i], pops, strict=True)))
-        rate = base * cum[-1]
-        boundary = min((i + 1) * step_s, end_s)
+                                  for s, m, p in zip(shares, steps[step], pops, strict=True)))
+            rate = base * cum[-1]
+            boundary = min((step + 1) * step_s, end_s)
         if rate <= 0.0:
-            yield env.timeout(boundary - env.now)
+            yield timeout(boundary - now)
             continue
-        gap = 1.0 / rate if deterministic else rng.expovariate(rate)
-        if env.now + gap >= boundary:
-            yield env.timeout(boundary - env.now)
+        gap = 1.0 / rate if deterministic else expovariate(rate)
+        if now + gap >= boundary:  # memoryless: redraw from the boundary at the new rate
+            yield timeout(boundary - now)
             continue
-        yield env.timeout(gap)
+        yield timeout(gap)
         n = world.next_id()
-        kind = names[bisect(cum, rng.random() * cum[-1])] if len(names) > 1 else names[0]
-        source = SOURCE.get(kind, "citizen")
-        if source == "clinic" and topo.clinics:
-            source = f"clinic-{rng.randrange(topo.clinics) + 1}"
-        elif source == "pharmacy" and topo.pharmacies:
-            source = f"pharmacy-{rng.randrange(topo.pharmacies) + 1}"
-        env.process(operation(world, kind, n, source))
+        k = 0 if single else bisect(cum, random_() * cum[-1])
+        source = sources[k]
+        if source in sites:
+            source = f"{source}-{rng.randrange(sites[source]) + 1}"
+        process(operation(world, names[k], n, source))
 
 
 def attacker(world: World, attack: Attack) -> Generator[simpy.Event, Any, None]:

@@ -170,6 +170,11 @@ class Lab:
                          if s.kind != "portal"] + dead)
         for portal in self.state.topology.portals():
             self.set_ready(portal.name, True)
+        for upstream in self.state.topology.upstreams():  # HTTP-level faults back to normal
+            r = httpx.post(self.state.url(upstream.name) + "/admin/fault", json={"mode": "ok"},
+                           timeout=2.0)
+            if r.status_code >= 400:
+                raise LabError(f"{upstream.name} refused POST /admin/fault: HTTP {r.status_code}")
         try:
             proxyapi.reset(self.state.toxiproxy_url)
         except proxyapi.ProxyApiError as exc:

@@ -122,7 +122,9 @@ def _chaoslab(*args: str) -> list[str]:
     return [sys.executable, "-m", "chaoslab", "proxy", *args]
 
 
-def test_cli_loads_config_logs_json_and_stops_on_sigterm(tmp_path: Path, echo: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cli_loads_config_logs_json_and_stops_on_a_signal(tmp_path: Path, echo: str,
+                                                          signum: int) -> None:
     config = tmp_path / "proxies.json"
     config.write_text(json.dumps([{"name": "c", "listen": "127.0.0.1:0", "upstream": echo}]))
     port = spawn.free_port()
@@ -132,7 +134,7 @@ def test_cli_loads_config_logs_json_and_stops_on_sigterm(tmp_path: Path, echo: s
         url = f"http://127.0.0.1:{port}"
         spawn.wait_ready(url, process, 15.0)
         assert list(httpx.get(f"{url}/proxies").json()) == ["c"]
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=10)
     finally:
         if process.poll() is None:

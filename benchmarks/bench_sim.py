@@ -1,0 +1,123 @@
+"""Benchmark of the simulator: simulated portal requests per wall second, as ratios measured
+in one run on this machine (medians of several rounds; 2 noisy cores).
+
+    python benchmarks/bench_sim.py            # the ratios (about a minute)
+    python benchmarks/bench_sim.py --validate # + the M/M/c check at 10^6 requests (2 %)
+    python benchmarks/bench_sim.py --day      # + a full year_end_peak day, timed
+
+1. the model reduced to M/M/c (arrivals, client, user pipeline, portal, history) against a
+   bare SimPy M/M/c (one process per customer, one Resource) at the same load: goal >= 0.5;
+2. cost linear in requests: seconds per request at 4n over n (goal ~1);
+3. replications on 2 worker processes against 1 (goal >= 1.8x);
+4. a fault scenario with every feature on (switch_failure, resilient): requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from scenario.schema import load_scenario
+from sim.model import simulate
+from sim.policyset import policy_set
+from sim.runner import Task, run_all
+from sim.validation import MMC_SERVICE_S, erlang_c_wait_s, mmc_scenario
+
+ROUNDS = 3
+SERVERS, LOAD = 4, 0.7
+N = 60_000
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def bare_mmc(n: int, seed: int) -> float:
+    """Customers per wall second of SimPy's textbook M/M/c."""
+    env, rng = simpy.Environment(), random.Random(seed)
+    server = simpy.Resource(env, SERVERS)
+    lam, mu = LOAD * SERVERS / MMC_SERVICE_S, 1 / MMC_SERVICE_S
+
+    def customer() -> Generator[simpy.Event, Any, None]:
+        with server.request() as req:
+            yield req
+            yield env.timeout(rng.expovariate(mu))
+
+    def source() -> Generator[simpy.Event, Any, None]:
+        for _ in range(n):
+            yield env.timeout(rng.expovariate(lam))
+            env.process(customer())
+
+    env.process(source())
+    t0 = time.perf_counter()
+    env.run()
+    return n / (time.perf_counter() - t0)
+
+
+def model_mmc(n: int, seed: int) -> float:
+    """Portal requests per wall second of the whole model reduced to M/M/c."""
+    scenario = mmc_scenario(SERVERS, LOAD, n)
+    ps = policy_set("baseline", scenario)
+    t0 = time.perf_counter()
+    served = simulate(scenario, ps, seed).counters.served
+    return served / (time.perf_counter() - t0)
+
+
+def median(f: Callable[[int, int], float], n: int) -> float:
+    return statistics.median(f(n, seed) for seed in range(1, ROUNDS + 1))
+
+
+def replications(workers: int) -> float:
+    scenario = mmc_scenario(SERVERS, LOAD, 30_000)
+    tasks = [Task(scenario, "baseline", s) for s in range(1, 5)]
+    t0 = time.perf_counter()
+    run_all(tasks, workers, "local")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--validate", action="store_true", help="M/M/c at 10^6 requests")
+    parser.add_argument("--day", action="store_true", help="time a year_end_peak day")
+    args = parser.parse_args()
+
+    bare, model = median(bare_mmc, N), median(model_mmc, N)
+    print(f"bare SimPy M/M/{SERVERS}: {bare:,.0f} customers/s; model: {model:,.0f} "
+          f"requests/s; ratio {model / bare:.2f} (goal >= 0.5)")
+    small = statistics.median(1 / model_mmc(N // 4, s) for s in range(1, ROUNDS + 1))
+    large = statistics.median(1 / model_mmc(N, s) for s in range(1, ROUNDS + 1))
+    print(f"cost per request at {N:,} over {N // 4:,} requests: {large / small:.2f} (goal ~1)")
+    one, two = replications(1), replications(2)
+    print(f"4 replications: 1 worker {one:.1f} s, 2 workers {two:.1f} s; "
+          f"speed-up {one / two:.2f}x (goal >= 1.8x)")
+    scenario = load_scenario(SCENARIOS / "switch_failure.toml")
+    t0 = time.perf_counter()
+    rep = simulate(scenario, policy_set("resilient", scenario), 1)
+    wall = time.perf_counter() - t0
+    requests = sum(1 for op in rep.history.ops if op.type == "invoke")
+    print(f"switch_failure (resilient, every feature): {requests / wall:,.0f} requests/s, "
+          f"{len(rep.history) / wall:,.0f} ops/s")
+    if args.validate:
+        for servers, load in ((1, 0.5), (2, 0.6), (4, 0.7)):
+            scenario = mmc_scenario(servers, load, 1_000_000)
+            counters = simulate(scenario, policy_set("baseline", scenario), 1).counters
+            sim_w = counters.wait_sum_s / counters.served
+            theory = erlang_c_wait_s(load * servers / MMC_SERVICE_S, MMC_SERVICE_S, servers)
+            print(f"M/M/{servers} load {load}: {counters.served:,} requests, W_q {sim_w:.5f} s "
+                  f"vs Erlang C {theory:.5f} s: {100 * (sim_w / theory - 1):+.2f} % (goal 2 %)")
+    if args.day:
+        scenario = load_scenario(SCENARIOS / "year_end_peak.toml")
+        for preset in ("baseline", "resilient"):
+            t0 = time.perf_counter()
+            rep = simulate(scenario, policy_set(preset, scenario), 1)
+            requests = sum(1 for op in rep.history.ops if op.type == "invoke")
+            print(f"year_end_peak day ({preset}): {requests:,} requests, {len(rep.history):,} "
+                  f"ops in {time.perf_counter() - t0:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""`--executor dask://HOST:PORT` against a real (small, in-process) Dask cluster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaoslab.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(120)
+def test_replications_on_a_dask_cluster_match_the_local_ones(small_scenario: Path,
+                                                              tmp_path: Path) -> None:
+    # in-process workers, but a real TCP scheduler on loopback that the CLI connects to
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        assert main(["sim", str(small_scenario), "--seeds", "2", "--executor",
+                     f"dask://{address}", "--out", str(tmp_path / "dask")]) == 0
+    assert main(["sim", str(small_scenario), "--seeds", "2", "--workers", "1",
+                 "--out", str(tmp_path / "local")]) == 0
+    reports = [json.loads((tmp_path / d / "report.json").read_text(encoding="utf-8"))
+               for d in ("dask", "local")]
+    for r in reports:
+        r.pop("wall_s")
+    assert reports[0] == reports[1]
+
+
+def test_an_unreachable_scheduler_is_one_sentence_and_exit_2(small_scenario: Path,
+                                                            tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = main(["sim", str(small_scenario), "--executor", f"dask://127.0.0.1:{port}",
+                 "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
