@@ -28,7 +28,6 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 TOXIPROXY_CONFIG = ROOT / "deploy" / "toxiproxy.json"
 TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"  # the version TOXIPROXY.md was measured on
 IMAGE = "chaoslab:local"
-TEST_IMAGE = "chaoslab-test:local"
 SERVICE_PORT = 8000
 API_PORT = 8474
 FIRST_PROXY_PORT = 21001
@@ -110,22 +109,6 @@ def compose(topology: Topology) -> dict[str, Any]:
             body["build"] = {"context": ".", "target": "runtime"}
             first = False
         services[spec.name] = body
-    portal_urls = ",".join(f"{link.target}=http://toxiproxy:{ports[link.name]}"
-                           for link in topology.links if link.source == CLIENT)
-    env = {"TOXIPROXY_URL": f"http://toxiproxy:{API_PORT}", "CHAOSLAB_PORTALS": portal_urls}
-    after_portals = {p.name: {"condition": "service_healthy"} for p in topology.portals()}
-    services["load"] = {
-        "image": IMAGE, "profiles": ["tools"], "environment": env,
-        "entrypoint": ["python", "-m", "mock_services.lab.clients.driver"],
-        "depends_on": after_portals,
-    }
-    services["chaos"] = {
-        "image": TEST_IMAGE, "profiles": ["tools"], "environment": env,
-        "build": {"context": ".", "target": "test"},
-        "entrypoint": ["python", "-m", "pytest", "tests/chaos", "-m", "chaos",
-                       "--junitxml=/tmp/junit-chaos.xml"],
-        "depends_on": after_portals,
-    }
     volumes: dict[str, dict[str, object]] = {"portal-data": {}}
     volumes |= {f"{s.name}-data": {} for s in topology.upstreams()}
     return {"name": "chaoslab", "services": services, "volumes": volumes}

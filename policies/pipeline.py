@@ -49,9 +49,9 @@ class ClientPolicy(PolicyConfig):
 class ClientPipeline:
     """The state shared by every call to one upstream."""
 
-    __slots__ = ("attempt_timeout_s", "breaker", "budget", "bulkhead", "classifier", "events",
-                 "hedger", "max_attempts", "max_total_s", "min_budget_s", "name", "policy",
-                 "retry", "throttle")
+    __slots__ = ("attempt", "attempt_timeout_s", "breaker", "budget", "bulkhead", "classifier",
+                 "events", "hedger", "max_attempts", "max_total_s", "min_budget_s", "name",
+                 "policy", "retry", "throttle")
 
     def __init__(self, policy: ClientPolicy, name: str = "",
                  events: list[PolicyEvent] | None = None) -> None:
@@ -71,6 +71,8 @@ class ClientPipeline:
         self.max_attempts = policy.retry.max_attempts
         self.max_total_s = policy.retry.max_total_s or math.inf
         self.attempt_timeout_s = policy.timeout.attempt_timeout_s
+        # decisions are immutable: the usual one is made once, not once per attempt
+        self.attempt = Attempt(self.attempt_timeout_s)
         self.min_budget_s = policy.timeout.min_budget_s
 
     def start(self, now: float, rng: random.Random, deadline_s: float | None = None,
@@ -156,8 +158,7 @@ class Call:
             pl.budget.record_request(now)
         self.attempts += 1
         self._in_flight = True
-        timeout = pl.attempt_timeout_s
-        return Attempt(timeout if timeout < left else left)
+        return pl.attempt if pl.attempt_timeout_s < left else Attempt(left)
 
     def record(self, now: float, outcome: Outcome) -> None:
         """Report the outcome of the attempt the last `next` asked for."""

@@ -106,8 +106,6 @@ def test_healthchecks_and_start_order() -> None:
         deps = services[portal.name]["depends_on"]
         assert deps["toxiproxy"] == {"condition": "service_healthy"}
         assert all(d == {"condition": "service_healthy"} for d in deps.values())
-    assert services["chaos"]["profiles"] == ["tools"]
-    assert services["chaos"]["environment"]["TOXIPROXY_URL"] == "http://toxiproxy:8474"
 
 
 def test_dockerfile_is_slim_non_root_and_installs_from_the_project() -> None:

@@ -109,3 +109,19 @@ def test_bad_behaviours_are_refused() -> None:
         Behaviour(refresh_probability=1.5)
     with pytest.raises(ValueError, match="refresh pauses"):
         Behaviour(min_refresh_pause_s=5.0, max_refresh_pause_s=1.0)
+
+
+def test_drain_counts_user_requests_only() -> None:
+    from prometheus_client import generate_latest
+
+    from mock_services.common.metrics import Metrics
+    from mock_services.lab.operations import served
+
+    metrics = Metrics("portal")
+    metrics.requests.labels("/readyz", "GET", "200").inc(40)  # health polls never end
+    metrics.requests.labels("/metrics", "GET", "200").inc(3)
+    metrics.requests.labels("/admin/ready", "POST", "200").inc()
+    assert served(generate_latest(metrics.registry).decode()) == 0
+    metrics.requests.labels("/citizens/{national_id}/history", "GET", "200").inc(2)
+    metrics.requests.labels("/lists", "POST", "202").inc()
+    assert served(generate_latest(metrics.registry).decode()) == 3
