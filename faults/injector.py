@@ -235,7 +235,9 @@ class Injector:
             self._disabled[proxy] -= 1
             if self._disabled[proxy] > 0:
                 return  # another fault still holds this proxy down
-        self.proxies.set_enabled(proxy, True)
+        # A proxy deleted meanwhile (the lab tore it down) has nothing left to heal.
+        with contextlib.suppress(ProxyNotFound):
+            self.proxies.set_enabled(proxy, True)
 
 
 class _DeployThread(threading.Thread):

@@ -5,18 +5,20 @@ injected so tests can run it on a manual clock. The attempt function is expected
 its `timeout_s`; the driver also bounds it with `asyncio.timeout` (loop time: a backstop, not
 the policy's clock) so a decision's timeout holds even if the attempt forgets, reporting
 Outcome(error="timeout") as the attempt should have.
-`AsyncBulkhead` runs a `Bulkhead` the same way.
+`AsyncBulkhead` runs a `Bulkhead` the same way, and `run_hedged` a hedged lookup.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from policies.bulkhead import Bulkhead
 from policies.decisions import Admit, Attempt, Done, Reject, Sleep
+from policies.hedge import Hedger
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from policies.result import CallResult
@@ -108,3 +110,49 @@ class AsyncBulkhead:
             grant = self._grants.get(ticket)
             if grant is not None and not grant.done():
                 grant.set_result(None)
+
+
+async def run_hedged(hedger: Hedger, attempt_fn: AttemptFn[T], *,
+                     clock: Callable[[], float],
+                     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+                     deadline_s: float | None = None) -> CallResult[T]:
+    """Run one hedged lookup: concurrent attempts, first success wins, the rest cancelled."""
+    call = hedger.start(clock(), deadline_s)
+    running: dict[asyncio.Task[tuple[Outcome, T | None]], int] = {}
+    value: T | None = None
+    try:
+        while True:
+            decision = call.next(clock())
+            if isinstance(decision, Attempt):
+                task = asyncio.ensure_future(attempt_fn(decision.timeout_s))
+                running[task] = call.launched - 1  # attempts are numbered in launch order
+            elif isinstance(decision, Sleep):
+                waiters: set[asyncio.Future[Any]] = set(running)
+                timer = None
+                if decision.seconds != math.inf:
+                    timer = asyncio.ensure_future(sleep(decision.seconds))
+                    waiters.add(timer)
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                if timer is not None:
+                    timer.cancel()
+                for task in sorted((t for t in done if t in running), key=running.__getitem__):
+                    index = running.pop(task)
+                    outcome, result = _attempt_result(task)
+                    call.record(clock(), index, outcome)
+                    if call.winner == index:
+                        value = result
+            elif isinstance(decision, Done):
+                return CallResult(True, value, call.result_outcome, call.launched)
+            else:
+                return CallResult(False, None, call.result_outcome, call.launched,
+                                  decision.reason, decision.cause)
+    finally:
+        for task in running:
+            task.cancel()
+
+
+def _attempt_result(task: asyncio.Task[tuple[Outcome, T | None]]) -> tuple[Outcome, T | None]:
+    error = task.exception()
+    if error is None:
+        return task.result()
+    return Outcome(False, error="timeout" if isinstance(error, TimeoutError) else "error"), None

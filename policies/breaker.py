@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from policies.config import PolicyConfig
 from policies.events import PolicyEvent
@@ -42,6 +42,12 @@ class CircuitBreakerPolicy(PolicyConfig):
     max_wait_open_s: float = Field(default=300.0, gt=0.0, allow_inf_nan=False)
     half_open_calls: int = Field(default=10, ge=1)
     max_wait_half_open_s: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _cap_covers_the_wait(self) -> CircuitBreakerPolicy:
+        if self.max_wait_open_s < self.wait_open_s:
+            raise ValueError(f"max_wait_open_s must be >= wait_open_s ({self.wait_open_s})")
+        return self
 
     def build(self, key: str = "", events: list[PolicyEvent] | None = None) -> CircuitBreaker:
         """A fresh breaker named `key`, appending its state changes to `events`."""
@@ -135,7 +141,7 @@ class CircuitBreaker:
             self.opens += 1
             wait = cfg.wait_open_s * cfg.wait_open_multiplier ** min(
                 self._consecutive_opens - 1, 64)
-            self.open_until = now + min(wait, max(cfg.max_wait_open_s, cfg.wait_open_s))
+            self.open_until = now + min(wait, cfg.max_wait_open_s)
         elif new == HALF_OPEN:
             self._half_permits = self._half_calls = self._half_fails = self._half_slows = 0
             self._half_since = now

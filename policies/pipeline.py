@@ -17,9 +17,11 @@ import random
 
 from policies.breaker import CircuitBreaker, CircuitBreakerPolicy
 from policies.budget import RetryBudget, RetryBudgetPolicy
+from policies.bulkhead import Bulkhead, BulkheadPolicy
 from policies.config import PolicyConfig
 from policies.decisions import DONE, Attempt, CallDecision, Done, GiveUp, Sleep
 from policies.events import PolicyEvent
+from policies.hedge import HedgePolicy, Hedger
 from policies.outcome import Outcome
 from policies.retry import RetryPolicy
 from policies.throttle import AdaptiveThrottle, ThrottlePolicy
@@ -34,6 +36,10 @@ class ClientPolicy(PolicyConfig):
     budget: RetryBudgetPolicy | None = None
     breaker: CircuitBreakerPolicy | None = None
     throttle: ThrottlePolicy | None = None
+    # Built here so one config describes the upstream, but run by the caller around calls:
+    # `aio.AsyncBulkhead(pipeline.bulkhead, ...)`, `aio.run_hedged(pipeline.hedger, ...)`.
+    bulkhead: BulkheadPolicy | None = None
+    hedge: HedgePolicy | None = None
 
     def build(self, name: str = "", events: list[PolicyEvent] | None = None) -> ClientPipeline:
         """The stateful pipeline for upstream `name`; state changes go to `events`."""
@@ -43,9 +49,9 @@ class ClientPolicy(PolicyConfig):
 class ClientPipeline:
     """The state shared by every call to one upstream."""
 
-    __slots__ = ("attempt_timeout_s", "breaker", "budget", "classifier", "events",
-                 "max_attempts", "max_total_s", "min_budget_s", "name", "policy", "retry",
-                 "throttle")
+    __slots__ = ("attempt", "attempt_timeout_s", "breaker", "budget", "bulkhead", "classifier",
+                 "events", "hedger", "max_attempts", "max_total_s", "min_budget_s", "name",
+                 "policy", "retry", "throttle")
 
     def __init__(self, policy: ClientPolicy, name: str = "",
                  events: list[PolicyEvent] | None = None) -> None:
@@ -57,12 +63,16 @@ class ClientPipeline:
         self.budget: RetryBudget | None = policy.budget.build() if policy.budget else None
         self.throttle: AdaptiveThrottle | None = (
             policy.throttle.build() if policy.throttle else None)
+        self.bulkhead: Bulkhead | None = policy.bulkhead.build() if policy.bulkhead else None
+        self.hedger: Hedger | None = policy.hedge.build() if policy.hedge else None
         # copied to slots: the hot path reads them once per attempt
         self.retry = policy.retry
         self.classifier = policy.retry.classifier
         self.max_attempts = policy.retry.max_attempts
         self.max_total_s = policy.retry.max_total_s or math.inf
         self.attempt_timeout_s = policy.timeout.attempt_timeout_s
+        # decisions are immutable: the usual one is made once, not once per attempt
+        self.attempt = Attempt(self.attempt_timeout_s)
         self.min_budget_s = policy.timeout.min_budget_s
 
     def start(self, now: float, rng: random.Random, deadline_s: float | None = None,
@@ -148,8 +158,7 @@ class Call:
             pl.budget.record_request(now)
         self.attempts += 1
         self._in_flight = True
-        timeout = pl.attempt_timeout_s
-        return Attempt(timeout if timeout < left else left)
+        return pl.attempt if pl.attempt_timeout_s < left else Attempt(left)
 
     def record(self, now: float, outcome: Outcome) -> None:
         """Report the outcome of the attempt the last `next` asked for."""

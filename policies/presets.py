@@ -18,8 +18,10 @@ from pydantic import Field, ValidationError
 from policies.backoff import BackoffPolicy
 from policies.breaker import CircuitBreakerPolicy
 from policies.budget import RetryBudgetPolicy
+from policies.bulkhead import BulkheadPolicy
 from policies.config import PolicyConfig
 from policies.errors import PolicyConfigError, from_validation_error
+from policies.hedge import HedgePolicy
 from policies.pipeline import ClientPolicy
 from policies.retry import RetryPolicy
 from policies.serverside import CachePolicy, LoginLimitPolicy
@@ -76,52 +78,73 @@ BASELINE = PolicySet(
     ),
 )
 
+# -- resilient: the pieces, each value with its reason ---------------------------------------
+
+# 2 s: about the healthy p99 of Shahkar (DOMAIN.md); a degraded 5-30 s answer is cut off
+# instead of holding a portal worker. Below 50 ms of budget a call cannot succeed.
+_UPSTREAM_TIMEOUT = TimeoutPolicy(attempt_timeout_s=2.0, min_budget_s=0.05)
+_UPSTREAM_RETRY = RetryPolicy(
+    max_attempts=3,  # two retries absorb a transient blip; more only amplify an outage
+    # full jitter spreads retries best for the least total work (AWS, Brooker 2015)
+    backoff=BackoffPolicy(base_s=0.1, multiplier=2.0, max_s=2.0, jitter="full"),
+    max_retry_after_s=5.0,  # honour the upstream's advice, but a user is waiting
+    max_total_s=8.0,  # finish before the user's ~10 s patience runs out
+)
+# The SRE book's 10 % rule over 10 s, with Finagle's floor of 1 retry/s for quiet clients:
+# an outage can amplify load by 1.1x at most.
+_BUDGET = RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0)
+_BREAKER = CircuitBreakerPolicy(
+    window_type="count", window_size=20,  # the lab's rates are tens of calls a second
+    minimum_calls=10,  # no verdict on fewer than 10 calls
+    failure_rate_threshold=0.5,  # resilience4j's default
+    slow_call_duration_s=1.5, slow_call_rate_threshold=0.8,  # past the healthy p99
+    wait_open_s=5.0, wait_open_multiplier=2.0, max_wait_open_s=60.0,  # back off the probes
+    half_open_calls=3,  # three probes decide; fewer flap, more overload a sick upstream
+    max_wait_half_open_s=10.0,  # a hung probe must not keep the breaker half open
+)
+# The SRE book's K = 2 (the client sheds once the backend refuses half its work); 60 s
+# instead of its 2 minutes because the scenarios' faults last a few minutes.
+_THROTTLE = ThrottlePolicy(k=2.0, window_s=60.0)
+# a slow upstream may hold at most 20 portal workers; a caller waits 100 ms for one
+_BULKHEAD = BulkheadPolicy(max_concurrent=20, max_wait_s=0.1)
+
 RESILIENT = PolicySet(
     name="resilient",
-    client=ClientPolicy(
-        # 2 s: about the healthy p99 of Shahkar (DOMAIN.md); a degraded 5-30 s answer is cut
-        # off instead of holding a portal worker. Below 50 ms of budget a call cannot succeed.
-        timeout=TimeoutPolicy(attempt_timeout_s=2.0, min_budget_s=0.05),
-        retry=RetryPolicy(
-            max_attempts=3,  # two retries absorb a transient blip; more only amplify an outage
-            # full jitter spreads retries best for the least total work (AWS, Brooker 2015)
-            backoff=BackoffPolicy(base_s=0.1, multiplier=2.0, max_s=2.0, jitter="full"),
-            max_retry_after_s=5.0,  # honour the upstream's advice, but a user is waiting
-            max_total_s=8.0,  # finish before the user's ~10 s patience runs out
-        ),
-        # The SRE book's 10 % rule over 10 s, with Finagle's floor of 1 retry/s for quiet
-        # upstreams: an outage can amplify load by 1.1x at most.
-        budget=RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0),
-        breaker=CircuitBreakerPolicy(
-            window_type="count", window_size=20,  # the lab's rates are tens of calls a second
-            minimum_calls=10,  # no verdict on fewer than 10 calls
-            failure_rate_threshold=0.5,  # resilience4j's default
-            slow_call_duration_s=1.5, slow_call_rate_threshold=0.8,  # past the healthy p99
-            wait_open_s=5.0, wait_open_multiplier=2.0, max_wait_open_s=60.0,  # back off probes
-            half_open_calls=3,  # three probes decide; fewer flap, more overload
-            max_wait_half_open_s=10.0,  # a hung probe must not keep the breaker half open
-        ),
-        # The SRE book's K = 2 (client sheds once the backend refuses half its work); 60 s
-        # instead of its 2 minutes because the scenarios' faults last a few minutes.
-        throttle=ThrottlePolicy(k=2.0, window_s=60.0),
-    ),
+    client=ClientPolicy(timeout=_UPSTREAM_TIMEOUT, retry=_UPSTREAM_RETRY, budget=_BUDGET,
+                        breaker=_BREAKER, throttle=_THROTTLE, bulkhead=_BULKHEAD),
+    upstreams={"shahkar": ClientPolicy(
+        timeout=_UPSTREAM_TIMEOUT,
+        # hedging already sends a second copy of a slow lookup: one retry is enough
+        retry=_UPSTREAM_RETRY.model_copy(update={"max_attempts": 2}),
+        budget=_BUDGET,
+        # Shahkar is called once per login or recovery, sparsely: judge the last 30 s
+        breaker=_BREAKER.model_copy(update={"window_type": "time", "window_size": 30}),
+        throttle=_THROTTLE, bulkhead=_BULKHEAD,
+        # a read-only lookup with a long tail (p99 2 s healthy): hedge at its p95 (Dean and
+        # Barroso), hedges capped at 10 % of lookups so a sick Shahkar gets no double load
+        hedge=HedgePolicy(delay_s=1.0, quantile=0.95, max_hedges=1, max_ratio=0.1,
+                          attempt_timeout_s=2.0),
+    )},
     user=ClientPolicy(
         timeout=TimeoutPolicy(attempt_timeout_s=10.0),  # the user's patience (DOMAIN.md)
         retry=RetryPolicy(
-            max_attempts=3,
+            max_attempts=3,  # what a patient user does: two more tries, then come back later
             backoff=BackoffPolicy(base_s=1.0, multiplier=2.0, max_s=10.0, jitter="full"),
             max_retry_after_s=30.0,  # shed requests come back when the portal says so
         ),
-        budget=RetryBudgetPolicy(ratio=0.1, window_s=10.0, min_per_s=1.0),
+        budget=_BUDGET,  # the load driver's clients, together, keep to the 10 % rule too
     ),
     admission=AdmissionPolicy(
-        algorithm="aimd", initial_limit=50, min_limit=4, max_limit=500,
+        algorithm="aimd",  # simple, and robust to the portal's mixed request costs
+        initial_limit=50, min_limit=4,  # start near a replica's workers; never starve it
+        max_limit=500,  # a bound on queueing memory whatever the latencies say
         # prescriptions may use the whole limit, logins and lists 85 %, browsing 60 %
         priority_shares=(1.0, 0.85, 0.6),
         latency_target_s=1.0,  # the SLO of an admitted request's median
+        # a Retry-After below 1 s invites a storm; above 30 s users give up anyway
         min_retry_after_s=1.0, max_retry_after_s=30.0,
     ),
-    login_limit=LoginLimitPolicy(),
+    login_limit=LoginLimitPolicy(),  # defaults justified in LoginLimitPolicy's docstring
     # insurance history and pay slips change monthly: a day-old copy, marked stale, beats
     # an error page
     cache=CachePolicy(ttl_s=60.0, max_staleness_s=86_400.0),

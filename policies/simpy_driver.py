@@ -4,17 +4,19 @@ Used by sim/. `attempt_proc(timeout_s)` is a generator (a SimPy process body) th
 attempt, honours its timeout and returns `(Outcome, value)`; the driver runs it inline with
 `yield from`, so an attempt costs no extra process. Sleeps are `env.timeout`s. The decisions
 are those of the asyncio driver, step for step: same pipeline, same rng, same outcomes.
-`SimBulkhead` runs a `Bulkhead` the same way.
+`SimBulkhead` runs a `Bulkhead` the same way, and `run_hedged` a hedged lookup.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from policies.bulkhead import Bulkhead
 from policies.decisions import Admit, Attempt, Done, Reject, Sleep
+from policies.hedge import Hedger
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from policies.result import CallResult
@@ -81,3 +83,35 @@ class SimBulkhead:
             grant = self._grants.get(ticket)
             if grant is not None and not grant.triggered:
                 grant.succeed()
+
+
+def run_hedged(env: Any, hedger: Hedger, attempt_proc: AttemptProc[T], *,
+               deadline_s: float | None = None) -> Generator[Any, Any, CallResult[T]]:
+    """Run one hedged lookup as a SimPy generator; returns `CallResult`.
+
+    Each attempt is its own process. The losers are not interrupted (an attempt process need
+    not handle `Interrupt`): they run on, as the upstream's work does, and are ignored.
+    """
+    call = hedger.start(env.now, deadline_s)
+    running: dict[Any, int] = {}
+    value: T | None = None
+    while True:
+        decision = call.next(env.now)
+        if isinstance(decision, Attempt):
+            running[env.process(attempt_proc(decision.timeout_s))] = call.launched - 1
+        elif isinstance(decision, Sleep):
+            waiters = list(running)
+            if decision.seconds != math.inf:
+                waiters.append(env.timeout(decision.seconds))
+            yield env.any_of(waiters)
+            for proc in sorted((p for p in running if p.triggered), key=running.__getitem__):
+                index = running.pop(proc)
+                outcome, result = proc.value
+                call.record(env.now, index, outcome)
+                if call.winner == index:
+                    value = result
+        elif isinstance(decision, Done):
+            return CallResult(True, value, call.result_outcome, call.launched)
+        else:
+            return CallResult(False, None, call.result_outcome, call.launched,
+                              decision.reason, decision.cause)

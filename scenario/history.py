@@ -42,6 +42,11 @@ Additions for the checkers and the report (scenario/checkers, scenario/report.py
   retry of it), so amplification = attempts / distinct keys; an empty key leaves it unknown.
   Their `time_s` is when the attempt's outcome was known.
 - breaker states in policy events are "closed", "open" and "half_open".
+- per-replica breakers: each portal replica has its own breaker per upstream. A runner with
+  several replicas qualifies both the breaker event's key and the upstream process with the
+  replica, after "@": key "shahkar@portal-a", process "upstream:shahkar@portal-a". The
+  checkers then judge each replica's breaker against the faults on its own link
+  ("portal-a-shahkar"); unqualified names are read as one breaker per upstream.
 - final state: the runner records one "final" op for every idempotency key it invoked; when
   the history has final ops, a key without one counts as applied 0.
 - credential stuffing: attack traffic comes from processes "attacker-<n>", whose logins all use

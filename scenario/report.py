@@ -23,8 +23,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from scenario.checkers.breaker import amplification
-from scenario.checkers.index import Index, index
+from scenario.checkers.breaker import amplification, upstream_names
+from scenario.checkers.index import Index, index, split_replica
 from scenario.checkers.paper import RECONCILE_PREFIX, paper_counts
 from scenario.checkers.service import counted
 from scenario.checkers.windows import quantile
@@ -114,13 +114,14 @@ def _prescriptions(ixs: Sequence[Index]) -> Prescriptions:
 
 
 def _upstreams(ixs: Sequence[Index]) -> dict[str, UpstreamCalls]:
-    names = sorted({u for ix in ixs for u in (*ix.upstream, *ix.breaker)})
+    names = sorted({u for ix in ixs for u in upstream_names(ix, None)})
     out: dict[str, UpstreamCalls] = {}
     for u in names:
         attempts = [a for ix in ixs for a in ix.upstream.get(u, [])]
         amps = [amplification(ix.upstream.get(u, [])) for ix in ixs if ix.upstream.get(u)]
         known = [a for a in amps if a is not None]
-        opens = sum(s == "open" for ix in ixs for _, s in ix.breaker.get(u, []))
+        opens = sum(s == "open" for ix in ixs for key, events in ix.breaker.items()
+                    if split_replica(key)[0] == u for _, s in events)
         out[u] = UpstreamCalls(calls=len(attempts), breaker_opens=opens,
                                amplification=_r(max(known)) if known and
                                len(known) == len(amps) else None)

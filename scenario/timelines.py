@@ -36,15 +36,27 @@ def bucket_size_s(duration_s: float) -> float:
     return math.ceil(duration_s / MAX_BUCKETS)
 
 
+def _activity_end_s(ix: Index) -> float:
+    """The last client, fault, upstream or breaker event: gauges sampled while the model
+    drains, and the final state read after it, would stretch the plots with empty time.
+    """
+    ends = [max((c.end_s or c.start_s) for c in ix.calls)] if ix.calls else []
+    ends += [min(s.end_s, ix.end_s) for s in ix.faults]
+    ends += [a[-1].time_s for a in ix.upstream.values() if a]
+    ends += [e[-1][0] for e in ix.breaker.values() if e]
+    return max(ends, default=ix.end_s)
+
+
 def timelines(ix: Index) -> Timelines:
     """The report's series of one indexed history, in O(n log n)."""
     start = math.floor(ix.start_s)
-    size = bucket_size_s(max(ix.end_s - start, 1.0))
-    n = max(1, math.ceil((ix.end_s - start) / size) + (ix.end_s == start))
+    end = _activity_end_s(ix)
+    size = bucket_size_s(max(end - start, 1.0))
+    n = max(1, math.ceil((end - start) / size) + (end == start))
     good = [0] * n
     lat: list[list[float]] = [[] for _ in range(n)]
     for c in ix.calls:
-        if c.ok and c.end_s is not None:
+        if c.ok and c.end_s is not None and c.end_s <= end:
             i = min(n - 1, int((c.end_s - start) // size))
             good[i] += 1
             lat[i].append((c.end_s - c.start_s) * 1000.0)
@@ -53,8 +65,9 @@ def timelines(ix: Index) -> Timelines:
     for u, events in sorted(ix.breaker.items()):
         steps = [(ix.start_s, 0.0)]
         steps += [(t, BREAKER_LEVEL.get(state, 0.5)) for t, state in events]
-        steps.append((ix.end_s, steps[-1][1]))
+        steps.append((end, steps[-1][1]))
         breaker[u] = steps
-    gauges = {f"{f} {key}".strip(): samples for (f, key), samples in sorted(ix.gauges.items())}
+    gauges = {f"{f} {key}".strip(): [x for x in samples if x[0] <= end]
+              for (f, key), samples in sorted(ix.gauges.items())}
     return Timelines(size, [start + i * size for i in range(n)], [g / size for g in good],
                      p99, breaker, gauges, list(ix.faults))

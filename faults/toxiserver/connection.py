@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from faults.toxiserver.entry import DOWNSTREAM, UPSTREAM, ToxicEntry
 from faults.toxiserver.link import Link
-
-STREAM_LIMIT_BYTES = 1024 * 1024  # StreamReader buffer: big reads keep the copy loop cheap
+from faults.toxiserver.relay import RelayReader
 
 
 class Connection:
@@ -19,8 +18,8 @@ class Connection:
     def __init__(
         self,
         key: str,
-        client: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        client: tuple[RelayReader, asyncio.StreamWriter],
+        upstream: tuple[RelayReader, asyncio.StreamWriter],
         chains: dict[str, list[ToxicEntry]],
         on_closed: Callable[[Connection], None],
     ) -> None:
@@ -29,10 +28,10 @@ class Connection:
         self._on_closed = on_closed
         self.closed = False
         self.links = {
-            UPSTREAM: Link(f"{key}/upstream", client[0], upstream[1], chains[UPSTREAM], self.close),
-            DOWNSTREAM: Link(
-                f"{key}/downstream", upstream[0], client[1], chains[DOWNSTREAM], self.close
-            ),
+            UPSTREAM: Link(f"{key}/upstream", client[0], client[1].transport, upstream[1],
+                           entries=chains[UPSTREAM], on_end=self.close),
+            DOWNSTREAM: Link(f"{key}/downstream", upstream[0], upstream[1].transport, client[1],
+                             entries=chains[DOWNSTREAM], on_end=self.close),
         }
         if any(e.toxic.resets_at_connect for chain in chains.values() for e in chain):
             # Toxiproxy sets SO_LINGER 0 on both sockets when reset_peer is there at

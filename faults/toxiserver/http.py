@@ -63,7 +63,8 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         await reader.readexactly(2)
 
 
-def _render(response: Response, request_id: str, keep_alive: bool) -> bytes:
+def _render(response: Response, request_id: str, keep_alive: bool,
+            head_only: bool = False) -> bytes:
     phrase = HTTPStatus(response.status).phrase
     lines = [f"HTTP/1.1 {response.status} {phrase}"]
     if response.content_type is not None:
@@ -76,7 +77,8 @@ def _render(response: Response, request_id: str, keep_alive: bool) -> bytes:
     if not keep_alive:
         lines.append("Connection: close")
     head = "\r\n".join(lines) + "\r\n\r\n"
-    return head.encode("latin-1") + (b"" if response.status == 204 else response.body)
+    bodyless = head_only or response.status == 204  # HEAD answers carry headers only
+    return head.encode("latin-1") + (b"" if bodyless else response.body)
 
 
 class HttpServer:
@@ -128,6 +130,8 @@ class HttpServer:
             return False
         try:
             method, target, version, headers = _parse_head(head)
+            if headers.get("expect", "").lower() == "100-continue":  # curl, for big bodies
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             body = await _read_body(reader, headers)
         except BadRequest as exc:
             await self._reject(writer, request_id, 413 if "large" in str(exc) else 400)
@@ -142,7 +146,7 @@ class HttpServer:
         except Exception:
             log.exception("request failed", extra={"request_id": request_id})
             response = Response(500, b"internal error\n", "text/plain; charset=utf-8")
-        writer.write(_render(response, request_id, keep_alive))
+        writer.write(_render(response, request_id, keep_alive, method == "HEAD"))
         await writer.drain()
         log.info("request", extra={"request_id": request_id, "method": method, "path": path,
                                    "status": response.status})

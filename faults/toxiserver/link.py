@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 
 from faults.toxiserver.channel import Channel, Chunk
 from faults.toxiserver.entry import ToxicEntry
+from faults.toxiserver.relay import RelayReader
 from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
 
-READ_BYTES = 256 * 1024  # one read from the source socket
+DIRECT_READ_BYTES = 8 * 1024 * 1024  # > the reader's buffer: take all of it, no memmove
+CHUNK_BYTES = 32 * 1024  # one chunk through a toxic chain, as Toxiproxy's io.Copy buffer
 HIGH_WATER_BYTES = 512 * 1024  # unsent bytes in the destination before waiting for it
 NOOP = NoopToxic()
 
@@ -46,14 +48,18 @@ class Link:
     def __init__(
         self,
         key: str,
-        src: asyncio.StreamReader,
+        src: RelayReader,
+        src_transport: asyncio.BaseTransport,
         dst: asyncio.StreamWriter,
+        *,
         entries: list[ToxicEntry],
         on_end: Callable[[], None],
     ) -> None:
         self.key = key  # seed/proxy/connection/direction: the root of every draw
         self._src = src
+        self._src_transport = src_transport
         self._dst = dst
+        self._draining: asyncio.Task[None] | None = None
         self._on_end = on_end
         self.channels = [Channel() for _ in range(len(entries) + 1)]
         self.stages = [
@@ -79,6 +85,7 @@ class Link:
 
     def cancel(self) -> None:
         """Stop every task of this link but the caller's own."""
+        self._src.relay = None
         current = asyncio.current_task()
         for task in list(self.tasks):
             if task is not current:
@@ -93,7 +100,12 @@ class Link:
         src, dst, tail = self._src, self._dst, self.channels[-1]  # the tail never changes
         loop = asyncio.get_running_loop()
         try:
-            while data := await src.read(READ_BYTES):
+            while True:
+                if not self.stages and not tail and not src.buffered_bytes:
+                    src.relay = self._relay  # nothing queued anywhere: relay from now on
+                data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
+                if not data:
+                    break
                 self.received_bytes += len(data)
                 if not self.stages and not tail:
                     dst.write(data)
@@ -108,6 +120,28 @@ class Link:
             self._on_end()
         else:
             await self.channels[0].put(None)
+
+    def _relay(self, data: bytes) -> None:
+        """The fast path, called by the reader's protocol: write at once, pause if backed up."""
+        self.received_bytes += len(data)
+        self.sent_bytes += len(data)
+        self._dst.write(data)
+        if self._draining is None and (
+            self._dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES
+        ):
+            self._src_transport.pause_reading()  # type: ignore[attr-defined]
+            self._draining = self._spawn(self._drain_then_resume())
+
+    async def _drain_then_resume(self) -> None:
+        try:
+            await self._dst.drain()
+        except OSError:
+            self._on_end()
+            return
+        finally:
+            self._draining = None
+        if not self._src_transport.is_closing():
+            self._src_transport.resume_reading()  # type: ignore[attr-defined]
 
     async def _write(self) -> None:
         dst = self._dst
@@ -165,6 +199,7 @@ class Link:
 
     async def add_toxic(self, entry: ToxicEntry) -> None:
         """Append a stage at the end of the chain, restarting the previous last one."""
+        self._src.relay = None  # from now on data waits in the reader for the chain
         new_in = Channel()
         tail = self.channels[-1]
         previous = self.stages[-1] if self.stages else None

@@ -62,16 +62,19 @@ def split_host_port(address: str) -> tuple[str, str]:
     return host, address[colon + 1 :]
 
 
-def parse_port(address: str, text: str) -> int:
-    """A port number 0..65535 (empty means 0), as Go parses it."""
+def parse_port(text: str) -> int:
+    """A port number 0..65535 or a service name (empty means 0), as Go's LookupPort reads it."""
     if text == "":
         return 0
     if text.isascii() and text.lstrip("+-").isdigit():
         port = int(text)
         if 0 <= port <= 65535:
             return port
-        raise ListenError(f"address {address}: invalid port")
-    raise ListenError(f"lookup tcp/{text}: unknown port")
+        raise ListenError(f"address {text}: invalid port")  # Go names the port, not the address
+    try:
+        return socket.getservbyname(text, "tcp")
+    except (OSError, UnicodeError):
+        raise ListenError(f"lookup tcp/{text}: unknown port") from None
 
 
 async def resolve(address: str) -> Resolved:
@@ -79,7 +82,7 @@ async def resolve(address: str) -> Resolved:
     if address == "":
         return Resolved(socket.AF_INET, LOOPBACK, 0)
     host, port_text = split_host_port(address)
-    port = parse_port(address, port_text)
+    port = parse_port(port_text)
     if host == "":
         return Resolved(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET, "", port)
     try:

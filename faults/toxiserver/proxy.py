@@ -8,10 +8,11 @@ import logging
 from typing import Any
 
 from faults.toxiserver.collection import ToxicCollection
-from faults.toxiserver.connection import STREAM_LIMIT_BYTES, Connection
+from faults.toxiserver.connection import Connection
 from faults.toxiserver.link import Link
 from faults.toxiserver.listen import ListenError, bound_address, listen, resolve, split_host_port
 from faults.toxiserver.metrics import ProxyMetrics
+from faults.toxiserver.relay import RelayReader, open_relay_connection, relay_protocol
 
 log = logging.getLogger("faults.toxiserver")
 
@@ -50,9 +51,8 @@ class Proxy:
         if self.enabled:
             return
         sock = await listen(self.listen)
-        self._server = await asyncio.start_server(
-            self._accept, sock=sock, limit=STREAM_LIMIT_BYTES
-        )
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(relay_protocol(self._accept), sock=sock)
         self.listen = bound_address(sock)
         self.enabled = True
         log.info("proxy started", extra={"proxy": self.name, "listen": self.listen,
@@ -71,10 +71,7 @@ class Proxy:
 
     async def update(self, listen: str, upstream: str, enabled: bool) -> None:
         """Apply a PATCH: restart only if the resolved listen or the upstream changed."""
-        try:
-            resolved = str(await resolve(listen))
-        except ListenError:
-            raise
+        resolved = str(await resolve(listen))  # ListenError: Go's ResolveTCPAddr text
         if self.listen != resolved or self.upstream != upstream:
             await self.stop()
             self.listen = listen
@@ -86,13 +83,12 @@ class Proxy:
                 await self.stop()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert isinstance(reader, RelayReader)
         self._accepted += 1
         key = f"{self._seed}/{self.name}/{self._accepted}"
         try:
             host, port = split_host_port(self.upstream)
-            up_reader, up_writer = await asyncio.open_connection(
-                host, int(port), limit=STREAM_LIMIT_BYTES
-            )
+            up_reader, up_writer = await open_relay_connection(host, int(port))
         except (OSError, ValueError, ListenError) as exc:
             log.info("upstream dial failed", extra={"proxy": self.name, "error": str(exc)})
             writer.close()

@@ -11,12 +11,14 @@ ServiceError
 ├── Unprocessable (422)       domain rule broken, idempotency key reused with another body
 ├── TooManyRequests (429)     login rate limit
 └── Unavailable (503)         shed, upstream down; carries Retry-After
+(and sqlite3.OperationalError, e.g. locked past the busy timeout: 503 + Retry-After)
 
 Bodies are `{"error": "<one sentence>"}` (plus `detail` for validation errors).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -139,6 +141,12 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, str(exc.detail))
 
+    async def database_busy(_: Request, exc: Exception) -> JSONResponse:
+        # Past the busy timeout (writers queued behind other replicas): try again shortly.
+        return error_response(503, f"the database is busy ({exc}); try again shortly",
+                              retry_after_s=1)
+
     app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(sqlite3.OperationalError, database_busy)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -18,7 +18,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header
 
+from mock_services.common.db import Database
 from mock_services.common.errors import BadRequest, Unprocessable
+from mock_services.common.errors import Conflict as ConflictError
+from policies.idempotency import IN_PROGRESS, NEW, PAYLOAD_MISMATCH, Conflict, New, Replay
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (scope, key)
 );
 """
+_PENDING = 0  # status of a key claimed by SqliteIdempotencyStore.begin, not finished yet
 KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
 _KEY = re.compile(KEY_PATTERN)
 
@@ -52,6 +56,8 @@ def lookup(conn: sqlite3.Connection, scope: str, key: str, digest: str) -> Store
         return None
     if row["fingerprint"] != digest:
         raise Unprocessable(f"Idempotency-Key {key} was already used with a different request body")
+    if row["status"] == _PENDING:
+        raise ConflictError(f"a request with Idempotency-Key {key} is still in progress")
     return StoredResponse(row["status"], json.loads(row["body"]))
 
 
@@ -91,3 +97,51 @@ def _require_key(
 
 IdempotencyKey = Annotated[str, Depends(_require_key)]
 """A route parameter: the write's Idempotency-Key header, 400 when missing."""
+
+
+class SqliteIdempotencyStore:
+    """policies' `IdempotencyStore` protocol over this table, for one scope.
+
+    The routes bind a key and apply its change in one transaction (`run_once`), which needs
+    no pending state; this adapter offers the protocol's two-step begin/finish for work
+    that spans transactions, with the same answers as `MemoryIdempotencyStore`.
+    """
+
+    def __init__(self, db: Database, scope: str, clock: Callable[[], float]) -> None:
+        self.db, self.scope, self.clock = db, scope, clock
+
+    def begin(self, key: str, fingerprint: str) -> New | Replay[StoredResponse] | Conflict:
+        """Claim `key`: New, Replay(response), or Conflict (422 other payload, 409 pending)."""
+
+        def tx(conn: sqlite3.Connection) -> New | Replay[StoredResponse] | Conflict:
+            row = conn.execute("SELECT fingerprint, status, body FROM idempotency "
+                               "WHERE scope=? AND key=?", (self.scope, key)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO idempotency VALUES (?, ?, ?, ?, '', ?)",
+                             (self.scope, key, fingerprint, _PENDING, self.clock()))
+                return NEW
+            if row["fingerprint"] != fingerprint:
+                return PAYLOAD_MISMATCH
+            if row["status"] == _PENDING:
+                return IN_PROGRESS
+            return Replay(StoredResponse(row["status"], json.loads(row["body"])))
+
+        return self.db.write(tx)
+
+    def finish(self, key: str, response: StoredResponse) -> None:
+        """Record the response of the request that claimed `key`."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            cur = conn.execute("UPDATE idempotency SET status=?, body=? WHERE scope=? AND key=? "
+                               "AND status=?", (response.status, json.dumps(response.body),
+                                                self.scope, key, _PENDING))
+            if cur.rowcount != 1:
+                raise KeyError(f"idempotency key {key!r} was not claimed with begin()")
+
+        self.db.write(tx)
+
+    def abandon(self, key: str) -> None:
+        """Release a claim whose work failed without effect."""
+        self.db.write(lambda c: c.execute(
+            "DELETE FROM idempotency WHERE scope=? AND key=? AND status=?",
+            (self.scope, key, _PENDING)) and None)

@@ -35,7 +35,8 @@ def up(args: argparse.Namespace) -> int:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # both stop a foreground lab, also when started where SIGINT was ignored (a background job)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
             lab = start_lab(LabConfig(run_dir))
@@ -47,19 +48,17 @@ def up(args: argparse.Namespace) -> int:
             return 0
         atexit.register(lab.down)  # a backstop should anything below raise
         print("lab is up; Ctrl-C stops it", flush=True)
-        try:
-            # the lab map disappears when someone runs `lab down` from another shell
-            while not stop.wait(WATCH_INTERVAL_S):
-                if not (run_dir / state.STATE_FILE).exists():
-                    break
-        except KeyboardInterrupt:
-            pass
+        # the lab map disappears when someone runs `lab down` from another shell
+        while not stop.wait(WATCH_INTERVAL_S):
+            if not (run_dir / state.STATE_FILE).exists():
+                break
         lab.down()
         atexit.unregister(lab.down)
         print("lab is down", flush=True)
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def down(args: argparse.Namespace) -> int:

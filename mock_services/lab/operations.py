@@ -13,13 +13,13 @@ runner calls them through `asyncio.to_thread`).
 from __future__ import annotations
 
 import functools
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ParamSpec
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from faults.errors import SupervisorError
 from faults.supervisor import Supervisor
@@ -27,8 +27,8 @@ from mock_services.lab.supervisor import Lab, LabError
 from mock_services.lab.topology import TopologyError
 
 P = ParamSpec("P")
-IN_FLIGHT = re.compile(r"^(\w*(?:in_flight|inprogress|in_progress)\w*)(?:\{[^}]*\})?\s+(\S+)$",
-                       re.MULTILINE)
+OPS_ROUTES = frozenset({"/readyz", "/healthz", "/metrics", "unmatched"})
+QUIET_S = 0.2  # no user request answered for this long: nothing left in flight to wait for
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,37 +37,50 @@ class DeployTiming:
 
     deregister_s: how long clients need to notice readiness off (their health-poll period
     and then some) before the replica stops, like a load balancer's deregistration delay.
-    max_drain_s: the longest wait for in-flight requests to finish before SIGTERM.
+    max_drain_s: the longest wait for in-flight requests to finish before SIGTERM (uvicorn
+    then drains whatever is still running before it exits).
     """
 
     deregister_s: float = 0.5
     max_drain_s: float = 5.0
 
 
-def in_flight(lab: Lab, name: str) -> int | None:
-    """The replica's in-flight request count from its /metrics, None when it does not say."""
+def served(metrics_text: str) -> int:
+    """User requests answered so far, from a service's /metrics (health and admin excluded)."""
+    total = 0.0
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != "http_requests":
+            continue
+        for sample in family.samples:
+            route = sample.labels.get("route", "")
+            if sample.name.endswith("_total") and route not in OPS_ROUTES \
+                    and not route.startswith("/admin"):
+                total += sample.value
+    return int(total)
+
+
+def _served(lab: Lab, name: str) -> int | None:
     try:
         r = httpx.get(lab.state.url(name) + "/metrics", timeout=1.0)
     except httpx.HTTPError:
         return None
-    if r.status_code != 200:
-        return None
-    values = [float(m.group(2)) for m in IN_FLIGHT.finditer(r.text)]
-    return int(sum(values)) if values else None
+    return served(r.text) if r.status_code == 200 else None
 
 
 def drain(lab: Lab, name: str, timing: DeployTiming,
           clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> None:
-    """Wait out the deregistration delay, then until no request is in flight (bounded)."""
+    """Wait out the deregistration delay, then until the replica has answered no user request
+    for `QUIET_S` (its last in-flight requests are done), at most `max_drain_s`."""
     sleep(timing.deregister_s)  # a real-world period clients need to notice, not a sync
     deadline = clock() + timing.max_drain_s
-    while clock() < deadline:
-        count = in_flight(lab, name)
-        # the scrape itself is one request in flight when the gauge counts every request
-        if count is None or count <= 1:
+    last = _served(lab, name)
+    while last is not None and clock() < deadline:
+        sleep(QUIET_S)  # the quiet window itself
+        now = _served(lab, name)
+        if now == last:
             return
-        sleep(0.02)
+        last = now
 
 
 def power_off(lab: Lab, rack: str) -> list[str]:

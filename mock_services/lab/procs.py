@@ -77,12 +77,10 @@ def belongs_to(pid: int, run_dir: Path) -> bool:
     """True if `pid` is alive and was started for `run_dir` (checked in its environment)."""
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except FileNotFoundError:
-        return False
-    except PermissionError:
-        return False
+    except (FileNotFoundError, PermissionError):
+        return False  # gone, or another user's process: not ours either way
     except OSError:
-        return alive(pid)
+        return alive(pid)  # no /proc here: trust the pid file
     marker = f"{LAB_DIR_ENV}={run_dir.resolve()}".encode()
     return marker in environ.split(b"\0") and alive(pid)
 

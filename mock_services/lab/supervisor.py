@@ -4,60 +4,33 @@
 external Toxiproxy), writes the map, then starts the proxy server and every service at once,
 creates one proxy per link and waits for readiness with a deadline. Any failure tears down
 what was started and raises `LabError` naming the culprit (with the tail of its log).
-`teardown(run_dir)` works from the pid files alone, so it also cleans up after a crashed
-supervisor. Faults (power loss, deploys) live in `mock_services.lab.operations`.
+`teardown(run_dir)` (in `cleanup`) works from the pid files alone, so it also cleans up after
+a crashed supervisor. Faults (power loss, deploys) live in `mock_services.lab.operations`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from mock_services.lab import ports, procs, proxyapi, state
+from mock_services.lab.cleanup import teardown
+from mock_services.lab.config import (
+    PROXY,
+    TOXIPROXY_URL_ENV,
+    LabConfig,
+    LabError,
+    proxy_defs,
+    resolve,
+)
 from mock_services.lab.readiness import NotReady, wait_ready
 from mock_services.lab.state import LabState
-from mock_services.lab.topology import (
-    CLIENT,
-    LinkSpec,
-    ServiceSpec,
-    Topology,
-    TopologyError,
-    default_topology,
-)
-
-PROXY = "toxiproxy"  # the process name of the embedded proxy server
-TOXIPROXY_URL_ENV = "TOXIPROXY_URL"
-
-
-class LabError(RuntimeError):
-    """The lab could not be started or operated; the message is one sentence (plus a log tail).
-
-    `bad_input` is True when the cause is the user's input (exit 2), False for a failure (1).
-    """
-
-    def __init__(self, message: str, bad_input: bool = False) -> None:
-        super().__init__(message)
-        self.bad_input = bad_input
-
-
-@dataclass(frozen=True, slots=True)
-class LabConfig:
-    """How to start a lab: where, what, with which policies and deadlines."""
-
-    run_dir: Path
-    topology: Topology = field(default_factory=default_topology)
-    policies: str = "resilient"
-    toxiproxy_url: str | None = None  # None: $TOXIPROXY_URL, else the embedded proxy
-    ready_timeout_s: float = 20.0
-    stop_grace_s: float = 10.0
+from mock_services.lab.topology import CLIENT, ServiceSpec
 
 
 def service_argv(lab: LabState, s: ServiceSpec) -> tuple[str, ...]:
@@ -170,6 +143,11 @@ class Lab:
                          if s.kind != "portal"] + dead)
         for portal in self.state.topology.portals():
             self.set_ready(portal.name, True)
+        for upstream in self.state.topology.upstreams():  # HTTP-level faults back to normal
+            r = httpx.post(self.state.url(upstream.name) + "/admin/fault", json={"mode": "ok"},
+                           timeout=2.0)
+            if r.status_code >= 400:
+                raise LabError(f"{upstream.name} refused POST /admin/fault: HTTP {r.status_code}")
         try:
             proxyapi.reset(self.state.toxiproxy_url)
         except proxyapi.ProxyApiError as exc:
@@ -181,48 +159,6 @@ class Lab:
         self.procs.clear()
 
 
-def _resolve(config: LabConfig) -> LabState:
-    """Fill every port 0 with a free port, after checking the fixed ones are free."""
-    t = config.topology
-    try:
-        t.validate()
-    except TopologyError as exc:
-        raise LabError(str(exc), bad_input=True) from None
-    fixed = [s.port for s in t.services if s.port] + [x.listen_port for x in t.links
-                                                       if x.listen_port]
-    try:
-        for s in t.services:
-            if s.port:
-                ports.check_free(s.port, f"service {s.name!r}")
-        for link in t.links:
-            if link.listen_port:
-                ports.check_free(link.listen_port, f"link {link.name!r}")
-    except ports.PortInUse as exc:
-        raise LabError(f"topology: {exc}", bad_input=True) from None
-    url = config.toxiproxy_url or os.environ.get(TOXIPROXY_URL_ENV) or None
-    need = sum(1 for s in t.services if not s.port) + sum(1 for x in t.links if not x.listen_port)
-    free = ports.allocate(fixed, need + (0 if url else 1))
-    services = tuple(s if s.port else _with_port(s, free.pop()) for s in t.services)
-    links = tuple(x if x.listen_port else LinkSpec(x.source, x.target, x.switch, free.pop())
-                  for x in t.links)
-    resolved = Topology(services, links, t.racks, t.switches)
-    embedded = url is None
-    if url is None:
-        url = f"http://{ports.HOST}:{free.pop()}"
-    return LabState(config.run_dir.resolve(), resolved, url.rstrip("/"), embedded,
-                    config.policies, os.getpid())
-
-
-def _with_port(s: ServiceSpec, port: int) -> ServiceSpec:
-    return ServiceSpec(s.name, s.kind, s.rack, port, s.replica_id)
-
-
-def _proxy_defs(lab: LabState) -> list[proxyapi.ProxyDef]:
-    return [proxyapi.ProxyDef(x.name, f"{ports.HOST}:{x.listen_port}",
-                              f"{ports.HOST}:{lab.topology.service(x.target).port}")
-            for x in lab.topology.links]
-
-
 def up(config: LabConfig) -> Lab:
     """Start the lab of `config` and return it once every service is ready."""
     run_dir = config.run_dir
@@ -231,7 +167,7 @@ def up(config: LabConfig) -> Lab:
             raise LabError(f"a lab is already running in {run_dir}; run 'chaoslab lab down "
                            f"--dir {run_dir}' first", bad_input=True)
         teardown(run_dir)  # the leftovers of a crashed supervisor
-    lab_state = _resolve(config)
+    lab_state = resolve(config)
     if not lab_state.embedded_proxy:
         try:
             proxyapi.version(lab_state.toxiproxy_url)
@@ -254,7 +190,7 @@ def up(config: LabConfig) -> Lab:
             raise LabError(f"the Toxiproxy server is not ready: {exc} (last lines of its log:\n"
                            f"{procs.log_tail(lab_state.run_dir, PROXY)})") from None
         try:
-            proxyapi.populate(lab_state.toxiproxy_url, _proxy_defs(lab_state))
+            proxyapi.populate(lab_state.toxiproxy_url, proxy_defs(lab_state))
         except proxyapi.ProxyApiError as exc:
             raise LabError(str(exc)) from None
         lab.wait_ready([s.name for s in lab_state.topology.services])
@@ -264,35 +200,4 @@ def up(config: LabConfig) -> Lab:
     return lab
 
 
-def teardown(run_dir: Path, grace_s: float = 10.0,
-             children: list[subprocess.Popen[bytes]] | None = None) -> list[str]:
-    """Stop every process and proxy of the lab in `run_dir`; return the names it stopped.
-
-    Works from the pid files and `lab.json` alone, so it also cleans up after a crash.
-    """
-    try:
-        lab_state: LabState | None = state.load(run_dir)
-    except state.NoLab:
-        lab_state = None
-    if lab_state is not None and not lab_state.embedded_proxy:
-        # an external proxy outlives us: remove what we created on it (if it is gone, so are they)
-        with contextlib.suppress(proxyapi.ProxyApiError):
-            proxyapi.delete(lab_state.toxiproxy_url, [x.name for x in lab_state.topology.links])
-    pids = {name: pid for name, pid in procs.read_pids(run_dir).items()
-            if procs.belongs_to(pid, run_dir)}
-    for pid in pids.values():
-        procs.signal_group(pid, signal.SIGTERM)
-    kids = children or []
-    survivors = procs.wait_gone(list(pids.values()), time.monotonic() + grace_s, kids)
-    for pid in survivors:
-        procs.kill_group(pid, kids)
-    for kid in kids:
-        if kid.poll() is None:
-            kid.wait(timeout=5.0)
-    for name in procs.read_pids(run_dir):
-        procs.remove_pid_file(run_dir, name)
-    state.forget(run_dir)
-    return sorted(pids)
-
-
-__all__ = ["CLIENT", "Lab", "LabConfig", "LabError", "teardown", "up"]
+__all__ = ["CLIENT", "PROXY", "Lab", "LabConfig", "LabError", "teardown", "up"]

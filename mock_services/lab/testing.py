@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import atexit
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -21,17 +23,23 @@ from mock_services.lab.supervisor import Lab, LabConfig, up
 READY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine starts six uvicorns slowly
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """The running lab of this test session."""
-    run_dir = tmp_path_factory.mktemp("lab")
-    started = up(LabConfig(run_dir, ready_timeout_s=READY_TIMEOUT_S))
+@contextmanager
+def running_lab(run_dir: Path, policies: str = "resilient") -> Iterator[Lab]:
+    """A lab in `run_dir` for the duration of the block; torn down whatever happens."""
+    started = up(LabConfig(run_dir, policies=policies, ready_timeout_s=READY_TIMEOUT_S))
     atexit.register(started.down)
     try:
         yield started
     finally:
         started.down()
         atexit.unregister(started.down)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The running lab of this test session."""
+    with running_lab(tmp_path_factory.mktemp("lab")) as started:
+        yield started
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ the worker's retries and another replica's worker can overlap without charging t
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import anyio
 
 from mock_services.portal.context import PortalContext
 
+LOG = logging.getLogger(__name__)
 MAX_BACKOFF_S = 60.0
 LEASE_S = 60.0  # a claimed job is left alone this long; a crashed worker's claim expires
 
@@ -44,8 +46,9 @@ async def pay(ctx: PortalContext, order: PaymentOrder, deadline_s: float | None)
         json={"payment_id": order.payment_ref, "payer": order.payer,
               "amount_rial": order.amount_rial},
         headers={"Idempotency-Key": order.payment_ref})
-    if reply.ok and reply.status in (200, 201) and isinstance(reply.body, dict):
-        return PayResult(str(reply.body["receipt"]))
+    if reply.ok and reply.status in (200, 201) and isinstance(reply.body, dict) and (
+            receipt := reply.body.get("receipt")):
+        return PayResult(str(receipt))
     permanent = reply.ok and reply.status is not None and 400 <= reply.status < 500
     return PayResult(None, permanent, reply.reason or f"http_{reply.status}")
 
@@ -57,15 +60,15 @@ def mark_paid(conn: sqlite3.Connection, list_id: int, receipt: str, now_s: float
     conn.execute("UPDATE payment_jobs SET done=1 WHERE list_id=?", (list_id,))
 
 
-def _claim(conn: sqlite3.Connection, now_s: float) -> PaymentOrder | None:
+def _claim(conn: sqlite3.Connection, now_s: float, owner: str) -> PaymentOrder | None:
     row = conn.execute(
         "SELECT j.list_id, l.payment_ref, l.workshop_code, l.payable_rial FROM payment_jobs j "
         "JOIN lists l ON l.id = j.list_id WHERE j.done=0 AND j.next_s<=? AND j.lease_until_s<=? "
         "ORDER BY j.next_s LIMIT 1", (now_s, now_s)).fetchone()
     if row is None:
         return None
-    conn.execute("UPDATE payment_jobs SET lease_until_s=? WHERE list_id=?",
-                 (now_s + LEASE_S, row["list_id"]))
+    conn.execute("UPDATE payment_jobs SET lease_until_s=?, lease_owner=? WHERE list_id=?",
+                 (now_s + LEASE_S, owner, row["list_id"]))
     return PaymentOrder(row["list_id"], row["payment_ref"], row["workshop_code"],
                         row["payable_rial"])
 
@@ -94,7 +97,8 @@ class PaymentWorker:
         """Pay one due job; False when none was due."""
         ctx = self.ctx
         now = ctx.clock.now()
-        order = await ctx.db.awrite(lambda c: _claim(c, now))
+        owner = ctx.settings.replica_id
+        order = await ctx.db.awrite(lambda c: _claim(c, now, owner))
         if order is None:
             return False
         result = await pay(ctx, order, deadline_s=None)
@@ -109,12 +113,18 @@ class PaymentWorker:
 
     async def run_forever(self) -> None:
         """Loop until cancelled (the app's lifespan ends it)."""
+        # Claims held under this replica's name belong to a previous life of this process
+        # (killed mid-payment): release them now instead of waiting out the lease.
+        owner = self.ctx.settings.replica_id
+        await self.ctx.db.awrite(lambda c: c.execute(
+            "UPDATE payment_jobs SET lease_until_s=0 WHERE lease_owner=? AND done=0", (owner,)))
         while True:
             try:
                 busy = await self.run_once()
             except anyio.get_cancelled_exc_class():
                 raise
-            except Exception:
+            except Exception:  # a database hiccup must not end the worker; the job stays queued
+                LOG.exception("payment worker: one round failed; retrying after a pause")
                 busy = False
             if not busy:
                 await self.ctx.clock.sleep(self.ctx.settings.payment_worker_idle_s)

@@ -28,6 +28,8 @@ class PortalSettings(ServiceSettings):
     max_draft_bytes: Annotated[int, Field(ge=256, le=1_000_000)] = 65_536
     # resilient: how long a list submission waits for payment before answering 202 + queue
     list_sync_payment_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # resilient logins with a recent verification wait at most this long for Shahkar
+    login_shahkar_deadline_s: Annotated[float, Field(gt=0, le=60)] = 2.5
     payment_worker_idle_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_list_workers: Annotated[int, Field(ge=1, le=5000)] = 5000
 

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS lists (
 );
 CREATE TABLE IF NOT EXISTS payment_jobs (
     list_id INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0, next_s REAL NOT NULL,
-    lease_until_s REAL NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '',
+    lease_until_s REAL NOT NULL DEFAULT 0, lease_owner TEXT NOT NULL DEFAULT '',
+    last_error TEXT NOT NULL DEFAULT '',
     done INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS payment_jobs_due ON payment_jobs (done, next_s);

@@ -7,6 +7,7 @@ counted in /metrics and written to the replica's event log, as are breaker trans
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -54,28 +55,31 @@ class UpstreamClient:
                    idempotent: bool = True) -> Reply:
         """One logical call: the attempts, waits and give-ups the policy decides."""
 
-        async def attempt(timeout_s: float) -> tuple[Outcome, httpx.Response | None]:
+        async def attempt(timeout_s: float) -> tuple[Outcome, tuple[int, Any] | None]:
             started = self.clock.now()
-            response: httpx.Response | None = None
+            answer: tuple[int, Any] | None = None
             try:
-                answer = await self.http.request(method, path, json=json, headers=headers,
-                                                 timeout=timeout_s)
+                response = await self.http.request(method, path, json=json, headers=headers,
+                                                   timeout=timeout_s)
+                code = response.status_code
+                body = response.json() if response.content else None
             except httpx.TimeoutException:
                 outcome = Outcome(False, error="timeout")
             except httpx.ConnectError:
                 outcome = Outcome(False, error="refused")
-            except httpx.TransportError:
+            except (httpx.TransportError, ValueError):  # cut off, or a garbled body
                 outcome = Outcome(False, error="reset")
+            except asyncio.CancelledError:  # the driver's own timeout cut the attempt
+                self._record_attempt(Outcome(False, error="timeout"))
+                raise
             else:
-                code = answer.status_code
                 ok = code < 400 or (code < 500 and code not in _FAILING_4XX)
-                outcome = Outcome(ok, status=code, retry_after_s=_retry_after(answer))
-                response = answer
-            duration = self.clock.now() - started
+                outcome = Outcome(ok, status=code, retry_after_s=_retry_after(response))
+                answer = (code, body)
             outcome = Outcome(outcome.ok, outcome.status, outcome.error, outcome.retry_after_s,
-                              duration)
+                              self.clock.now() - started)
             self._record_attempt(outcome)
-            return outcome, response
+            return outcome, answer
 
         result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
                                 sleep=self.clock.sleep, deadline_s=deadline_s,
@@ -83,10 +87,9 @@ class UpstreamClient:
         for event in self.pipeline.drain_events():
             self.events.write(event.time_s, "policy", event.policy, event.key, event.value)
             self.metrics.events.labels(f"{event.policy}:{event.key}:{event.value}").inc()
-        response = result.value
-        if result.ok and response is not None:
-            body = response.json() if response.content else None
-            return Reply(True, response.status_code, body)
+        if result.ok and result.value is not None:
+            status, body = result.value
+            return Reply(True, status, body)
         last = result.outcome
         return Reply(False, last.status if last else None, None, result.reason or "error",
                      last.retry_after_s if last else None)

@@ -3,14 +3,18 @@ an open upstream stay within the half-open probes, and retries do not amplify th
 
 Breaker state over time comes from the policy events ("closed->open", "open->half_open",
 "half_open->closed"); a breaker without events is closed. An upstream is "failing" while a
-fault targets it (`targets`): the fault's target equals its name or ends in ":name".
+fault targets it (`targets`): the fault's target equals its name or ends in "-name" (the
+lab's link "portal-a-shahkar"), ":name" or "/name".
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from scenario.checkers.index import Attempt, Index, index
+from scenario.checkers.index import Attempt, Index, Span, index, split_replica
 from scenario.checkers.params import Params, Seconds
 from scenario.checkers.windows import during, select_faults
 from scenario.history import History
@@ -22,7 +26,40 @@ HALF_OPEN = "half_open"
 
 def upstream_names(ix: Index, only: str | None) -> list[str]:
     """The upstreams to judge: `only`, or every one with attempts or breaker events."""
-    return [only] if only else sorted(set(ix.upstream) | set(ix.breaker))
+    names = set(ix.upstream) | {split_replica(k)[0] for k in ix.breaker}
+    return [only] if only else sorted(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """One breaker: its upstream, its replica ("" unqualified), attempts and events."""
+
+    upstream: str
+    replica: str
+    attempts: list[Attempt]
+    events: list[tuple[float, str]]
+
+    @property
+    def label(self) -> str:
+        """"shahkar" or "shahkar@portal-a"."""
+        return f"{self.upstream}@{self.replica}" if self.replica else self.upstream
+
+    def faults(self, ix: Index, kinds: Sequence[str]) -> list[Span]:
+        """The faults on this breaker's upstream, on its replica's link when it has one."""
+        return [s for s in select_faults(ix, kinds, self.upstream)
+                if not self.replica or s.target == self.replica
+                or s.target.startswith(self.replica + "-")]
+
+
+def breakers(ix: Index, only: str | None) -> list[Breaker]:
+    """Every breaker the history shows (per upstream, per replica when qualified)."""
+    attempts: dict[tuple[str, str], list[Attempt]] = defaultdict(list)
+    for u, items in ix.upstream.items():
+        for a in items:
+            attempts[(u, a.replica)].append(a)
+    groups = set(attempts) | {split_replica(k) for k in ix.breaker}
+    return [Breaker(u, r, attempts.get((u, r), []), ix.breaker.get(f"{u}@{r}" if r else u, []))
+            for u, r in sorted(groups) if only is None or u == only]
 
 
 def _calls_between(times: list[float], start_s: float, end_s: float) -> int:
@@ -40,27 +77,27 @@ class BreakerWindowParams(Params):
 def breaker_opens_in_time(params: BreakerWindowParams,
                           name: str = "breaker_opens_in_time") -> Checker:
     """For each fault on an upstream that lasts at least the window and sees calls in it, the
-    upstream's breaker is open by `open_within_s` after the fault starts.
+    upstream's breaker (the replica's, when qualified) is open by `open_within_s` after the
+    fault starts.
     """
 
     def check(history: History) -> Verdict:
         ix = index(history)
         judged, late = 0, []
-        for u in upstream_names(ix, params.upstream):
-            attempt_times = [a.time_s for a in ix.upstream.get(u, [])]
-            events = ix.breaker.get(u, [])
-            times = [t for t, _ in events]
-            for span in select_faults(ix, params.fault_kinds, u):
+        for br in breakers(ix, params.upstream):
+            attempt_times = [a.time_s for a in br.attempts]
+            times = [t for t, _ in br.events]
+            for span in br.faults(ix, params.fault_kinds):
                 deadline = span.start_s + params.open_within_s
                 seen = _calls_between(attempt_times, span.start_s, deadline)
                 if span.end_s < deadline or not seen:
                     continue  # too short to demand an open breaker, or nothing to protect
                 judged += 1
                 i = bisect_right(times, span.start_s) - 1
-                opened = (i >= 0 and events[i][1] == OPEN) or any(
-                    s == OPEN for t, s in events[i + 1:bisect_right(times, deadline)])
+                opened = (i >= 0 and br.events[i][1] == OPEN) or any(
+                    s == OPEN for _, s in br.events[i + 1:bisect_right(times, deadline)])
                 if not opened:
-                    late.append(f"{u} ({span.kind} at {span.start_s:g}s) not open by "
+                    late.append(f"{br.label} ({span.kind} at {span.start_s:g}s) not open by "
                                 f"{deadline:g}s")
         if not judged:
             return Verdict(name, "unknown", "no upstream fault long enough to judge, with calls")
@@ -74,11 +111,13 @@ def breaker_opens_in_time(params: BreakerWindowParams,
 
 
 class OpenCallsParams(Params):
-    """The breaker's window, grace for in-flight calls, and probes allowed per half-open."""
+    """The breaker's window, grace for in-flight calls (set it to the call timeout), and the
+    probes allowed per half-open.
+    """
 
     upstream: str | None = None
     open_within_s: Seconds = 30.0
-    grace_s: float = 1.0
+    grace_s: float = 5.0
     max_probes: int = 3
     fault_kinds: tuple[str, ...] = ()
 
@@ -90,25 +129,33 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
     opened: calls already in flight) or, with the breaker closed, when the upstream has been
     failing longer than `open_within_s` (a breaker should be open then; this is how a
     history without a breaker is judged). Calls while half-open are probes. Valid iff those
-    calls together number at most `max_probes` per entry into half-open.
+    calls together number at most `max_probes` per entry into half-open, breaker by breaker.
+    A fault on one link ("portal-a-shahkar") is judged only when the attempts name their
+    replica ("upstream:shahkar@portal-a"): otherwise the other links' calls would count too,
+    and the verdict is unknown.
     """
 
     def check(history: History) -> Verdict:
         ix = index(history)
-        judged, reaching, allowed, bad = 0, 0, 0, []
-        for u in upstream_names(ix, params.upstream):
-            spans = select_faults(ix, params.fault_kinds, u)
-            events = ix.breaker.get(u, [])
-            if not spans and not events:
+        judged, reaching, allowed, bad, vague = 0, 0, 0, [], []
+        for br in breakers(ix, params.upstream):
+            spans = br.faults(ix, params.fault_kinds)
+            if not spans and not br.events:
+                continue
+            links = sorted({s.target for s in spans if s.target != br.upstream})
+            if not br.replica and links:
+                vague.append(f"attempts to {br.upstream} do not name their replica "
+                             f"('upstream:{br.upstream}@<replica>') while faults hit one link "
+                             f"({', '.join(links[:2])}): other links' calls cannot be told apart")
                 continue
             judged += 1
             shielded = during((s.start_s + params.open_within_s, s.end_s) for s in spans)
-            times = [t for t, _ in events]
-            probes_allowed = params.max_probes * sum(s == HALF_OPEN for _, s in events)
+            times = [t for t, _ in br.events]
+            probes_allowed = params.max_probes * sum(s == HALF_OPEN for _, s in br.events)
             n = 0
-            for a in ix.upstream.get(u, []):
+            for a in br.attempts:
                 i = bisect_right(times, a.time_s) - 1
-                state, since = (events[i][1], events[i][0]) if i >= 0 else ("closed", 0.0)
+                since, state = br.events[i] if i >= 0 else (0.0, "closed")
                 if state == OPEN:
                     n += a.time_s > since + params.grace_s  # earlier: already in flight
                 else:
@@ -116,12 +163,14 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
             reaching += n
             allowed += probes_allowed
             if n > probes_allowed:
-                bad.append(f"{u}: {n} calls > {probes_allowed} probes")
-        if not judged:
-            return Verdict(name, "unknown", "no upstream fault and no breaker event")
+                bad.append(f"{br.label}: {n} calls > {probes_allowed} probes")
         if bad:
             return Verdict(name, False, "calls reached an open or failing upstream: "
                                         + "; ".join(bad[:3]))
+        if vague:
+            return Verdict(name, "unknown", "; ".join(vague[:2]))
+        if not judged:
+            return Verdict(name, "unknown", "no upstream fault and no breaker event")
         return Verdict(name, True, f"{reaching} calls reached open upstreams <= {allowed} "
                                    "half-open probes")
 

@@ -71,11 +71,14 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One upstream attempt: when its outcome was known, the outcome, the logical call id."""
+    """One upstream attempt: when its outcome was known, the outcome, the logical call id,
+    and the portal replica that made it ("" when the history does not say).
+    """
 
     time_s: float
     value: str
     key: str
+    replica: str = ""
 
 
 @dataclass(slots=True)
@@ -85,13 +88,13 @@ class Index:
     calls: list[Call] = field(default_factory=list)
     attacks: list[Call] = field(default_factory=list)
     faults: list[Span] = field(default_factory=list)
-    upstream: dict[str, list[Attempt]] = field(default_factory=dict)
-    breaker: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    upstream: dict[str, list[Attempt]] = field(default_factory=dict)  # by bare upstream name
+    breaker: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # by event key
     finals: dict[str, int] | None = None
     bad_finals: list[str] = field(default_factory=list)
     gauges: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
     start_s: float = 0.0
-    end_s: float = 0.0
+    end_s: float = 0.0  # the last event that is not a final-state read
 
     def applied(self, key: str) -> int:
         """How many times the final state shows `key` applied (0 when absent)."""
@@ -106,6 +109,12 @@ class Index:
         if self.finals is None:
             return "the history has no final state (no 'final' ops read after healing)"
         return None
+
+
+def split_replica(name: str) -> tuple[str, str]:
+    """("shahkar", "portal-a") from "shahkar@portal-a"; ("shahkar", "") from "shahkar"."""
+    base, _, replica = name.partition("@")
+    return base, replica
 
 
 def is_client(process: str) -> bool:
@@ -155,8 +164,8 @@ def build_index(history: History) -> Index:
                 if starts:
                     ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
         elif p.startswith(UPSTREAM):
-            ix.upstream.setdefault(p.removeprefix(UPSTREAM), []).append(
-                Attempt(t, op.value, op.key))
+            name, replica = split_replica(p.removeprefix(UPSTREAM))
+            ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key, replica))
         elif p == POLICY:
             if op.f == "breaker" and "->" in op.value:
                 state = op.value.rpartition("->")[2].strip().replace("-", "_")
@@ -191,7 +200,9 @@ def build_index(history: History) -> Index:
         raise ValueError(f"history op {bad + 1} has time_s {times[bad]}; expected a finite "
                          "number of seconds")
     ix.start_s = min(times, default=0.0)
-    ix.end_s = max(times, default=0.0)
+    # the final state is read after the run: its time is bookkeeping, not the run's end
+    ix.end_s = max((op.time_s for op in history.ops if op.process != FINAL),
+                   default=max(times, default=0.0))
     _finish_spans(open_faults, ix.faults, ix.end_s)
     ix.finals = finals if saw_final else None
     ix.calls.sort(key=lambda c: c.start_s)

@@ -67,7 +67,7 @@ def availability(params: AvailabilityParams, name: str = "availability") -> Chec
 class DeployParams(Params):
     """Which faults are deploys, and how many failed user operations they may cost."""
 
-    fault_kinds: tuple[str, ...] = ("deploy", "rolling_deploy")
+    fault_kinds: tuple[str, ...] = ("deployment_window", "deploy", "rolling_deploy")
     max_failed: int = 0
 
 

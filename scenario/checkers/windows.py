@@ -46,8 +46,10 @@ def select_faults(ix: Index, kinds: Sequence[str], target: str | None = None) ->
 
 
 def targets(fault_target: str, name: str) -> bool:
-    """True when a fault's target names `name`: equal, or ending in ":name" or "/name"."""
-    return fault_target == name or fault_target.endswith((":" + name, "/" + name))
+    """True when a fault's target names `name`: equal, or ending in "-name", ":name" or
+    "/name" (the lab's link names end in the upstream's: "portal-a-shahkar").
+    """
+    return fault_target == name or fault_target.endswith(("-" + name, ":" + name, "/" + name))
 
 
 def during(spans: Iterable[Span | tuple[float, float]]) -> Callable[[float], bool]:

@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -227,3 +228,121 @@ def test_bad_arguments_are_one_sentence_errors(build: Callable[[], object]) -> N
     with pytest.raises(InvalidFault) as info:
         build()
     assert "\n" not in str(info.value)
+
+
+# --- Live: the same mends against a real Toxiproxy-compatible server ------------------------
+
+
+@pytest.fixture
+def live_client(toxiproxy_url: str) -> Iterator[ToxiproxyClient]:
+    client = ToxiproxyClient(toxiproxy_url, timeout_s=5)
+    before = set(client.proxies())
+    yield client
+    for name in set(client.proxies()) - before:
+        client.delete_proxy(name)
+    client.close()
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.network
+def test_live_add_toxic_returns_the_created_toxic(live_client: ToxiproxyClient) -> None:
+    proxy = live_client.create_proxy(ProxySpec(_unique("shahkar"), "127.0.0.1:9"))
+    toxic = live_client.add_toxic(proxy.name, ToxicSpec.of("latency", latency=3000))
+    # The server fills in every attribute of the type and the default name.
+    assert toxic.name == "latency_downstream"
+    assert dict(toxic.attributes) == {"latency": 3000.0, "jitter": 0.0}
+    assert live_client.toxics(proxy.name) == (toxic,)
+    live_client.remove_toxic(proxy.name, toxic.name)
+    with pytest.raises(ProxyNotFound, match="toxic not found"):
+        live_client.remove_toxic(proxy.name, toxic.name)
+
+
+@pytest.mark.network
+def test_live_a_bind_error_is_a_server_error_sentence(live_client: ToxiproxyClient) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(ToxiproxyServerError, match="address already in use") as info:
+            live_client.create_proxy(ProxySpec(_unique("db"), "127.0.0.1:9",
+                                               f"127.0.0.1:{port}"))
+    assert info.value.status == 500
+
+
+@pytest.mark.network
+def test_live_errors_map_to_our_exceptions(live_client: ToxiproxyClient) -> None:
+    name = _unique("web")
+    live_client.create_proxy(ProxySpec(name, "127.0.0.1:9"))
+    with pytest.raises(ProxyExists):
+        live_client.create_proxy(ProxySpec(name, "127.0.0.1:9"))
+    with pytest.raises(ProxyNotFound, match="proxy not found"):
+        live_client.set_enabled(_unique("ghost"), False)
+    live_client.add_toxic(name, ToxicSpec.of("noop", name="dup"))
+    with pytest.raises(ProxyExists, match="toxic already exists"):
+        live_client.add_toxic(name, ToxicSpec.of("noop", name="dup"))
+    with pytest.raises(BadToxiproxyRequest, match="missing required field: upstream"):
+        live_client.populate([ProxySpec(_unique("bad"), "")])
+
+
+@pytest.mark.network
+def test_live_populate_keeps_a_hostname_or_port_zero_proxy_untouched(
+    live_client: ToxiproxyClient,
+) -> None:
+    specs = [ProxySpec(_unique("db"), "127.0.0.1:9", "localhost:0"),
+             ProxySpec(_unique("web"), "127.0.0.1:9", "127.0.0.1:0")]
+    first = live_client.populate(specs)
+    assert [p.name for p in first] == [s.name for s in specs]
+    live_client.add_toxic(first[0].name, ToxicSpec.of("noop", name="marker"))
+    live_client.set_enabled(first[1].name, False)
+    again = live_client.populate(specs)
+    # Kept, not re-created: the toxic, the disabled state and the address survive.
+    assert [t.name for t in again[0].toxics] == ["marker"]
+    assert again[0].listen == first[0].listen
+    assert again[1].enabled is False
+    moved = live_client.populate([ProxySpec(specs[0].name, "127.0.0.1:10", "localhost:0")])
+    assert moved[0].upstream == "127.0.0.1:10"
+    assert moved[0].toxics == ()
+
+
+@pytest.mark.network
+def test_live_two_clients_keep_their_own_servers(live_client: ToxiproxyClient) -> None:
+    mock = ToxiproxyClient("http://mock.test:1", transport=httpx.MockTransport(
+        lambda r: httpx.Response(200, json={"only_in_mock": proxy_json("only_in_mock", "x:1")})))
+    name = _unique("real")
+    live_client.create_proxy(ProxySpec(name, "127.0.0.1:9"))
+    for _ in range(3):
+        assert list(mock.proxies()) == ["only_in_mock"]
+        assert name in live_client.proxies()
+    live_client.reset()
+    assert live_client.version()
+
+
+@pytest.fixture
+def bare_library(toxiproxy_url: str, monkeypatch: pytest.MonkeyPatch) -> toxiproxy.Toxiproxy:
+    """toxiproxy-python used directly, pointed at the test server through its globals."""
+    host, _, port = toxiproxy_url.removeprefix("http://").rpartition(":")
+    monkeypatch.setattr(toxiproxy.api.APIConsumer, "host", host)
+    monkeypatch.setattr(toxiproxy.api.APIConsumer, "port", int(port))
+    return toxiproxy.Toxiproxy()
+
+
+@pytest.mark.network
+def test_live_the_bare_library_has_the_faults_we_mend(
+    bare_library: toxiproxy.Toxiproxy, live_client: ToxiproxyClient
+) -> None:
+    # Premise of this module: unwrapped, a bind error is a KeyError and populate re-creates.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(KeyError, match="name"):
+            bare_library.create(upstream="127.0.0.1:9", name=_unique("db"),
+                                listen=f"127.0.0.1:{port}")
+    spec = {"name": _unique("web"), "upstream": "127.0.0.1:9", "listen": "localhost:0"}
+    bare_library.populate([spec])
+    live_client.add_toxic(spec["name"], ToxicSpec.of("noop", name="marker"))
+    assert bare_library.populate([spec]) != []  # re-created ...
+    assert live_client.get_proxy(spec["name"]).toxics == ()  # ... losing its toxic

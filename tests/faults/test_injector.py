@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import socketserver
 import threading
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 
 import httpx
@@ -19,17 +24,20 @@ from faults.catalog import (
     NetworkLoss,
     PeakLoad,
     PowerLoss,
+    RawToxic,
     RefreshStorm,
     SlowUpstream,
     SwitchFailure,
     UpstreamOutage,
 )
+from faults.client import ProxySpec, ToxiproxyClient
 from faults.errors import AdminError, FaultError, HealError, ProxyNotFound, SupervisorError
 from faults.injector import Injector
 from faults.proxies import MemoryProxies
 from faults.schedule import Window, fixed_schedule, random_schedule
 from faults.supervisor import RecordingSupervisor
-from faults.topology import Topology
+from faults.topology import Link, Topology
+from faults.toxics import ToxicSpec
 from scenario.history import FAULT_START, FAULT_STOP, History
 from tests.faults.test_catalog import TOPOLOGY
 
@@ -152,6 +160,14 @@ def test_a_toxic_already_removed_counts_as_healed(lab: Lab) -> None:
     lab.proxies.toxics["portal_payment"].clear()  # e.g. someone POSTed /reset
     lab.injector.heal(applied)
     assert lab.healed()
+
+
+def test_a_proxy_deleted_while_down_counts_as_healed(lab: Lab) -> None:
+    applied = lab.injector.apply(SwitchFailure(switch="sw-b"))
+    del lab.proxies.enabled["portal_payment"], lab.proxies.toxics["portal_payment"]
+    lab.injector.heal(applied)
+    assert lab.proxies.enabled["pharmacy_portal"] is True
+    assert not lab.injector.active
 
 
 def test_a_fault_needing_a_missing_port_is_refused_before_it_starts() -> None:
@@ -346,3 +362,216 @@ class InjectorMachine(RuleBasedStateMachine):
 
 
 TestInjectorMachine = InjectorMachine.TestCase
+
+
+# --- Live: each network fault through the injector, on a real proxy, on real sockets ---------
+
+ROUND_TRIP_TIMEOUT_S = 2.0  # loopback echo answers in milliseconds; 2 s bounds a stuck test
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """Echo every chunk back until the client closes."""
+
+    def handle(self) -> None:
+        self.request.settimeout(10)
+        with contextlib.suppress(OSError):
+            while chunk := self.request.recv(65536):
+                self.request.sendall(chunk)
+
+
+class EchoServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@pytest.fixture(scope="module")
+def echo_address() -> Iterator[str]:
+    server = EchoServer(("127.0.0.1", 0), EchoHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def _address(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host, int(port)
+
+
+def round_trip(listen: str, payload: bytes = b"ping") -> bytes:
+    """Send `payload` through a fresh connection and read the echo (b"" when closed early)."""
+    with socket.create_connection(_address(listen), timeout=ROUND_TRIP_TIMEOUT_S) as conn:
+        conn.sendall(payload)
+        received = b""
+        while len(received) < len(payload):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        return received
+
+
+class LiveLab:
+    """A topology of real proxies (each in front of the echo server) and an injector on it."""
+
+    def __init__(self, url: str, echo: str) -> None:
+        self.client = ToxiproxyClient(url, timeout_s=5)
+        suffix = uuid.uuid4().hex[:8]
+        names = {"citizens->portal": ("sw-a", "client"), "portal->shahkar": ("sw-a", "upstream"),
+                 "pharmacy->portal": ("sw-b", "client")}
+        self.proxies = {
+            link: self.client.create_proxy(ProxySpec(f"{link.replace('->', '_')}_{suffix}", echo))
+            for link in names
+        }
+        self.topology = Topology(links={
+            link: Link(self.proxies[link].name, switch, kind)  # type: ignore[arg-type]
+            for link, (switch, kind) in names.items()})
+        self.history = History()
+        self.clock = ManualClock()
+        self.injector = Injector(self.topology, self.history, self.clock, self.client)
+
+    def listen(self, link: str) -> str:
+        return self.proxies[link].listen
+
+    def close(self) -> None:
+        with contextlib.suppress(FaultError):
+            self.injector.heal_all()
+        for proxy in self.proxies.values():
+            with contextlib.suppress(FaultError):
+                self.client.delete_proxy(proxy.name)
+        self.client.close()
+
+
+@pytest.fixture
+def live(toxiproxy_url: str, echo_address: str) -> Iterator[LiveLab]:
+    lab = LiveLab(toxiproxy_url, echo_address)
+    yield lab
+    lab.close()
+
+
+@pytest.mark.network
+def test_live_switch_failure_refuses_connections_and_heal_restores_them(live: LiveLab) -> None:
+    assert round_trip(live.listen("citizens->portal")) == b"ping"
+    with live.injector.fault(SwitchFailure(switch="sw-a")):
+        for link in ("citizens->portal", "portal->shahkar"):
+            with pytest.raises(ConnectionRefusedError):
+                round_trip(live.listen(link))
+        assert round_trip(live.listen("pharmacy->portal")) == b"ping"  # the other switch
+    assert round_trip(live.listen("citizens->portal")) == b"ping"
+    assert round_trip(live.listen("portal->shahkar")) == b"ping"
+
+
+@pytest.mark.network
+def test_live_switch_failure_drops_open_connections(live: LiveLab) -> None:
+    with socket.create_connection(_address(live.listen("citizens->portal")),
+                                  timeout=ROUND_TRIP_TIMEOUT_S) as conn:
+        conn.sendall(b"hello")
+        assert conn.recv(16) == b"hello"
+        with live.injector.fault(SwitchFailure(switch="sw-a")):
+            with contextlib.suppress(OSError):
+                conn.sendall(b"more")
+            try:
+                leftover = conn.recv(16)
+            except OSError:
+                leftover = b""
+            assert leftover == b""
+
+
+@pytest.mark.network
+def test_live_faults_heal_when_the_body_raises(live: LiveLab) -> None:
+    with pytest.raises(RuntimeError), \
+         live.injector.fault(NetworkLoss(link="pharmacy->portal")), \
+         live.injector.fault(SwitchFailure(switch="sw-a")):
+        raise RuntimeError("the scenario crashed")
+    for link in ("citizens->portal", "portal->shahkar", "pharmacy->portal"):
+        assert round_trip(live.listen(link)) == b"ping"
+        proxy = live.client.get_proxy(live.proxies[link].name)
+        assert proxy.enabled and proxy.toxics == ()
+    assert [op.f for op in live.history] == [FAULT_START, FAULT_START, FAULT_STOP, FAULT_STOP]
+
+
+@pytest.mark.network
+def test_live_slow_upstream_delays_the_answer(live: LiveLab) -> None:
+    link = "portal->shahkar"
+    with live.injector.fault(SlowUpstream(link=link, latency_ms=400)):
+        started = time.monotonic()
+        assert round_trip(live.listen(link)) == b"ping"
+        # 400 ms of latency on the answer: a lower bound holds however loaded the machine is.
+        assert time.monotonic() - started >= 0.38
+    assert live.client.get_proxy(live.proxies[link].name).toxics == ()
+
+
+@pytest.mark.network
+def test_live_upstream_outage_by_reset_peer_closes_the_connection(live: LiveLab) -> None:
+    link = "portal->shahkar"
+    with live.injector.fault(UpstreamOutage(link=link, mode="reset_peer")):
+        try:
+            answer = round_trip(live.listen(link))
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b""
+    assert round_trip(live.listen(link)) == b"ping"
+
+
+@pytest.mark.network
+def test_live_network_loss_blackholes_then_recovers(live: LiveLab) -> None:
+    link = "pharmacy->portal"
+    with live.injector.fault(NetworkLoss(link=link)), socket.create_connection(
+            _address(live.listen(link)), timeout=0.5) as conn:
+        conn.sendall(b"lost")
+        # Nothing comes back: the read times out (0.5 s is plenty for a loopback echo).
+        with pytest.raises(TimeoutError):
+            conn.recv(16)
+    assert round_trip(live.listen(link)) == b"ping"
+
+
+@pytest.mark.network
+def test_live_network_loss_cuts_an_upload_midway(live: LiveLab) -> None:
+    link = "citizens->portal"
+    upload = bytes(range(256)) * 40  # 10 240 bytes
+    with live.injector.fault(NetworkLoss(link=link, mode="cut_upload", upload_limit_bytes=1000)):
+        try:
+            echoed = round_trip(live.listen(link), upload)
+        except ConnectionResetError:
+            echoed = b""
+        assert len(echoed) <= 1000
+        assert upload.startswith(echoed)
+    assert round_trip(live.listen(link), upload) == upload
+
+
+@pytest.mark.network
+def test_live_upstream_outage_by_disabling_refuses_then_recovers(live: LiveLab) -> None:
+    link = "portal->shahkar"
+    with live.injector.fault(UpstreamOutage(link=link)):
+        with pytest.raises(ConnectionRefusedError):
+            round_trip(live.listen(link))
+        assert round_trip(live.listen("citizens->portal")) == b"ping"  # same switch, untouched
+    assert round_trip(live.listen(link)) == b"ping"
+
+
+@pytest.mark.network
+def test_live_slow_upstream_by_bandwidth_paces_the_answer(live: LiveLab) -> None:
+    link = "portal->shahkar"
+    payload = b"x" * 5000
+    with live.injector.fault(SlowUpstream(link=link, mode="bandwidth", rate_kb_per_s=10)):
+        started = time.monotonic()
+        assert round_trip(live.listen(link), payload) == payload
+        # 5000 bytes at 10 000 bytes/s take 0.5 s; 0.4 s allows for coarse pacing steps.
+        assert time.monotonic() - started >= 0.4
+
+
+@pytest.mark.network
+def test_live_a_raw_toxic_acts_as_given(live: LiveLab) -> None:
+    link = "pharmacy->portal"
+    cut = RawToxic(link=link, toxic=ToxicSpec.of("limit_data", bytes=3))
+    with live.injector.fault(cut):
+        try:
+            echoed = round_trip(live.listen(link), b"abcdef")
+        except ConnectionResetError:
+            echoed = b""
+        assert b"abc".startswith(echoed)
+        assert len(echoed) <= 3
+    assert round_trip(live.listen(link), b"abcdef") == b"abcdef"

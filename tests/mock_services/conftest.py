@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from mock_services.common.clock import ManualClock
+from mock_services.common.clock import Clock, ManualClock
 from mock_services.common.faults import FaultConfig
 from mock_services.common.settings import ServiceSettings
 from mock_services.portal.app import create_app as create_portal
@@ -35,7 +35,7 @@ class Lab:
     """Upstream apps and portal factories sharing one data dir and one manual clock."""
 
     tmp: Path
-    clock: ManualClock = field(default_factory=ManualClock)
+    clock: Clock = field(default_factory=ManualClock)
     upstreams: dict[str, FastAPI] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -45,14 +45,17 @@ class Lab:
             self.upstreams[name] = module.create_app(settings, clock=self.clock)
 
     def portal(self, policies: str = "baseline", replica: str = "r0",
-               overrides: dict[str, Any] | None = None) -> FastAPI:
-        settings = PortalSettings(
+               overrides: dict[str, Any] | None = None,
+               transports: dict[str, httpx.AsyncBaseTransport] | None = None,
+               **settings: Any) -> FastAPI:
+        portal_settings = PortalSettings(
             data_dir=self.tmp, replica_id=replica, scrypt_n=2**8, seed_scrypt_n=2**4,
-            upstreams={n: f"http://{n}" for n in UPSTREAM_MODULES}, **SMALL)
-        transports = {n: httpx.ASGITransport(app=a) for n, a in self.upstreams.items()}
-        return create_portal(settings, clock=self.clock,
+            upstreams={n: f"http://{n}" for n in UPSTREAM_MODULES}, **SMALL, **settings)
+        wired: dict[str, httpx.AsyncBaseTransport] = {
+            n: httpx.ASGITransport(app=a) for n, a in self.upstreams.items()}
+        return create_portal(portal_settings, clock=self.clock,
                              policy_set=load_policy_set(policies, overrides),
-                             transports=transports, log_events=False)
+                             transports={**wired, **(transports or {})}, log_events=False)
 
     @staticmethod
     def client(app: FastAPI, host: str = "127.0.0.1") -> httpx.AsyncClient:

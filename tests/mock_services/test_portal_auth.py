@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 
+from mock_services.common.clock import SystemClock
 from tests.mock_services.conftest import Lab
 
 pytestmark = pytest.mark.anyio
@@ -131,3 +135,21 @@ async def test_no_token_and_forged_token(lab: Lab, baseline: httpx.AsyncClient) 
     assert (await baseline.get(f"/citizens/{nid}/history")).status_code == 401
     r = await baseline.get(f"/citizens/{nid}/history", headers={"Authorization": "Bearer x"})
     assert r.status_code == 401
+
+
+async def test_slow_shahkar_cut_short_when_a_recent_verification_exists(tmp_path: Path) -> None:
+    """Real clock: a verified user does not wait out a slow Shahkar (resilient)."""
+    lab = Lab(tmp_path, clock=SystemClock())
+    app = lab.portal("resilient", login_shahkar_deadline_s=0.3)
+    verified, never = lab.population.citizens[0], lab.population.citizens[1]
+    async with lab.client(app) as client:
+        await lab.login(client, verified)
+        lab.fault("shahkar", mode="slow", delay_ms=1500)
+        t0 = time.monotonic()
+        r = await client.post("/auth/login", json={"national_id": verified.national_id,
+                                                   "password": verified.password})
+        assert r.status_code == 200 and r.json()["verification"] == "cached"
+        assert time.monotonic() - t0 < 1.2  # cut at 0.3 s, well before Shahkar's 1.5 s
+        r = await client.post("/auth/login", json={"national_id": never.national_id,
+                                                   "password": never.password})
+        assert r.status_code == 200 and r.json()["verification"] == "fresh"  # waited it out

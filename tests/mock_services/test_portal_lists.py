@@ -101,6 +101,9 @@ async def test_dbf_pair_upload(lab: Lab, baseline: httpx.AsyncClient) -> None:
     assert r.status_code == 201 and r.json()["workers"] == len(shop.worker_ids)
     status = await baseline.get(r.json()["status_url"], headers=headers)
     assert status.json()["status"] == "paid"
+    stranger = next(e for e in lab.population.employers if e.national_id != employer.national_id)
+    theirs = await baseline.get(r.json()["status_url"], headers=await lab.login(baseline, stranger))
+    assert theirs.status_code == 404  # another employer's list is not visible
 
 
 async def test_payment_outage_baseline_refuses(lab: Lab, baseline: httpx.AsyncClient) -> None:

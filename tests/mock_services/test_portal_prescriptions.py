@@ -118,3 +118,26 @@ async def test_admission_sheds_browsing_before_prescriptions(lab: Lab) -> None:
         r = await client.post("/prescriptions", json=rx, headers={**dh, "Idempotency-Key": "s1"})
         assert r.status_code == 201
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_workshop_registration(lab: Lab, baseline: httpx.AsyncClient) -> None:
+    employer, citizen = lab.population.employers[0], lab.population.citizens[0]
+    other_shop = next(w for w in lab.population.workshops
+                      if w.employer_id != employer.national_id)
+    eh, ch = await lab.login(baseline, employer), await lab.login(baseline, citizen)
+    new = {"code": "9876543210", "name": "نانوایی"}
+    r = await baseline.post("/workshops", json=new, headers={**eh, "Idempotency-Key": "w1"})
+    assert r.status_code == 201
+    r = await baseline.post("/workshops", json=new, headers={**eh, "Idempotency-Key": "w1"})
+    assert r.status_code == 201 and r.headers["idempotent-replayed"] == "true"
+    r = await baseline.post("/workshops", json={"code": other_shop.code, "name": "x"},
+                            headers={**eh, "Idempotency-Key": "w2"})
+    assert r.status_code == 409 and "another employer" in r.json()["error"]
+    r = await baseline.post("/workshops", json={"code": "12345", "name": "x"},
+                            headers={**eh, "Idempotency-Key": "w3"})
+    assert r.status_code == 422
+    r = await baseline.post("/workshops", json=new, headers={**ch, "Idempotency-Key": "w4"})
+    assert r.status_code == 403
+    mine = (await baseline.get("/workshops", headers=eh)).json()
+    assert "9876543210" in {w["code"] for w in mine}
+    assert other_shop.code not in {w["code"] for w in mine}

@@ -78,3 +78,18 @@ async def test_loopback_only_admin(lab: Lab) -> None:
         assert "http_requests_total" in metrics.text
     async with lab.client(lab.upstreams["payment"], host="10.1.2.3") as remote:
         assert (await remote.post("/admin/fault", json={"mode": "ok"})).status_code == 403
+
+
+async def test_garbled_or_refused_upstream_is_not_a_500(lab: Lab) -> None:
+    me = lab.population.citizens[3]
+    garbled = httpx.MockTransport(lambda _: httpx.Response(200, content=b"<html>oops"))
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    for transport in (garbled, httpx.MockTransport(refuse)):
+        app = lab.portal("baseline", transports={"registry": transport})
+        async with lab.client(app) as client:
+            headers = await lab.login(client, me)
+            r = await client.get(f"/citizens/{me.national_id}/history", headers=headers)
+            assert r.status_code == 502 and "did not answer" in r.json()["error"]

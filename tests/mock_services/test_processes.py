@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_services.domain.list_builder import WorkerFacts, build_list
 from mock_services.seed import demo_population
 
 pytestmark = pytest.mark.network
@@ -33,10 +34,17 @@ def free_port() -> int:
         return port
 
 
-def start(service: str, port: int, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+def spawn(service: str, port: int, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "mock_services", service, "--port", str(port),
            "--data-dir", str(data_dir), "--citizens", CITIZENS, *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start(service: str, port: int, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return ready(spawn(service, port, data_dir, *extra), service, port)
+
+
+def ready(proc: subprocess.Popen[bytes], service: str, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + START_DEADLINE_S
     while time.monotonic() < deadline:  # poll readiness with a deadline, no fixed sleep
         if proc.poll() is not None:
@@ -65,9 +73,10 @@ def running(*procs: subprocess.Popen[bytes]) -> Iterator[None]:
 
 def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
     shahkar_port, portal_port = free_port(), free_port()
-    shahkar = start("shahkar", shahkar_port, tmp_path)
     portal_args = ("--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}")
-    portal = start("portal", portal_port, tmp_path, *portal_args)
+    shahkar = spawn("shahkar", shahkar_port, tmp_path)  # both boot at once
+    portal = ready(spawn("portal", portal_port, tmp_path, *portal_args), "portal", portal_port)
+    ready(shahkar, "shahkar", shahkar_port)
     base = f"http://127.0.0.1:{portal_port}"
     who = demo_population(1, int(CITIZENS)).citizens[0]
     with running(shahkar, portal):
@@ -87,6 +96,8 @@ def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
             assert r.status_code == 200 and r.json()["data"] == draft["data"]
             r = httpx.get(f"{base}/admin/applied", timeout=10)
             assert r.json()["draft-1"] == 1
+            events = (tmp_path / "portal-r0.events.jsonl").read_text().splitlines()
+            assert any('"upstream:shahkar"' in line for line in events)  # the login's check
             portal.send_signal(signal.SIGTERM)  # graceful: drains, exits 0
             assert portal.wait(timeout=15) == 0
 
@@ -107,3 +118,45 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert exc.value.code == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("mock_services: ") and "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> None:
+    shahkar_port, payment_port, portal_port = free_port(), free_port(), free_port()
+    pay_url = f"http://127.0.0.1:{payment_port}"
+    portal_args = ("--policies", "resilient",
+                   "--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}",
+                   "--upstream", f"payment={pay_url}")
+    shahkar = spawn("shahkar", shahkar_port, tmp_path)  # all three boot at once
+    payment = spawn("payment", payment_port, tmp_path)
+    portal = ready(spawn("portal", portal_port, tmp_path, *portal_args), "portal", portal_port)
+    ready(shahkar, "shahkar", shahkar_port)
+    ready(payment, "payment", payment_port)
+    base = f"http://127.0.0.1:{portal_port}"
+    pop = demo_population(1, int(CITIZENS))
+    shop = pop.workshops[0]
+    employer = next(e for e in pop.employers if e.national_id == shop.employer_id)
+    facts = [WorkerFacts(w, "کارگر", "نمونه", 30, 4_000_000) for w in shop.worker_ids]
+    lst = build_list(shop.code, "کارگاه", "کارفرما", yy=1404, mm=3, list_no="1", workers=facts)
+    with running(shahkar, payment, portal):
+        r = httpx.post(f"{base}/auth/login", timeout=10,
+                       json={"national_id": employer.national_id, "password": employer.password})
+        headers = {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": "q-9"}
+        httpx.post(f"{pay_url}/admin/fault", json={"mode": "unavailable"}, timeout=5)
+        r = httpx.post(f"{base}/lists", json=lst.model_dump(mode="json"), headers=headers,
+                       timeout=30)
+        assert r.status_code == 202 and r.json()["status"] == "queued", r.text
+        os.kill(portal.pid, signal.SIGKILL)  # the queued work must outlive the process
+        portal.wait(timeout=10)
+        httpx.post(f"{pay_url}/admin/fault", json={"mode": "ok"}, timeout=5)
+        portal = start("portal", portal_port, tmp_path, *portal_args)
+        with running(portal):
+            deadline = time.monotonic() + 30.0  # the worker retries with backoff <= 60 s
+            status = ""
+            while time.monotonic() < deadline and status != "paid":
+                status = httpx.get(f"{base}{r.json()['status_url']}", headers=headers,
+                                   timeout=10).json()["status"]
+                time.sleep(0.2)
+            assert status == "paid"
+            paid = httpx.get(f"{pay_url}/admin/payments", timeout=5).json()["payments"]
+            assert len(paid) == 1 and paid[0]["amount_rial"] == r.json()["payable_rial"]

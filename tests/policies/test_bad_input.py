@@ -40,6 +40,8 @@ CASES: list[tuple[Callable[[], object], str, str]] = [
     (lambda: CircuitBreakerPolicy(half_open_calls=0), "half_open_calls",
      "greater than or equal to 1"),
     (lambda: CircuitBreakerPolicy(wait_open_s=-5.0), "wait_open_s", "greater than 0"),
+    (lambda: CircuitBreakerPolicy(wait_open_s=60.0, max_wait_open_s=10.0), "max_wait_open_s",
+     ">= wait_open_s"),
     (lambda: CircuitBreakerPolicy(max_wait_half_open_s=-1.0), "max_wait_half_open_s",
      "greater than or equal to 0"),
     (lambda: ThrottlePolicy(k=0.5), "k", "greater than or equal to 1"),

@@ -62,3 +62,19 @@ def test_bad_files_give_one_clear_error(tmp_path: Path, text: str, match: str) -
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PolicyConfigError, match="does not exist"):
         load_policy_set(tmp_path / "nope.toml")
+
+
+def test_every_policy_of_both_presets_builds() -> None:
+    for ps in (BASELINE, RESILIENT):
+        for name in ("shahkar", "sms", "payment"):
+            pipeline = ps.client_for(name).build(name)
+            assert pipeline.name == name
+        ps.user.build("portal")
+        if ps.login_limit is not None:
+            per_account, per_source = ps.login_limit.build()
+            assert per_account.burst <= per_source.burst
+        if ps.cache is not None:
+            assert ps.cache.build().max_staleness_s >= ps.cache.ttl_s
+    shahkar = RESILIENT.client_for("shahkar").build("shahkar")
+    assert shahkar.hedger is not None and shahkar.bulkhead is not None
+    assert shahkar.breaker is not None and BASELINE.client_for("shahkar").breaker is None

@@ -12,6 +12,8 @@ from __future__ import annotations
 from scenario.history import History
 from tests.scenario.builder import Builder
 
+SHAHKAR_A = "shahkar@portal-a"
+
 
 def switch_failure(resilient: bool, seed: int = 1) -> History:
     """Employers submit lists to replicas on two switches; switch-a fails 40..70 s."""
@@ -58,20 +60,22 @@ def switch_failure(resilient: bool, seed: int = 1) -> History:
 
 
 def slow_upstream(resilient: bool, seed: int = 1) -> History:
-    """Citizens log in; Shahkar answers in 3-30 s from 100 to 250 s."""
+    """Citizens log in through portal-a, whose link to Shahkar answers in 3-30 s from 100 to
+    250 s; its breaker and attempts name the replica ("shahkar@portal-a").
+    """
     b = Builder(seed)
-    b.fault("latency", "shahkar", 100.0, 250.0)
+    b.fault("slow_upstream", "portal-a-shahkar", 100.0, 250.0)
     open_at, closed_at = 104.0, 0.0
     if resilient:  # opens after the first slow calls; probes every 10 s; closes once healthy
-        b.breaker("shahkar", open_at, "closed->open")
+        b.breaker(SHAHKAR_A, open_at, "closed->open")
         t = open_at + 10
         while t < 260:
-            b.breaker("shahkar", t, "open->half_open")
+            b.breaker(SHAHKAR_A, t, "open->half_open")
             healthy = t > 250
             for n in range(2):
-                b.upstream("shahkar", t + (0.4 if healthy else 2.0) + n * 0.01,
+                b.upstream(SHAHKAR_A, t + (0.4 if healthy else 2.0) + n * 0.01,
                            "ok" if healthy else "timeout", f"probe-{t:g}-{n}")
-            b.breaker("shahkar", t + 2.1, "half_open->closed" if healthy else "half_open->open")
+            b.breaker(SHAHKAR_A, t + 2.1, "half_open->closed" if healthy else "half_open->open")
             if healthy:
                 break
             t += 10
@@ -88,14 +92,14 @@ def slow_upstream(resilient: bool, seed: int = 1) -> History:
                 b.call(proc, "login", start, b.rng.uniform(0.03, 0.1), priority=1)
             elif not slow:
                 lat = b.rng.uniform(0.2, 0.8)
-                b.upstream("shahkar", start + lat - 0.01, "ok", lid)
+                b.upstream(SHAHKAR_A, start + lat - 0.01, "ok", lid)
                 b.call(proc, "login", start, lat, priority=1)
             elif resilient:  # 2 s timeout, then the cached verification
-                b.upstream("shahkar", start + 2.0, "timeout", lid)
+                b.upstream(SHAHKAR_A, start + 2.0, "timeout", lid)
                 b.call(proc, "login", start, 2.0 + b.rng.uniform(0.03, 0.1), priority=1)
             else:  # no timeout, no breaker: wait for Shahkar however long it takes
                 lat = b.rng.uniform(3, 30)
-                b.upstream("shahkar", start + lat - 0.01, "ok", lid)
+                b.upstream(SHAHKAR_A, start + lat - 0.01, "ok", lid)
                 b.call(proc, "login", start, lat, priority=1)
             t = b.free_at(proc) + b.rng.uniform(3, 8)
     return b.history()
@@ -104,8 +108,8 @@ def slow_upstream(resilient: bool, seed: int = 1) -> History:
 def upstream_outage(resilient: bool, seed: int = 1) -> History:
     """The registry and the payment service are down from 60 to 160 s."""
     b = Builder(seed)
-    b.fault("outage", "registry", 60.0, 160.0)
-    b.fault("outage", "payment", 60.0, 160.0)
+    b.fault("upstream_outage", "portal-a-registry", 60.0, 160.0)
+    b.fault("upstream_outage", "portal-a-payment", 60.0, 160.0)
     n = 0
     for i in range(20):
         proc, t, fresh_at = f"citizen-{i}", b.rng.uniform(0, 2), 0.0
@@ -175,7 +179,7 @@ def power_loss(resilient: bool, seed: int = 1) -> History:
 def pharmacy_network(resilient: bool, seed: int = 1) -> History:
     """Three pharmacies dispense; pharmacy-1 loses its link from 200 to 600 s."""
     b = Builder(seed)
-    b.fault("network_loss", "pharmacy-1", 200.0, 600.0)
+    b.fault("network_loss", "pharmacy-1-portal", 200.0, 600.0)
     papers: list[tuple[str, str]] = []
     counts = {"paper": 0, "all": 0}
     for ph in range(1, 4):
@@ -215,7 +219,7 @@ def pharmacy_network(resilient: bool, seed: int = 1) -> History:
 def deploy(resilient: bool, seed: int = 1) -> History:
     """Citizens browse and log in during a rolling deploy from 60 to 120 s."""
     b = Builder(seed)
-    b.fault("rolling_deploy", "portal", 60.0, 120.0)
+    b.fault("deployment_window", "portal", 60.0, 120.0)
     for i in range(30):
         proc, t = f"citizen-{i}", b.rng.uniform(0, 2)
         while t < 180:

@@ -34,10 +34,11 @@ def _order(row: tuple[str, float, str | None, float | None]) -> tuple[object, ..
 def test_calls_are_the_histories_pairs_of_client_processes(ops: list[Op]) -> None:
     h = History(ops)
     expected = sorted(
-        ((i.process, i.time_s, c.type if c else None, c.time_s if c else None)
-         for i, c in h.pairs() if is_client(i.process) and i.type == "invoke"), key=_order)
+        (i.process, i.time_s, c.type if c else "", c.time_s if c else -1.0)
+        for i, c in h.pairs() if is_client(i.process) and i.type == "invoke")
     ix = build_index(h)
-    got = sorted(((c.process, c.start_s, c.outcome, c.end_s) for c in ix.calls), key=_order)
+    got = sorted((c.process, c.start_s, c.outcome or "", -1.0 if c.end_s is None else c.end_s)
+                 for c in ix.calls)
     assert got == expected
     assert all(c.process.startswith("attacker-") for c in ix.attacks)
 
@@ -88,3 +89,21 @@ def test_bucket_sizes_stay_round_and_bounded() -> None:
     assert bucket_size_s(3600) == 15.0
     assert bucket_size_s(30 * 86400) == 21600.0
     assert 10**9 / bucket_size_s(10**9) <= 240
+
+
+def test_the_final_state_read_does_not_extend_the_run() -> None:
+    """A trigger ending 10 s before the last request cannot be judged for a 60 s recovery,
+    however late the final state is read.
+    """
+    b = Builder(2)
+    b.fault("refresh_storm", "portal", 60.0, 90.0)
+    for n in range(100):
+        b.call(f"c{n % 5}", "read_history", n * 1.0, 0.1 if n < 60 else 5.0,
+               "ok" if n < 60 else "info")  # still collapsed when the requests stop
+    b.final("k", 1, 5000.0)
+    h = b.history()
+    assert build_index(h).end_s < 200  # the last request, not the final read at 5000 s
+    from scenario.invariants import build_checker
+
+    verdict = build_checker("metastable_recovery", {"recover_within_s": "60s"})(h)
+    assert verdict.valid == "unknown" and "the run ended" in verdict.detail

@@ -67,6 +67,7 @@ class DraftClient:
         self._replicas = ReplicaSet(config.portal_urls)
         self._client: httpx.AsyncClient | None = None
         self._token: str | None = None
+        self._saving: asyncio.Future[bool] | None = None
 
     async def __aenter__(self) -> DraftClient:
         self._client = httpx.AsyncClient(headers={"User-Agent": "chaoslab-draft"})
@@ -74,6 +75,8 @@ class DraftClient:
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
+        if self._saving is not None:
+            self._saving.cancel()
         if self._client is not None:
             await self._client.aclose()
         self.store.close()
@@ -97,7 +100,11 @@ class DraftClient:
         return self._token
 
     async def type_fields(self, fields: list[tuple[str, Any]]) -> int:
-        """Type `fields` one by one after whatever is saved; return the last local version."""
+        """Type `fields` one by one after whatever is saved; return the last local version.
+
+        Each field is committed locally at once; the server copy is refreshed in the
+        background every `autosave_every` fields, so a slow or dead link never holds up typing.
+        """
         current = self.store.load(self.config.form_id)
         version = current.version if current else 0
         body = dict(current.body) if current else {}
@@ -106,10 +113,16 @@ class DraftClient:
             body[name] = value
             body[VERSION_FIELD] = version
             self.store.save(self.config.form_id, version, body, self.clock())
-            if version % self.config.autosave_every == 0:
-                await self.sync()
-        await self.sync()
+            saving = self._saving is not None and not self._saving.done()
+            if version % self.config.autosave_every == 0 and not saving:
+                self._saving = asyncio.ensure_future(self.sync())
         return version
+
+    async def flush(self) -> bool:
+        """Wait for the background save, then bring the server up to date; True if in step."""
+        if self._saving is not None:
+            await self._saving
+        return await self.sync()
 
     async def sync(self) -> bool:
         """Upload the newest local version if the server lags; True when in step."""

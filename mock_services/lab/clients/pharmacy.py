@@ -12,6 +12,7 @@ acknowledgement: a kill in between re-sends the same key, which the portal appli
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -58,6 +59,9 @@ class AgentConfig:
     policies: PolicySet
     period: str = "140406"  # the claim period (Solar Hijri YYYYMM)
     quota_share: float = 0.2
+    # once the portal is found down, serve customers on paper without trying it for this
+    # long: the queue at the counter does not wait out every retry of every prescription
+    outage_recheck_s: float = 5.0
 
 
 def is_outage(done: http.Completion) -> bool:
@@ -83,6 +87,7 @@ class PharmacyAgent:
         self._client: httpx.AsyncClient | None = None
         self._replicas = ReplicaSet(config.portal_urls)
         self._token: str | None = None
+        self._down_until = -math.inf
 
     async def __aenter__(self) -> PharmacyAgent:
         self._client = httpx.AsyncClient(headers={"User-Agent": "chaoslab-pharmacy"})
@@ -121,8 +126,10 @@ class PharmacyAgent:
 
     async def serve(self, rx: Prescription) -> Kind | None:
         """Dispense `rx`, on paper or deferred in an outage; None if the portal refused it."""
-        failed = await self._login()
-        if failed is None:
+        failed = None
+        if self.clock() >= self._down_until:
+            failed = await self._login()
+        if failed is None and self.clock() >= self._down_until:
             assert self._token is not None
             key = self._key("dispense", rx.control_no)
             done = await self._call("dispense", key, api.dispense(
@@ -132,8 +139,10 @@ class PharmacyAgent:
                                period=self.config.period, kind="electronic", now_s=self.clock())
                 return "electronic"
             failed = done
-        if not is_outage(failed):
+        if failed is not None and not is_outage(failed):
             return None
+        if failed is not None:
+            self._down_until = self.clock() + self.config.outage_recheck_s
         kind: Kind = "paper" if isinstance(self._quota().request_paper(
             self.config.national_id, self.config.period), Admit) else "deferred"
         invoked = self.history.invoke(self.process, "paper_record", self.clock(),

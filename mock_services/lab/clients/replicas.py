@@ -38,17 +38,16 @@ class ReplicaSet:
         self._next = 0
 
     def pick(self, avoid: str | None = None) -> Replica:
-        """The next ready replica other than `avoid`; any replica when none is ready."""
+        """The next ready replica, other than `avoid` if another is ready.
+
+        Readiness comes first: failing over to a replica known to be out of rotation only
+        wastes an attempt. With none ready, any replica other than `avoid`.
+        """
         n = len(self.replicas)
         candidates = [self.replicas[(self._next + i) % n] for i in range(n)]
         self._next = (self._next + 1) % n
-        for r in candidates:
-            if r.ready and r.name != avoid:
-                return r
-        for r in candidates:
-            if r.name != avoid:
-                return r
-        return candidates[0]
+        ranked = sorted(candidates, key=lambda r: (not r.ready, r.name == avoid))
+        return ranked[0]
 
     def mark_failed(self, name: str) -> None:
         """Take `name` out of rotation until a health poll finds it ready again."""

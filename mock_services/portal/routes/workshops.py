@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common import idempotency
 from mock_services.common.errors import Conflict
@@ -23,7 +23,7 @@ class WorkshopIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: WorkshopCode
-    name: Annotated[Text, ...]
+    name: Annotated[Text, Field(min_length=1)]
 
 
 class WorkshopOut(BaseModel):

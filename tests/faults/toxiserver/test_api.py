@@ -163,7 +163,8 @@ def test_port_in_use_is_500_with_the_os_error(toxiproxy: httpx.Client, echo: str
 
 @pytest.mark.parametrize(("listen", "message"), [
     ("nocolon", "listen tcp: address nocolon: missing port in address"),
-    ("127.0.0.1:99999", "listen tcp: address 127.0.0.1:99999: invalid port"),
+    ("127.0.0.1:99999", "listen tcp: address 99999: invalid port"),
+    ("127.0.0.1:nosuchservice", "listen tcp: lookup tcp/nosuchservice: unknown port"),
 ])
 def test_bad_listen_address_is_500(toxiproxy: httpx.Client, echo: str, listen: str,
                                    message: str) -> None:

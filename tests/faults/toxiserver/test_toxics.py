@@ -4,6 +4,9 @@ Timing margins: the lower bounds are the toxic's own figure (a proxy never relea
 1 ms is allowed for timer granularity); the upper bounds add SLACK_S, what a loaded 2-core
 CI machine adds to a Python echo round trip through two threads and an asyncio proxy (a
 round trip without toxics takes well under 5 ms here; 150 ms is a thirty-fold margin).
+Load can only add delay, never remove it, so where a whole measurement repeats cheaply the
+upper bound is checked on the fastest of `TRIES` measurements (`within`), while every
+measurement must respect the lower bound.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -28,6 +32,18 @@ pytestmark = pytest.mark.network
 
 SLACK_S = 0.15
 TICK_S = 0.001
+TRIES = 3
+
+
+def within(low_s: float, high_s: float, measure: Callable[[], float]) -> None:
+    """Every measurement >= low_s; the fastest of up to TRIES <= high_s (noise only adds)."""
+    seen: list[float] = []
+    for _ in range(TRIES):
+        seen.append(measure())
+        assert seen[-1] >= low_s, f"released early: {seen[-1]:.4f} s < {low_s} s"
+        if seen[-1] <= high_s:
+            return
+    raise AssertionError(f"slower than {high_s} s in all {TRIES} tries: {seen}")
 
 
 def add(api: httpx.Client, proxy: str, **body: object) -> None:
@@ -54,8 +70,8 @@ def test_latency_delays_each_round_trip(toxiproxy: httpx.Client, echo: str) -> N
     listen = create_proxy(toxiproxy, "p", echo)
     add(toxiproxy, "p", type="latency", attributes={"latency": 100})
     with connect(listen) as sock:
-        for _ in range(3):
-            assert 0.1 - TICK_S <= round_trip_s(sock) <= 0.1 + SLACK_S
+        for _ in range(3):  # each round trip is delayed again: latency is not one-off
+            within(0.1 - TICK_S, 0.1 + SLACK_S, lambda: round_trip_s(sock))
 
 
 def test_latency_toxics_stack_across_streams(toxiproxy: httpx.Client, echo: str) -> None:
@@ -63,7 +79,7 @@ def test_latency_toxics_stack_across_streams(toxiproxy: httpx.Client, echo: str)
     add(toxiproxy, "p", type="latency", attributes={"latency": 60})
     add(toxiproxy, "p", type="latency", stream="upstream", attributes={"latency": 60})
     with connect(listen) as sock:
-        assert 0.12 - TICK_S <= round_trip_s(sock) <= 0.12 + SLACK_S
+        within(0.12 - TICK_S, 0.12 + SLACK_S, lambda: round_trip_s(sock))
 
 
 def test_latency_jitter_stays_in_its_band(toxiproxy: httpx.Client, echo: str) -> None:
@@ -71,7 +87,7 @@ def test_latency_jitter_stays_in_its_band(toxiproxy: httpx.Client, echo: str) ->
     add(toxiproxy, "p", type="latency", attributes={"latency": 80, "jitter": 40})
     with connect(listen) as sock:
         for _ in range(4):
-            assert 0.04 - TICK_S <= round_trip_s(sock) <= 0.12 + SLACK_S
+            within(0.04 - TICK_S, 0.12 + SLACK_S, lambda: round_trip_s(sock))
 
 
 def test_toxics_act_on_open_connections_at_once(toxiproxy: httpx.Client, echo: str) -> None:
@@ -97,33 +113,44 @@ def test_toxicity_zero_never_applies(toxiproxy: httpx.Client, echo: str) -> None
 def test_bandwidth_paces_within_ten_percent(toxiproxy: httpx.Client, echo: str) -> None:
     listen = create_proxy(toxiproxy, "p", echo)
     add(toxiproxy, "p", type="bandwidth", attributes={"rate": 100})  # 100 KB/s
-    with connect(listen) as sock:
-        elapsed_s = round_trip_s(sock, b"b" * 50_000)  # 50 kB at 100 KB/s: 0.5 s
-    assert 0.45 <= elapsed_s <= 0.55
+
+    def measure() -> float:
+        with connect(listen) as sock:
+            return round_trip_s(sock, b"b" * 50_000)  # 50 kB at 100 KB/s: 0.5 s
+
+    within(0.45, 0.55, measure)
 
 
 def test_slow_close_delays_the_close(toxiproxy: httpx.Client) -> None:
     with upstream("goodbye") as address:
         listen = create_proxy(toxiproxy, "p", address)
         add(toxiproxy, "p", type="slow_close", attributes={"delay": 300})
-        with connect(listen) as sock:
-            started = time.perf_counter()
-            assert sock.recv(16) == b"bye"
-            assert sock.recv(16) == b""
-            assert 0.3 - TICK_S <= time.perf_counter() - started <= 0.3 + SLACK_S
+
+        def measure() -> float:
+            with connect(listen) as sock:
+                started = time.perf_counter()
+                assert sock.recv(16) == b"bye"
+                assert sock.recv(16) == b""
+                return time.perf_counter() - started
+
+        within(0.3 - TICK_S, 0.3 + SLACK_S, measure)
 
 
 def test_timeout_drops_data_and_closes_after_idle_time(toxiproxy: httpx.Client,
                                                         echo: str) -> None:
     listen = create_proxy(toxiproxy, "p", echo)
     add(toxiproxy, "p", type="timeout", stream="upstream", attributes={"timeout": 300})
-    with connect(listen) as sock:
-        started = time.perf_counter()
-        sock.sendall(b"lost")
-        time.sleep(0.15)  # a second chunk 150 ms later restarts the idle timer
-        sock.sendall(b"lost too")
-        assert recv_until_closed(sock) == b""
-        assert 0.45 - TICK_S <= time.perf_counter() - started <= 0.45 + SLACK_S
+
+    def measure() -> float:
+        with connect(listen) as sock:
+            started = time.perf_counter()
+            sock.sendall(b"lost")
+            time.sleep(0.15)  # a second chunk 150 ms later restarts the idle timer
+            sock.sendall(b"lost too")
+            assert recv_until_closed(sock) == b""
+            return time.perf_counter() - started
+
+    within(0.45 - TICK_S, 0.45 + SLACK_S, measure)
 
 
 def test_timeout_zero_holds_until_removed(toxiproxy: httpx.Client, echo: str) -> None:
@@ -150,12 +177,16 @@ def test_reset_peer_present_at_connect_resets(toxiproxy: httpx.Client, echo: str
 def test_reset_peer_waits_its_timeout(toxiproxy: httpx.Client, echo: str) -> None:
     listen = create_proxy(toxiproxy, "p", echo)
     add(toxiproxy, "p", type="reset_peer", stream="upstream", attributes={"timeout": 200})
-    with connect(listen) as sock:
-        started = time.perf_counter()
-        sock.sendall(b"x")
-        with pytest.raises(ConnectionResetError):
-            recv_until_closed(sock)
-        assert 0.2 - TICK_S <= time.perf_counter() - started <= 0.2 + SLACK_S
+
+    def measure() -> float:
+        with connect(listen) as sock:
+            started = time.perf_counter()
+            sock.sendall(b"x")
+            with pytest.raises(ConnectionResetError):
+                recv_until_closed(sock)
+            return time.perf_counter() - started
+
+    within(0.2 - TICK_S, 0.2 + SLACK_S, measure)
 
 
 def test_reset_peer_added_later_closes_plainly(toxiproxy: httpx.Client, echo: str) -> None:

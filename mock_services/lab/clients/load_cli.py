@@ -1,0 +1,94 @@
+"""`python -m mock_services.lab.clients.load_cli`: the load driver as a program.
+
+    ... --lab DIR --rate citizen=5 --rate employer=1 --duration-s 60 [--rush-s 30]
+        [--policies resilient] [--seed 1] [--max-in-flight 200] [--out history.jsonl]
+
+Plays an open-loop rate profile against a running lab (a steady phase, then optionally the
+month-end rush: list submissions ×9), writes the history as JSON lines, and prints a summary
+per operation. Bad input: one sentence, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from mock_services.lab.clients.driver import DriverConfig, LoadDriver, record_final_state
+from mock_services.lab.clients.profile import ProfileError, month_end_rush, steady
+from mock_services.lab.clients.user import Behaviour
+from mock_services.lab.state import NoLab, load
+from policies.presets import load_policy_set
+
+
+def _rate(text: str) -> tuple[str, float]:
+    kind, sep, value = text.partition("=")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not sep or rate < 0:
+        raise argparse.ArgumentTypeError(f"expected KIND=RATE_PER_S (e.g. citizen=5), got "
+                                         f"{text!r}")
+    return kind, rate
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="load-driver", description=__doc__.splitlines()[0])
+    p.add_argument("--lab", type=Path, required=True, help="the lab's run directory")
+    p.add_argument("--rate", type=_rate, action="append", default=[], metavar="KIND=PER_S",
+                   help="arrivals per second of a user kind (citizen, employer, doctor, "
+                        "pharmacy); repeat for each kind")
+    p.add_argument("--duration-s", type=float, default=30.0, help="steady phase, seconds")
+    p.add_argument("--rush-s", type=float, default=0.0,
+                   help="then a month-end rush of this many seconds (lists x9; 0: none)")
+    p.add_argument("--policies", default="resilient", help="policy set (default resilient)")
+    p.add_argument("--seed", type=int, default=1, help="seed of arrivals and choices")
+    p.add_argument("--max-in-flight", type=int, default=200,
+                   help="users in flight at most; arrivals beyond are recorded as shed")
+    p.add_argument("--active-users", type=int, default=None,
+                   help="people of each kind who use the portal (default: all)")
+    p.add_argument("--out", type=Path, default=None, help="history JSON-lines file")
+    return p
+
+
+async def _run(args: argparse.Namespace) -> int:
+    lab = load(args.lab)
+    rates = dict(args.rate)
+    if not rates:
+        raise ValueError("no --rate given; expected at least one KIND=PER_S")
+    profile = (month_end_rush(args.duration_s, args.rush_s, rates) if args.rush_s > 0
+               else steady(args.duration_s, rates))
+    config = DriverConfig(lab.portal_urls(), load_policy_set(args.policies),
+                          sms_url=lab.url("sms"), behaviour=Behaviour(),
+                          max_in_flight=args.max_in_flight, active_users=args.active_users)
+    driver = LoadDriver(config, rng=random.Random(args.seed))
+    history = await driver.run(profile)
+    portal = lab.topology.portals()[0].name
+    await record_final_state(history, lab.url(portal), driver.now())
+    if args.out is not None:
+        history.write_jsonl(args.out)
+    summary = Counter(f"{op.f} {op.type}{' ' + op.error if op.error else ''}"
+                      for op in history.client_ops() if op.type != "invoke"
+                      and op.process not in ("policy", "final"))
+    print(json.dumps(dict(sorted(summary.items())), ensure_ascii=False, indent=1))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the driver; exit 2 with one sentence on bad input."""
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except (NoLab, ValueError, ProfileError, OSError) as exc:
+        print(f"load-driver: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
