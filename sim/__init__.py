@@ -1,1 +1,14 @@
-"""A SimPy model of the portal's topology, running the same policies as the services."""
+"""A SimPy model of the portal's topology, running the same policies as the services.
+
+Modules, in the order a request meets them: `workload` (arrivals on the Solar Hijri
+calendar of `calendar`), `client` (one process per user operation, through the user
+pipeline), `portal` (admission, worker threads, service, upstream calls, commit), `runtime`
+(the policy objects of one replication and the upstream attempts), `world` (the shared
+state: replicas, links, switches, racks), `faults` (the catalog's faults as nemesis
+processes), `pharmacy` (paper fallback and reconciliation), `model` (one replication),
+`runner` and `cli` (replications on local cores or Dask, and the report).
+
+Scale: the model is the portal, not its 43 M users. Each scenario says how many real
+requests one simulated request stands for (1:8 for the day scenarios, 1:2400 for `year`)
+and scales the replicas' worker threads with it, so utilisation keeps its real shape.
+"""

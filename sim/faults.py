@@ -130,9 +130,9 @@ def _set(world: World, fault: Fault, on: bool) -> None:
         world.links[fault.link] = LinkState(fault.mode, retry_after_s=fault.retry_after_s) \
             if on else LinkState()
     elif isinstance(fault, PeakLoad):
-        world.set_rate(fault.population, fault.rate_multiplier if on else 1.0)
+        world.set_rate(fault.population, fault.rate_multiplier, on)
     elif isinstance(fault, RefreshStorm):
-        world.set_rate(fault.population, fault.rate_multiplier if on else 1.0)
+        world.set_rate(fault.population, fault.rate_multiplier, on)
         world.storm = fault if on else None
 
 

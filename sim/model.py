@@ -16,7 +16,7 @@ import simpy
 
 from faults.schedule import Window
 from policies.presets import PolicySet
-from scenario.history import FINAL, History, Op
+from scenario.history import FINAL, GAUGE, History, Op
 from scenario.schema import Scenario
 from sim.faults import nemesis, timeline
 from sim.pharmacy import Pharmacies
@@ -28,7 +28,6 @@ PAYMENT_RETRY_S = 30.0  # the durable payment queue retries its backlog this oft
 DRAIN_S = 600.0  # after the last arrival: in-flight requests and queues finish
 GAUGE_SAMPLES = 2000  # gauge samples per replica over a run, at least every GAUGE_MIN_S
 GAUGE_MIN_S = 10.0
-GAUGE = "gauge"
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from sim.world import World
 
 CLAIM_PERIOD_S = 30 * 86_400.0  # a claim period is a month
-RECONCILE_EVERY_S = 300.0  # a pharmacy retries its paper backlog every five minutes
+RECONCILE_EVERY_S = 300.0  # a pharmacy first retries its paper backlog after five minutes,
+MAX_RECONCILE_WAIT_S = 3600.0  # then doubles the wait while the portal stays down, to an hour
 
 
 class Pharmacies:
@@ -59,14 +60,17 @@ class Pharmacies:
         from sim.client import operation  # the client imports this module
 
         pending = self.backlog[pharmacy]
+        wait_s = RECONCILE_EVERY_S
         while pending:
-            yield world.env.timeout(RECONCILE_EVERY_S)
+            yield world.env.timeout(wait_s)
             while pending:
                 ok = yield from operation(world, "reconcile", world.next_id(), pharmacy,
                                           key=f"reconcile:{pending[0]}")
-                if not ok:
+                if not ok:  # the portal is still down: back off before the next try
+                    wait_s = min(2 * wait_s, MAX_RECONCILE_WAIT_S)
                     break
                 pending.pop(0)
+                wait_s = RECONCILE_EVERY_S
 
 
 assert "reconcile" in WRITE_FS and "paper_record" in WRITE_FS

@@ -19,7 +19,8 @@ from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario
 from sim.dists import Sampler, sampler
 
-AVOID_S = 10.0  # how long failover clients route around a replica that refused them
+AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
+# ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
 
 if TYPE_CHECKING:
     from faults.catalog import RefreshStorm
@@ -202,9 +203,11 @@ class World:
         else:
             self.down.pop(name, None)
 
-    def set_rate(self, population: str, factor: float) -> None:
-        """A peak: arrivals of `population` ("all", "employers", ...) times `factor`."""
-        self.rate_factors[population] = factor
+    def set_rate(self, population: str, factor: float, on: bool) -> None:
+        """A peak starts (`on`) or ends: arrivals of `population` ("all", "employers", ...)
+        times `factor`; overlapping peaks multiply."""
+        current = self.rate_factors.get(population, 1.0)
+        self.rate_factors[population] = current * factor if on else current / factor
         self.rate_version += 1
 
     def link(self, name: str) -> LinkState:
