@@ -69,6 +69,7 @@ class Runtime:
         self.user = ps.user.build("portal")
         self.admit_type = Admit
         self.pending_payments: list[str] = []
+        self.queued: set[str] = set()
 
     def drain(self, world: World) -> None:
         """Write the policies' state changes into the history."""
@@ -107,7 +108,9 @@ class Runtime:
                 and env.now - seen <= max_age:
             return "cached"
         if self.ps.payment_queue and name == "payment":
-            self.pending_payments.append(job.key)
+            if job.key not in self.queued:  # a retried submission is queued once
+                self.queued.add(job.key)
+                self.pending_payments.append(job.key)
             return "accepted"
         return result.reason
 
