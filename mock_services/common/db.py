@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -19,6 +20,24 @@ from anyio import to_thread
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 15_000
+
+
+def _retry_locked(step: Callable[[], object]) -> None:
+    """Run a setup step, retrying while another process holds the lock it needs.
+
+    Two replicas opening a new shared file race to convert it to WAL; SQLite answers the loser
+    "database is locked" at once, without calling the busy handler, so the wait is ours: a poll
+    with the busy timeout as its deadline.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class Database:
@@ -32,7 +51,7 @@ class Database:
         self._generation = 0  # bumped by close(): threads then reconnect instead of failing
         path.parent.mkdir(parents=True, exist_ok=True)
         # executescript commits as it goes; CREATE ... IF NOT EXISTS makes a race harmless.
-        self._conn().executescript(schema)
+        _retry_locked(lambda: self._conn().executescript(schema))
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -41,7 +60,7 @@ class Database:
                                    timeout=BUSY_TIMEOUT_MS / 1000)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
             conn.execute("PRAGMA synchronous=FULL")
             self._local.conn, self._local.generation = conn, self._generation
             with self._lock:
