@@ -19,7 +19,7 @@ ATTACK_GROUP = 66  # attackers' addresses: 10.66.x.y, none shared with a legitim
 # Each attacker sends at most this many attempts a second (a bot paced per connection): on an
 # unlimited portal its attempts queue behind the hashes anyway, so the pace does not bind;
 # on a limited one it keeps the cheap 429s from turning into a flood of their own.
-ATTEMPTS_PER_S = 2.0
+ATTEMPTS_PER_S = 1.0
 
 
 async def _attacker(client: httpx.AsyncClient, url: str, injector: Injector, n: int,

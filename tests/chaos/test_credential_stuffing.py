@@ -22,10 +22,10 @@ from tests.chaos.directed_stuffing import stuff
 # 64 attackers keep ~64 scrypt hashes queued on baseline: measured here at ~50 hashes a
 # second, a user's login waits ~64/50 ~ 1.3 s (more on a loaded machine: slower hashes make
 # the queue longer, not shorter); measured 1.9 s p99. A resilient login measured 0.2-0.3 s p99
-# under the same attack (one hash, a healthy Shahkar, the 429s answered around it); 0.6 s sits
-# between with a 2-3x margin each way.
+# alone and 0.77 s during the full parallel `make test` (one hash, a healthy Shahkar, the 429s
+# answered around it); 1 s keeps the loaded resilient run under and the baseline ~2x over.
 ATTACKERS = 64
-LOGIN_SLO_MS = 600.0
+LOGIN_SLO_MS = 1000.0
 ATTACK_S = 5.0
 USERS = 8
 USER_GAP_S = 0.5  # 8 users over 4 s, inside the 5 s attack
