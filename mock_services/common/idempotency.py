@@ -85,7 +85,7 @@ def run_once(conn: sqlite3.Connection, scope: str, key: str, digest: str, *, now
     return response, False
 
 
-def _require_key(
+async def _require_key(  # async: FastAPI would run a def in its thread pool
     idempotency_key: Annotated[str | None, Header(max_length=128, pattern=KEY_PATTERN)] = None,
 ) -> str:
     if idempotency_key is None:

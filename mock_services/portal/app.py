@@ -51,7 +51,8 @@ def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
         upstreams=upstreams, metrics=metrics, events=events,
         cache=policy_set.cache.build() if policy_set.cache else None,
         admission=AdmissionController(policy_set.admission) if policy_set.admission else None,
-        login_by_account=by_account, login_by_source=by_source)
+        login_by_account=by_account, login_by_source=by_source,
+        hashing=anyio.CapacityLimiter(settings.max_concurrent_hashes))
 
 
 def create_app(settings: PortalSettings, *, clock: Clock | None = None,

@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from mock_services.common.clock import Clock
@@ -37,6 +38,7 @@ class PortalContext:
     admission: AdmissionController | None
     login_by_account: KeyedTokenBucket | None
     login_by_source: KeyedTokenBucket | None
+    hashing: anyio.CapacityLimiter
 
     def upstream(self, name: str) -> UpstreamClient:
         """The client of upstream `name`; 503 when this replica was started without it."""
@@ -47,7 +49,9 @@ class PortalContext:
         return client
 
 
-def _ctx(request: Request) -> PortalContext:
+async def _ctx(request: Request) -> PortalContext:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, one thread
+    # hop per request, and under a CPU-bound load (scrypt) that hop waited seconds for a core
     ctx: PortalContext = request.app.state.ctx
     return ctx
 

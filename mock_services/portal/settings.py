@@ -21,6 +21,9 @@ class PortalSettings(ServiceSettings):
     # the demo population is hashed cheaper at seeding (startup in a second, not minutes);
     # a login upgrades such a hash to scrypt_n, as password stores do after a cost change.
     seed_scrypt_n: Annotated[int, Field(ge=2, le=2**20)] = 2**10
+    # scrypt threads at once: more than the cores only queue in the OS scheduler, where they
+    # starve the event loop and the database threads (a bulkhead; the rest wait in FIFO order)
+    max_concurrent_hashes: Annotated[int, Field(ge=1, le=64)] = 2
     session_ttl_s: Annotated[float, Field(gt=0, le=86_400)] = 1800.0
     otp_ttl_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     max_otp_attempts: Annotated[int, Field(ge=1, le=10)] = 3

@@ -51,12 +51,12 @@ def upstream_app(name: str, settings: ServiceSettings, schema: str,
     return app
 
 
-def _db(request: Request) -> Database:
+async def _db(request: Request) -> Database:  # async: no thread hop
     db: Database = request.app.state.db
     return db
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:  # async: no thread hop
     clock: Clock = request.app.state.clock
     return clock
 

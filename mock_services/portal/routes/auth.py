@@ -111,12 +111,14 @@ async def login(body: LoginIn, request: Request, ctx: Ctx) -> LoginOut:
     user = await ctx.db.aread(lambda c: c.execute(
         "SELECT * FROM users WHERE national_id=?", (body.national_id,)).fetchone())
     stored = user["password_hash"] if user else DUMMY_HASH
-    if not await to_thread.run_sync(verify_password, body.password, stored) or user is None:
+    if not await to_thread.run_sync(verify_password, body.password, stored,
+                                      limiter=ctx.hashing) or user is None:
         raise Unauthorized("the national ID or the password is wrong")
     verification = await verify_login_mobile(ctx, body.national_id, user["mobile"],
                                              user["mobile_verified_s"])
     if needs_rehash(stored, ctx.settings.scrypt_n):
-        new_hash = await to_thread.run_sync(hash_password, body.password, ctx.settings.scrypt_n)
+        new_hash = await to_thread.run_sync(hash_password, body.password,
+                                              ctx.settings.scrypt_n, limiter=ctx.hashing)
         await ctx.db.awrite(lambda c: c.execute(
             "UPDATE users SET password_hash=? WHERE national_id=? AND password_hash=?",
             (new_hash, body.national_id, stored)))
@@ -179,7 +181,8 @@ async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> dict[str, st
 async def recovery_confirm(body: RecoveryConfirmIn, key: idempotency.IdempotencyKey,
                            ctx: Ctx) -> JSONResponse:
     """Set the new password with the SMS code; every session of the account ends."""
-    new_hash = await to_thread.run_sync(hash_password, body.new_password, ctx.settings.scrypt_n)
+    new_hash = await to_thread.run_sync(hash_password, body.new_password,
+                                      ctx.settings.scrypt_n, limiter=ctx.hashing)
     digest = idempotency.fingerprint("recovery", body.model_dump_json())
     now = ctx.clock.now()
 
