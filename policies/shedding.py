@@ -2,7 +2,11 @@
 
 A request of priority class p (0 = most important) is admitted while
 in-flight < limit * priority_shares[p], so lower classes are shed first and class 0 may use
-the whole limit. A shed request is rejected at once — never queued to stall — with a
+the whole limit. Once class p is shed, every lower class (a larger number) is shed too for
+`shed_hold_s`: an instant's headroom, opened by a completion or a limit that grew, goes to
+the class that was refused rather than to browsing, so a higher class is never shed while a
+lower one is still being served (criticality-based shedding, Google SRE book ch. 21). A shed
+request is rejected at once — never queued to stall — with a
 Retry-After estimated from the current backlog: (in flight + shed in the last second)
 * mean latency / limit, clamped to [min_retry_after_s, max_retry_after_s].
 
@@ -40,6 +44,7 @@ class AdmissionPolicy(PolicyConfig):
     tolerance: float = Field(default=1.5, ge=1.0, allow_inf_nan=False)
     smoothing: float = Field(default=0.2, gt=0.0, le=1.0)
     min_retry_after_s: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    shed_hold_s: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
     max_retry_after_s: float = Field(default=60.0, gt=0.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
@@ -61,6 +66,8 @@ class AdmissionController:
 
     __slots__ = (
         "_cfg",
+        "_hold_class",
+        "_hold_until_s",
         "_long_rtt_s",
         "_mean_latency_s",
         "_shares",
@@ -81,20 +88,26 @@ class AdmissionController:
         self._long_rtt_s = 0.0
         self._shed_epoch = -1
         self._shed_in_epoch = 0
+        self._hold_class = 0  # classes below this one (larger numbers) are held back ...
+        self._hold_until_s = -math.inf  # ... until then
 
-    def would_admit(self, priority: int = 0) -> bool:
-        """Whether a request of class `priority` would be admitted now (no state change)."""
+    def would_admit(self, now: float, priority: int = 0) -> bool:
+        """Whether a request of class `priority` would be admitted at `now` (no state change)."""
         shares = self._shares
         share = shares[priority] if 0 <= priority < len(shares) else shares[-1]
-        return self.in_flight < self.limit * share
+        return not self._held(now, priority) and self.in_flight < self.limit * share
+
+    def _held(self, now: float, priority: int) -> bool:
+        return priority > self._hold_class and now < self._hold_until_s
 
     def admit(self, now: float, priority: int = 0) -> Admission:
         """Admit a request of class `priority` or reject it at once with a Retry-After."""
-        shares = self._shares
-        share = shares[priority] if 0 <= priority < len(shares) else shares[-1]
-        if self.in_flight < self.limit * share:
+        if self.would_admit(now, priority):
             self.in_flight += 1
             return ADMIT
+        held = self._held(now, priority)
+        if not held:  # this class is refused on its own account: hold the lower ones back
+            self._hold_class, self._hold_until_s = priority, now + self._cfg.shed_hold_s
         self.shed += 1
         epoch = int(now)
         if epoch != self._shed_epoch:

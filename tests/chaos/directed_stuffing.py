@@ -14,6 +14,7 @@ from faults.injector import Injector
 from mock_services.lab.supervisor import Lab
 from mock_services.seed import Person
 from scenario.history import ATTACKER, OpType
+from tests.chaos.bots import Bots
 from tests.chaos.directed_login import source
 
 ATTACK_GROUP = 66  # attackers' addresses: 10.66.x.y, none shared with a legitimate user
@@ -23,53 +24,14 @@ ATTACK_GROUP = 66  # attackers' addresses: 10.66.x.y, none shared with a legitim
 ATTEMPTS_PER_S = 1.0
 
 
-class _Bot:
-    """A lean credential-stuffing bot: one keep-alive HTTP/1.1 connection, requests written
-    pre-encoded and answers read to their status line and body.
-
-    The attackers share the test's process and its two cores with the users whose logins
-    are timed: a full HTTP client costs about a millisecond a request here, and 64 of them
-    starved the users' event loop (429s answered in < 0.1 s by the portal were seen after
-    1.3 s by the client). Real bots run elsewhere; this keeps their cost on the portal.
-    """
-
-    def __init__(self, url: str) -> None:
-        parts = httpx.URL(url)
-        self.host, self.port, self.path = parts.host, parts.port or 80, parts.path
-        self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-
-    async def post(self, body: bytes, forwarded_for: str) -> int:
-        """Send one login; the answer's status code (a new connection when one closed)."""
-        if self._conn is None:
-            self._conn = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self._conn
-        writer.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                     b"X-Forwarded-For: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-                         self.path.encode(), self.host.encode(), forwarded_for.encode(),
-                         len(body), body))
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except (asyncio.IncompleteReadError, ConnectionError):
-            await self.close()
-            raise
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
-        await reader.readexactly(int(headers.get("content-length", "0")))
-        if headers.get("connection", "").lower() == "close":
-            await self.close()
-        return int(lines[0].split()[1])
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            self._conn[1].close()
-            self._conn = None
-
-
 async def _attacker(url: str, injector: Injector, n: int, victims: Sequence[Person],
                     until_s: float) -> None:
     """Attacker `n`: wrong-password logins round the victims, paced, until `until_s`."""
     process, i, next_s = f"{ATTACKER}{n}", 0, 0.0
-    bot = _Bot(url)
+    target = httpx.URL(url)
+    bot = Bots(str(target.copy_with(path="/")))
+    headers = {"Content-Type": "application/json",
+               "X-Forwarded-For": source(ATTACK_GROUP, n)}
     try:
         while (now := injector.clock()) < until_s:
             await asyncio.sleep(max(0.0, next_s - now))  # the bot's pace, not a synchronisation
@@ -80,16 +42,17 @@ async def _attacker(url: str, injector: Injector, n: int, victims: Sequence[Pers
                                "password": f"wrong-{n}-{i}"}).encode()
             op = injector.history.invoke(process, "login", injector.clock(), priority=1)
             try:
-                status = await asyncio.wait_for(bot.post(body, source(ATTACK_GROUP, n)), 30.0)
+                answer = await asyncio.wait_for(
+                    bot.request("POST", target.path, headers, body), 30.0)
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                 injector.history.complete(op, "info", injector.clock(),
                                           error=type(exc).__name__)
                 continue
-            kind: OpType = "ok" if status == 200 else "fail"
+            kind: OpType = "ok" if answer.status == 200 else "fail"
             injector.history.complete(op, kind, injector.clock(),
-                                      error="" if kind == "ok" else f"http_{status}")
+                                      error="" if kind == "ok" else f"http_{answer.status}")
     finally:
-        await bot.close()
+        await bot.aclose()
 
 
 async def _user(client: httpx.AsyncClient, url: str, injector: Injector, i: int,

@@ -101,6 +101,9 @@ class TokenBucketMachine(RuleBasedStateMachine):
 TestTokenBucketMachine = TokenBucketMachine.TestCase
 
 
+HOLD_S = 1.0
+
+
 class AdmissionMachine(RuleBasedStateMachine):
     """Random arrivals and completions: a class is never shed while a lower one gets in."""
 
@@ -109,21 +112,26 @@ class AdmissionMachine(RuleBasedStateMachine):
     def setup(self, algorithm: str, limit: int) -> None:
         self.ctl = AdmissionController(AdmissionPolicy(
             algorithm=algorithm, initial_limit=limit, min_limit=1, max_limit=40,  # type: ignore[arg-type]
-            priority_shares=(1.0, 0.75, 0.5)))
+            priority_shares=(1.0, 0.75, 0.5), shed_hold_s=HOLD_S))
         self.now = 0.0
         self.in_flight = 0
+        self.shed_at: dict[int, float] = {}  # class -> when it was last refused on its own
 
     @rule(priority=st.integers(0, 3), dt=steps)
     def arrive(self, priority: int, dt: float) -> None:
         self.now += dt
-        would = [self.ctl.would_admit(p) for p in range(4)]
+        would = [self.ctl.would_admit(self.now, p) for p in range(4)]
         answer = self.ctl.admit(self.now, priority)
         assert isinstance(answer, Admit) == would[priority]
         # higher priority (lower number) is admitted whenever a lower one would be
         assert all(would[p] >= would[p + 1] for p in range(3))
         if isinstance(answer, Admit):
             self.in_flight += 1
+            # and no class gets in within the hold after a higher one was refused
+            assert all(self.now >= t + HOLD_S for p, t in self.shed_at.items() if p < priority)
         else:
+            if not any(self.now < t + HOLD_S for p, t in self.shed_at.items() if p < priority):
+                self.shed_at[priority] = self.now
             assert answer.reason == "shed" and answer.retry_after_s is not None
             assert 1.0 <= answer.retry_after_s <= 60.0  # rejected at once, with advice
 
