@@ -1,13 +1,20 @@
 """The docker-compose lab, generated from the same topology the embedded lab starts.
 
-`python -m chaoslab.compose` writes `docker-compose.yml` and `deploy/toxiproxy.json` from
-`mock_services.lab.topology.default_topology()`; `--check` exits 1 when the checked-in files
-have drifted from the topology (the test suite runs the same comparison).
+`python -m chaoslab.compose` writes `docker-compose.yml`, `deploy/toxiproxy.json` and
+`deploy/lab.json` from `mock_services.lab.topology.default_topology()`; `--check` exits 1 when
+the checked-in files have drifted from the topology (the test suite runs the same comparison).
 
 Inside the compose network every service listens on `SERVICE_PORT` and every link is a proxy
 of the one Toxiproxy container, listening on a fixed port from `FIRST_PROXY_PORT` in the
 topology's link order. Only the Toxiproxy API and the client->portal proxies are published,
 and only on the host's 127.0.0.1: the API is unauthenticated.
+
+`deploy/lab.json` is the lab map of the compose lab as seen from inside its network (every
+service and proxy by container host, Toxiproxy at http://toxiproxy:8474, the compose project
+that owns the containers). The run-once services `chaos` and `load` (profile `tools`, so `up`
+leaves them out) attach to the lab from it (`chaoslab.compose_lab`). The network has a fixed
+subnet (`CHAOSLAB_SUBNET`), and the services' admin routes admit that subnet besides loopback
+(`CHAOSLAB_ADMIN_NETWORKS`), so those containers reach the admin routes.
 """
 
 from __future__ import annotations
@@ -21,13 +28,23 @@ from typing import Any
 
 import yaml
 
-from mock_services.lab.topology import CLIENT, Topology, default_topology
+from mock_services.lab.state import LabState
+from mock_services.lab.topology import CLIENT, LinkSpec, Topology, default_topology
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 TOXIPROXY_CONFIG = ROOT / "deploy" / "toxiproxy.json"
+LAB_MAP = ROOT / "deploy" / "lab.json"
+PROJECT = "chaoslab"
 TOXIPROXY_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"  # the version TOXIPROXY.md was measured on
 IMAGE = "chaoslab:local"
+TEST_IMAGE = "chaoslab:test"
+TOOLS_PROFILE = "tools"  # the run-once services: `docker compose run --rm chaos|load`
+LAB_DIR = "/lab"  # where the run-once services find the map, and the portal's data under it
+# A fixed subnet, so the admin routes can admit exactly the compose network; override it
+# (the same variable sets both) when it collides with a network of the host.
+SUBNET = "${CHAOSLAB_SUBNET:-172.30.209.0/24}"
+POLICIES = "${CHAOSLAB_POLICIES:-resilient}"
 SERVICE_PORT = 8000
 API_PORT = 8474
 FIRST_PROXY_PORT = 21001
@@ -60,7 +77,7 @@ def _service(topology: Topology, name: str) -> dict[str, object]:
     spec = topology.service(name)
     ports = proxy_ports(topology)
     command = [spec.kind, "--host", "0.0.0.0", "--port", str(SERVICE_PORT),
-               "--data-dir", "/data", "--policies", "${CHAOSLAB_POLICIES:-resilient}"]
+               "--data-dir", "/data", "--policies", POLICIES]
     depends: dict[str, object] = {}
     volume = f"{name}-data"
     if spec.kind == "portal":
@@ -76,6 +93,8 @@ def _service(topology: Topology, name: str) -> dict[str, object]:
         "command": command,
         "labels": {"chaoslab.service": name, "chaoslab.kind": spec.kind,
                    "chaoslab.rack": spec.rack},
+        # the admin routes admit the compose network besides loopback (the chaos container)
+        "environment": {"CHAOSLAB_ADMIN_NETWORKS": f'["{SUBNET}"]'},
         "volumes": [f"{volume}:/data"],
         "healthcheck": _healthcheck(["CMD", "python", "-c", READY_PROBE]),
         "stop_grace_period": "15s",
@@ -83,6 +102,62 @@ def _service(topology: Topology, name: str) -> dict[str, object]:
     if depends:
         body["depends_on"] = depends
     return body
+
+
+def lab_state(topology: Topology) -> LabState:
+    """The compose lab's map: every service and proxy by its host inside the network."""
+    ports = proxy_ports(topology)
+    links = tuple(LinkSpec(x.source, x.target, x.switch, ports[x.name]) for x in topology.links)
+    wired = Topology(topology.services, links, topology.racks, topology.switches)
+    addresses = {s.name: f"{s.name}:{SERVICE_PORT}" for s in topology.services}
+    addresses |= {x.name: f"toxiproxy:{ports[x.name]}" for x in topology.links}
+    return LabState(Path(LAB_DIR), wired, f"http://toxiproxy:{API_PORT}", embedded_proxy=False,
+                    policies="resilient", supervisor_pid=0, addresses=addresses,
+                    docker_project=PROJECT)
+
+
+def _tool(topology: Topology, entrypoint: list[str] | None, command: list[str],
+          volumes: list[str], environment: dict[str, str]) -> dict[str, object]:
+    """A run-once service on the test image: not started by `up`, never published."""
+    every = ["toxiproxy", *(s.name for s in topology.services)]
+    body: dict[str, object] = {
+        "image": TEST_IMAGE,
+        "build": {"context": ".", "target": "test"},
+        "profiles": [TOOLS_PROFILE],
+    }
+    if entrypoint:
+        body["entrypoint"] = entrypoint
+    body |= {
+        "command": command,
+        "environment": {"TOXIPROXY_URL": f"http://toxiproxy:{API_PORT}",
+                        "CHAOSLAB_LAB": f"{LAB_DIR}/lab.json",
+                        "CHAOSLAB_LAB_POLICIES": POLICIES} | environment,
+        "volumes": [f"./deploy/lab.json:{LAB_DIR}/lab.json:ro", *volumes],
+        "depends_on": {name: {"condition": "service_healthy"} for name in every},
+    }
+    return body
+
+
+def tools(topology: Topology) -> dict[str, Any]:
+    """The `chaos` and `load` run-once services."""
+    chaos = _tool(
+        topology, None, ["-p", "no:cacheprovider", "-m", "chaos", "tests/chaos"],
+        # the portal's event logs (the runner folds them into the history), read-only;
+        # the engine's socket: power loss and deploys kill and start the lab's containers
+        [f"portal-data:{LAB_DIR}/data/portal:ro", "/var/run/docker.sock:/var/run/docker.sock"],
+        {"HYPOTHESIS_PROFILE": "ci"})
+    # the socket belongs to the host's docker group: its gid, passed at `run`
+    chaos["group_add"] = ["${DOCKER_GID:-0}"]
+    load = _tool(
+        topology, ["python", "-m", "mock_services.lab.clients.load_cli"],
+        ["--lab", f"{LAB_DIR}/lab.json", "--rate", "citizen=5", "--rate", "employer=1",
+         "--rate", "doctor=1", "--rate", "pharmacy=1",
+         "--duration-s", "${CHAOSLAB_LOAD_S:-60}", "--policies", POLICIES,
+         # every client reaches the portal from the Toxiproxy container's one address: few
+         # users, or the per-source login limit sees one attacker
+         "--active-users", "10"],
+        [], {})
+    return {"load": load, "chaos": chaos}
 
 
 def compose(topology: Topology) -> dict[str, Any]:
@@ -109,17 +184,19 @@ def compose(topology: Topology) -> dict[str, Any]:
             body["build"] = {"context": ".", "target": "runtime"}
             first = False
         services[spec.name] = body
+    services |= tools(topology)
     volumes: dict[str, dict[str, object]] = {"portal-data": {}}
     volumes |= {f"{s.name}-data": {} for s in topology.upstreams()}
-    return {"name": "chaoslab", "services": services, "volumes": volumes}
+    networks = {"default": {"ipam": {"config": [{"subnet": SUBNET}]}}}
+    return {"name": PROJECT, "services": services, "networks": networks, "volumes": volumes}
 
 
-def render(topology: Topology) -> tuple[str, str]:
-    """The text of docker-compose.yml and of deploy/toxiproxy.json for `topology`."""
+def render(topology: Topology) -> tuple[str, str, str]:
+    """The text of docker-compose.yml, deploy/toxiproxy.json and deploy/lab.json."""
     doc = yaml.safe_dump(compose(topology), sort_keys=False, default_flow_style=False,
                          width=100)
     config = json.dumps(toxiproxy_config(topology), indent=2) + "\n"
-    return HEADER + doc, config
+    return HEADER + doc, config, lab_state(topology).to_json()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="exit 1 if the checked-in files differ from the topology")
     args = parser.parse_args(argv)
-    compose_text, config_text = render(default_topology())
-    targets = ((COMPOSE_FILE, compose_text), (TOXIPROXY_CONFIG, config_text))
+    compose_text, config_text, map_text = render(default_topology())
+    targets = ((COMPOSE_FILE, compose_text), (TOXIPROXY_CONFIG, config_text), (LAB_MAP, map_text))
     if args.check:
         stale = [str(p.relative_to(ROOT)) for p, text in targets
                  if not p.exists() or p.read_text(encoding="utf-8") != text]

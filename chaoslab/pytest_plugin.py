@@ -15,6 +15,12 @@ chaoslab.pytest_plugin`. It gives:
 
 A run selecting the `chaos` marker (`-m chaos`) without `--junitxml` writes its JUnit XML to
 runs/chaos/junit.xml.
+
+Attach mode: with `--lab PATH` (or $CHAOSLAB_LAB) naming a running lab's map, the fixtures
+use that lab instead of starting any (`chaoslab.compose_lab.attach`; the compose lab's
+`chaos` service runs so). The lab runs one policy set: a test asking for another is skipped,
+and so is a chaos test that starts a lab of its own (one using none of these fixtures). The
+attached lab is healed between tests and never stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from chaoslab.compose_lab import attach, lab_path
 from chaoslab.live.plan import build_plan
 from chaoslab.live.runner import execute, heal_lab
 from faults.admin import HttpUpstreamAdmin
@@ -35,7 +42,9 @@ from faults.client import ToxiproxyClient
 from faults.injector import Applied, Injector
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
-from mock_services.lab.supervisor import Lab, LabConfig, up
+from mock_services.lab.state import NoLab
+from mock_services.lab.state import load as load_map
+from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
 from mock_services.lab.topology import default_topology
 from scenario.history import History
 from scenario.invariants import build_checkers
@@ -49,12 +58,32 @@ JUNIT_PATH = Path("runs/chaos/junit.xml")
 LabFactory = Callable[[str], Lab]
 RunScenario = Callable[..., Report]
 FaultContext = Callable[[Fault], contextlib.AbstractContextManager[Applied]]
+LAB_FIXTURES = frozenset({"chaos_labs", "chaos_lab", "injector", "fault", "run_scenario"})
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--lab PATH`: attach to a running lab instead of starting one."""
+    parser.addoption("--lab", default=None, metavar="PATH",
+                     help="a running lab's map (lab.json, or its run directory) the chaos "
+                          "fixtures attach to instead of starting labs (default $CHAOSLAB_LAB)")
+
+
+def attached_path(config: pytest.Config) -> Path | None:
+    """The map of the lab to attach to, from --lab or $CHAOSLAB_LAB; None: start labs."""
+    option = config.getoption("--lab", default=None)
+    return Path(str(option)) if option else lab_path()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker; give a chaos-only run its own JUnit XML."""
+    """Register the marker; give a chaos-only run its own JUnit XML; refuse a bad --lab."""
     config.addinivalue_line("markers", "chaos: live chaos tests against the running lab")
+    path = attached_path(config)
+    if path is not None:
+        try:
+            load_map(path)
+        except NoLab as exc:
+            raise pytest.UsageError(f"--lab/$CHAOSLAB_LAB: {exc}") from None
     markexpr = str(getattr(config.option, "markexpr", "") or "")
     if "chaos" in markexpr and "not chaos" not in markexpr and \
             getattr(config.option, "xmlpath", None) is None:
@@ -62,9 +91,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.xmlpath = str(JUNIT_PATH)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In attach mode, skip the chaos tests that would start a lab of their own."""
+    path = attached_path(config)
+    if path is None:
+        return
+    skip = pytest.mark.skip(reason=f"starts its own lab; the run is attached to {path}")
+    for item in items:
+        if item.get_closest_marker("chaos") is not None and \
+                not LAB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
-def chaos_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]:
-    """A lab per policy preset, started on first use, healthy on every call."""
+def chaos_labs(tmp_path_factory: pytest.TempPathFactory,
+               pytestconfig: pytest.Config) -> Iterator[LabFactory]:
+    """A lab per policy preset, started on first use, healthy on every call (in attach
+    mode: the attached lab, for its own policy set only)."""
+    path = attached_path(pytestconfig)
+    if path is not None:
+        yield attached_factory(path)
+        return
     labs: dict[str, Lab] = {}
 
     def stop_all() -> None:
@@ -86,6 +133,23 @@ def chaos_labs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabFactory]
     finally:
         stop_all()
         atexit.unregister(stop_all)
+
+
+def attached_factory(path: Path) -> LabFactory:
+    """The lab factory of attach mode: the lab of `path`, healed, for its policy set."""
+    try:
+        lab = attach(path)
+    except LabError as exc:
+        raise pytest.UsageError(f"--lab/$CHAOSLAB_LAB: {exc}") from None
+
+    def get(policies: str) -> Lab:
+        if policies != lab.state.policies:
+            pytest.skip(f"needs a lab running {policies!r}; the attached lab {path} runs "
+                        f"{lab.state.policies!r}")
+        heal_lab(lab)
+        return lab
+
+    return get
 
 
 @pytest.fixture

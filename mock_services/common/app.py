@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -12,13 +14,28 @@ from mock_services.common.metrics import Metrics
 from mock_services.common.middleware import ServiceMiddleware
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1"})
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def admin_allowed(host: str, networks: Sequence[Network]) -> bool:
+    """Whether a client at `host` may call the admin routes: loopback, or one of `networks`."""
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # no client address (or a test client's name): not allowed
+        return False
+    return any(address in net for net in networks)
 
 
 def require_loopback(request: Request) -> None:
-    """Admin routes answer only to clients on this machine."""
+    """Admin routes answer only to clients on this machine (or on the allowed networks)."""
     host = request.client.host if request.client else ""
-    if host not in LOOPBACK_HOSTS:
-        raise Forbidden(f"admin routes answer only to loopback clients, not {host or 'unknown'}")
+    networks: Sequence[Network] = getattr(request.app.state, "admin_networks", ())
+    if not admin_allowed(host, networks):
+        allowed = "loopback" + "".join(f", {n}" for n in networks)
+        raise Forbidden(f"admin routes answer only to clients on {allowed}, "
+                        f"not {host or 'unknown'}")
 
 
 Loopback = Annotated[None, Depends(require_loopback)]
@@ -62,8 +79,13 @@ def _ops_router(service: str, readiness: Readiness) -> APIRouter:
     return router
 
 
-def base_app(service: str, version: str, max_body_bytes: int, **kwargs: Any) -> FastAPI:
-    """A FastAPI app with the error handlers, middleware and ops routes every service has."""
+def base_app(service: str, version: str, max_body_bytes: int,
+             admin_networks: Sequence[Network] = (), **kwargs: Any) -> FastAPI:
+    """A FastAPI app with the error handlers, middleware and ops routes every service has.
+
+    `admin_networks`: client networks the admin routes answer besides loopback (none by
+    default).
+    """
     app = FastAPI(title=f"chaoslab {service}", version=version, **kwargs)
     metrics = Metrics(service)
     readiness = Readiness()
@@ -73,4 +95,5 @@ def base_app(service: str, version: str, max_body_bytes: int, **kwargs: Any) -> 
     app.include_router(metrics.router())
     app.state.metrics = metrics
     app.state.readiness = readiness
+    app.state.admin_networks = tuple(admin_networks)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, IPvAnyNetwork
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mock_services import seed as demo
@@ -24,6 +24,10 @@ class ServiceSettings(BaseSettings):
     doctors: Annotated[int, Field(ge=1, le=10_000)] = demo.DEFAULT_DOCTORS
     pharmacies: Annotated[int, Field(ge=1, le=10_000)] = demo.DEFAULT_PHARMACIES
     max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 4_000_000
+    # Client networks the admin routes answer besides loopback; empty (the default) is
+    # loopback only. Only the compose file sets it (CHAOSLAB_ADMIN_NETWORKS='["CIDR", ...]'),
+    # to its own network, so the chaos suite's container can reach the admin routes.
+    admin_networks: tuple[IPvAnyNetwork, ...] = ()
 
     def population(self) -> demo.Population:
         """The demo population these settings name (deterministic)."""

@@ -3,13 +3,20 @@
 It is written before the first process starts, so `lab down` after a crash of the supervisor
 still knows which proxies to delete; `lab status`, the live runner and the tests read it to
 find the services.
+
+A map may also name hosts other than 127.0.0.1: `addresses` gives each service's and each
+proxy's `host:port` (the compose lab's map, `deploy/lab.json`, names container hosts as seen
+inside the compose network), and `docker_project` says that the processes are containers of
+that compose project, supervised through the Docker engine rather than by pid.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from mock_services.lab.ports import HOST
 from mock_services.lab.topology import (
@@ -37,10 +44,14 @@ class LabState:
     embedded_proxy: bool
     policies: str
     supervisor_pid: int
+    # service or proxy name -> "host:port"; a name missing is on 127.0.0.1 at its port
+    addresses: Mapping[str, str] = field(default_factory=dict)
+    docker_project: str = ""  # "": processes with pid files; else that compose project
 
     def url(self, service: str) -> str:
         """The direct address of `service` (bypassing every proxy): for admin and readiness."""
-        return f"http://{HOST}:{self.topology.service(service).port}"
+        port = self.topology.service(service).port
+        return f"http://{self.addresses.get(service, f'{HOST}:{port}')}"
 
     def link(self, source: str, target: str) -> LinkSpec:
         """The link from `source` to `target`."""
@@ -51,7 +62,8 @@ class LabState:
 
     def proxied_url(self, source: str, target: str) -> str:
         """The address `source` uses to reach `target`: the listen address of their proxy."""
-        return f"http://{HOST}:{self.link(source, target).listen_port}"
+        link = self.link(source, target)
+        return f"http://{self.addresses.get(link.name, f'{HOST}:{link.listen_port}')}"
 
     def portal_urls(self) -> dict[str, str]:
         """Each portal replica's client-facing address (through its client proxy)."""
@@ -63,13 +75,23 @@ class LabState:
 
     def save(self) -> None:
         """Write `lab.json` atomically."""
-        data = {"topology": asdict(self.topology), "toxiproxy_url": self.toxiproxy_url,
-                "embedded_proxy": self.embedded_proxy, "policies": self.policies,
-                "supervisor_pid": self.supervisor_pid}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.run_dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(self.to_json())
         tmp.replace(self.run_dir / STATE_FILE)
+
+    def to_json(self) -> str:
+        """The text of `lab.json` (the optional keys only when set, so old maps stay as they
+        were)."""
+        data: dict[str, Any] = {
+            "topology": asdict(self.topology), "toxiproxy_url": self.toxiproxy_url,
+            "embedded_proxy": self.embedded_proxy, "policies": self.policies,
+            "supervisor_pid": self.supervisor_pid}
+        if self.addresses:
+            data["addresses"] = dict(self.addresses)
+        if self.docker_project:
+            data["docker_project"] = self.docker_project
+        return json.dumps(data, indent=2) + "\n"
 
     def with_supervisor(self, pid: int) -> LabState:
         """The same lab, owned by supervisor `pid`."""
@@ -85,25 +107,49 @@ class LabState:
                 lines.append(f"{s.name:<10} {self.url(s.name):<24} {rack}  ({s.kind})")
         for switch in t.switches:
             for link in t.switch_links(switch):
-                target = t.service(link.target).port
-                lines.append(f"{link.name:<20} {HOST}:{link.listen_port:<6} -> {HOST}:{target}"
-                             f"  {switch}")
+                listen = self.proxied_url(link.source, link.target).removeprefix("http://")
+                target = self.url(link.target).removeprefix("http://")
+                lines.append(f"{link.name:<20} {listen:<16} -> {target}  {switch}")
         lines.append(f"run dir    {self.run_dir}")
         return "\n".join(lines)
 
 
 def load(run_dir: Path) -> LabState:
-    """Read the lab map of `run_dir`; raise `NoLab` when there is none."""
-    path = run_dir / STATE_FILE
+    """Read the lab map of `run_dir` (or the map file `run_dir` names: its directory is then
+    the run directory); raise `NoLab` when there is none or it is malformed."""
+    path = run_dir if run_dir.suffix == ".json" else run_dir / STATE_FILE
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise NoLab(f"no lab in {run_dir}: {path} does not exist") from None
     except (OSError, ValueError) as exc:
         raise NoLab(f"{path} is unreadable ({exc}); expected the map written by 'lab up'") from None
-    return LabState(run_dir, topology_from_mapping(data["topology"]), str(data["toxiproxy_url"]),
-                    bool(data["embedded_proxy"]), str(data["policies"]),
-                    int(data["supervisor_pid"]))
+    try:
+        lab_state = LabState(
+            path.parent, topology_from_mapping(data["topology"]), str(data["toxiproxy_url"]),
+            bool(data["embedded_proxy"]), str(data["policies"]), int(data["supervisor_pid"]),
+            {str(k): str(v) for k, v in dict(data.get("addresses", {})).items()},
+            str(data.get("docker_project", "")))
+    except KeyError as exc:
+        raise NoLab(f"{path}: missing key {exc.args[0]!r}; expected the map written by "
+                    "'lab up' or 'python -m chaoslab.compose'") from None
+    except (TypeError, ValueError) as exc:  # TopologyError is a ValueError
+        raise NoLab(f"{path}: {exc}") from None
+    _check_addresses(lab_state, path)
+    return lab_state
+
+
+def _check_addresses(lab: LabState, path: Path) -> None:
+    """Every named address is `host:port` of a known service or proxy."""
+    known = {s.name for s in lab.topology.services} | {x.name for x in lab.topology.links}
+    for name, address in lab.addresses.items():
+        host, sep, port = address.rpartition(":")
+        if name not in known:
+            raise NoLab(f"{path}: addresses names {name!r}, which is no service or proxy of "
+                        f"the topology; expected one of {', '.join(sorted(known))}")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise NoLab(f"{path}: addresses.{name} is {address!r}; expected HOST:PORT with "
+                        "a port 1..65535")
 
 
 def forget(run_dir: Path) -> None:

@@ -56,12 +56,14 @@ class Lab:
 
     @classmethod
     def attach(cls, run_dir: Path) -> Lab:
-        """The lab already running in `run_dir` (started by another `lab up --detach`)."""
+        """The lab already running in `run_dir` (started by another `lab up --detach`);
+        `run_dir` may also name the map file itself."""
         try:
             lab_state = state.load(run_dir)
         except state.NoLab as exc:
             raise LabError(str(exc), bad_input=True) from None
-        return cls(lab_state, LabConfig(run_dir, lab_state.topology, lab_state.policies))
+        return cls(lab_state, LabConfig(lab_state.run_dir, lab_state.topology,
+                                        lab_state.policies))
 
     # -- processes -------------------------------------------------------------------------
 

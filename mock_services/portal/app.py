@@ -77,7 +77,8 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
         # run the lifespan more than once, and the process exit closes them anyway.
         ctx.db.close()
 
-    app = base_app("portal", VERSION, settings.max_body_bytes, lifespan=lifespan)
+    app = base_app("portal", VERSION, settings.max_body_bytes,
+                   admin_networks=settings.admin_networks, lifespan=lifespan)
     metrics: Metrics = app.state.metrics
     ctx = _context(settings, policies, clock=the_clock, rng=the_rng,
                    transports=transports or {}, metrics=metrics, log_events=log_events)

@@ -42,7 +42,8 @@ def upstream_app(name: str, settings: ServiceSettings, schema: str,
         yield
         db.close()
 
-    app = base_app(name, VERSION, settings.max_body_bytes, lifespan=lifespan)
+    app = base_app(name, VERSION, settings.max_body_bytes,
+                   admin_networks=settings.admin_networks, lifespan=lifespan)
     the_clock = clock or SystemClock()
     app.state.db = db
     app.state.clock = the_clock

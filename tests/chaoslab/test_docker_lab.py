@@ -36,12 +36,17 @@ class FakeEngine:
             return httpx.Response(500, text="engine is sad")
         if path == "/containers/json":
             labels = json.loads(request.url.params["filters"])["label"]
-            wanted = dict(label.split("=", 1) for label in labels)
-            found = [{"Id": cid} for cid, lab in self.containers.items()
-                     if all(lab.get(k) == v for k, v in wanted.items())]
+            # the engine's label filter: "key=value" matches that value, "key" any value
+            wanted = [label.partition("=") for label in labels]
+            found = [{"Id": cid, "Labels": lab,
+                      "State": "running" if cid in self.running else "exited"}
+                     for cid, lab in self.containers.items()
+                     if all(k in lab and (not eq or lab[k] == v) for k, eq, v in wanted)]
             return httpx.Response(200, json=found)
         self.calls.append(call + (f"?{request.url.query.decode()}" if request.url.query else ""))
         cid = path.split("/")[2]
+        if path.endswith("/kill") and cid not in self.running:
+            return httpx.Response(409, text=f"container {cid} is not running")
         if path.endswith("/kill") or path.endswith("/stop"):
             self.running.discard(cid)
         elif path.endswith("/start") and path.startswith("/containers"):
@@ -58,6 +63,11 @@ class FakeEngine:
         return httpx.Response(204)
 
 
+def posts(engine: FakeEngine) -> list[str]:
+    """The calls that change something (the GETs are the supervisor's polls)."""
+    return [c for c in engine.calls if not c.startswith("GET")]
+
+
 def labels(service: str, rack: str) -> dict[str, str]:
     return {"chaoslab.service": service, "chaoslab.rack": rack,
             "com.docker.compose.project": "chaoslab"}
@@ -71,7 +81,7 @@ def engine() -> FakeEngine:
 
 def no_wait(predicate: Callable[[], bool], deadline_s: float, what: str) -> None:
     if not predicate():
-        raise SupervisorError(f"{what} did not become healthy within {deadline_s:g} s")
+        raise SupervisorError(f"{what} within {deadline_s:g} s")
 
 
 def supervisor(engine: FakeEngine) -> DockerSupervisor:
@@ -124,3 +134,35 @@ def test_a_container_that_never_gets_healthy_is_named(engine: FakeEngine) -> Non
         sup.restart_rack("rack-b")
     with pytest.raises(SupervisorError, match="portal replica portal-b did not become healthy"):
         sup.rolling_deploy("portal", ["portal-b"], drain_s=1)
+
+
+def test_per_service_calls_kill_start_stop_and_report_running(engine: FakeEngine) -> None:
+    sup = supervisor(engine)
+    assert sup.running() == {"portal-a": True, "shahkar": True, "portal-b": True}
+    sup.kill(["portal-a"])
+    sup.kill(["portal-a"])  # already dead: the engine's 409 is what a kill wants
+    assert sup.running()["portal-a"] is False
+    sup.start(["portal-a"])
+    sup.stop(["portal-b"], grace_s=7)
+    assert posts(engine) == ["POST /containers/c-pa/kill?signal=SIGKILL",
+                             "POST /containers/c-pa/kill?signal=SIGKILL",
+                             "POST /containers/c-pa/start", "POST /containers/c-pb/stop?t=7"]
+    # each kill waited for the engine to report the container stopped
+    assert engine.calls.count("GET /containers/c-pa/json") == 2
+    assert sup.running() == {"portal-a": True, "shahkar": True, "portal-b": False}
+    with pytest.raises(UnknownTarget, match="no container of project 'chaoslab' runs 'nope'"):
+        sup.start(["nope"])
+
+
+def test_a_kill_the_engine_never_completes_is_named(engine: FakeEngine) -> None:
+    original = engine.handler
+
+    def stuck(request: httpx.Request) -> httpx.Response:
+        response = original(request)
+        if request.url.path.endswith("/kill"):
+            engine.running.add(request.url.path.split("/")[3])  # the state never says exited
+        return response
+
+    engine.handler = stuck  # type: ignore[method-assign]
+    with pytest.raises(SupervisorError, match="container c-pa did not stop after SIGKILL"):
+        supervisor(engine).kill(["portal-a"])
