@@ -3,7 +3,7 @@
 Phases: validate everything (scenario, policies, invariants, every target against the lab's
 topology, the output directory) before anything starts, so bad input exits 2 with nothing
 started; start the lab in OUT/lab (or attach to the one in $CHAOSLAB_LAB_DIR, started by
-`chaoslab lab up --detach`); play the plan; heal; write report.json, report.html and
+`chaoslab lab up --detach`, or to the compose lab when it names deploy/lab.json); play the plan; heal; write report.json, report.html and
 history.jsonl. A lab this command started is stopped however the run ends (an error,
 Ctrl-C, SIGTERM): no process and no proxy is left behind. `--check`: exit 1 when an
 invariant is false.
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from chaoslab import compose_lab
 from chaoslab.cli import SCENARIO_DIR
 from chaoslab.errors import BadInput
 from chaoslab.live.plan import LivePlan, build_plan
@@ -54,7 +55,7 @@ def lab_for(policies: str, out: Path) -> Iterator[Lab]:
     """The lab of the run: attached (left running) or started in OUT/lab (always stopped)."""
     attach_dir = os.environ.get(LAB_DIR_ENV)
     if attach_dir:
-        lab = Lab.attach(Path(attach_dir))
+        lab = compose_lab.attach(Path(attach_dir))  # embedded, or the compose lab's map
         if lab.state.policies != policies:
             raise BadInput(f"the lab in {attach_dir} runs policies {lab.state.policies!r}, "
                            f"not {policies!r}; start one with --policies {policies} or unset "
