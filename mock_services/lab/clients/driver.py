@@ -79,6 +79,11 @@ class LoadDriver:
             tokens=sessions if sessions is not None else {})
         self._t0 = clock()
 
+    @property
+    def start_s(self) -> float:
+        """The clock's reading at the history's time 0 (to put other records on its time)."""
+        return self._t0
+
     def now(self) -> float:
         """Seconds since the driver started: the history's clock."""
         return self.clock() - self._t0

@@ -49,7 +49,7 @@ class Disruption:
 # 127.0.0.1 through its proxy: a few dozen active users who stay logged in across the tests
 # (as browsers keep their sessions) keep logins within that limit.
 ACTIVE_USERS = 10
-SESSIONS: dict[str, str] = {}
+SESSIONS: dict[str, dict[str, str]] = {}  # per lab (its run directory): national ID -> token
 
 
 def drive(lab: Lab, profile: RateProfile, *, seed: int, policies: str = "resilient",
@@ -58,7 +58,8 @@ def drive(lab: Lab, profile: RateProfile, *, seed: int, policies: str = "resilie
     config = DriverConfig(lab.state.portal_urls(), load_policy_set(policies),
                           sms_url=lab.state.url("sms"), behaviour=BEHAVIOUR,
                           active_users=ACTIVE_USERS)
-    driver = LoadDriver(config, rng=random.Random(seed), sessions=SESSIONS)
+    driver = LoadDriver(config, rng=random.Random(seed),
+                        sessions=SESSIONS.setdefault(str(lab.state.run_dir), {}))
     timer = disruption.start() if disruption else None
     try:
         history = asyncio.run(driver.run(profile))

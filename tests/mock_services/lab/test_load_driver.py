@@ -29,7 +29,8 @@ def test_arrivals_keep_coming_when_the_portal_hangs_and_overflow_is_recorded(
                                               min_refresh_pause_s=0.1, max_refresh_pause_s=0.2,
                                               patience_s=1.0),
                           max_in_flight=8, active_users=10)
-    driver = LoadDriver(config, rng=random.Random(41), sessions=dict(SESSIONS))
+    sessions = dict(SESSIONS.get(str(healthy_lab.state.run_dir), {}))
+    driver = LoadDriver(config, rng=random.Random(41), sessions=sessions)
     with ToxiproxyClient(healthy_lab.state.toxiproxy_url) as toxiproxy:
         for link in CLIENT_LINKS:  # requests go in, nothing ever comes back
             toxiproxy.add_toxic(link, ToxicSpec.of("timeout", timeout=0, name="blackhole"))
