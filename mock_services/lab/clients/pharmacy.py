@@ -29,6 +29,7 @@ from mock_services.lab.clients.replicas import ReplicaSet
 from policies.decisions import Admit
 from policies.presets import PolicySet
 from policies.quota import PaperQuota
+from scenario.checkers.paper import RECONCILE_PREFIX
 from scenario.history import History
 
 Clock = Callable[[], float]
@@ -58,7 +59,6 @@ class AgentConfig:
     password: str
     policies: PolicySet
     period: str = "140406"  # the claim period (Solar Hijri YYYYMM)
-    quota_share: float = 0.2
     # once the portal is found down, serve customers on paper without trying it for this
     # long: the queue at the counter does not wait out every retry of every prescription
     outage_recheck_s: float = 5.0
@@ -157,7 +157,8 @@ class PharmacyAgent:
 
     def _quota(self) -> PaperQuota:
         """The quota as the durable queue says it stands (replayed: the queue is the truth)."""
-        quota = PaperQuota(self.config.quota_share)
+        # the policy set's cap, as in the simulator; none (baseline): every one on paper
+        quota = PaperQuota(self.config.policies.paper_quota_share or 1.0)
         counts = self.store.counts(self.config.period)
         for _ in range(counts["electronic"]):
             quota.record_electronic(self.config.national_id, self.config.period)
@@ -173,7 +174,9 @@ class PharmacyAgent:
             return len(self.store.pending("paper")) + len(self.store.pending("deferred"))
         assert self._token is not None
         for entry in self.store.pending("paper"):
-            key = self._key("paper", entry.control_no)
+            # the registration of paper prescription K is the write "reconcile:K", as the
+            # simulator and the paper checkers name it
+            key = RECONCILE_PREFIX + self._key("paper", entry.control_no)
             # the control number fixes the request, so a re-sent key matches its first body
             done = await self._call("reconcile", key, api.register_paper(
                 self._token, key, entry.control_no, patient=entry.national_id,

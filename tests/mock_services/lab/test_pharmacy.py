@@ -92,7 +92,7 @@ def test_agent_killed_mid_reconciliation_registers_each_paper_prescription_once(
 
     pharmacy = demo_population(1).pharmacies[0].national_id
     in_db = keys_in_db(healthy_lab)
-    paper_keys = [f"paper-{pharmacy}-{r['control_no']}" for r in rx[16:]]
+    paper_keys = [f"reconcile:paper-{pharmacy}-{r['control_no']}" for r in rx[16:]]
     registered_once = [k for k in paper_keys if in_db.get(k) == 1]
     assert len(registered_once) == 4 and all(in_db.get(k, 0) <= 1 for k in paper_keys)
     assert local_counts(tmp_path) == (4, 0)
