@@ -4,9 +4,9 @@ Phases: validate everything (scenario, policies, invariants, every target agains
 topology, the output directory) before anything starts, so bad input exits 2 with nothing
 started; start the lab in OUT/lab (or attach to the one in $CHAOSLAB_LAB_DIR, started by
 `chaoslab lab up --detach`, or the compose lab's deploy/lab.json); play the plan; heal;
-write report.json, report.html and history.jsonl. A lab this command started is stopped however the run ends (an error,
-Ctrl-C, SIGTERM): no process and no proxy is left behind. `--check`: exit 1 when an
-invariant is false.
+write report.json, report.html and history.jsonl. A lab this command started is stopped
+however the run ends (an error, Ctrl-C, SIGTERM): no process and no proxy is left behind.
+`--check`: exit 1 when an invariant is false.
 """
 
 from __future__ import annotations
