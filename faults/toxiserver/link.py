@@ -136,7 +136,7 @@ class Link:
                         continue
                     else:
                         self._splicer.start()
-                data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
+                data = await src.read(DIRECT_READ_BYTES)
                 if not data:
                     break
                 self._received_bytes += len(data)
@@ -146,7 +146,12 @@ class Link:
                     if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                         await dst.drain()
                 else:
-                    await self.channels[0].put(Chunk(data, loop.time()))
+                    # All that is buffered in one read, cut here: reading 32 KB at a time
+                    # made the reader move the rest of its buffer down on every read.
+                    arrival_s = loop.time()
+                    for start in range(0, len(data), CHUNK_BYTES):
+                        piece = data[start : start + CHUNK_BYTES]  # all of it: no copy
+                        await self.channels[0].put(Chunk(piece, arrival_s))
         except OSError:
             pass  # a reset or a closed peer ends the stream like EOF
         if not self.stages and not tail:
