@@ -54,6 +54,11 @@ class Splicer:
         self.running = False
         self._closed = False
 
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes in the pipe: read from the source, not yet written to the destination."""
+        return self._pending
+
     def start(self) -> None:
         """Take over reading the source; its transport's buffers must be empty."""
         if self.running or self._closed:
