@@ -77,9 +77,6 @@ class Link:
                 self._splicer = Splicer(src_transport, dst.transport, on_end)
             except OSError:
                 log.info("splice unavailable; relaying", extra={"link": key})
-        # drain() then waits for an empty buffer, which the splicer needs before it starts;
-        # the link itself decides when to drain (HIGH_WATER_BYTES).
-        dst.transport.set_write_buffer_limits(high=0, low=0)
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -132,11 +129,11 @@ class Link:
                     if self._splicer is None:
                         src.relay = self._relay
                     elif dst.transport.get_write_buffer_size():
-                        await dst.drain()  # spliced bytes must not overtake these
+                        await self._flushed()  # spliced bytes must not overtake these
                         continue
                     else:
                         self._splicer.start()
-                data = await src.read(DIRECT_READ_BYTES)
+                data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
                 if not data:
                     break
                 self._received_bytes += len(data)
@@ -146,18 +143,23 @@ class Link:
                     if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                         await dst.drain()
                 else:
-                    # All that is buffered in one read, cut here: reading 32 KB at a time
-                    # made the reader move the rest of its buffer down on every read.
-                    arrival_s = loop.time()
-                    for start in range(0, len(data), CHUNK_BYTES):
-                        piece = data[start : start + CHUNK_BYTES]  # all of it: no copy
-                        await self.channels[0].put(Chunk(piece, arrival_s))
+                    await self.channels[0].put(Chunk(data, loop.time()))
         except OSError:
             pass  # a reset or a closed peer ends the stream like EOF
         if not self.stages and not tail:
             self._on_end()
         else:
             await self.channels[0].put(None)
+
+    async def _flushed(self) -> None:
+        """Wait until the destination transport has written everything it buffered."""
+        transport = self._dst.transport
+        # Only while waiting: drain() then returns at an empty buffer, not at the low mark.
+        transport.set_write_buffer_limits(high=0, low=0)
+        try:
+            await self._dst.drain()
+        finally:
+            transport.set_write_buffer_limits()
 
     def _relay(self, data: bytes) -> None:
         """The fast path, called by the reader's protocol: write at once, pause if backed up."""
