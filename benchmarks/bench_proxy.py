@@ -156,7 +156,7 @@ def main() -> int:
             source_proxy = proxy_port(api, "bench_source", source_port)
             noop_proxy = proxy_port(api, "bench_noop", source_port)
             api.post("/proxies/bench_noop/toxics", json={"type": "noop"}).raise_for_status()
-            added_p50, added_p99, ratios, noop_ratios = [], [], [], []
+            added_p50, added_p99, ratios, noop_ratios, mb_s = [], [], [], [], []
             cpu_per_gb, noop_cpu_per_gb = [], []
             pid = spawned.process.pid if spawned else None
             for port in (source_port, source_proxy, noop_proxy):
@@ -174,6 +174,7 @@ def main() -> int:
                 noop_mb = stream_mb_per_s(noop_proxy)
                 noop_cpu_per_gb.append((cpu_s(pid) - cpu_before_s) / (STREAM_BYTES / 1e9))
                 noop_ratios.append(noop_mb / direct_mb)
+                mb_s.append((direct_mb, proxied_mb, noop_mb))
                 print(f"round {i + 1}: direct p50 {percentile(direct, 0.5):.3f} ms, "
                       f"proxied p50 {percentile(proxied, 0.5):.3f} ms, "
                       f"direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
@@ -188,6 +189,9 @@ def main() -> int:
           f"p99 {spread(added_p99, 3)} ms (goal p50 <= 0.2 ms)")
     print(f"throughput of a 200 MB stream: {spread(ratios, 2)} of direct (goal >= 0.5)")
     print(f"  through one noop toxic: {spread(noop_ratios, 2)} of direct")
+    direct_mb, proxied_mb, noop_mb = (statistics.median(v) for v in zip(*mb_s, strict=True))
+    print(f"  medians: direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
+          f"noop toxic {noop_mb:.0f} MB/s")
     if pid is not None:
         # Machine noise moves the ratio a lot on 2 shared cores; the proxy's own CPU per
         # byte does not, so it is the figure to compare versions by.
