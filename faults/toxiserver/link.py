@@ -1,9 +1,9 @@
 """One direction of one proxied connection: a reader, a chain of toxic stages, a writer.
 
 Like Toxiproxy's link.go, but an asyncio task per stage, joined by `Channel`s. With no toxics
-the source is spliced into the destination by the kernel (`Splicer`; where splice is missing,
-the reader's protocol writes straight to the destination): the fast path the benchmark
-measures. It switches to the chain as soon as one is added and back once the chain has drained.
+the reader's protocol writes straight to the destination and, once bytes flow, hands the
+stream to the kernel (`Splicer`, where splice exists): the fast path the benchmark measures.
+It switches to the chain as soon as one is added and back once the chain has drained.
 
 Changing the chain acts on the open connection at once (Toxiproxy's AddToxic, UpdateToxic,
 RemoveToxic): the affected stage is interrupted by cancelling its task, what it held is put
@@ -71,12 +71,8 @@ class Link:
         ]
         self._received_bytes = 0
         self._sent_bytes = 0
-        self._splicer: Splicer | None = None
-        if SPLICE_AVAILABLE:
-            try:
-                self._splicer = Splicer(src_transport, dst.transport, on_end)
-            except OSError:
-                log.info("splice unavailable; relaying", extra={"link": key})
+        self._splicer: Splicer | None = None  # made on the first hand-over, then kept
+        self._may_splice = SPLICE_AVAILABLE
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -125,14 +121,7 @@ class Link:
         try:
             while True:
                 if not self.stages and not tail and not src.buffered_bytes:
-                    # Nothing queued anywhere: the fast path from now on.
-                    if self._splicer is None:
-                        src.relay = self._relay
-                    elif dst.transport.get_write_buffer_size():
-                        await self._flushed()  # spliced bytes must not overtake these
-                        continue
-                    else:
-                        self._splicer.start()
+                    src.relay = self._relay  # nothing queued anywhere: relay from now on
                 data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
                 if not data:
                     break
@@ -151,26 +140,37 @@ class Link:
         else:
             await self.channels[0].put(None)
 
-    async def _flushed(self) -> None:
-        """Wait until the destination transport has written everything it buffered."""
-        transport = self._dst.transport
-        # Only while waiting: drain() then returns at an empty buffer, not at the low mark.
-        transport.set_write_buffer_limits(high=0, low=0)
-        try:
-            await self._dst.drain()
-        finally:
-            transport.set_write_buffer_limits()
-
     def _relay(self, data: bytes) -> None:
-        """The fast path, called by the reader's protocol: write at once, pause if backed up."""
+        """The fast path, called by the reader's protocol: write at once, pause if backed up.
+
+        Where it can, it hands the stream over to the splicer.
+        """
         self._received_bytes += len(data)
         self._sent_bytes += len(data)
         self._dst.write(data)
-        if self._draining is None and (
-            self._dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES
-        ):
+        if self._draining is not None:
+            return
+        unsent_bytes = self._dst.transport.get_write_buffer_size()
+        if unsent_bytes > HIGH_WATER_BYTES:
             self._src_transport.pause_reading()  # type: ignore[attr-defined]
             self._draining = self._spawn(self._drain_then_resume())
+        elif self._may_splice and not unsent_bytes:
+            # Bytes flow this way and none wait in the transport, so spliced ones cannot
+            # overtake them. Only then: a splicer waiting on an idle direction made the
+            # other direction's toxic chain cost more CPU (bench_proxy's noop stream), and
+            # idle or toxic directions keep their two descriptors.
+            self._splice()
+
+    def _splice(self) -> None:
+        if self._splicer is None:
+            try:
+                self._splicer = Splicer(self._src_transport, self._dst.transport, self._on_end)
+            except OSError as exc:  # out of descriptors, say: relaying still works
+                self._may_splice = False
+                log.info("splice unavailable; relaying", extra={"link": self.key,
+                                                                 "error": str(exc)})
+                return
+        self._splicer.start()
 
     async def _drain_then_resume(self) -> None:
         try:
