@@ -3,7 +3,10 @@
 Three processes on loopback: this client, the proxy (ours, in a subprocess, or any server at
 --url) and an upstream (echo on one port, a 200 MB source on another). Each round measures
 the direct connection and the proxied one back to back, so both see the same machine noise;
-the figures are medians over rounds.
+the figures are medians over rounds (with their range). A first stream on each path is
+thrown away: the first one after start-up is always slower (cold caches, TCP buffers still
+small), whichever path it takes. The stream through a `noop` toxic shows the toxic pipeline's
+cost, for comparison; the goal is on the path without toxics.
 
     .venv/bin/python benchmarks/bench_proxy.py [--rounds 5] [--url http://127.0.0.1:8474]
 
@@ -32,6 +35,7 @@ SMALL_BYTES = 64  # one small request, echoed back as its response
 PAIRS = 2000  # request/response pairs per round and path
 STREAM_BYTES = 200 * 1000 * 1000  # the 200 MB stream
 BLOCK = b"s" * (1 << 20)
+NAMES = ("bench_echo", "bench_source", "bench_noop")
 
 
 class _Echo(socketserver.BaseRequestHandler):
@@ -122,6 +126,12 @@ def proxy_port(api: httpx.Client, name: str, upstream_port: int) -> int:
     return int(response.json()["listen"].rsplit(":", 1)[1])
 
 
+def spread(values: list[float], digits: int) -> str:
+    """Median and range, e.g. `0.52 (0.41-0.60)`."""
+    return (f"{statistics.median(values):.{digits}f} "
+            f"({min(values):.{digits}f}-{max(values):.{digits}f})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default: 5)")
@@ -140,12 +150,17 @@ def main() -> int:
     url = args.url or (spawned.url if spawned else "")
     try:
         with httpx.Client(base_url=url, timeout=10) as api:
-            for name in ("bench_echo", "bench_source"):
+            for name in NAMES:
                 api.delete(f"/proxies/{name}")
             echo_proxy = proxy_port(api, "bench_echo", echo_port)
             source_proxy = proxy_port(api, "bench_source", source_port)
-            added_p50, added_p99, ratios, cpu_per_gb = [], [], [], []
+            noop_proxy = proxy_port(api, "bench_noop", source_port)
+            api.post("/proxies/bench_noop/toxics", json={"type": "noop"}).raise_for_status()
+            added_p50, added_p99, ratios, noop_ratios, mb_s = [], [], [], [], []
+            cpu_per_gb, noop_cpu_per_gb = [], []
             pid = spawned.process.pid if spawned else None
+            for port in (source_port, source_proxy, noop_proxy):
+                stream_mb_per_s(port)  # the warm-up, thrown away
             for i in range(args.rounds):
                 direct, proxied = round_trips_ms(echo_port), round_trips_ms(echo_proxy)
                 added_p50.append(percentile(proxied, 0.5) - percentile(direct, 0.5))
@@ -155,23 +170,33 @@ def main() -> int:
                 proxied_mb = stream_mb_per_s(source_proxy)
                 cpu_per_gb.append((cpu_s(pid) - cpu_before_s) / (STREAM_BYTES / 1e9))
                 ratios.append(proxied_mb / direct_mb)
+                cpu_before_s = cpu_s(pid)
+                noop_mb = stream_mb_per_s(noop_proxy)
+                noop_cpu_per_gb.append((cpu_s(pid) - cpu_before_s) / (STREAM_BYTES / 1e9))
+                noop_ratios.append(noop_mb / direct_mb)
+                mb_s.append((direct_mb, proxied_mb, noop_mb))
                 print(f"round {i + 1}: direct p50 {percentile(direct, 0.5):.3f} ms, "
                       f"proxied p50 {percentile(proxied, 0.5):.3f} ms, "
-                      f"direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s")
-            for name in ("bench_echo", "bench_source"):
+                      f"direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
+                      f"noop toxic {noop_mb:.0f} MB/s")
+            for name in NAMES:
                 api.delete(f"/proxies/{name}")
     finally:
         if spawned is not None:
             spawned.stop()
         upstream.communicate("")
-    p50, p99, ratio = (statistics.median(v) for v in (added_p50, added_p99, ratios))
-    print(f"added latency per small request/response: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
-          f"(goal p50 <= 0.2 ms)")
-    print(f"throughput of a 200 MB stream: {ratio:.2f} of direct (goal >= 0.5)")
+    print(f"added latency per small request/response: p50 {spread(added_p50, 3)} ms, "
+          f"p99 {spread(added_p99, 3)} ms (goal p50 <= 0.2 ms)")
+    print(f"throughput of a 200 MB stream: {spread(ratios, 2)} of direct (goal >= 0.5)")
+    print(f"  through one noop toxic: {spread(noop_ratios, 2)} of direct")
+    direct_mb, proxied_mb, noop_mb = (statistics.median(v) for v in zip(*mb_s, strict=True))
+    print(f"  medians: direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
+          f"noop toxic {noop_mb:.0f} MB/s")
     if pid is not None:
         # Machine noise moves the ratio a lot on 2 shared cores; the proxy's own CPU per
         # byte does not, so it is the figure to compare versions by.
-        print(f"proxy CPU per GB relayed: {statistics.median(cpu_per_gb):.2f} s")
+        print(f"proxy CPU per GB relayed without toxics: {spread(cpu_per_gb, 2)} s, "
+              f"through one noop toxic: {spread(noop_cpu_per_gb, 2)} s")
     return 0
 
 

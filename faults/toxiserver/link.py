@@ -1,8 +1,9 @@
 """One direction of one proxied connection: a reader, a chain of toxic stages, a writer.
 
 Like Toxiproxy's link.go, but an asyncio task per stage, joined by `Channel`s. With no toxics
-the reader writes straight to the destination (the fast path the benchmark measures); it
-switches to the chain as soon as one is added and back once the chain has drained.
+the reader's protocol writes straight to the destination and, once bytes flow, hands the
+stream to the kernel (`Splicer`, where splice exists): the fast path the benchmark measures.
+It switches to the chain as soon as one is added and back once the chain has drained.
 
 Changing the chain acts on the open connection at once (Toxiproxy's AddToxic, UpdateToxic,
 RemoveToxic): the affected stage is interrupted by cancelling its task, what it held is put
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from faults.toxiserver.channel import Channel, Chunk
 from faults.toxiserver.entry import ToxicEntry
 from faults.toxiserver.relay import RelayReader
+from faults.toxiserver.splice import AVAILABLE as SPLICE_AVAILABLE
+from faults.toxiserver.splice import Splicer
 from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
 
 DIRECT_READ_BYTES = 8 * 1024 * 1024  # > the reader's buffer: take all of it, no memmove
@@ -66,9 +69,23 @@ class Link:
             Stage(e, ToxicStub(self.channels[i], self.channels[i + 1], e.toxic.new_state()))
             for i, e in enumerate(entries)
         ]
-        self.received_bytes = 0
-        self.sent_bytes = 0
+        self._received_bytes = 0
+        self._sent_bytes = 0
+        self._splicer: Splicer | None = None  # made on the first hand-over, then kept
+        self._may_splice = SPLICE_AVAILABLE
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def received_bytes(self) -> int:
+        """Bytes read from the source so far, by either path."""
+        spliced = self._splicer.received_bytes if self._splicer is not None else 0
+        return self._received_bytes + spliced
+
+    @property
+    def sent_bytes(self) -> int:
+        """Bytes written to the destination so far, by either path."""
+        spliced = self._splicer.sent_bytes if self._splicer is not None else 0
+        return self._sent_bytes + spliced
 
     def start(self) -> None:
         """Start the reader, every stage and the writer."""
@@ -86,6 +103,8 @@ class Link:
     def cancel(self) -> None:
         """Stop every task of this link but the caller's own."""
         self._src.relay = None
+        if self._splicer is not None:
+            self._splicer.close()
         current = asyncio.current_task()
         for task in list(self.tasks):
             if task is not current:
@@ -106,10 +125,10 @@ class Link:
                 data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
                 if not data:
                     break
-                self.received_bytes += len(data)
+                self._received_bytes += len(data)
                 if not self.stages and not tail:
                     dst.write(data)
-                    self.sent_bytes += len(data)
+                    self._sent_bytes += len(data)
                     if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                         await dst.drain()
                 else:
@@ -122,15 +141,36 @@ class Link:
             await self.channels[0].put(None)
 
     def _relay(self, data: bytes) -> None:
-        """The fast path, called by the reader's protocol: write at once, pause if backed up."""
-        self.received_bytes += len(data)
-        self.sent_bytes += len(data)
+        """The fast path, called by the reader's protocol: write at once, pause if backed up.
+
+        Where it can, it hands the stream over to the splicer.
+        """
+        self._received_bytes += len(data)
+        self._sent_bytes += len(data)
         self._dst.write(data)
-        if self._draining is None and (
-            self._dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES
-        ):
+        if self._draining is not None:
+            return
+        unsent_bytes = self._dst.transport.get_write_buffer_size()
+        if unsent_bytes > HIGH_WATER_BYTES:
             self._src_transport.pause_reading()  # type: ignore[attr-defined]
             self._draining = self._spawn(self._drain_then_resume())
+        elif self._may_splice and not unsent_bytes:
+            # Bytes flow this way and none wait in the transport, so spliced ones cannot
+            # overtake them. Only then: a splicer waiting on an idle direction made the
+            # other direction's toxic chain cost more CPU (bench_proxy's noop stream), and
+            # idle or toxic directions keep their two descriptors.
+            self._splice()
+
+    def _splice(self) -> None:
+        if self._splicer is None:
+            try:
+                self._splicer = Splicer(self._src_transport, self._dst.transport, self._on_end)
+            except OSError as exc:  # out of descriptors, say: relaying still works
+                self._may_splice = False
+                log.info("splice unavailable; relaying", extra={"link": self.key,
+                                                                 "error": str(exc)})
+                return
+        self._splicer.start()
 
     async def _drain_then_resume(self) -> None:
         try:
@@ -148,7 +188,7 @@ class Link:
         try:
             while (chunk := await self.channels[-1].get()) is not None:
                 dst.write(chunk.data)
-                self.sent_bytes += len(chunk.data)
+                self._sent_bytes += len(chunk.data)
                 if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                     await dst.drain()
         except OSError:
@@ -200,6 +240,10 @@ class Link:
     async def add_toxic(self, entry: ToxicEntry) -> None:
         """Append a stage at the end of the chain, restarting the previous last one."""
         self._src.relay = None  # from now on data waits in the reader for the chain
+        if self._splicer is not None and self._splicer.running:
+            left = self._splicer.stop()
+            if left:
+                self._dst.write(left)  # ahead of anything the chain will write
         new_in = Channel()
         tail = self.channels[-1]
         previous = self.stages[-1] if self.stages else None

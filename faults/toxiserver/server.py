@@ -71,9 +71,25 @@ async def serve(host: str = "127.0.0.1", port: int = 0, *, seed: int = 0,
         log.info("API stopped", extra={"address": server.url})
 
 
+def raise_open_files_limit() -> None:
+    """Lift the soft limit of open files to the hard one, as Go's runtime does at start."""
+    # A proxied connection on the splice path holds ten descriptors (two sockets and, per
+    # direction, a duplicate of each and a pipe's two ends): a soft limit of 1024 would
+    # cap it at about a hundred connections. Beyond the limit, links fall back to relaying.
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def run(host: str, port: int, *, seed: int = 0, metrics: bool = False,
               config: bytes | None = None, config_name: str = "--config") -> None:
     """Serve until SIGINT or SIGTERM (what `chaoslab proxy` runs); ConfigError for `config`."""
+    raise_open_files_limit()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

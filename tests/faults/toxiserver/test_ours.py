@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from faults.toxiserver import serve, spawn
+from faults.toxiserver.server import raise_open_files_limit
 from tests.faults.toxiserver.support import create_proxy
 
 pytestmark = pytest.mark.network
@@ -195,3 +196,19 @@ def test_spawned_server_answers_and_stops() -> None:
     finally:
         spawned.stop()
     assert spawned.process.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is POSIX")
+def test_open_files_limit_is_lifted_to_the_hard_one() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("an unlimited hard limit cannot be the soft one on Linux")
+    lowered = min(soft, 1024, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (lowered, hard))
+    try:
+        raise_open_files_limit()
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
