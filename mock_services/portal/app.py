@@ -41,7 +41,7 @@ def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
             name,
             httpx.AsyncClient(base_url=url, transport=transports.get(name), limits=_LIMITS),
             policy_set.client_for(name).build(name), clock=clock, rng=rng, metrics=metrics,
-            events=events)
+            events=events, replica_id=settings.replica_id)
         for name, url in settings.upstreams.items()
     }
     by_account, by_source = (policy_set.login_limit.build() if policy_set.login_limit

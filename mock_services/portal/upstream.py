@@ -8,6 +8,7 @@ counted in /metrics and written to the replica's event log, as are breaker trans
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -46,14 +47,19 @@ class UpstreamClient:
     """One upstream's base URL, HTTP client and policy pipeline (breaker, budget, throttle)."""
 
     def __init__(self, name: str, http: httpx.AsyncClient, pipeline: ClientPipeline, *,
-                 clock: Clock, rng: random.Random, metrics: Metrics, events: EventLog) -> None:
+                 clock: Clock, rng: random.Random, metrics: Metrics, events: EventLog,
+                 replica_id: str = "r0") -> None:
         self.name, self.http, self.pipeline = name, http, pipeline
         self.clock, self.rng, self.metrics, self.events = clock, rng, metrics, events
+        # each logical call's id, on its attempts in the event log: attempts per call is the
+        # amplification the checkers bound (unique across replicas, which share no counter)
+        self._call_ids = (f"{replica_id}:{name}:{n}" for n in itertools.count(1))
 
     async def call(self, method: str, path: str, *, json: Any = None,
                    headers: dict[str, str] | None = None, deadline_s: float | None = None,
                    idempotent: bool = True) -> Reply:
         """One logical call: the attempts, waits and give-ups the policy decides."""
+        call_id = next(self._call_ids)
 
         async def attempt(timeout_s: float) -> tuple[Outcome, tuple[int, Any] | None]:
             started = self.clock.now()
@@ -70,7 +76,7 @@ class UpstreamClient:
             except (httpx.TransportError, ValueError):  # cut off, or a garbled body
                 outcome = Outcome(False, error="reset")
             except asyncio.CancelledError:  # the driver's own timeout cut the attempt
-                self._record_attempt(Outcome(False, error="timeout"))
+                self._record_attempt(Outcome(False, error="timeout"), call_id)
                 raise
             else:
                 ok = code < 400 or (code < 500 and code not in _FAILING_4XX)
@@ -78,7 +84,7 @@ class UpstreamClient:
                 answer = (code, body)
             outcome = Outcome(outcome.ok, outcome.status, outcome.error, outcome.retry_after_s,
                               self.clock.now() - started)
-            self._record_attempt(outcome)
+            self._record_attempt(outcome, call_id)
             return outcome, answer
 
         result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
@@ -94,8 +100,8 @@ class UpstreamClient:
         return Reply(False, last.status if last else None, None, result.reason or "error",
                      last.retry_after_s if last else None)
 
-    def _record_attempt(self, outcome: Outcome) -> None:
+    def _record_attempt(self, outcome: Outcome, call_id: str) -> None:
         label = outcome.label
         value = "ok" if outcome.ok else ("timeout" if label == "timeout" else "fail")
         self.metrics.upstream.labels(self.name, label).inc()
-        self.events.write(self.clock.now(), f"upstream:{self.name}", "call", "", value)
+        self.events.write(self.clock.now(), f"upstream:{self.name}", "call", call_id, value)
