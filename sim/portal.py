@@ -1,6 +1,7 @@
 """The portal side of one attempt: admission, a worker thread, service, upstream calls, commit.
 
-`serve` is the process a replica runs for an attempt that reached it. A worker thread is
+`start` runs the gate (admission, rate limits, accept queue) in the client's own step; `serve`
+is the process a replica then runs for an attempt it admitted. A worker thread is
 held for the whole request, upstream calls included, so a slow Shahkar exhausts the
 portal's threads as it does in the real one. A write is committed (and counted in
 `World.applied`) before the reply leaves; a reply can still be lost on the way back (switch
@@ -19,6 +20,7 @@ from collections.abc import Generator
 from typing import Any
 
 import simpy
+from simpy.resources.resource import Request
 
 from policies.outcome import Outcome
 from sim.world import Job, ReplicaState, World
@@ -52,17 +54,23 @@ def gate(world: World, rep: ReplicaState, job: Job) -> Answer | None:
     return None
 
 
-def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
-    """Handle one attempt at replica `rep` as its own process; answer through `job.reply`."""
-    env = world.env
+def start(world: World, rep: ReplicaState, job: Job) -> Answer | None:
+    """Admit one attempt at `rep` and start serving it in its own process; the answer if
+    the gate refused it (then nothing runs)."""
     refused = gate(world, rep, job)
     if refused is not None:
-        job.reply(refused)
-        return
+        return refused
+    rep.inflight.add(job)  # the gate and the queue place are one step, as in `serve_inline`
+    world.env.process(serve(world, rep, job, rep.workers.request(), rep.epoch))
+    return None
+
+
+def serve(world: World, rep: ReplicaState, job: Job, req: Request, epoch: int) -> ProcGen:
+    """Handle one admitted attempt at replica `rep` (queued as `req` in `epoch`) as its own
+    process; answer through `job.reply`."""
+    env = world.env
     kind = world.kinds[job.kind]
-    epoch = rep.epoch
-    rep.inflight.add(job)
-    with rep.workers.request() as req:
+    with req:
         yield req
         if rep.epoch != epoch:
             return  # the replica crashed while this waited; the client saw the reset

@@ -8,6 +8,7 @@ A replica is reachable when it is up, its rack has power and its switch works.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -163,6 +164,7 @@ class World:
         self.avoid_until = [0.0] * len(self.replicas)
         self.dedupe = False
         self.drop_expired = False
+        self.horizon_s = math.inf  # when the run stops (`model.simulate` sets it)
         self.runtime: Runtime
         self.pharmacies: Pharmacies
         self._ids = 0
