@@ -20,7 +20,6 @@ from collections.abc import Generator
 from typing import Any
 
 import simpy
-from simpy.resources.resource import Request
 
 from policies.outcome import Outcome
 from sim.world import Job, ReplicaState, World
@@ -60,17 +59,18 @@ def start(world: World, rep: ReplicaState, job: Job) -> Answer | None:
     refused = gate(world, rep, job)
     if refused is not None:
         return refused
-    rep.inflight.add(job)  # the gate and the queue place are one step, as in `serve_inline`
-    world.env.process(serve(world, rep, job, rep.workers.request(), rep.epoch))
+    world.env.process(serve(world, rep, job))
     return None
 
 
-def serve(world: World, rep: ReplicaState, job: Job, req: Request, epoch: int) -> ProcGen:
-    """Handle one admitted attempt at replica `rep` (queued as `req` in `epoch`) as its own
-    process; answer through `job.reply`."""
+def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
+    """Handle one admitted attempt at replica `rep` as its own process; answer through
+    `job.reply`."""
     env = world.env
     kind = world.kinds[job.kind]
-    with req:
+    epoch = rep.epoch
+    rep.inflight[job] = None
+    with rep.workers.request() as req:
         yield req
         if rep.epoch != epoch:
             return  # the replica crashed while this waited; the client saw the reset
@@ -134,7 +134,7 @@ def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float)
 def _finish(world: World, rep: ReplicaState, job: Job, answer: Answer, epoch: int) -> None:
     if rep.epoch != epoch:
         return
-    rep.inflight.discard(job)
+    rep.inflight.pop(job, None)
     _released(world, rep, answer, world.env.now - job.started_s)
     if world.isolated(rep):
         job.reply((Outcome(False, error="reset"), "refused"))  # the reply cannot get out

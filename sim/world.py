@@ -75,7 +75,9 @@ class ReplicaState:
     epoch: int = 0
     down: bool = False
     draining: bool = False
-    inflight: set[Job] = field(default_factory=set)
+    # a dict, not a set: a crash resets its jobs in admission order, not in an order that
+    # hangs on memory addresses (a set of objects iterates by id)
+    inflight: dict[Job, None] = field(default_factory=dict)
 
     def crash(self, env: simpy.Environment, reset: tuple[Outcome, str]) -> None:
         """Lose every in-flight and queued request; the replica restarts with fresh workers."""
