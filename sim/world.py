@@ -19,6 +19,7 @@ from policies.outcome import Outcome
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario
 from sim.dists import Sampler, sampler
+from sim.engine import Environment
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
@@ -138,7 +139,7 @@ class World:
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.rng = random.Random(seed)
         self.history = History()
         self.counters = Counters()
