@@ -23,12 +23,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from scenario.checkers.breaker import amplification, upstream_names
-from scenario.checkers.index import Index, index, split_replica
-from scenario.checkers.paper import RECONCILE_PREFIX, paper_counts
-from scenario.checkers.service import counted
+from scenario.checkers.index import index
 from scenario.checkers.windows import quantile
-from scenario.history import WRITE_FS, History
+from scenario.history import History
 from scenario.report_model import (
     FaultSpan,
     InvariantResult,
@@ -41,10 +38,11 @@ from scenario.report_model import (
     UpstreamCalls,
     Writes,
 )
-from scenario.verdict import Checker, Verdict, overall, safely
+from scenario.summary import Summary, summarize
+from scenario.verdict import Checker, Verdict, overall
 
-__all__ = ["Report", "ReportError", "RunMeta", "build_report", "load_report", "report_json",
-           "write_report"]
+__all__ = ["Report", "ReportError", "RunMeta", "build_report", "load_report", "pool_report",
+           "report_json", "write_report"]
 
 def _r(x: float, digits: int = 6) -> float:
     return round(x, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -55,13 +53,11 @@ def _kind_counts(outcomes: Counter[str]) -> KindCounts:
     return KindCounts(total=ok + shed + failed, ok=ok, failed=failed, shed=shed)
 
 
-def _requests(ixs: Sequence[Index]) -> Requests:
+def _requests(sums: Sequence[Summary]) -> Requests:
     by_kind: dict[str, Counter[str]] = {}
-    for ix in ixs:
-        for c in ix.calls:
-            if counted(c):
-                outcome = "ok" if c.ok else ("shed" if c.error == "shed" else "failed")
-                by_kind.setdefault(c.f, Counter())[outcome] += 1
+    for s in sums:
+        for f, outcomes in s.by_kind.items():
+            by_kind.setdefault(f, Counter()).update(outcomes)
     total: Counter[str] = Counter()
     for outcomes in by_kind.values():
         total.update(outcomes)
@@ -70,59 +66,38 @@ def _requests(ixs: Sequence[Index]) -> Requests:
                     by_kind={f: _kind_counts(o) for f, o in sorted(by_kind.items())})
 
 
-def _latency(ixs: Sequence[Index]) -> Latency:
-    lat = sorted(c.latency_s for ix in ixs for c in ix.calls
-                 if c.ok and c.latency_s is not None)
+def _latency(sums: Sequence[Summary]) -> Latency:
+    lat = sorted(x for s in sums for x in s.latencies_s)
     if not lat:
         return Latency(p50=None, p95=None, p99=None)
     p50, p95, p99 = (_r(quantile(lat, q) * 1000.0, 3) for q in (0.5, 0.95, 0.99))
     return Latency(p50=p50, p95=p95, p99=p99)
 
 
-def _writes(ixs: Sequence[Index]) -> Writes:
-    acked, lost, dup, known = 0, 0, 0, True
-    for ix in ixs:
-        keys = {c.key for c in ix.calls if c.ok and c.f in WRITE_FS and c.key}
-        acked += len(keys)
-        if ix.finals is None or ix.bad_finals:
-            known = False
-            continue
-        lost += sum(ix.applied(k) == 0 for k in keys)
-        dup += sum(n >= 2 for n in ix.finals.values())
-    return Writes(acknowledged=acked, lost=lost if known else None,
-                  duplicated=dup if known else None)
+def _writes(sums: Sequence[Summary]) -> Writes:
+    known = all(s.lost is not None and s.duplicated is not None for s in sums)
+    return Writes(acknowledged=sum(s.acknowledged for s in sums),
+                  lost=sum(s.lost or 0 for s in sums) if known else None,
+                  duplicated=sum(s.duplicated or 0 for s in sums) if known else None)
 
 
-def _prescriptions(ixs: Sequence[Index]) -> Prescriptions:
-    electronic = paper = deferred = reconciled = 0
-    share = 0.0
-    for ix in ixs:
-        counts = paper_counts(ix)
-        electronic += sum(c.electronic for c in counts)
-        paper += sum(c.paper for c in counts)
-        share = max([share, *(c.share for c in counts)])
-        deferred += sum(c.f == "paper_record" and c.error == "deferred" for c in ix.calls)
-        papers = {c.key for c in ix.calls if c.ok and c.f == "paper_record" and c.key}
-        if ix.finals is not None:
-            reconciled += sum(ix.applied(RECONCILE_PREFIX + k) >= 1 for k in papers)
-        else:
-            done = {c.key for c in ix.calls if c.ok and c.f == "reconcile"}
-            reconciled += len({k for k in papers if RECONCILE_PREFIX + k in done})
-    return Prescriptions(electronic=electronic, paper=paper, deferred=deferred,
-                         paper_share_max=_r(share), reconciled=reconciled,
-                         unreconciled=paper - reconciled)
+def _prescriptions(sums: Sequence[Summary]) -> Prescriptions:
+    paper = sum(s.paper for s in sums)
+    reconciled = sum(s.reconciled for s in sums)
+    return Prescriptions(electronic=sum(s.electronic for s in sums), paper=paper,
+                         deferred=sum(s.deferred for s in sums),
+                         paper_share_max=_r(max([0.0, *(s.paper_share_max for s in sums)])),
+                         reconciled=reconciled, unreconciled=paper - reconciled)
 
 
-def _upstreams(ixs: Sequence[Index]) -> dict[str, UpstreamCalls]:
-    names = sorted({u for ix in ixs for u in upstream_names(ix, None)})
+def _upstreams(sums: Sequence[Summary]) -> dict[str, UpstreamCalls]:
     out: dict[str, UpstreamCalls] = {}
-    for u in names:
-        attempts = [a for ix in ixs for a in ix.upstream.get(u, [])]
-        amps = [amplification(ix.upstream.get(u, [])) for ix in ixs if ix.upstream.get(u)]
+    for u in sorted({u for s in sums for u in s.upstreams}):
+        ups = [s.upstreams[u] for s in sums if u in s.upstreams]
+        amps = [x.amplification for x in ups if x.attempted]
         known = [a for a in amps if a is not None]
-        opens = sum(s == "open" for ix in ixs for key, events in ix.breaker.items()
-                    if split_replica(key)[0] == u for _, s in events)
-        out[u] = UpstreamCalls(calls=len(attempts), breaker_opens=opens,
+        out[u] = UpstreamCalls(calls=sum(x.calls for x in ups),
+                               breaker_opens=sum(x.breaker_opens for x in ups),
                                amplification=_r(max(known)) if known and
                                len(known) == len(amps) else None)
     return out
@@ -146,23 +121,24 @@ def pool_verdicts(name: str, verdicts: Sequence[Verdict]) -> InvariantResult:
 def build_report(histories: Sequence[History], meta: RunMeta,
                  checkers: Sequence[tuple[str, Checker]]) -> Report:
     """The report of one run (one history per replication, pooled)."""
-    ixs: list[Index] = []
-    verdicts: list[list[Verdict]] = []
-    for h in histories:  # history by history: the checkers reuse its cached index
-        ixs.append(index(h))
-        verdicts.append([safely(name, check, h) for name, check in checkers])
-    invariants = [pool_verdicts(name, [v[i] for v in verdicts])
-                  for i, (name, _) in enumerate(checkers)]
-    requests = _requests(ixs)
-    faults = sorted({(s.kind, s.target, _r(s.start_s), _r(s.end_s))
-                     for ix in ixs for s in ix.faults}, key=lambda f: (f[2], f[3], f[0], f[1]))
+    return pool_report([summarize(h, checkers) for h in histories], meta,
+                       [name for name, _ in checkers])
+
+
+def pool_report(sums: Sequence[Summary], meta: RunMeta, names: Sequence[str]) -> Report:
+    """The report of one run from its replications' summaries (`names`: the checkers')."""
+    invariants = [pool_verdicts(name, [s.verdicts[i] for s in sums])
+                  for i, name in enumerate(names)]
+    requests = _requests(sums)
+    faults = sorted({(k, t, _r(a), _r(b)) for s in sums for k, t, a, b in s.faults},
+                    key=lambda f: (f[2], f[3], f[0], f[1]))
     return Report(
         scenario=meta.scenario, mode=meta.mode, policies=meta.policies, seed=meta.seed,
-        replications=len(histories), duration_s=_r(meta.duration_s), wall_s=_r(meta.wall_s, 3),
+        replications=len(sums), duration_s=_r(meta.duration_s), wall_s=_r(meta.wall_s, 3),
         requests=requests,
         availability=_r(requests.ok / requests.total) if requests.total else None,
-        latency_ms=_latency(ixs), writes=_writes(ixs), prescriptions=_prescriptions(ixs),
-        upstream_calls=_upstreams(ixs), invariants=invariants,
+        latency_ms=_latency(sums), writes=_writes(sums), prescriptions=_prescriptions(sums),
+        upstream_calls=_upstreams(sums), invariants=invariants,
         faults=[FaultSpan(kind=k, target=t, start_s=s, end_s=e) for k, t, s, e in faults],
     )
 
@@ -190,7 +166,8 @@ def atomic_write(path: Path, text: str) -> None:
 
 def write_report(report: Report, histories: Sequence[History], out_dir: Path) -> None:
     """Write history.jsonl (the FIRST replication's history only: times of different seeds
-    do not pool), report.html, and last report.json — all atomically.
+    do not pool), report.html, and last report.json — all atomically. Only `histories[0]`
+    is read, so a runner that pooled summaries may pass just that one.
     """
     from scenario.report_html import render_html
     from scenario.timelines import timelines
@@ -201,7 +178,7 @@ def write_report(report: Report, histories: Sequence[History], out_dir: Path) ->
     if histories:
         _write_history(histories[0], out_dir / "history.jsonl")
         t = timelines(index(histories[0]))
-        note = (f"history.jsonl and these timelines are replication 1 of {len(histories)} "
+        note = (f"history.jsonl and these timelines are replication 1 of {report.replications} "
                 f"(seed {report.seed}); the tables pool all replications.")
     atomic_write(out_dir / "report.html", render_html(report, t, note))
     atomic_write(out_dir / "report.json", report_json(report))

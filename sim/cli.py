@@ -1,10 +1,10 @@
 """`chaoslab sim SCENARIO`: run a scenario over seeds in parallel and write its report.
 
 Phases: validate everything (scenario, policies, invariants, output directory) before any
-work, so bad input exits 2 with nothing written; run the replications; write report.json,
-report.html and history.jsonl through `scenario.report` (report.json is byte-identical for
-the same scenario, policies and seeds apart from `wall_s`); exit 1 under `--check` when an
-invariant is false.
+work, so bad input exits 2 with nothing written; run the replications (each summarised
+where it ran) and pool their summaries; write report.json, report.html and history.jsonl
+through `scenario.report` (report.json is byte-identical for the same scenario, policies and
+seeds apart from `wall_s`); exit 1 under `--check` when an invariant is false.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from chaoslab.cli import SCENARIO_DIR
 from chaoslab.errors import BadInput
 from scenario.invariants import InvariantError, build_checkers
-from scenario.report import build_report, write_report
+from scenario.report import pool_report, write_report
 from scenario.report_model import RunMeta
 from scenario.schema import Scenario, find_scenario, load_scenario
 from sim.faults import timeline
@@ -48,12 +48,13 @@ def run(args: argparse.Namespace) -> int:
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks = [Task(scenario, args.policies, s) for s in seeds]
     t0 = time.perf_counter()
-    histories = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
+    results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
     wall_s = time.perf_counter() - t0
     meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies, seed=args.seed,
                    duration_s=scenario.duration, wall_s=wall_s)
-    report = build_report(histories, meta, checkers)
-    write_report(report, histories, out)
+    report = pool_report([r.summary for r in results], meta, [name for name, _ in checkers])
+    first = results[0].history if results else None
+    write_report(report, [first] if first is not None else [], out)
     availability = "n/a" if report.availability is None else f"{report.availability:.5f}"
     false = [v.name for v in report.invariants if v.valid is False]
     print(f"{scenario.name} [{args.policies}]: {len(seeds)} seed(s), availability "

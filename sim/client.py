@@ -3,8 +3,9 @@
 A user (citizen, employer, clinic, pharmacy, attacker) invokes one operation, makes attempts
 at a portal replica as the user policy decides (timeouts, retries, failover to the other
 replica), gives up when their patience runs out, and may hit refresh after a slow or failed
-answer. Each attempt is a `Job` served by `portal.serve`; the client waits on the job's event,
-which either the portal or the client's own timeout answers first.
+answer. Each attempt is a `Job` that `portal.start` admits or refuses at once; an admitted one
+is served by `portal.serve` and the client waits on the job's event, which either the portal
+or the client's own timeout answers first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import simpy
 from policies.outcome import Outcome
 from policies.simpy_driver import run_call
 from scenario.history import WRITE_FS
-from sim.portal import serve, serve_inline
+from sim.portal import serve_inline, start
 from sim.world import Job, World
 
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")
@@ -75,10 +76,17 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
                 answer = job.answer or REFUSED
                 last[0] = answer[1]
                 return answer
-        event = env.event()
-        job = Job(kind, key, spec.priority, peer, account, now=env.now, event=event)
-        env.process(serve(world, rep, job))
-        env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
+        job = Job(kind, key, spec.priority, peer, account, now=env.now, event=None)
+        refused = start(world, rep, job)
+        if refused is not None:  # decided at once: no serve process, no reply, no timer
+            # the client reads the refusal after the events already due now, as it did
+            # when the refusal came back as a reply: same order of draws, same history
+            yield env.timeout(0.0)
+            last[0] = refused[1]
+            return refused
+        event = job.event = env.event()
+        if env.now + timeout_s < world.horizon_s:  # a timer past the run's end never fires
+            env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
         yield event
         answer = job.answer or REFUSED
         last[0] = answer[1]

@@ -44,6 +44,7 @@ class Replication:
 def build(scenario: Scenario, ps: PolicySet, seed: int) -> World:
     """A world ready to run: policies built, arrivals and faults scheduled."""
     world = World(scenario, seed)
+    world.horizon_s = scenario.duration + DRAIN_S
     world.runtime = Runtime(world, ps)
     world.pharmacies = Pharmacies(ps.paper_quota_share)
     # Failover is the load driver's habit, not in PolicySet yet: the baseline's users are
@@ -68,7 +69,7 @@ def simulate(scenario: Scenario, ps: PolicySet, seed: int) -> Replication:
     if ps.payment_queue and "payment" in world.upstreams:
         world.env.process(payment_queue(world))
     world.env.process(gauges(world, max(GAUGE_MIN_S, scenario.duration / GAUGE_SAMPLES)))
-    world.env.run(until=scenario.duration + DRAIN_S)
+    world.env.run(until=world.horizon_s)
     world.runtime.drain(world)
     final(world)
     return Replication(seed, world.history, faults, world.counters, world.env.now)

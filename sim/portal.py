@@ -1,6 +1,7 @@
 """The portal side of one attempt: admission, a worker thread, service, upstream calls, commit.
 
-`serve` is the process a replica runs for an attempt that reached it. A worker thread is
+`start` runs the gate (admission, rate limits, accept queue) in the client's own step; `serve`
+is the process a replica then runs for an attempt it admitted. A worker thread is
 held for the whole request, upstream calls included, so a slow Shahkar exhausts the
 portal's threads as it does in the real one. A write is committed (and counted in
 `World.applied`) before the reply leaves; a reply can still be lost on the way back (switch
@@ -52,16 +53,23 @@ def gate(world: World, rep: ReplicaState, job: Job) -> Answer | None:
     return None
 
 
-def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
-    """Handle one attempt at replica `rep` as its own process; answer through `job.reply`."""
-    env = world.env
+def start(world: World, rep: ReplicaState, job: Job) -> Answer | None:
+    """Admit one attempt at `rep` and start serving it in its own process; the answer if
+    the gate refused it (then nothing runs)."""
     refused = gate(world, rep, job)
     if refused is not None:
-        job.reply(refused)
-        return
+        return refused
+    world.env.process(serve(world, rep, job))
+    return None
+
+
+def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
+    """Handle one admitted attempt at replica `rep` as its own process; answer through
+    `job.reply`."""
+    env = world.env
     kind = world.kinds[job.kind]
     epoch = rep.epoch
-    rep.inflight.add(job)
+    rep.inflight[job] = None
     with rep.workers.request() as req:
         yield req
         if rep.epoch != epoch:
@@ -126,7 +134,7 @@ def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float)
 def _finish(world: World, rep: ReplicaState, job: Job, answer: Answer, epoch: int) -> None:
     if rep.epoch != epoch:
         return
-    rep.inflight.discard(job)
+    rep.inflight.pop(job, None)
     _released(world, rep, answer, world.env.now - job.started_s)
     if world.isolated(rep):
         job.reply((Outcome(False, error="reset"), "refused"))  # the reply cannot get out

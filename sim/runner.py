@@ -1,9 +1,12 @@
 """Replications: one seed per task, on local cores (a process pool) or on a Dask cluster.
 
-A task is `run_seed(task)`: it simulates one seed and returns its history. Results come back
-in seed order whatever the order of completion, so a report does not depend on scheduling.
-A progress bar (tqdm, on stderr) appears only on a terminal and only once a run lasts a few
-seconds.
+A task is `run_seed(task, keep)`: it simulates one seed and summarises its history where it
+ran (`scenario.summary`: counts, latencies, the checkers' verdicts), so a worker ships a
+small record back instead of its whole history, and the parent only pools. Only the first
+task keeps its history, for history.jsonl and the report's timelines; it travels as plain
+tuples. Results come back in seed order whatever the order of completion, so a report does
+not depend on scheduling. A progress bar (tqdm, on stderr) appears only on a terminal and
+only once a run lasts a few seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from tqdm import tqdm
 
 from chaoslab.errors import BadInput
 from scenario.history import History, Op, OpType
+from scenario.invariants import build_checkers
 from scenario.schema import Scenario
+from scenario.summary import Summary, summarize
 from sim.model import simulate
 from sim.policyset import policy_set
 
@@ -40,42 +45,52 @@ class Task:
 Packed = list[tuple[OpType, str, str, float, str, str, str, int]]
 
 
-def run_seed(task: Task) -> History:
-    """Simulate one seed in this process."""
-    return simulate(task.scenario, policy_set(task.policies, task.scenario), task.seed).history
+@dataclass(frozen=True, slots=True)
+class SeedResult:
+    """What one task sends back: its summary, and its history when asked to keep it."""
+
+    summary: Summary
+    packed: Packed | None  # the ops as plain tuples, which pickle ~10x faster than Ops
+
+    @property
+    def history(self) -> History | None:
+        """The kept history, rebuilt from its tuples (None when not kept)."""
+        return None if self.packed is None else History([Op(*t) for t in self.packed])
 
 
-def run_packed(task: Task) -> Packed:
-    """Simulate one seed in a worker; the ops travel back as plain tuples, which pickle
-    about ten times faster than frozen dataclasses."""
-    return [(op.type, op.process, op.f, op.time_s, op.key, op.value, op.error, op.priority)
-            for op in run_seed(task).ops]
+def run_seed(task: Task, keep: bool = False) -> SeedResult:
+    """Simulate one seed in this process and summarise it; with `keep`, keep its history."""
+    history = simulate(task.scenario, policy_set(task.policies, task.scenario),
+                       task.seed).history
+    summary = summarize(history, build_checkers(task.scenario.invariants))
+    packed = None
+    if keep:
+        packed = [(op.type, op.process, op.f, op.time_s, op.key, op.value, op.error,
+                   op.priority) for op in history.ops]
+    return SeedResult(summary, packed)
 
 
-def unpack(packed: Packed) -> History:
-    """The history of `run_packed`'s result."""
-    return History([Op(*t) for t in packed])
-
-
-def run_all(tasks: Sequence[Task], workers: int, executor: str) -> list[History]:
-    """Every task's history, in task order."""
+def run_all(tasks: Sequence[Task], workers: int, executor: str) -> list[SeedResult]:
+    """Every task's result, in task order; the first one keeps its history."""
+    keep = [i == 0 for i in range(len(tasks))]
     if executor.startswith("dask://"):
-        return _dask(tasks, executor.removeprefix("dask://"))
+        return _dask(tasks, keep, executor.removeprefix("dask://"))
     if workers == 1 or len(tasks) == 1:
-        return list(_progress(map(run_seed, tasks), len(tasks)))
+        return list(_progress(map(run_seed, tasks, keep), len(tasks)))
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-        futures = {pool.submit(run_packed, t): i for i, t in enumerate(tasks)}
+        futures = {pool.submit(run_seed, t, k): i
+                   for i, (t, k) in enumerate(zip(tasks, keep, strict=True))}
         return _ordered(futures, len(tasks))
 
 
-def _ordered(futures: dict[Future[Packed], int], n: int) -> list[History]:
-    out: list[History | None] = [None] * n
+def _ordered(futures: dict[Future[SeedResult], int], n: int) -> list[SeedResult]:
+    out: list[SeedResult | None] = [None] * n
     for fut in _progress(as_completed(futures), n):
-        out[futures[fut]] = unpack(fut.result())
-    return [h for h in out if h is not None]
+        out[futures[fut]] = fut.result()
+    return [r for r in out if r is not None]
 
 
-def _dask(tasks: Sequence[Task], address: str) -> list[History]:
+def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedResult]:
     try:
         from distributed import Client
     except ImportError:
@@ -87,10 +102,10 @@ def _dask(tasks: Sequence[Task], address: str) -> list[History]:
         raise BadInput(f"--executor dask://{address}: no Dask scheduler answered ({exc}); "
                        "expected a running scheduler at HOST:PORT") from None
     with client:
-        futures = client.map(run_packed, list(tasks), pure=False)
-        gathered: list[Packed] = client.gather(  # type: ignore[no-untyped-call]
+        futures = client.map(run_seed, list(tasks), keep, pure=False)
+        gathered: list[SeedResult] = client.gather(  # type: ignore[no-untyped-call]
             futures, asynchronous=False)
-        return [unpack(p) for p in _progress(gathered, len(tasks))]
+        return list(_progress(gathered, len(tasks)))
 
 
 def _progress(items: Iterable[T], total: int) -> Iterator[T]:

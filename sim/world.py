@@ -8,6 +8,7 @@ A replica is reachable when it is up, its rack has power and its switch works.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from policies.outcome import Outcome
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario
 from sim.dists import Sampler, sampler
+from sim.engine import Environment
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
@@ -74,7 +76,9 @@ class ReplicaState:
     epoch: int = 0
     down: bool = False
     draining: bool = False
-    inflight: set[Job] = field(default_factory=set)
+    # a dict, not a set: a crash resets its jobs in admission order, not in an order that
+    # hangs on memory addresses (a set of objects iterates by id)
+    inflight: dict[Job, None] = field(default_factory=dict)
 
     def crash(self, env: simpy.Environment, reset: tuple[Outcome, str]) -> None:
         """Lose every in-flight and queued request; the replica restarts with fresh workers."""
@@ -135,7 +139,7 @@ class World:
 
     def __init__(self, scenario: Scenario, seed: int) -> None:
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.rng = random.Random(seed)
         self.history = History()
         self.counters = Counters()
@@ -163,6 +167,7 @@ class World:
         self.avoid_until = [0.0] * len(self.replicas)
         self.dedupe = False
         self.drop_expired = False
+        self.horizon_s = math.inf  # when the run stops (`model.simulate` sets it)
         self.runtime: Runtime
         self.pharmacies: Pharmacies
         self._ids = 0
