@@ -6,8 +6,8 @@ is served; `baseline` admits everything, the queue grows and admitted p99 breaks
 The surge comes from lean keep-alive clients (tests/chaos/bots.py) straight to portal-a: an
 httpx surge of 400 req/s cost this process more CPU than the portal spent serving it, and its
 queue, ahead of the portal's admission, was measured as the portal's latency (p99 8.6-11 s).
-With the surge's cost off the portal's cores, resilient measured admitted p99 0.23 s (load
-average ~4), baseline 11.9 s."""
+With the surge's cost off the portal's cores, at 800 req/s on a quiet machine, resilient
+measured admitted p99 0.19 s and 1.03 s in two runs (0 inversions), baseline 9.6 s."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ from mock_services.lab.supervisor import Lab
 from tests.chaos.bots import Bots
 from tests.chaos.directed import Outcome, judge, login_all
 
-# History reads saturate around ~180-300 req/s on this 2-core machine (it varies with the
-# load; this test's own client shares the cores). A surge of 400 req/s for 2 s, open loop,
-# leaves hundreds of requests queued without shedding: measured baseline p99 ~12 s at 3 s of
-# surge, six times the 2 s SLO of admitted requests (DESIGN.md), so the baseline verdict is
-# certain. (At 300 req/s the baseline sometimes kept up: p99 0.4 s in one run of three.)
-RATE_PER_S = 400.0
-SURGE_READS = 800
-RESTORES = 30
+# History reads saturated around ~180-300 req/s on this 2-core machine with an httpx client
+# in this process; with the lean clients and the portal's async dependencies a quiet machine
+# served a 400 req/s surge without shedding (a clean-clone CI run). 800 req/s for 2 s, open
+# loop, is beyond what both replicas' one portal-a can serve however quiet the machine, so
+# resilient must shed and baseline queues: p99 several seconds against the 2 s SLO.
+RATE_PER_S = 800.0
+SURGE_READS = 1600
+RESTORES = 60
 INVARIANTS: dict[str, dict[str, object]] = {
     "admitted_p99": {"slo_ms": 2000.0}, "priority_shedding": {"interval_s": 1.0}}
 # One attempt per request: the surge measures the portal's admission, not the users' retries
