@@ -53,15 +53,20 @@ def login_wave(lab: Lab, injector: Injector, preset: str, users: Sequence[Person
             login=False)
 
 
-def warm_logins(lab: Lab, users: Sequence[Person], group: int) -> None:
+def warm_logins(lab: Lab, users: Sequence[Person], group: int) -> list[tuple[str, str]]:
     """Each user logs in once, one after another, outside the history: a healthy Shahkar
     confirms their mobile, the verification a resilient portal falls back on. One at a time
-    because the lab's Shahkar refuses a burst of concurrent lookups (the portal answers 503)."""
+    because the lab's Shahkar refuses a burst of concurrent lookups (the portal answers 503).
+    Returns (national ID, token) of each."""
     url = lab.state.url(lab.state.topology.portals()[0].name) + "/auth/login"
-    for i, p in enumerate(users):
-        r = httpx.post(url, json={"national_id": p.national_id, "password": p.password},
-                       headers={"X-Forwarded-For": source(group, i)}, timeout=30.0)
-        assert r.status_code == 200, f"warm-up login of citizen {i}: {r.status_code} {r.text}"
+    out = []
+    with httpx.Client(timeout=30.0) as client:
+        for i, p in enumerate(users):
+            r = client.post(url, json={"national_id": p.national_id, "password": p.password},
+                            headers={"X-Forwarded-For": source(group, i)})
+            assert r.status_code == 200, f"warm-up login of citizen {i}: {r.status_code} {r.text}"
+            out.append((p.national_id, str(r.json()["token"])))
+    return out
 
 
 def wait_until(injector: Injector, t_s: float) -> None:

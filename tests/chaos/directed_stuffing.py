@@ -22,14 +22,14 @@ ATTACK_GROUP = 66  # attackers' addresses: 10.66.x.y, none shared with a legitim
 # unlimited portal its attempts queue behind the hashes anyway, so the pace does not bind;
 # on a limited one it keeps the cheap 429s from turning into a flood of their own.
 ATTEMPTS_PER_S = 1.0
+LOGIN_PATH = "/auth/login"
 
 
-async def _attacker(url: str, injector: Injector, n: int, victims: Sequence[Person],
+async def _attacker(base_url: str, injector: Injector, n: int, victims: Sequence[Person],
                     until_s: float) -> None:
     """Attacker `n`: wrong-password logins round the victims, paced, until `until_s`."""
     process, i, next_s = f"{ATTACKER}{n}", 0, 0.0
-    target = httpx.URL(url)
-    bot = Bots(str(target.copy_with(path="/")))
+    bot = Bots(base_url)
     headers = {"Content-Type": "application/json",
                "X-Forwarded-For": source(ATTACK_GROUP, n)}
     try:
@@ -43,7 +43,7 @@ async def _attacker(url: str, injector: Injector, n: int, victims: Sequence[Pers
             op = injector.history.invoke(process, "login", injector.clock(), priority=1)
             try:
                 answer = await asyncio.wait_for(
-                    bot.request("POST", target.path, headers, body), 30.0)
+                    bot.request("POST", LOGIN_PATH, headers, body), 30.0)
             except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                 injector.history.complete(op, "info", injector.clock(),
                                           error=type(exc).__name__)
@@ -70,13 +70,14 @@ def stuff(lab: Lab, injector: Injector, *, attackers: int, victims: Sequence[Per
           users: Sequence[Person], group: int, user_gap_s: float, attack_s: float) -> None:
     """`attackers` attackers for `attack_s` seconds; once they are under way, the `users` log
     in one every `user_gap_s` seconds (spaced: the lab's Shahkar refuses bursts)."""
-    url = lab.state.url(lab.state.topology.portals()[0].name) + "/auth/login"
+    base_url = lab.state.url(lab.state.topology.portals()[0].name)
+    url = base_url + LOGIN_PATH
     limits = httpx.Limits(max_connections=len(users) + 4)
 
     async def main() -> None:
         async with httpx.AsyncClient(limits=limits) as client:
             until = injector.clock() + attack_s
-            attack = [asyncio.ensure_future(_attacker(url, injector, n, victims, until))
+            attack = [asyncio.ensure_future(_attacker(base_url, injector, n, victims, until))
                       for n in range(attackers)]
             await asyncio.sleep(user_gap_s)  # pacing of the arrivals, not synchronisation
             legit = []

@@ -35,7 +35,7 @@ from mock_services.lab.clients import portal_api as api
 from mock_services.lab.supervisor import Lab
 from scenario.history import OpType
 from tests.chaos.directed import Outcome, judge
-from tests.chaos.directed_login import fold_portal_events, people, source, wall_origin
+from tests.chaos.directed_login import fold_portal_events, people, wall_origin, warm_logins
 
 USERS = 24
 FIRST_CITIZEN = 240  # a range of its own (per-account login limits)
@@ -64,22 +64,8 @@ async def _user(client: httpx.AsyncClient, base_url: str, injector: Injector, i:
             return
 
 
-def _login(lab: Lab) -> list[tuple[str, str]]:
-    """(national ID, token) of each user, logged in from an address of their own."""
-    url = lab.state.url(lab.state.topology.portals()[0].name) + "/auth/login"
-    out = []
-    with httpx.Client(timeout=30.0) as client:
-        for i, person in enumerate(people(FIRST_CITIZEN, USERS)):
-            r = client.post(url, json={"national_id": person.national_id,
-                                       "password": person.password},
-                            headers={"X-Forwarded-For": source(GROUP, i)})
-            assert r.status_code == 200, f"login of user {i}: {r.status_code} {r.text}"
-            out.append((person.national_id, str(r.json()["token"])))
-    return out
-
-
 def _storm(lab: Lab, injector: Injector) -> Outcome:
-    sessions = _login(lab)
+    sessions = warm_logins(lab, people(FIRST_CITIZEN, USERS), group=GROUP)
     urls = list(lab.state.portal_urls().values())
     injector.history.ops.clear()
     t0_wall = wall_origin(injector)
