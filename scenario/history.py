@@ -17,6 +17,9 @@ The vocabulary both runners use (checkers rely on it):
   `priority`: 0 prescriptions and dispensing, 1 logins and list submissions, 2 browsing.
 - upstream attempts: process `UPSTREAM` + name ("upstream:shahkar"), type "info",
   f "call", value "ok" | "fail" | "timeout" — one per attempt that left the portal.
+  A logical call the policies answered without any attempt (breaker open, budget, throttle,
+  bulkhead) is f "short_circuit" with its call id in `key` and the reason in `value`: it is
+  load the portal was offered and kept off the upstream.
 - policy events: process "policy", type "info", f "breaker", key the upstream name,
   value "closed->open" (any state change "a->b").
 - final state, read after healing: process "final", type "info", f "applied",
@@ -39,7 +42,8 @@ Additions for the checkers and the report (scenario/checkers, scenario/report.py
 - a 202-accepted write (value "accepted") sits in a durable queue: it is acknowledged, and the
   final state must show it applied exactly once.
 - upstream attempts carry in `key` the id of the logical call they serve (the same for every
-  retry of it), so amplification = attempts / distinct keys; an empty key leaves it unknown.
+  retry of it), so amplification = attempts / logical calls (the distinct keys of the
+  attempts plus the short-circuited calls); an empty key leaves it unknown.
   Their `time_s` is when the attempt's outcome was known.
 - breaker states in policy events are "closed", "open" and "half_open".
 - per-replica breakers: each portal replica has its own breaker per upstream. A runner with
@@ -74,6 +78,7 @@ NEMESIS = "nemesis"
 FAULT_START = "fault:start"
 FAULT_STOP = "fault:stop"
 UPSTREAM = "upstream:"
+SHORT_CIRCUIT = "short_circuit"  # f of a logical upstream call that made no attempt
 POLICY = "policy"
 FINAL = "final"
 GAUGE = "gauge"

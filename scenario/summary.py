@@ -26,7 +26,7 @@ class UpstreamSummary:
     """One upstream in one replication: its attempts, amplification and breaker opens.
 
     `amplification` is None when unknown; `attempted` is False for an upstream known only
-    from breaker events, which has no amplification to pool."""
+    from breaker events (no call), which has no amplification to pool."""
 
     calls: int
     attempted: bool
@@ -107,8 +107,9 @@ def _upstreams(ix: Index) -> dict[str, UpstreamSummary]:
     opens = _opens(ix)
     for u in upstream_names(ix, None):
         attempts = ix.upstream.get(u, [])
-        out[u] = UpstreamSummary(calls=len(attempts), attempted=bool(attempts),
-                                 amplification=amplification(attempts) if attempts else None,
+        short = ix.short_circuits.get(u, 0)
+        out[u] = UpstreamSummary(calls=len(attempts), attempted=bool(attempts or short),
+                                 amplification=amplification(attempts, short),
                                  breaker_opens=opens.get(u, 0))
     return out
 

@@ -23,7 +23,7 @@ from policies.presets import PolicySet
 from policies.ratelimit import KeyedTokenBucket
 from policies.shedding import AdmissionController
 from policies.simpy_driver import run_call
-from scenario.history import POLICY, UPSTREAM, Op
+from scenario.history import POLICY, SHORT_CIRCUIT, UPSTREAM, Op
 from sim.world import Job, ReplicaState, World
 
 READS = frozenset({"read_history", "read_payslip"})
@@ -91,6 +91,9 @@ class Runtime:
         call_id = f"{name}:{world.next_id()}"  # the same for every retry of this call
         result = yield from run_call(env, guard.pipelines[name],
                                      _upstream_attempt(world, rep, name, call_id), world.rng)
+        if result.attempts == 0:  # offered load the policies kept off the upstream
+            world.history.append(Op("info", UPSTREAM + name, SHORT_CIRCUIT, env.now, call_id,
+                                    result.reason))
         self.drain(world)
         if result.ok:
             if cache is not None and job.kind in READS:

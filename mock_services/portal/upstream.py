@@ -2,7 +2,8 @@
 
 Each attempt is one httpx request bounded by the attempt timeout the policy decided; its
 result becomes an `Outcome` the pipeline classifies. Every attempt that left the portal is
-counted in /metrics and written to the replica's event log, as are breaker transitions.
+counted in /metrics and written to the replica's event log, as are breaker transitions and
+the logical calls the policies answered without an attempt (short circuits).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mock_services.portal.events import EventLog
 from policies.aio import run_call
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
+from scenario.history import SHORT_CIRCUIT
 
 # 4xx other than these are answers (a 404 is the registry saying "no such person"), not
 # failures of the upstream: the call succeeds and the caller reads the status.
@@ -90,6 +92,9 @@ class UpstreamClient:
         result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
                                 sleep=self.clock.sleep, deadline_s=deadline_s,
                                 idempotent=idempotent)
+        if result.attempts == 0:  # offered load the policies kept off the upstream
+            self.events.write(self.clock.now(), f"upstream:{self.name}", SHORT_CIRCUIT,
+                              call_id, result.reason)
         for event in self.pipeline.drain_events():
             self.events.write(event.time_s, "policy", event.policy, event.key, event.value)
             self.metrics.events.labels(f"{event.policy}:{event.key}:{event.value}").inc()

@@ -25,8 +25,8 @@ HALF_OPEN = "half_open"
 
 
 def upstream_names(ix: Index, only: str | None) -> list[str]:
-    """The upstreams to judge: `only`, or every one with attempts or breaker events."""
-    names = set(ix.upstream) | {split_replica(k)[0] for k in ix.breaker}
+    """The upstreams to judge: `only`, or every one with calls or breaker events."""
+    names = set(ix.upstream) | set(ix.short_circuits) | {split_replica(k)[0] for k in ix.breaker}
     return [only] if only else sorted(names)
 
 
@@ -177,11 +177,13 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
     return check
 
 
-def amplification(attempts: list[Attempt]) -> float | None:
-    """Attempts per logical call; None when some attempt carries no logical call id."""
-    if not attempts or any(not a.key for a in attempts):
+def amplification(attempts: list[Attempt], short_circuits: int = 0) -> float | None:
+    """Attempts per logical call: the calls are the attempts' distinct ids plus the calls
+    the policies answered without an attempt (load offered to the upstream and kept off
+    it). None when some attempt carries no logical call id, or there is no call at all."""
+    if (not attempts and not short_circuits) or any(not a.key for a in attempts):
         return None
-    return len(attempts) / len({a.key for a in attempts})
+    return len(attempts) / (len({a.key for a in attempts}) + short_circuits)
 
 
 class AmplificationParams(Params):
@@ -200,9 +202,10 @@ def upstream_amplification(params: AmplificationParams,
         found: list[tuple[str, float]] = []
         for u in upstream_names(ix, params.upstream):
             attempts = ix.upstream.get(u, [])
-            if not attempts:
+            short = ix.short_circuits.get(u, 0)
+            if not attempts and not short:
                 continue
-            amp = amplification(attempts)
+            amp = amplification(attempts, short)
             if amp is None:
                 return Verdict(name, "unknown", f"attempts to {u} carry no logical call id "
                                                 "in key")

@@ -20,6 +20,7 @@ from scenario.history import (
     GAUGE,
     NEMESIS,
     POLICY,
+    SHORT_CIRCUIT,
     UPSTREAM,
     WRONG_PASSWORD,
     History,
@@ -89,6 +90,8 @@ class Index:
     attacks: list[Call] = field(default_factory=list)
     faults: list[Span] = field(default_factory=list)
     upstream: dict[str, list[Attempt]] = field(default_factory=dict)  # by bare upstream name
+    # logical calls the policies answered with no attempt, by bare upstream name
+    short_circuits: dict[str, int] = field(default_factory=dict)
     breaker: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # by event key
     finals: dict[str, int] | None = None
     bad_finals: list[str] = field(default_factory=list)
@@ -165,7 +168,10 @@ def build_index(history: History) -> Index:
                     ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
         elif p.startswith(UPSTREAM):
             name, replica = split_replica(p.removeprefix(UPSTREAM))
-            ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key, replica))
+            if op.f == SHORT_CIRCUIT:
+                ix.short_circuits[name] = ix.short_circuits.get(name, 0) + 1
+            else:
+                ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key, replica))
         elif p == POLICY:
             if op.f == "breaker" and "->" in op.value:
                 state = op.value.rpartition("->")[2].strip().replace("-", "_")

@@ -125,6 +125,8 @@ def upstream_outage(resilient: bool, seed: int = 1) -> History:
             elif resilient:  # stale-if-error; the breaker soon stops the attempts
                 if t < 65:
                     b.upstream("registry", t + 0.01, "fail", rid)
+                else:
+                    b.short_circuit("registry", t + 0.001, rid, "breaker_open")
                 b.call(proc, "read_history", t, 0.02, value=f"stale:{t - fresh_at:.1f}",
                        priority=2)
             else:  # three immediate attempts, then an error to the user

@@ -9,9 +9,10 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scenario.checkers.breaker import AmplificationParams, amplification, upstream_amplification
 from scenario.checkers.index import build_index, is_client
 from scenario.checkers.windows import during, merge, quantile
-from scenario.history import History, Op
+from scenario.history import SHORT_CIRCUIT, History, Op
 from scenario.timelines import bucket_size_s, timelines
 from tests.scenario.builder import Builder
 
@@ -107,3 +108,24 @@ def test_the_final_state_read_does_not_extend_the_run() -> None:
 
     verdict = build_checker("metastable_recovery", {"recover_within_s": "60s"})(h)
     assert verdict.valid == "unknown" and "the run ended" in verdict.detail
+
+
+def test_short_circuited_calls_count_as_calls_without_attempts() -> None:
+    # two calls attempted (one retried), two kept off the upstream by an open breaker:
+    # 3 attempts for 4 logical calls, not 3 for the 2 calls that reached it
+    b = Builder(1)
+    b.upstream("registry", 1.0, "fail", "c1")
+    b.upstream("registry", 1.2, "fail", "c1")
+    b.upstream("registry", 1.5, "fail", "c2")
+    b.short_circuit("registry", 2.0, "c3", "breaker_open")
+    b.short_circuit("registry", 2.1, "c4", "breaker_open")
+    h = b.history()
+    ix = build_index(h)
+    assert len(ix.upstream["registry"]) == 3 and ix.short_circuits == {"registry": 2}
+    verdict = upstream_amplification(AmplificationParams(max_amplification=1.1))(h)
+    assert verdict.valid is True and "0.750x" in verdict.detail
+    # the same attempts without the short circuits: 1.5x, over the bound
+    bare = History([op for op in h.ops if op.f != SHORT_CIRCUIT])
+    assert upstream_amplification(AmplificationParams(max_amplification=1.1))(bare).valid \
+        is False
+    assert amplification([], 0) is None and amplification([], 3) == 0.0
