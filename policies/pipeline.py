@@ -170,8 +170,8 @@ class Call:
         classifier = pl.classifier
         if pl.breaker is not None:
             pl.breaker.on_result(now, outcome.duration_s, classifier.is_failure(outcome))
-        if pl.throttle is not None and not classifier.is_overload(outcome):
-            pl.throttle.record_accept(now)
+        if pl.throttle is not None:
+            pl.throttle.record_answer(now, not classifier.is_overload(outcome))
         if outcome.ok:
             self._pending = DONE
             return

@@ -9,6 +9,11 @@ rejected locally with probability
 so while the backend accepts everything nothing is throttled, and when it refuses most work
 the client sheds it before it leaves. k = 2 is the book's choice (lower = more aggressive).
 Locally rejected requests count as requests, which is what makes the throttle recover slowly.
+
+A request that left counts once its answer is known (accepted or refused), not when it
+leaves: counted at departure, requests still in flight look like refusals, and a cold
+client's opening burst throttled itself (the live year_end_peak: three of its first five
+registry calls were rejected locally while the registry had refused nothing).
 """
 
 from __future__ import annotations
@@ -58,11 +63,17 @@ class AdaptiveThrottle:
         return max(0.0, (requests - self.k * len(self._accepts)) / (requests + 1))
 
     def allow(self, now: float, rng: random.Random) -> bool:
-        """Count a request and decide whether it may leave (draws from `rng` only if p > 0)."""
+        """Decide whether a request may leave (draws from `rng` only if p > 0); a rejected
+        one counts as a request now, an allowed one when `record_answer` reports it."""
         p = self.reject_probability(now)
+        if p <= 0.0 or rng.random() >= p:
+            return True
         self._requests.append(now)
-        return p <= 0.0 or rng.random() >= p
+        return False
 
-    def record_accept(self, now: float) -> None:
-        """The backend accepted a request that left at or before `now`."""
-        self._accepts.append(now)
+    def record_answer(self, now: float, accepted: bool) -> None:
+        """The answer to a request that left: it counts as a request, and as an accept if
+        the backend took it."""
+        self._requests.append(now)
+        if accepted:
+            self._accepts.append(now)

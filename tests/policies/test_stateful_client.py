@@ -40,13 +40,15 @@ class ThrottleMachine(RuleBasedStateMachine):
     def request(self, dt: float, accepted: bool) -> None:
         self.now += dt
         assert self.t.reject_probability(self.now) == self.expected()
+        p = self.expected()
         allowed = self.t.allow(self.now, self.rng)
-        self.requests.append(self.now)
-        if self.expected() == 0.0 and len(self.requests) == 1:
+        if p == 0.0:
             assert allowed
-        if allowed and accepted:
-            self.t.record_accept(self.now)
-            self.accepts.append(self.now)
+        if allowed:  # its answer comes back at once
+            self.t.record_answer(self.now, accepted)
+            if accepted:
+                self.accepts.append(self.now)
+        self.requests.append(self.now)
 
     @invariant()
     def probability_matches(self) -> None:
