@@ -3,11 +3,16 @@
 `POST /admin/fault` (loopback only) sets the mode: "ok"; "unavailable" (503 + Retry-After);
 "fail_n" (503 for the next n requests, then ok); "slow" (wait delay_ms, then answer);
 "lose_response" (do the work and commit, then wait delay_ms and answer 504 — the caller times
-out or sees a gateway error without knowing the write happened: the payment case).
+out or sees a gateway error without knowing the write happened: the payment case);
+"capacity" (a service of fixed capacity: at most n requests (at least one) are served at a
+time, each holding its server for delay_ms, the rest wait in FIFO order; a request whose
+caller gave up is still served, as a real server's queue does — the setting of a metastable
+failure, Bronson et al., HotOS 2021).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +22,7 @@ from mock_services.common.app import Loopback
 from mock_services.common.clock import Clock
 from mock_services.common.errors import ServiceError, Unavailable
 
-FaultMode = Literal["ok", "unavailable", "fail_n", "slow", "lose_response"]
+FaultMode = Literal["ok", "unavailable", "fail_n", "slow", "lose_response", "capacity"]
 
 
 class FaultConfig(BaseModel):
@@ -43,11 +48,14 @@ class FaultInjector:
         self.clock = clock
         self.config = FaultConfig()
         self.remaining = 0
+        self.servers = asyncio.Semaphore(1)
 
     def set(self, config: FaultConfig) -> None:
-        """Replace the fault; fail_n starts counting again."""
+        """Replace the fault; fail_n starts counting again, capacity gets fresh servers."""
         self.config = config
         self.remaining = config.n
+        self.servers = asyncio.Semaphore(max(1, config.n))  # requests already waiting keep
+        # the old servers: a backlog drains at the old capacity, new requests do not join it
 
     async def before(self) -> None:
         """Called before a request is served: may refuse it or slow it down."""
@@ -60,6 +68,9 @@ class FaultInjector:
                               retry_after_s=c.retry_after_s)
         if c.mode == "slow" and c.delay_ms > 0:
             await self.clock.sleep(c.delay_ms / 1000)
+        if c.mode == "capacity":
+            async with self.servers:  # FIFO: asyncio's semaphore wakes waiters in order
+                await self.clock.sleep(c.delay_ms / 1000)
 
     async def after_commit(self) -> None:
         """Called once the work is committed: in lose_response mode the answer never arrives."""

@@ -11,9 +11,7 @@ checker fails live; `resilient`'s breaker opens after 10 calls and keeps the res
 storm off the registry. The attempts come from the portal replicas' event logs, folded into
 the history on the injector's clock.
 
-Not checked live: metastable recovery (goodput back after the trigger). On this 2-core lab a
-storm that outlives its trigger is not reproducible within the suite's budget; the simulator
-checks it (scenarios/metastable_retry.toml, sim/validation.py).
+The row's other invariant, metastable recovery, has its own twin: test_metastable.py.
 """
 
 from __future__ import annotations

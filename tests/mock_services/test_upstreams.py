@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mock_services.common.clock import SystemClock
+from mock_services.common.faults import FaultConfig, FaultInjector
 from tests.mock_services.conftest import Lab
 from tests.mock_services.test_portal_lists import body, make_list, payments
 
@@ -113,3 +114,36 @@ async def test_same_key_concurrently_on_two_replicas_applies_once(lab: Lab) -> N
         assert {r.status_code for r in replies} == {201}
         assert len({r.json()["tracking_code"] for r in replies}) == 1
         assert (await ca.get("/admin/applied")).json()["rx-race"] == 1
+
+
+class _CountingClock(SystemClock):
+    """Sleeps yield a few times instead of waiting, counting how many sleep at once."""
+
+    def __init__(self) -> None:
+        self.active = self.peak = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.active -= 1
+
+
+@pytest.mark.parametrize("servers", [1, 2])
+async def test_capacity_serves_n_at_a_time_in_arrival_order(servers: int) -> None:
+    clock = _CountingClock()
+    faults = FaultInjector(clock)
+    faults.set(FaultConfig(mode="capacity", n=servers, delay_ms=10))
+    done: list[int] = []
+
+    async def request(i: int) -> None:
+        await faults.before()
+        done.append(i)
+
+    await asyncio.gather(*(request(i) for i in range(6)))
+    assert clock.peak == servers and done == list(range(6))
+    faults.set(FaultConfig(mode="ok"))
+    clock.peak = 0
+    await asyncio.gather(*(request(i) for i in range(3)))
+    assert clock.peak == 0  # healed: no server is held
