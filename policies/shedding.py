@@ -14,6 +14,7 @@ The limit adapts after each completed request (Netflix concurrency-limits):
 - "fixed": stays at initial_limit;
 - "aimd" (AIMDLimit): a failure or a latency over `latency_target_s` multiplies it by
   `backoff_ratio`; a success while at least half the limit is in use adds 1;
+A failure of a dependency (see `release`) adapts neither.
 - "gradient" (Gradient2Limit): gradient = clamp(tolerance * long_rtt / rtt, 0.5, 1);
   new = limit * gradient + sqrt(limit); limit moves towards it by `smoothing`. long_rtt is a
   slow average of latency, so queueing delay (rtt above it) pulls the limit down.
@@ -81,8 +82,13 @@ class AdmissionController:
     def __init__(self, config: AdmissionPolicy | None = None) -> None:
         self._cfg = config or AdmissionPolicy()
         self._shares = self._cfg.priority_shares
-        self.limit = float(self._cfg.initial_limit)
         self.in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what the limit learned: back to the initial limit, nothing shed or held
+        (requests in flight stay counted)."""
+        self.limit = float(self._cfg.initial_limit)
         self.shed = 0
         self._mean_latency_s = self._cfg.latency_target_s / 2.0
         self._long_rtt_s = 0.0
@@ -122,10 +128,21 @@ class AdmissionController:
         estimate = math.ceil(backlog * self._mean_latency_s / self.limit)
         return float(min(cfg.max_retry_after_s, max(cfg.min_retry_after_s, estimate)))
 
-    def release(self, now: float, latency_s: float, ok: bool = True) -> None:
-        """A request admitted earlier completed after `latency_s`; adapt the limit."""
+    def release(self, now: float, latency_s: float, ok: bool = True,
+                ignore: bool = False) -> None:
+        """A request admitted earlier completed after `latency_s`; adapt the limit.
+
+        `ignore`: the request failed because something behind this server did (an upstream
+        down, its breaker open): its slot is freed but the sample says nothing about this
+        server's own queue, so the limit is left alone (concurrency-limits' `onIgnore`).
+        Counted as failures, a refresh storm against an open breaker (150 fast 503s) cut the
+        live portal's limit to its minimum of 4, where it stayed on a quiet portal (the
+        additive increase needs half the limit in use) and shed the next burst of logins.
+        """
         if self.in_flight > 0:
             self.in_flight -= 1
+        if ignore:
+            return
         self._mean_latency_s += 0.1 * (latency_s - self._mean_latency_s)
         cfg = self._cfg
         if cfg.algorithm == "aimd":

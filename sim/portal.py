@@ -127,7 +127,8 @@ def _commit(world: World, job: Job, write: bool, value: str) -> Answer:
 def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float) -> Answer:
     admission = world.runtime.guards[rep.spec.name].admission
     if admission is not None:
-        admission.release(world.env.now, latency_s, answer[0].ok)
+        admission.release(world.env.now, latency_s, answer[0].ok,
+                          answer is UPSTREAM_FAILED or answer is BREAKER_OPEN)
     return answer
 
 

@@ -135,7 +135,8 @@ class Lab:
         return result
 
     def reset(self) -> None:
-        """Back to a healthy lab between tests: every process up and ready, proxies clean."""
+        """Back to a healthy lab between tests: every process up and ready, proxies clean,
+        the portals' policy state fresh."""
         running = self.running()
         dead = [s.name for s in self.state.topology.services if not running.get(s.name)]
         if dead:
@@ -145,6 +146,10 @@ class Lab:
                          if s.kind != "portal"] + dead)
         for portal in self.state.topology.portals():
             self.set_ready(portal.name, True)
+            r = httpx.post(self.state.url(portal.name) + "/admin/policies/reset", timeout=2.0)
+            if r.status_code >= 400:
+                raise LabError(f"{portal.name} refused POST /admin/policies/reset: "
+                               f"HTTP {r.status_code}")
         for upstream in self.state.topology.upstreams():  # HTTP-level faults back to normal
             r = httpx.post(self.state.url(upstream.name) + "/admin/fault", json={"mode": "ok"},
                            timeout=2.0)

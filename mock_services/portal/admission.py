@@ -20,6 +20,7 @@ EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/admin", "/openapi.json",
 PRIORITY_BY_PREFIX = (("/prescriptions", 0), ("/auth", 1), ("/lists", 1), ("/workshops", 1),
                       ("/drafts", 1), ("/citizens", 2))
 BROWSING = 2
+DEPENDENCY_FAILED = frozenset({502, 503})  # no sample for the limit (AdmissionController)
 
 
 def priority_of(path: str) -> int:
@@ -61,7 +62,9 @@ class AdmissionMiddleware:
             await self.app(scope, receive, watch)
         finally:
             now = self.clock.now()
-            self.controller.release(now, now - started, ok=status < 500)
+            # 502/503: the portal answering for an upstream (or its database) that failed
+            self.controller.release(now, now - started, ok=status < 500,
+                                    ignore=status in DEPENDENCY_FAILED)
 
     @staticmethod
     async def _shed(send: Send, retry_after_s: float) -> None:

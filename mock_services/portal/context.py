@@ -40,6 +40,18 @@ class PortalContext:
     login_by_source: KeyedTokenBucket | None
     hashing: anyio.CapacityLimiter
 
+    def reset_policies(self) -> None:
+        """Fresh policy state, as at start: breakers closed, budgets, throttles and hedge
+        statistics empty, the admission limit at its initial value, login limits full.
+        Caches keep their content. The chaos suite calls it between tests, so that no test
+        inherits a breaker opened, or a limit cut, by the one before."""
+        for name, client in self.upstreams.items():
+            client.pipeline = self.policies.client_for(name).build(name)
+        if self.admission is not None:
+            self.admission.reset()
+        if self.policies.login_limit is not None:
+            self.login_by_account, self.login_by_source = self.policies.login_limit.build()
+
     def upstream(self, name: str) -> UpstreamClient:
         """The client of upstream `name`; 503 when this replica was started without it."""
         client = self.upstreams.get(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.mock_services.conftest import Lab
+from tests.mock_services.conftest import Lab, ctx_of
 
 pytestmark = pytest.mark.anyio
 
@@ -78,6 +78,29 @@ async def test_loopback_only_admin(lab: Lab) -> None:
         assert "http_requests_total" in metrics.text
     async with lab.client(lab.upstreams["payment"], host="10.1.2.3") as remote:
         assert (await remote.post("/admin/fault", json={"mode": "ok"})).status_code == 403
+
+
+async def test_policy_reset_forgets_an_open_breaker_and_a_cut_limit(lab: Lab) -> None:
+    me = lab.population.citizens[4]
+    app = lab.portal("resilient")
+    ctx = ctx_of(app)
+    async with lab.client(app) as client, lab.client(app, host="10.1.2.3") as remote:
+        headers = await lab.login(client, me)
+        breaker = ctx.upstreams["registry"].pipeline.breaker
+        assert breaker is not None
+        while breaker.try_acquire(lab.clock.now()):  # failed calls, as an outage leaves it
+            breaker.on_result(lab.clock.now(), 0.01, True)
+        assert breaker.state == "open"
+        assert ctx.admission is not None
+        ctx.admission.limit = 4.0  # as a storm of failures used to leave it
+        assert (await remote.post("/admin/policies/reset")).status_code == 403
+        r = await client.post("/admin/policies/reset")
+        assert r.status_code == 200 and r.json() == {"policies": "resilient", "state": "reset"}
+        fresh = ctx.upstreams["registry"].pipeline.breaker
+        assert fresh is not None and fresh.state == "closed"
+        assert ctx.admission.limit == 50.0
+        r = await client.get(f"/citizens/{me.national_id}/history", headers=headers)
+        assert r.status_code == 200 and r.json()["stale"] is False
 
 
 async def test_garbled_or_refused_upstream_is_not_a_500(lab: Lab) -> None:

@@ -37,6 +37,17 @@ def test_shedding_sheds_low_priority_first_and_never_stalls() -> None:
     assert ctl.admit(1.0, priority=0) == Admit()
 
 
+@pytest.mark.parametrize("ignore", [False, True])
+def test_dependency_failures_leave_the_aimd_limit_alone(ignore: bool) -> None:
+    # a refresh storm against an open breaker: 150 fast failures, one at a time
+    ctl = AdmissionController(AdmissionPolicy(algorithm="aimd", initial_limit=50, min_limit=4))
+    for i in range(150):
+        assert ctl.admit(i * 0.01, priority=2) == Admit()
+        ctl.release(i * 0.01, 0.005, ok=False, ignore=ignore)
+    assert ctl.in_flight == 0
+    assert ctl.limit == (50.0 if ignore else 4.0)
+
+
 def test_retry_after_grows_with_the_backlog() -> None:
     ctl = AdmissionController(AdmissionPolicy(algorithm="fixed", initial_limit=4,
                                               min_limit=1, max_retry_after_s=60.0))

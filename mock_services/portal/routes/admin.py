@@ -1,4 +1,4 @@
-"""Loopback-only reads for the chaos suite's final-state checks."""
+"""Loopback-only routes for the chaos suite: final-state reads, and a policy-state reset."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 async def applied(ctx: Ctx, _: Loopback) -> dict[str, int]:
     """How many times each write's Idempotency-Key is applied."""
     return await ctx.db.aread(applied_counts)
+
+
+@router.post("/policies/reset")
+async def reset_policies(ctx: Ctx, _: Loopback) -> dict[str, str]:
+    """Back to the policies' initial state (see `PortalContext.reset_policies`)."""
+    ctx.reset_policies()
+    return {"policies": ctx.policies.name, "state": "reset"}
 
 
 @router.get("/queue")
