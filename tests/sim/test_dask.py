@@ -35,9 +35,12 @@ def test_replications_on_a_dask_cluster_match_the_local_ones(small_scenario: Pat
 
 def test_an_unreachable_scheduler_is_one_sentence_and_exit_2(small_scenario: Path,
                                                             tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]
+                                                            capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch
                                                             ) -> None:
     import socket
+
+    monkeypatch.setattr("sim.runner.DASK_CONNECT_S", 1.0)  # the message, not the wait
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
