@@ -81,7 +81,8 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
         if refused is not None:  # decided at once: no serve process, no reply, no timer
             # the client reads the refusal after the events already due now, as it did
             # when the refusal came back as a reply: same order of draws, same history
-            yield env.timeout(0.0)
+            if not env.nothing_due():
+                yield env.timeout(0.0)
             last[0] = refused[1]
             return refused
         event = job.event = env.event()
