@@ -74,14 +74,14 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
         if inline and workers.count < workers.capacity:
             service_s = spec.service(rng)
             if service_s < timeout_s:
-                answer = gate(world, rep, kind, priority, peer, account)
+                answer = gate(world, rep, kind, priority, source=peer, account=account)
                 if answer is None:
                     job = Job(kind, key, priority, peer, account, now=env.now, event=None)
                     yield from serve_inline(world, rep, job, service_s)
                     answer = job.answer or REFUSED
                 last[0] = answer[1]
                 return answer
-        refused = gate(world, rep, kind, priority, peer, account)
+        refused = gate(world, rep, kind, priority, source=peer, account=account)
         if refused is not None:  # decided at once: no serve process, no reply, no timer
             # the client reads the refusal after the events already due now, as it did
             # when the refusal came back as a reply: same order of draws, same history

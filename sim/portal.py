@@ -37,7 +37,7 @@ Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
 
-def gate(world: World, rep: ReplicaState, kind: str, priority: int, source: str,
+def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: str,
          account: str) -> Answer | None:
     """Admission control, login rate limits and the accept queue, for an attempt of `kind`
     from `source` (the rate limiter's peer) as `account`: an answer if refused."""
