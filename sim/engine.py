@@ -14,9 +14,9 @@ A peak day fires some 10^7 events, so the loop's own cost per event matters:
   by reference counting as soon as they are done with (a run leaves a few hundred cycles),
   and the collector would only walk the ever longer history again and again, a fifth of
   a peak day's time;
-- `nothing_due()` tells a process that a zero timeout yielded now would be the very next
-  event to fire, so it may go on at once instead: the same steps in the same order, with
-  one event fewer.
+- `nothing_due()` tells a process that a zero timeout yielded now (or the Initialize of a
+  process it starts) would be the very next event to fire, so it may go on at once instead
+  (`start_now`): the same steps in the same order, with one event fewer.
 
 An event left out (a process end nobody waits for, a zero timeout that would have fired
 next) takes no event id, which only renumbers the later ones: their order is unchanged.
@@ -34,17 +34,25 @@ from simpy.core import SimTime
 from simpy.events import NORMAL, URGENT, Initialize, Timeout
 
 _new = object.__new__
+_STARTED: simpy.Event = _new(simpy.Event)  # what a process's first step is resumed with
+_STARTED._ok = True
+_STARTED._value = None
 
 
 class Process(simpy.Process):
     """A `simpy.Process` whose end is an event only when something waits on it."""
 
-    def __init__(self, env: Environment, generator: Any) -> None:
+    def __init__(self, env: Environment, generator: Any, *, now: bool = False) -> None:
         if not hasattr(generator, "throw"):
             raise ValueError(f"{generator} is not a generator.")
         self.env = env
         self.callbacks = []
         self._generator = generator
+        if now:  # see `Environment.start_now`
+            caller = env._active_proc
+            self._resume(_STARTED)
+            env._active_proc = caller
+            return
         init: Initialize = _new(Initialize)
         init.env = env
         init.callbacks = [self._resume]
@@ -120,6 +128,13 @@ class Environment(simpy.Environment):
     def process(self, generator: Any) -> Process:
         """Start `generator` as a `Process`."""
         return Process(self, generator)
+
+    def start_now(self, generator: Any) -> Process:
+        """Start `generator` as a `Process` and run its first step at once, in the caller's
+        step, instead of from an Initialize event. Only when `nothing_due()` (its Initialize
+        would have fired next) and the caller's step schedules nothing more for this instant.
+        """
+        return Process(self, generator, now=True)
 
     def nothing_due(self) -> bool:
         """True when a zero timeout yielded now would fire next: no other event is due at
