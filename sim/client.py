@@ -18,7 +18,7 @@ import simpy
 from policies.outcome import Outcome
 from policies.simpy_driver import run_call
 from scenario.history import WRITE_FS
-from sim.portal import serve_inline, start
+from sim.portal import gate, serve, serve_inline
 from sim.world import Job, World
 
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")
@@ -49,11 +49,14 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
     tries = [0]
     last = [""]  # the last attempt's label in the history's vocabulary ("shed", "stale", ...)
     inline = not spec.upstreams
+    priority = spec.priority
+    failover = world.failover  # fixed when the world is built
+    replicas = world.replicas
 
     def attempt(timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
-        rep = world.pick(home, tries[0])
+        rep = world.pick(home, tries[0]) if failover else replicas[home]
         tries[0] += 1
-        if not world.reachable(rep):
+        if (rep.down or rep.draining or world.down) and not world.reachable(rep):
             world.avoid(rep)
             last[0] = "refused"
             return REFUSED
@@ -71,21 +74,31 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
         if inline and workers.count < workers.capacity:
             service_s = spec.service(rng)
             if service_s < timeout_s:
-                job = Job(kind, key, spec.priority, peer, account, now=env.now, event=None)
-                yield from serve_inline(world, rep, job, service_s)
-                answer = job.answer or REFUSED
+                answer = gate(world, rep, kind, priority, source=peer, account=account)
+                if answer is None:
+                    job = Job(kind, key, priority, peer, account, now=env.now, event=None)
+                    yield from serve_inline(world, rep, job, service_s)
+                    answer = job.answer or REFUSED
                 last[0] = answer[1]
                 return answer
-        job = Job(kind, key, spec.priority, peer, account, now=env.now, event=None)
-        refused = start(world, rep, job)
+        refused = gate(world, rep, kind, priority, source=peer, account=account)
         if refused is not None:  # decided at once: no serve process, no reply, no timer
             # the client reads the refusal after the events already due now, as it did
             # when the refusal came back as a reply: same order of draws, same history
-            yield env.timeout(0.0)
+            if not env.nothing_due():
+                yield env.timeout(0.0)
             last[0] = refused[1]
             return refused
+        job = Job(kind, key, priority, peer, account, now=env.now, event=None)
+        expires_s = env.now + timeout_s
+        # the serve process's first step does not depend on the rest of this step, which
+        # schedules nothing more for this instant: it may run at once when it runs next
+        if expires_s > env.now and env.nothing_due():
+            env.start_now(serve(world, rep, job))
+        else:
+            env.process(serve(world, rep, job))
         event = job.event = env.event()
-        if env.now + timeout_s < world.horizon_s:  # a timer past the run's end never fires
+        if expires_s < world.horizon_s:  # a timer past the run's end never fires
             env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
         yield event
         answer = job.answer or REFUSED

@@ -1,7 +1,7 @@
 """The portal side of one attempt: admission, a worker thread, service, upstream calls, commit.
 
-`start` runs the gate (admission, rate limits, accept queue) in the client's own step; `serve`
-is the process a replica then runs for an attempt it admitted. A worker thread is
+`gate` (admission, rate limits, accept queue) runs in the client's own step; `serve` is the
+process a replica then runs for an attempt it admitted. A worker thread is
 held for the whole request, upstream calls included, so a slow Shahkar exhausts the
 portal's threads as it does in the real one. A write is committed (and counted in
 `World.applied`) before the reply leaves; a reply can still be lost on the way back (switch
@@ -37,29 +37,22 @@ Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
 
-def gate(world: World, rep: ReplicaState, job: Job) -> Answer | None:
-    """Admission control, login rate limits and the accept queue: an answer if refused."""
+def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: str,
+         account: str) -> Answer | None:
+    """Admission control, login rate limits and the accept queue, for an attempt of `kind`
+    from `source` (the rate limiter's peer) as `account`: an answer if refused."""
     guard = world.runtime.guards[rep.spec.name]
-    now = world.env.now
-    if guard.admission is not None:
-        decision = guard.admission.admit(now, job.priority)
+    admission = guard.admission
+    if admission is not None:
+        now = world.env.now
+        decision = admission.admit(now, priority)
         if decision.__class__ is not world.runtime.admit_type:
             return (Outcome(False, 503, retry_after_s=getattr(decision, "retry_after_s", None)),
                     "shed")
-    if job.kind == "login" and guard.login_refused(job.account, job.source, now):
-        return _released(world, rep, RATE_LIMITED, 0.0)
+    if kind == "login" and guard.login_refused(account, source, world.env.now):
+        return RATE_LIMITED if admission is None else _released(world, rep, RATE_LIMITED, 0.0)
     if len(rep.workers.queue) >= rep.spec.max_queue:
-        return _released(world, rep, QUEUE_FULL, 0.0)
-    return None
-
-
-def start(world: World, rep: ReplicaState, job: Job) -> Answer | None:
-    """Admit one attempt at `rep` and start serving it in its own process; the answer if
-    the gate refused it (then nothing runs)."""
-    refused = gate(world, rep, job)
-    if refused is not None:
-        return refused
-    world.env.process(serve(world, rep, job))
+        return QUEUE_FULL if admission is None else _released(world, rep, QUEUE_FULL, 0.0)
     return None
 
 
@@ -98,11 +91,8 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
 
 
 def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) -> ProcGen:
-    """The same request inside the client's process (see the module docstring)."""
-    refused = gate(world, rep, job)
-    if refused is not None:
-        job.reply(refused)
-        return
+    """The same request, admitted by `gate`, inside the client's process (see the module
+    docstring)."""
     epoch = rep.epoch
     with rep.workers.request() as req:
         yield req

@@ -66,6 +66,8 @@ class Runtime:
                 cache=ps.cache.build() if ps.cache else None,
                 verified={},
             )
+        # every pipeline in the order `drain` has always visited them (replica, upstream)
+        self.pipelines = [pl for g in self.guards.values() for pl in g.pipelines.values()]
         self.user = ps.user.build("portal")
         self.admit_type = Admit
         self.pending_payments: list[str] = []
@@ -73,8 +75,8 @@ class Runtime:
 
     def drain(self, world: World) -> None:
         """Write the policies' state changes into the history."""
-        for guard in self.guards.values():
-            for pl in guard.pipelines.values():
+        for pl in self.pipelines:
+            if pl.events:  # most calls change no breaker state
                 for ev in pl.drain_events():
                     world.history.append(Op("info", POLICY, ev.policy, ev.time_s, ev.key,
                                             ev.value))

@@ -1,0 +1,125 @@
+"""The model's event loop (sim.engine) fires the same steps in the same order as SimPy's own.
+
+Its shortcuts (no end event for a process nobody waits on, no zero timeout or Initialize
+that would fire next, its own `run` loop) may only leave events out, never reorder them:
+the same scenario and seed must give the same history on SimPy's own loop and events. In
+these scenarios two events rarely fall on the same instant (a `nothing_due` that always
+said yes still gave the same histories), so the rules for an instant shared by several
+events are pinned by the small tests at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import simpy
+
+import sim.world
+from scenario.schema import load_scenario
+from sim.engine import Environment
+from sim.model import simulate
+from sim.policyset import policy_set
+from tests.sim.test_scenarios import reduced
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+class SimPyLoop(Environment):
+    """The model on SimPy's own loop, events and processes: every shortcut switched off."""
+
+    def run(self, until: Any = None) -> Any:
+        return simpy.Environment.run(self, until)
+
+    def timeout(self, delay: Any = 0, value: Any = None) -> simpy.Timeout:
+        return simpy.Timeout(self, delay, value)
+
+    def process(self, generator: Any) -> Any:
+        return simpy.Process(self, generator)
+
+    def start_now(self, generator: Any) -> Any:
+        return simpy.Process(self, generator)
+
+    def nothing_due(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("name", ["switch_failure", "power_loss", "refresh_storm"])
+@pytest.mark.parametrize("preset", ["baseline", "resilient"])
+def test_the_same_history_as_on_simpys_own_loop(name: str, preset: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = reduced(load_scenario(SCENARIOS / f"{name}.toml"))
+    ours = simulate(scenario, policy_set(preset, scenario), 3)
+    monkeypatch.setattr(sim.world, "Environment", SimPyLoop)
+    theirs = simulate(scenario, policy_set(preset, scenario), 3)
+    assert len(ours.history) > 1000
+    assert ours.history.ops == theirs.history.ops
+    assert ours.counters == theirs.counters
+
+
+def test_a_process_that_ended_unwatched_still_gives_its_value() -> None:
+    env = Environment()
+
+    def child() -> Generator[simpy.Event, Any, int]:
+        yield env.timeout(1.0)
+        return 7
+
+    def parent(proc: simpy.Process) -> Generator[simpy.Event, Any, int]:
+        yield env.timeout(2.0)  # the child ended at 1 s with nobody waiting on it
+        value: int = yield proc
+        return value + 1
+
+    kid = env.process(child())
+    dad = env.process(parent(kid))
+    watcher = env.process(parent(env.process(child())))
+    env.run(until=5.0)
+    assert not kid.is_alive
+    assert dad.value == 8
+    assert watcher.value == 8
+
+
+def test_nothing_due_only_when_a_zero_timeout_would_fire_next() -> None:
+    env = Environment()
+    seen: list[bool] = []
+
+    def probe() -> Generator[simpy.Event, Any, None]:
+        yield env.timeout(1.0)
+        seen.append(env.nothing_due())  # the other timer is due at 2 s
+        env.timeout(0.0)
+        seen.append(env.nothing_due())  # a zero timeout is due now
+
+    env.process(probe())
+    env.timeout(2.0)
+    env.run(until=3.0)
+    assert seen == [True, False]
+    assert not env.nothing_due()  # outside `run` it never says yes
+
+
+def test_start_now_runs_the_first_step_where_its_initialize_would_have() -> None:
+    def scene(env: Environment, start: str) -> list[str]:
+        log: list[str] = []
+
+        def child(name: str) -> Generator[simpy.Event, Any, None]:
+            log.append(f"{name} starts at {env.now}")
+            yield env.timeout(1.0)
+            log.append(f"{name} ends at {env.now}")
+
+        def parent() -> Generator[simpy.Event, Any, None]:
+            yield env.timeout(1.0)
+            if start == "now" and env.nothing_due():
+                env.start_now(child("a"))
+            else:
+                env.process(child("a"))
+            yield env.timeout(0.5)
+            env.process(child("b"))
+            log.append(f"parent at {env.now}")
+
+        env.process(parent())
+        env.run(until=5.0)
+        return log
+
+    assert scene(Environment(), "now") == scene(SimPyLoop(), "initialize") == [
+        "a starts at 1.0", "parent at 1.5", "b starts at 1.5", "a ends at 2.0",
+        "b ends at 2.5"]
