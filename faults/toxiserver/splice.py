@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 AVAILABLE = hasattr(os, "splice")  # Linux only; elsewhere the link keeps its relay path
 PIPE_BYTES = 1024 * 1024  # pipe capacity asked for: Linux's default pipe-max-size
-READS_PER_WAKEUP = 8
 SPLICE_FLAGS = getattr(os, "SPLICE_F_MOVE", 0) | getattr(os, "SPLICE_F_NONBLOCK", 0)
 
 
@@ -110,30 +109,22 @@ class Splicer:
         self._on_end()
 
     def _readable(self) -> None:
-        # Move what the socket holds, up to READS_PER_WAKEUP pipefuls: one event-loop
-        # wake-up per pipeful costs more CPU than the splices themselves, and the bound
-        # keeps one busy stream from starving the loop's other connections.
-        for _ in range(READS_PER_WAKEUP):
-            try:
-                n = os.splice(self._src, self._pipe_w, PIPE_BYTES, flags=SPLICE_FLAGS)
-            except BlockingIOError:
-                return  # drained (or a wake-up with nothing to read)
-            except OSError:
-                self._end()  # a reset ends the stream like EOF
-                return
-            if n == 0:
-                self._end()
-                return
-            self.received_bytes += n
-            self._pending += n
-            if not self._flush():
-                if not self._closed:
-                    # The destination is full: stop reading until it takes the pipe's bytes.
-                    self._loop.remove_reader(self._src)
-                    self._loop.add_writer(self._dst, self._writable)
-                return
-            if self._closed:
-                return
+        try:
+            n = os.splice(self._src, self._pipe_w, PIPE_BYTES, flags=SPLICE_FLAGS)
+        except BlockingIOError:
+            return  # a wake-up with nothing to read
+        except OSError:
+            self._end()  # a reset ends the stream like EOF
+            return
+        if n == 0:
+            self._end()
+            return
+        self.received_bytes += n
+        self._pending += n
+        if not self._flush() and not self._closed:
+            # The destination is full: stop reading until it takes the pipe's bytes.
+            self._loop.remove_reader(self._src)
+            self._loop.add_writer(self._dst, self._writable)
 
     def _writable(self) -> None:
         if self._flush() and not self._closed:
