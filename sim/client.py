@@ -90,16 +90,16 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             last[0] = refused[1]
             return refused
         job = Job(kind, key, priority, peer, account, now=env.now, event=None)
+        event = job.event = env.event()
         expires_s = env.now + timeout_s
+        if expires_s < world.horizon_s:  # a timer past the run's end never fires
+            env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
         # the serve process's first step does not depend on the rest of this step, which
-        # schedules nothing more for this instant: it may run at once when it runs next
+        # schedules nothing more: it may run at once when its Initialize would fire next
         if expires_s > env.now and env.nothing_due():
             env.start_now(serve(world, rep, job))
         else:
             env.process(serve(world, rep, job))
-        event = job.event = env.event()
-        if expires_s < world.horizon_s:  # a timer past the run's end never fires
-            env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
         yield event
         answer = job.answer or REFUSED
         last[0] = answer[1]

@@ -14,6 +14,9 @@ A peak day fires some 10^7 events, so the loop's own cost per event matters:
   by reference counting as soon as they are done with (a run leaves a few hundred cycles),
   and the collector would only walk the ever longer history again and again, a fifth of
   a peak day's time;
+- `Workers` is SimPy's `Resource` (FIFO grants, a slot handed on when its release's event
+  fires) without the request, release and queue objects, and with a grant left out when it
+  would fire next;
 - `nothing_due()` tells a process that a zero timeout yielded now (or the Initialize of a
   process it starts) would be the very next event to fire, so it may go on at once instead
   (`start_now`): the same steps in the same order, with one event fewer.
@@ -25,13 +28,15 @@ next) takes no event id, which only renumbers the later ones: their order is unc
 from __future__ import annotations
 
 import gc
+from collections import deque
+from collections.abc import Generator
 from heapq import heappop, heappush
 from operator import attrgetter
 from typing import Any
 
 import simpy
 from simpy.core import SimTime
-from simpy.events import NORMAL, URGENT, Initialize, Timeout
+from simpy.events import NORMAL, PENDING, URGENT, Initialize, Timeout
 
 _new = object.__new__
 _STARTED: simpy.Event = _new(simpy.Event)  # what a process's first step is resumed with
@@ -180,3 +185,61 @@ class Environment(simpy.Environment):
             if collecting:
                 gc.enable()
 
+
+
+class Workers:
+    """A `simpy.Resource` of `capacity` slots that grants them in the same order, cheaper.
+
+    `yield from workers.acquire()` takes a slot, waiting in FIFO order; `release()` gives it
+    back. As in SimPy, a released slot is free at once, a request finds it only if nobody
+    waits, and a waiter gets it when the release's own event fires (SimPy's `Release`). A
+    grant is an event the waiter resumes on, left out when it would fire next
+    (`nothing_due`). `count` and `len(queue)` are SimPy's `count` and `len(queue)`.
+    """
+
+    __slots__ = ("_grant_head", "capacity", "count", "env", "queue")
+
+    def __init__(self, env: Environment, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError('"capacity" must be > 0.')
+        self.env = env
+        self.capacity = capacity
+        self.count = 0  # slots held
+        self.queue: deque[simpy.Event] = deque()  # the waiters' grants, oldest first
+        self._grant_head = self._grant  # bound once: every release's event calls it
+
+    def acquire(self) -> Generator[simpy.Event, Any, None]:
+        """Take a slot, waiting for one if none is free (a generator: `yield from`)."""
+        env = self.env
+        if self.count < self.capacity and not self.queue and env.nothing_due():
+            self.count += 1  # granted at once, and its grant would have fired next
+            return
+        grant: simpy.Event = _new(simpy.Event)
+        grant.env = env
+        grant.callbacks = []
+        grant._value = PENDING
+        self.queue.append(grant)
+        self._grant()
+        yield grant
+
+    def release(self) -> None:
+        """Give a slot back; the first waiter gets it when this release's event fires."""
+        self.count -= 1
+        env = self.env
+        event: simpy.Event = _new(simpy.Event)
+        event.env = env
+        event.callbacks = [self._grant_head]
+        event._ok = True
+        event._value = None
+        heappush(env._queue, (env._now, NORMAL, next(env._eid), event))
+
+    def _grant(self, _event: simpy.Event | None = None) -> None:
+        """SimPy's `_trigger_put`: the oldest waiter gets a slot if one is free."""
+        queue = self.queue
+        if queue and self.count < self.capacity:
+            self.count += 1
+            grant = queue.popleft()
+            grant._ok = True
+            grant._value = None
+            env = self.env
+            heappush(env._queue, (env._now, NORMAL, next(env._eid), grant))

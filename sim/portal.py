@@ -62,42 +62,46 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     env = world.env
     kind = world.kinds[job.kind]
     epoch = rep.epoch
+    workers = rep.workers  # the pool this request waits in, even if a crash replaces it
     rep.inflight[job] = None
-    with rep.workers.request() as req:
-        yield req
-        if rep.epoch != epoch:
-            return  # the replica crashed while this waited; the client saw the reset
-        world.counters.wait_sum_s += env.now - job.started_s
-        world.counters.served += 1
-        if job.done:
-            if world.drop_expired:  # the client is gone: do not spend a thread on it
-                _finish(world, rep, job, EXPIRED, epoch)
-                return
-            world.counters.wasted += 1
-        yield env.timeout(kind.service(world.rng))
-        value = ""
-        # a wrong password fails before any upstream is asked (no OTP for an attacker)
-        upstreams = () if job.source.startswith(ATTACKER) else kind.upstreams
-        for name in upstreams:
-            label = yield from world.runtime.upstream_call(world, rep, name, job)
-            if label and label not in ("accepted", "cached") and not label.startswith("stale"):
-                answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
-                _finish(world, rep, job, answer, epoch)
-                return
-            value = value or label
-        if rep.epoch != epoch:
-            return  # crashed during service: nothing committed
+    yield from workers.acquire()
+    if rep.epoch != epoch:
+        workers.release()
+        return  # the replica crashed while this waited; the client saw the reset
+    world.counters.wait_sum_s += env.now - job.started_s
+    world.counters.served += 1
+    if job.done:
+        if world.drop_expired:  # the client is gone: do not spend a thread on it
+            _finish(world, rep, job, EXPIRED, epoch)
+            workers.release()
+            return
+        world.counters.wasted += 1
+    yield env.timeout(kind.service(world.rng))
+    value = ""
+    # a wrong password fails before any upstream is asked (no OTP for an attacker)
+    upstreams = () if job.source.startswith(ATTACKER) else kind.upstreams
+    for name in upstreams:
+        label = yield from world.runtime.upstream_call(world, rep, name, job)
+        if label and label not in ("accepted", "cached") and not label.startswith("stale"):
+            answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
+            _finish(world, rep, job, answer, epoch)
+            workers.release()
+            return
+        value = value or label
+    if rep.epoch == epoch:  # else crashed during service: nothing committed
         _finish(world, rep, job, _commit(world, job, kind.write, value), epoch)
+    workers.release()
 
 
 def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) -> ProcGen:
     """The same request, admitted by `gate`, inside the client's process (see the module
     docstring)."""
     epoch = rep.epoch
-    with rep.workers.request() as req:
-        yield req
-        world.counters.served += 1
-        yield world.env.timeout(service_s)
+    workers = rep.workers
+    yield from workers.acquire()
+    world.counters.served += 1
+    yield world.env.timeout(service_s)
+    workers.release()
     if rep.epoch != epoch:  # crashed meanwhile: nothing committed, the connection was reset
         job.reply(RESET)
         return

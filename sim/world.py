@@ -1,7 +1,7 @@
 """The model's state: replicas, switches, racks, upstreams and client links, as SimPy objects.
 
 `World` holds everything the short generator processes share: the environment, the seeded
-rng, the history, the replicas (each a `simpy.Resource` of worker threads with a bounded
+rng, the history, the replicas (each a pool of worker threads, `engine.Workers`, with a bounded
 accept queue), which switches, racks and links are down, and the upstreams' current modes.
 A replica is reachable when it is up, its rack has power and its switch works.
 """
@@ -19,7 +19,7 @@ from policies.outcome import Outcome
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario
 from sim.dists import Sampler, sampler
-from sim.engine import Environment
+from sim.engine import Environment, Workers
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
@@ -71,7 +71,7 @@ class ReplicaState:
     """A portal replica: its worker threads, accept-queue bound and liveness."""
 
     spec: Replica
-    workers: simpy.Resource
+    workers: Workers
     client_link: str = ""
     epoch: int = 0
     down: bool = False
@@ -80,10 +80,10 @@ class ReplicaState:
     # hangs on memory addresses (a set of objects iterates by id)
     inflight: dict[Job, None] = field(default_factory=dict)
 
-    def crash(self, env: simpy.Environment, reset: tuple[Outcome, str]) -> None:
+    def crash(self, env: Environment, reset: tuple[Outcome, str]) -> None:
         """Lose every in-flight and queued request; the replica restarts with fresh workers."""
         self.epoch += 1
-        self.workers = simpy.Resource(env, self.spec.workers)
+        self.workers = Workers(env, self.spec.workers)
         for job in list(self.inflight):
             job.reply(reset)
         self.inflight.clear()
@@ -144,7 +144,7 @@ class World:
         self.history = History()
         self.counters = Counters()
         topo, wl = scenario.topology, scenario.workload
-        self.replicas = [ReplicaState(r, simpy.Resource(self.env, r.workers), f"client-{r.name}")
+        self.replicas = [ReplicaState(r, Workers(self.env, r.workers), f"client-{r.name}")
                          for r in topo.replicas]
         self.down: dict[str, int] = {}  # switch, rack, replica or link name -> active faults
         self.upstreams = {name: UpstreamState(name, sampler(up.latency), up.rack)

@@ -1,7 +1,8 @@
 """The model's event loop (sim.engine) fires the same steps in the same order as SimPy's own.
 
-Its shortcuts (no end event for a process nobody waits on, no zero timeout or Initialize
-that would fire next, its own `run` loop) may only leave events out, never reorder them:
+Its shortcuts (`Workers` for SimPy's `Resource`, no end event for a process nobody waits on,
+no zero timeout, Initialize or grant that would fire next, its own `run` loop) may only
+leave events out, never reorder them:
 the same scenario and seed must give the same history on SimPy's own loop and events. In
 these scenarios two events rarely fall on the same instant (a `nothing_due` that always
 said yes still gave the same histories), so the rules for an instant shared by several
@@ -16,10 +17,12 @@ from typing import Any
 
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sim.world
 from scenario.schema import load_scenario
-from sim.engine import Environment
+from sim.engine import Environment, Workers
 from sim.model import simulate
 from sim.policyset import policy_set
 from tests.sim.test_scenarios import reduced
@@ -46,6 +49,28 @@ class SimPyLoop(Environment):
         return False
 
 
+class SimPyWorkers:
+    """`engine.Workers` as SimPy's own `Resource`, its requests and releases."""
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.resource = simpy.Resource(env, capacity)
+        self.capacity = capacity
+
+    @property
+    def count(self) -> int:
+        return self.resource.count
+
+    @property
+    def queue(self) -> list[simpy.resources.resource.Request]:
+        return self.resource.queue
+
+    def acquire(self) -> Generator[simpy.Event, Any, None]:
+        yield self.resource.request()
+
+    def release(self) -> None:
+        self.resource.release(self.resource.users[0])  # any held slot: they are alike
+
+
 @pytest.mark.parametrize("name", ["switch_failure", "power_loss", "refresh_storm"])
 @pytest.mark.parametrize("preset", ["baseline", "resilient"])
 def test_the_same_history_as_on_simpys_own_loop(name: str, preset: str,
@@ -53,6 +78,7 @@ def test_the_same_history_as_on_simpys_own_loop(name: str, preset: str,
     scenario = reduced(load_scenario(SCENARIOS / f"{name}.toml"))
     ours = simulate(scenario, policy_set(preset, scenario), 3)
     monkeypatch.setattr(sim.world, "Environment", SimPyLoop)
+    monkeypatch.setattr(sim.world, "Workers", SimPyWorkers)
     theirs = simulate(scenario, policy_set(preset, scenario), 3)
     assert len(ours.history) > 1000
     assert ours.history.ops == theirs.history.ops
@@ -123,3 +149,41 @@ def test_start_now_runs_the_first_step_where_its_initialize_would_have() -> None
     assert scene(Environment(), "now") == scene(SimPyLoop(), "initialize") == [
         "a starts at 1.0", "parent at 1.5", "b starts at 1.5", "a ends at 2.0",
         "b ends at 2.5"]
+
+
+def _grants(env: Environment, pool: Workers | SimPyWorkers,
+            jobs: list[tuple[int, int, int]]) -> list[tuple[int, float, str]]:
+    """Who got a slot when, and what else happened at each instant, for jobs of
+    (arrival, hold, zero timeouts before releasing); whole seconds, so instants are shared."""
+    log: list[tuple[int, float, str]] = []
+
+    def job(n: int, arrive: int, hold: int, zeros: int) -> Generator[simpy.Event, Any, None]:
+        yield env.timeout(arrive)
+        yield from pool.acquire()
+        log.append((n, env.now, f"granted, {pool.count} held, {len(pool.queue)} waiting"))
+        yield env.timeout(hold)
+        pool.release()
+        for _ in range(zeros):  # other work at the release's instant
+            yield env.timeout(0)
+            log.append((n, env.now, f"after release, {pool.count} held"))
+
+    for n, (arrive, hold, zeros) in enumerate(jobs):
+        env.process(job(n, arrive, hold, zeros))
+    env.run(until=1000.0)
+    return log
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 3), st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3),
+                                             st.integers(0, 2)), max_size=25))
+def test_workers_grant_as_simpys_resource(capacity: int,
+                                          jobs: list[tuple[int, int, int]]) -> None:
+    ours = Environment()
+    theirs = SimPyLoop()
+    assert _grants(ours, Workers(ours, capacity), jobs) == _grants(
+        theirs, SimPyWorkers(theirs, capacity), jobs)
+
+
+def test_workers_refuse_a_pool_without_slots() -> None:
+    with pytest.raises(ValueError, match="capacity"):
+        Workers(Environment(), 0)
