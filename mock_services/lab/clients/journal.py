@@ -8,7 +8,6 @@ is complete up to the kill, and a restarted run appends to the same file.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +25,7 @@ class JournalHistory(History):
         self._file: IO[str] = path.open("a", encoding="utf-8")
 
     def _write(self, op: Op) -> Op:
-        self._file.write(json.dumps(asdict(op), ensure_ascii=False, separators=(",", ":")))
+        self._file.write(json.dumps(op._asdict(), ensure_ascii=False, separators=(",", ":")))
         self._file.write("\n")
         self._file.flush()
         return op
