@@ -31,13 +31,14 @@ def run_call(env: Any, pipeline: ClientPipeline, attempt_proc: AttemptProc[T],
              idempotent: bool = True) -> Generator[Any, Any, CallResult[T]]:
     """Run one logical call through `pipeline` as a SimPy generator; returns `CallResult`."""
     call = pipeline.start(env.now, rng, deadline_s=deadline_s, idempotent=idempotent)
+    next_decision, record = call.next, call.record
     value: T | None = None
     try:
         while True:
-            decision = call.next(env.now)
+            decision = next_decision(env.now)
             if isinstance(decision, Attempt):
                 outcome, value = yield from attempt_proc(decision.timeout_s)
-                call.record(env.now, outcome)
+                record(env.now, outcome)
             elif isinstance(decision, Sleep):
                 yield env.timeout(decision.seconds)
             elif isinstance(decision, Done):
