@@ -1,6 +1,10 @@
 """Benchmark of the simulator: simulated portal requests per wall second, as ratios measured
 in one run on this machine (medians of several rounds; 2 noisy cores).
 
+The shared machine's speed drifts by up to 2x within minutes, so every ratio is taken
+between runs made right after each other (a pair per round) and the median of the rounds'
+ratios is reported, never a ratio of medians taken minutes apart.
+
     python benchmarks/bench_sim.py            # the ratios (about two minutes)
     python benchmarks/bench_sim.py --validate # + the M/M/c check at 10^6 requests (2 %)
     python benchmarks/bench_sim.py --day      # + a full year_end_peak day, timed
@@ -33,6 +37,7 @@ from sim.runner import Task, run_all
 from sim.validation import MMC_SERVICE_S, erlang_c_wait_s, mmc_scenario
 
 ROUNDS = 3
+PAIRS = 5  # rounds of the model against the bare model
 SERVERS, LOAD = 4, 0.7
 N = 60_000
 REPLICATIONS, REPLICATION_N = 4, 60_000  # two per worker, a few seconds each
@@ -70,8 +75,20 @@ def model_mmc(n: int, seed: int) -> float:
     return served / (time.perf_counter() - t0)
 
 
-def median(f: Callable[[int, int], float], n: int) -> float:
-    return statistics.median(f(n, seed) for seed in range(1, ROUNDS + 1))
+def paired(f: Callable[[int, int], float], g: Callable[[int, int], float], n: int, m: int,
+           rounds: int) -> tuple[float, list[float], list[float], list[float]]:
+    """`rounds` pairs f(n, seed), g(m, seed) run one right after the other: the median of
+    the pairs' ratios g/f, the ratios, and every f and g."""
+    fs, gs = [], []
+    for seed in range(1, rounds + 1):
+        fs.append(f(n, seed))
+        gs.append(g(m, seed))
+    ratios = [b / a for a, b in zip(fs, gs, strict=True)]
+    return statistics.median(ratios), ratios, fs, gs
+
+
+def seconds_per_request(n: int, seed: int) -> float:
+    return 1 / model_mmc(n, seed)
 
 
 def replications(workers: int) -> float:
@@ -101,12 +118,15 @@ def main() -> None:
     args = parser.parse_args()
 
     print("load average (1/5/15 min): " + "/".join(f"{x:.1f}" for x in os.getloadavg()))
-    bare, model = median(bare_mmc, N), median(model_mmc, N)
-    print(f"bare SimPy M/M/{SERVERS}: {bare:,.0f} customers/s; model: {model:,.0f} "
-          f"requests/s; ratio {model / bare:.2f} (goal >= 0.5)")
-    small = statistics.median(1 / model_mmc(N // 4, s) for s in range(1, ROUNDS + 1))
-    large = statistics.median(1 / model_mmc(N, s) for s in range(1, ROUNDS + 1))
-    print(f"cost per request at {N:,} over {N // 4:,} requests: {large / small:.2f} (goal ~1)")
+    ratio, ratios, bares, models = paired(bare_mmc, model_mmc, N, N, PAIRS)
+    print(f"M/M/{SERVERS}, {PAIRS} pairs: bare SimPy {statistics.median(bares):,.0f} customers/s "
+          f"({min(bares):,.0f}-{max(bares):,.0f}), model {statistics.median(models):,.0f} "
+          f"requests/s ({min(models):,.0f}-{max(models):,.0f}); ratio {ratio:.2f} (pairs "
+          f"{min(ratios):.2f}-{max(ratios):.2f}; best over best {max(models) / max(bares):.2f}; "
+          f"goal >= 0.5)")
+    cost, costs, _, _ = paired(seconds_per_request, seconds_per_request, N // 4, N, ROUNDS)
+    print(f"cost per request at {N:,} over {N // 4:,} requests: {cost:.2f} "
+          f"(pairs {min(costs):.2f}-{max(costs):.2f}; goal ~1)")
     one, two, up, ups = scaling()
     print(f"{REPLICATIONS} replications of {REPLICATION_N:,} requests: 1 worker {one:.1f} s, "
           f"2 workers {two:.1f} s; speed-up {up:.2f}x (rounds {min(ups):.2f}-{max(ups):.2f}; "
@@ -129,14 +149,16 @@ def main() -> None:
     if args.day:
         scenario = load_scenario(SCENARIOS / "year_end_peak.toml")
         for preset in ("baseline", "resilient"):
+            before = bare_mmc(N, 1)  # the bare model right before and after: the machine's pace
             t0, c0 = time.perf_counter(), time.process_time()
             rep = simulate(scenario, policy_set(preset, scenario), 1)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            bare_now = (before + bare_mmc(N, 1)) / 2
             requests = sum(1 for op in rep.history.ops if op.type == "invoke")
             load = "/".join(f"{x:.1f}" for x in os.getloadavg())
             print(f"year_end_peak day ({preset}): {requests:,} requests, {len(rep.history):,} "
-                  f"ops in {wall:.1f} s ({cpu:.1f} CPU s; load {load}; goal < 60 s)")
-
+                  f"ops in {wall:.1f} s ({cpu:.1f} CPU s; load {load}; goal < 60 s); bare "
+                  f"SimPy M/M/{SERVERS} around it: {bare_now:,.0f} customers/s")
 
 if __name__ == "__main__":
     main()
