@@ -15,7 +15,6 @@ second; a real portal that takes tens of seconds to start would fail them.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -46,7 +45,7 @@ def _deploy(lab: Lab, injector: Injector, *, rolling: bool, seed: int) -> Outcom
                             disruption=Disruption(1.0, deploy))
     assert all(lab.pid(n) != pid for n, pid in before.items()), "a replica was not redeployed"
     shift_s = driver.start_s - origin_s
-    merged = [*injector.history.ops, *(replace(op, time_s=op.time_s + shift_s) for op in history)]
+    merged = [*injector.history.ops, *(op._replace(time_s=op.time_s + shift_s) for op in history)]
     injector.history.ops[:] = sorted(merged, key=lambda op: op.time_s)
     return judge(lab, injector, INVARIANTS)
 
