@@ -186,7 +186,6 @@ class Environment(simpy.Environment):
                 gc.enable()
 
 
-
 class Workers:
     """A `simpy.Resource` of `capacity` slots that grants them in the same order, cheaper.
 

@@ -154,7 +154,7 @@ def test_start_now_runs_the_first_step_where_its_initialize_would_have() -> None
 def _grants(env: Environment, pool: Workers | SimPyWorkers,
             jobs: list[tuple[int, int, int]]) -> list[tuple[int, float, str]]:
     """Who got a slot when, and what else happened at each instant, for jobs of
-    (arrival, hold, zero timeouts before releasing); whole seconds, so instants are shared."""
+    (arrival, hold, zero timeouts after releasing); whole seconds, so instants are shared."""
     log: list[tuple[int, float, str]] = []
 
     def job(n: int, arrive: int, hold: int, zeros: int) -> Generator[simpy.Event, Any, None]:
