@@ -5,7 +5,7 @@ The shared machine's speed drifts by up to 2x within minutes, so every ratio is 
 between runs made right after each other (a pair per round) and the median of the rounds'
 ratios is reported, never a ratio of medians taken minutes apart.
 
-    python benchmarks/bench_sim.py            # the ratios (about two minutes)
+    python benchmarks/bench_sim.py            # the ratios (a few minutes)
     python benchmarks/bench_sim.py --validate # + the M/M/c check at 10^6 requests (2 %)
     python benchmarks/bench_sim.py --day      # + a full year_end_peak day, timed
 
@@ -159,6 +159,7 @@ def main() -> None:
             print(f"year_end_peak day ({preset}): {requests:,} requests, {len(rep.history):,} "
                   f"ops in {wall:.1f} s ({cpu:.1f} CPU s; load {load}; goal < 60 s); bare "
                   f"SimPy M/M/{SERVERS} around it: {bare_now:,.0f} customers/s")
+
 
 if __name__ == "__main__":
     main()
