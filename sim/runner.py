@@ -3,20 +3,27 @@
 A task is `run_seed(task, keep)`: it simulates one seed and summarises its history where it
 ran (`scenario.summary`: counts, latencies, the checkers' verdicts), so a worker ships a
 small record back instead of its whole history, and the parent only pools. Only the first
-task keeps its history, for history.jsonl and the report's timelines; it travels as plain
-tuples. Results come back in seed order whatever the order of completion, so a report does
-not depend on scheduling. A progress bar (tqdm, on stderr) appears only on a terminal and
-only once a run lasts a few seconds.
+task keeps its history, for history.jsonl and the report's timelines.
+
+On local cores the parent process is one of the workers: it runs the first task itself (so
+the kept history never crosses a pipe) while a pool of `workers - 1` processes runs others,
+and each worker, the parent included, takes the next task only when it has finished its
+last (a pool that queued tasks ahead could leave the parent idle while one process still
+holds two). On Dask the kept history travels as plain tuples. Results come back in seed
+order whatever the order of completion, so a report does not depend on scheduling. A
+progress bar (tqdm, on stderr) appears only on a terminal and only once a run lasts a few
+seconds.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -47,15 +54,19 @@ Packed = list[tuple[OpType, str, str, float, str, str, str, int]]
 
 @dataclass(frozen=True, slots=True)
 class SeedResult:
-    """What one task sends back: its summary, and its history when asked to keep it."""
+    """What one task sends back: its summary, and its history when asked to keep it. Pickled
+    (to come back from Dask), the history travels as plain tuples, ~10x faster than Ops."""
 
     summary: Summary
-    packed: Packed | None  # the ops as plain tuples, which pickle ~10x faster than Ops
+    history: History | None
 
-    @property
-    def history(self) -> History | None:
-        """The kept history, rebuilt from its tuples (None when not kept)."""
-        return None if self.packed is None else History([Op(*t) for t in self.packed])
+    def __reduce__(self) -> tuple[Any, ...]:
+        packed = None if self.history is None else [tuple(op) for op in self.history.ops]
+        return (_unpack, (self.summary, packed))
+
+
+def _unpack(summary: Summary, packed: Packed | None) -> SeedResult:
+    return SeedResult(summary, None if packed is None else History([Op._make(t) for t in packed]))
 
 
 def run_seed(task: Task, keep: bool = False) -> SeedResult:
@@ -63,31 +74,78 @@ def run_seed(task: Task, keep: bool = False) -> SeedResult:
     history = simulate(task.scenario, policy_set(task.policies, task.scenario),
                        task.seed).history
     summary = summarize(history, build_checkers(task.scenario.invariants))
-    packed = None
-    if keep:
-        packed = [(op.type, op.process, op.f, op.time_s, op.key, op.value, op.error,
-                   op.priority) for op in history.ops]
-    return SeedResult(summary, packed)
+    return SeedResult(summary, history if keep else None)
 
 
 def run_all(tasks: Sequence[Task], workers: int, executor: str) -> list[SeedResult]:
     """Every task's result, in task order; the first one keeps its history."""
-    keep = [i == 0 for i in range(len(tasks))]
     if executor.startswith("dask://"):
+        keep = [i == 0 for i in range(len(tasks))]
         return _dask(tasks, keep, executor.removeprefix("dask://"))
-    if workers == 1 or len(tasks) == 1:
-        return list(_progress(map(run_seed, tasks, keep), len(tasks)))
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-        futures = {pool.submit(run_seed, t, k): i
-                   for i, (t, k) in enumerate(zip(tasks, keep, strict=True))}
-        return _ordered(futures, len(tasks))
+    with _bar(len(tasks)) as bar:
+        return _Share(tasks, max(1, min(workers, len(tasks))), bar).run()
 
 
-def _ordered(futures: dict[Future[SeedResult], int], n: int) -> list[SeedResult]:
-    out: list[SeedResult | None] = [None] * n
-    for fut in _progress(as_completed(futures), n):
-        out[futures[fut]] = fut.result()
-    return [r for r in out if r is not None]
+class _Share:
+    """Tasks shared between the parent and `workers - 1` helper threads, each feeding one
+    single-process pool, so that every process holds at most one task at a time. A task is
+    claimed under a lock when its runner is free; the parent claims the first (kept) one."""
+
+    def __init__(self, tasks: Sequence[Task], workers: int, bar: tqdm[Any]) -> None:
+        self._tasks = tasks
+        self._bar = bar
+        self._out: list[SeedResult | None] = [None] * len(tasks)
+        self._lock = threading.Lock()
+        self._next = 1  # task 0 is the parent's
+        self._failure: BaseException | None = None
+        self._pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers - 1)]
+        for pool in self._pools:  # fork each process now, before any helper thread exists
+            pool.submit(int).result()
+
+    def run(self) -> list[SeedResult]:
+        helpers = [threading.Thread(target=self._feed, args=(pool,), daemon=True)
+                   for pool in self._pools]
+        try:
+            for helper in helpers:
+                helper.start()
+            i: int | None = 0
+            while i is not None:
+                self._done(i, run_seed(self._tasks[i], keep=i == 0))
+                i = self._claim()
+        finally:
+            self._stop()  # on a failure or Ctrl-C too: no task is handed out any more
+            for helper in helpers:
+                if helper.is_alive():
+                    helper.join()
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if self._failure is not None:
+            raise self._failure
+        return [r for r in self._out if r is not None]
+
+    def _feed(self, pool: ProcessPoolExecutor) -> None:
+        try:
+            while (i := self._claim()) is not None:
+                self._done(i, pool.submit(run_seed, self._tasks[i]).result())
+        except BaseException as exc:  # re-raised by the parent, once it has stopped
+            self._stop()
+            self._failure = self._failure or exc
+
+    def _claim(self) -> int | None:
+        with self._lock:
+            if self._next >= len(self._tasks):
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def _done(self, i: int, result: SeedResult) -> None:
+        with self._lock:
+            self._out[i] = result
+            self._bar.update(1)
+
+    def _stop(self) -> None:
+        with self._lock:
+            self._next = len(self._tasks)
 
 
 def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedResult]:
@@ -108,7 +166,15 @@ def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedRes
         return list(_progress(gathered, len(tasks)))
 
 
+def _quiet() -> bool:
+    return not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
+
+
+def _bar(total: int) -> tqdm[Any]:
+    return tqdm(total=total, unit="seed", disable=_quiet(), delay=PROGRESS_AFTER_S,
+                file=sys.stderr)
+
+
 def _progress(items: Iterable[T], total: int) -> Iterator[T]:
-    quiet = not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
-    return iter(tqdm(items, total=total, unit="seed", disable=quiet, delay=PROGRESS_AFTER_S,
-                     file=sys.stderr))
+    return iter(tqdm(items, total=total, unit="seed", disable=_quiet(),
+                     delay=PROGRESS_AFTER_S, file=sys.stderr))
