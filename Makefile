@@ -27,8 +27,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two passes: the CPU-only tests (no socket timing, no lab) on every core, then the rest one
+# at a time, because the live tests' latencies must not compete with other tests for the CPU.
+# A --junitxml=X.xml in PYTEST_ARGS gets X-cpu.xml for the first pass, X.xml for the second.
+CPU_TESTS := tests/sim tests/scenario tests/policies
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTEST) -n auto $(CPU_TESTS) $(PYTEST_ARGS:.xml=-cpu.xml)
+	$(PYTEST) $(addprefix --ignore=,$(CPU_TESTS)) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

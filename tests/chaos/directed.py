@@ -33,6 +33,8 @@ from scenario.verdict import safely
 
 POLL_S = 0.05
 
+PATIENT = Behaviour(patience_s=40.0)  # the directed tests' users: refresh, wait long
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -92,7 +94,7 @@ def run_writes(lab: Lab, injector: Injector, preset: str, *, writes: int,
                                    stable_keys=policies.idempotency_keys)
 
         await perform(history, f"user-{i}", "save_draft", key=keys[i], priority=1,
-                      submit=submit, behaviour=Behaviour(patience_s=40.0), rng=rng,
+                      submit=submit, behaviour=PATIENT, rng=rng,
                       clock=clock, write=True)
 
     async def main() -> None:
@@ -124,7 +126,7 @@ def judge(lab: Lab, injector: Injector, invariants: dict[str, dict[str, object]]
 
 def run_ops(lab: Lab, injector: Injector, preset: str,
             ops: Sequence[tuple[str, Callable[[str], http.HttpRequest], int]],
-            *, seed: int = 11, login: bool = True) -> None:
+            *, seed: int = 11, login: bool = True, behaviour: Behaviour = PATIENT) -> None:
     """Each op (f, request from token, citizen number) as one user operation through the
     `user` policies of `preset`, all at once, recorded in the injector's history."""
     policies = load_policy_set(preset)
@@ -145,7 +147,7 @@ def run_ops(lab: Lab, injector: Injector, preset: str,
                                    stable_keys=policies.idempotency_keys)
 
         await perform(injector.history, f"user-{i}", f, key="", priority=api.PRIORITY[f],
-                      submit=submit, behaviour=Behaviour(patience_s=40.0), rng=rng,
+                      submit=submit, behaviour=behaviour, rng=rng,
                       clock=injector.clock, write=req.write)
 
     async def main() -> None:
