@@ -108,7 +108,7 @@ class _Share:
         try:
             for helper in helpers:
                 helper.start()
-            i: int | None = 0
+            i: int | None = 0 if self._tasks else None
             while i is not None:
                 self._done(i, run_seed(self._tasks[i], keep=i == 0))
                 i = self._claim()

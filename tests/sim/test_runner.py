@@ -22,6 +22,7 @@ def test_workers_give_the_results_of_one_process_in_task_order() -> None:
     assert serial[0].history is not None and shared[0].history is not None
     assert shared[0].history.ops == serial[0].history.ops
     assert all(r.history is None for r in shared[1:])
+    assert run_all([], 2, "local") == []
 
 
 def test_a_kept_history_pickles_as_the_same_ops() -> None:
