@@ -20,10 +20,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from tqdm import tqdm
 
@@ -37,7 +37,6 @@ from sim.policyset import policy_set
 
 PROGRESS_AFTER_S = 3.0  # no bar for runs shorter than this
 DASK_CONNECT_S = 10.0  # an unreachable scheduler is reported after this long
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,18 +162,10 @@ def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedRes
         futures = client.map(run_seed, list(tasks), keep, pure=False)
         gathered: list[SeedResult] = client.gather(  # type: ignore[no-untyped-call]
             futures, asynchronous=False)
-        return list(_progress(gathered, len(tasks)))
-
-
-def _quiet() -> bool:
-    return not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
+        return gathered  # gathered at once: no progress bar to show here
 
 
 def _bar(total: int) -> tqdm[Any]:
-    return tqdm(total=total, unit="seed", disable=_quiet(), delay=PROGRESS_AFTER_S,
+    quiet = not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
+    return tqdm(total=total, unit="seed", disable=quiet, delay=PROGRESS_AFTER_S,
                 file=sys.stderr)
-
-
-def _progress(items: Iterable[T], total: int) -> Iterator[T]:
-    return iter(tqdm(items, total=total, unit="seed", disable=_quiet(),
-                     delay=PROGRESS_AFTER_S, file=sys.stderr))
