@@ -104,6 +104,11 @@ class LoadDriver:
         self.tokens: dict[str, str] = {}
         self.tag = f"{rng.getrandbits(32):08x}"
         self.in_flight = 0
+        self.stopped = False  # set by `stop`: no more arrivals start
+
+    def stop(self) -> None:
+        """Start no more arrivals (Ctrl-C): the run ends as after its last arrival."""
+        self.stopped = True
 
     async def run(self, arrivals: list[Arrival], t0_mono: float) -> None:
         """Start each arrival on time (relative to `t0_mono`), then let the last ones finish."""
@@ -117,8 +122,10 @@ class LoadDriver:
             try:
                 for arrival in arrivals:
                     delay = t0_mono + arrival.time_s - time.monotonic()
-                    if delay > 0:
+                    if delay > 0 and not self.stopped:
                         await asyncio.sleep(delay)  # the arrival schedule itself
+                    if self.stopped:
+                        break
                     if self.in_flight >= self.config.max_in_flight:
                         op = self.history.invoke(arrival.process, arrival.kind, self.clock())
                         self.history.complete(op, "fail", self.clock(), "client", "shed")
@@ -126,7 +133,7 @@ class LoadDriver:
                     task = asyncio.ensure_future(self._user(client, replicas, arrival))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                if tasks:
+                if tasks and not self.stopped:
                     await asyncio.wait(set(tasks), timeout=self.config.drain_s)
             finally:
                 watcher.cancel()

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import random
+import signal
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,51 @@ ADMIN_TIMEOUT_S = 10.0
 
 class Stopped(Exception):
     """The nemesis was told to stop before its schedule ended."""
+
+
+def run_interruptible(main: Coroutine[Any, Any, None], on_interrupt: Callable[[], None]) -> None:
+    """`asyncio.run(main)`, where Ctrl-C always ends in KeyboardInterrupt.
+
+    asyncio.run turns the first SIGINT into a cancellation of the main task and raises
+    KeyboardInterrupt only if that cancellation comes back out of it; a library that
+    swallows it (or turns it into a timeout that a caller suppresses) leaves the run going
+    to its end, Ctrl-C lost. Here SIGINT also calls `on_interrupt` (which tells the run to
+    wind down), and KeyboardInterrupt is raised once the loop is done, whatever `main`
+    returned. The SIGINT handler before the call is put back after it. Off the main
+    thread, where signals cannot be watched, it is asyncio.run.
+    """
+    interrupted = threading.Event()
+
+    async def guarded() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def on_sigint() -> None:
+            interrupted.set()
+            on_interrupt()
+            if task is not None:
+                task.cancel()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            await main
+        finally:
+            loop.remove_signal_handler(signal.SIGINT)
+
+    if threading.current_thread() is not threading.main_thread():
+        asyncio.run(main)
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if not interrupted.is_set():
+            raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set():
+        raise KeyboardInterrupt
 
 
 def heal_lab(lab: Lab) -> None:
@@ -121,7 +168,7 @@ def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
         thread = threading.Thread(target=nemesis, name="nemesis", daemon=True)
         thread.start()
         try:
-            asyncio.run(driver.run(arrivals, t0_mono))
+            run_interruptible(driver.run(arrivals, t0_mono), on_interrupt=driver.stop)
             while thread.is_alive():  # the timeline's healing phase may outlast the arrivals
                 thread.join(0.1)
         finally:
