@@ -50,7 +50,7 @@ def run_interruptible(main: Coroutine[Any, Any, None], on_interrupt: Callable[[]
     swallows it (or turns it into a timeout that a caller suppresses) leaves the run going
     to its end, Ctrl-C lost. Here SIGINT also calls `on_interrupt` (which tells the run to
     wind down), and KeyboardInterrupt is raised once the loop is done, whatever `main`
-    returned. The SIGINT handler before the call is put back after it. Off the main
+    returned or raised. The SIGINT handler before the call is put back after it. Off the main
     thread, where signals cannot be watched, it is asyncio.run.
     """
     interrupted = threading.Event()
@@ -77,9 +77,10 @@ def run_interruptible(main: Coroutine[Any, Any, None], on_interrupt: Callable[[]
     previous = signal.getsignal(signal.SIGINT)
     try:
         asyncio.run(guarded())
-    except asyncio.CancelledError:
-        if not interrupted.is_set():
-            raise
+    except BaseException as exc:  # what the interrupted run raised is the interruption's
+        if interrupted.is_set() and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

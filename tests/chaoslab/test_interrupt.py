@@ -37,7 +37,16 @@ async def _propagates(seen: list[str]) -> None:
         seen.append("cancelled")
 
 
-@pytest.mark.parametrize("workload", [_swallows_cancellation, _propagates])
+async def _fails_on_cancel(seen: list[str]) -> None:
+    _interrupt_self()
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        seen.append("cancelled")
+        raise RuntimeError("cleaning up after the cancel went wrong") from None
+
+
+@pytest.mark.parametrize("workload", [_swallows_cancellation, _propagates, _fails_on_cancel])
 def test_ctrl_c_is_keyboard_interrupt_whatever_the_workload_does(
         workload: Callable[[list[str]], Coroutine[Any, Any, None]]) -> None:
     seen: list[str] = []
