@@ -6,7 +6,7 @@
 `type` types a long insurance list field by field (each field committed locally, the server
 updated every few fields) and prints the last version; `restore` prints the newest copy it
 finds, local or on the server, as JSON {version, fields, source}. It may be killed at any
-point and run again. Bad input: one sentence, exit 2.
+point and run again. Bad input: one sentence, exit 2; Ctrl-C: one line, exit 130.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mock_services.lab.clients.draft import DraftClient, DraftConfig, insurance_list_fields
 from mock_services.lab.clients.journal import JournalHistory
+from mock_services.lab.clients.program import run_program
 from mock_services.lab.state import NoLab, load
 from mock_services.seed import demo_population
 from policies.presets import load_policy_set
@@ -71,13 +72,9 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the client; exit 2 with one sentence on bad input."""
+    """Run the client; exit 2 with one sentence on bad input, 130 on Ctrl-C."""
     args = _parser().parse_args(argv)
-    try:
-        return asyncio.run(_run(args))
-    except (NoLab, ValueError, OSError) as exc:
-        print(f"draft-autosave: {exc}", file=sys.stderr)
-        return 2
+    return run_program("draft-autosave", _run(args), bad_input=(NoLab, ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
 
 Plays an open-loop rate profile against a running lab (a steady phase, then optionally the
 month-end rush: list submissions ×9), writes the history as JSON lines, and prints a summary
-per operation. Bad input: one sentence, exit 2.
+per operation. Bad input: one sentence, exit 2. Ctrl-C: exit 130, and `--out` gets the
+history recorded until then (users in flight left as invocations, no final state).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from mock_services.lab.clients.driver import DriverConfig, LoadDriver, record_final_state
 from mock_services.lab.clients.profile import ProfileError, month_end_rush, steady
+from mock_services.lab.clients.program import run_program
 from mock_services.lab.clients.user import Behaviour
 from mock_services.lab.state import NoLab, load
 from policies.presets import load_policy_set
@@ -68,7 +70,12 @@ async def _run(args: argparse.Namespace) -> int:
                           sms_url=lab.url("sms"), behaviour=Behaviour(),
                           max_in_flight=args.max_in_flight, active_users=args.active_users)
     driver = LoadDriver(config, rng=random.Random(args.seed))
-    history = await driver.run(profile)
+    try:
+        history = await driver.run(profile)
+    except asyncio.CancelledError:  # Ctrl-C: keep what the run recorded so far
+        if args.out is not None:
+            driver.history.write_jsonl(args.out)
+        raise
     portal = lab.topology.portals()[0].name
     await record_final_state(history, lab.url(portal), driver.now())
     if args.out is not None:
@@ -81,13 +88,10 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the driver; exit 2 with one sentence on bad input."""
+    """Run the driver; exit 2 with one sentence on bad input, 130 on Ctrl-C."""
     args = _parser().parse_args(argv)
-    try:
-        return asyncio.run(_run(args))
-    except (NoLab, ValueError, ProfileError, OSError) as exc:
-        print(f"load-driver: {exc}", file=sys.stderr)
-        return 2
+    return run_program("load-driver", _run(args),
+                       bad_input=(NoLab, ValueError, ProfileError, OSError))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,13 @@
 `serve` handles every prescription of a JSON-lines file ({tracking_code, patient,
 control_no}) and prints the counts; `reconcile` registers what the outage left pending and
 exits 0 when nothing is left, 1 otherwise. The agent can be SIGKILLed at any point and run
-again: its queue and its history file pick up where they were. Bad input: one sentence, exit 2.
+again: its queue and its history file pick up where they were. Bad input: one sentence, exit 2;
+Ctrl-C: one line, exit 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sys
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from mock_services.lab.clients.journal import JournalHistory
 from mock_services.lab.clients.pharmacy import AgentConfig, PharmacyAgent, Prescription
+from mock_services.lab.clients.program import run_program
 from mock_services.lab.state import NoLab, load
 from mock_services.seed import demo_population
 from policies.presets import load_policy_set
@@ -82,13 +83,9 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the agent; exit 2 with one sentence on bad input."""
+    """Run the agent; exit 2 with one sentence on bad input, 130 on Ctrl-C."""
     args = _parser().parse_args(argv)
-    try:
-        return asyncio.run(_run(args))
-    except (NoLab, ValueError, OSError) as exc:
-        print(f"pharmacy-agent: {exc}", file=sys.stderr)
-        return 2
+    return run_program("pharmacy-agent", _run(args), bad_input=(NoLab, ValueError, OSError))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""The load driver is open-loop: a portal that never answers still faces every arrival."""
+"""The load driver is open-loop: a portal that never answers still faces every arrival; as a
+program, Ctrl-C ends it in one line and keeps what it recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +21,7 @@ from mock_services.lab.clients.profile import steady
 from mock_services.lab.clients.user import Behaviour
 from mock_services.lab.supervisor import Lab
 from policies.presets import load_policy_set
+from scenario.history import History
 from tests.mock_services.lab.support import SESSIONS
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
@@ -49,3 +57,38 @@ def test_arrivals_keep_coming_when_the_portal_hangs_and_overflow_is_recorded(
     assert not any(op.type == "ok" for op in done)
     shed = [op for op in done if op.error == "shed" and op.value == "client"]
     assert len(shed) >= expected // 3  # 20/s held 1 s each against 8 seats: most overflow
+
+
+def _has_a_socket(pid: int) -> bool:
+    """True once the process holds a socket: its event loop's self-pipe, made inside
+    `run_program`, so a SIGINT from then on lands where it is answered."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+        return any(os.readlink(fd).startswith("socket:") for fd in fds)
+    except OSError:
+        return False
+
+
+def test_ctrl_c_ends_the_load_program_in_one_line_and_keeps_the_history(
+        healthy_lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "history.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_services.lab.clients.load_cli", "--lab",
+         str(healthy_lab.state.run_dir), "--rate", "citizen=20", "--duration-s", "60",
+         "--active-users", "10", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline and proc.poll() is None and not _has_a_socket(proc.pid):
+            time.sleep(0.05)  # a poll with a deadline
+        time.sleep(1.0)  # a second of arrivals to record
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err == "load-driver: interrupted\n"
+    history = History.read_jsonl(out)
+    assert any(op.type == "invoke" and op.f == "read_history" for op in history.ops)
