@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 
-from chaoslab.errors import BadInput, ChaoslabError
+from chaoslab.errors import BadInput
 
 
 def run_proxy(args: argparse.Namespace) -> int:
@@ -14,6 +13,9 @@ def run_proxy(args: argparse.Namespace) -> int:
     from faults.toxiserver import logs
     from faults.toxiserver.server import ConfigError, run
 
+    if not args.host.strip():
+        raise BadInput("--host is empty; expected an address of this machine, such as "
+                       "127.0.0.1 (the default)")
     config = None
     if args.config is not None:
         try:
@@ -29,11 +31,9 @@ def run_proxy(args: argparse.Namespace) -> int:
                         config=config, config_name=f"--config {args.config}"))
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
-    except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
-            raise ChaoslabError(
-                f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
-                "expected a free port on a local address"
-            ) from None
-        raise
+    except OSError as exc:  # in use, not ours, not resolvable (socket.gaierror) ...
+        raise BadInput(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "expected a free port on an address of this machine"
+        ) from None
     return 0

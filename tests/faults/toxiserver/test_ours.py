@@ -152,9 +152,22 @@ def test_cli_loads_config_logs_json_and_stops_on_a_signal(tmp_path: Path, echo: 
     assert any(line["msg"] == "signal received; shutting down" for line in lines)
 
 
+_UP = '"upstream": "127.0.0.1:1"'
+
+
 @pytest.mark.parametrize(("content", "fragment"), [
-    ('[{"upstream": "127.0.0.1:1"}]', "missing required field: name at proxy 1"),
-    ("{not json", "bad request body"),
+    (f"[{{{_UP}}}]", "missing required field: name at proxy 1; expected a JSON array of "
+                     "proxies, each {name, listen, upstream, enabled?}"),
+    ("{not json", "not valid JSON ("),
+    ('{"name": "a"}', "the file holds a JSON object, not an array; expected a JSON array"),
+    ('["a"]', "an entry is a JSON string, not an object; expected a JSON array"),
+    (f'[{{"name": 5, {_UP}}}]', "field name is a JSON number, expected a string"),
+    (f'[{{"name": "a", {_UP}, "enabled": "yes"}}]',
+     "field enabled is a JSON string, expected true or false"),
+    (f'[{{"name": "a", {_UP}}}, {{"name": "a", {_UP}}}]',
+     "proxy name 'a' appears more than once; expected each proxy once"),
+    (f'[{{"name": "a", {_UP}, "listen": "127.0.0.1:99999"}}]',
+     "proxy 1 ('a'): listen tcp: address 99999: invalid port; expected a free listen address"),
 ])
 def test_cli_rejects_a_bad_config_with_one_sentence(tmp_path: Path, content: str,
                                                     fragment: str) -> None:
@@ -164,10 +177,42 @@ def test_cli_rejects_a_bad_config_with_one_sentence(tmp_path: Path, content: str
                             capture_output=True, text=True, timeout=30, check=False,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("chaoslab: --config ")
-    assert fragment in last
-    assert "Traceback" not in result.stderr
+    [line] = result.stderr.splitlines()  # the sentence alone: no log lines before it
+    assert line.startswith(f"chaoslab: --config {config}: ")
+    assert fragment in line
+
+
+def test_cli_config_listen_in_use_names_the_proxy(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "proxies.json"
+        config.write_text(json.dumps([{"name": "free", "listen": "127.0.0.1:0",
+                                       "upstream": "127.0.0.1:1"},
+                                      {"name": "taken", "listen": f"127.0.0.1:{port}",
+                                       "upstream": "127.0.0.1:1"}]))
+        result = subprocess.run(_chaoslab("--port", "0", "--config", str(config)),
+                                capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    last = result.stderr.splitlines()[-1]
+    assert last == (f"chaoslab: --config {config}: proxy 2 ('taken'): listen tcp "
+                    f"127.0.0.1:{port}: bind: address already in use; expected a free listen "
+                    "address on this machine")
+    assert "API listening" not in result.stderr
+
+
+@pytest.mark.parametrize(("host", "sentence"), [
+    ("", "chaoslab: --host is empty; expected an address of this machine, such as 127.0.0.1 "
+         "(the default)"),
+    ("nohost.invalid", "chaoslab: cannot listen on nohost.invalid:0 ("),
+])
+def test_cli_bad_host_is_one_sentence(host: str, sentence: str) -> None:
+    result = subprocess.run(_chaoslab("--host", host, "--port", "0"), capture_output=True,
+                            text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(sentence)
 
 
 def test_cli_missing_config_exits_2(tmp_path: Path) -> None:
@@ -184,7 +229,7 @@ def test_cli_port_in_use_says_so() -> None:
         port = taken.getsockname()[1]
         result = subprocess.run(_chaoslab("--port", str(port)), capture_output=True, text=True,
                                 timeout=30, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
 
