@@ -15,9 +15,12 @@ from policies.errors import from_validation_error
 
 
 class PolicyConfig(BaseModel):
-    """A frozen, strict config; constructing it with a bad value raises `PolicyConfigError`."""
+    """A frozen, strict config; constructing it with a bad value raises `PolicyConfigError`.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every float field, nested ones included, must be finite: NaN and infinities are refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     def __init__(self, **data: Any) -> None:
         try:

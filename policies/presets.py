@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from policies.backoff import BackoffPolicy
 from policies.breaker import CircuitBreakerPolicy
@@ -52,6 +52,13 @@ class PolicySet(PolicyConfig):
     idempotency_keys: bool = False
     verification_cache_max_age_s: float | None = Field(default=None, gt=0.0)
     paper_quota_share: float | None = Field(default=None, gt=0.0, le=1.0)
+
+    @field_validator("client", "user", "upstreams", mode="before")
+    @classmethod
+    def _not_off(cls, value: Any) -> Any:
+        if value is None:  # "off" in a file or override mapping
+            raise ValueError("cannot be switched off; expected a table of its settings")
+        return value
 
     def client_for(self, upstream: str) -> ClientPolicy:
         """The client policy towards `upstream` (its own entry, else `client`)."""
@@ -168,11 +175,17 @@ def _merge(base: Any, override: Any) -> Any:
     return override
 
 
+_EXPECTED = (f"expected a preset name ({' or '.join(sorted(PRESETS))}) or the path of a "
+             "policy TOML file")
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PolicyConfigError(f"policy set file {path} does not exist") from None
+        raise PolicyConfigError(f"policy set file {path} does not exist; {_EXPECTED}") from None
+    except IsADirectoryError:
+        raise PolicyConfigError(f"policy set file {path} is a directory; {_EXPECTED}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
         raise PolicyConfigError(f"policy set file {path} is not valid TOML: {error}") from None
     table = data.get("policies", data)
@@ -181,29 +194,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return table
 
 
+def _validate(data: Any, where: str) -> PolicySet:
+    try:
+        return PolicySet.model_validate(data)
+    except ValidationError as error:
+        message = str(from_validation_error(error, "policies."))
+        raise PolicyConfigError(f"{where}{message}") from None
+
+
 def load_policy_set(source: str | Path,
                     overrides: Mapping[str, Any] | None = None) -> PolicySet:
     """The preset named `source` ("baseline", "resilient"), or the TOML file at `source`,
-    with `overrides` merged on top (nested mappings merge; "off" switches a policy off)."""
+    with `overrides` merged on top (nested mappings merge; "off" switches a policy off).
+
+    A file is validated on its own (over its preset) before the overrides are merged, so a
+    bad value in it is reported even when the overrides replace that key."""
+    if isinstance(source, str) and not source.strip():
+        raise PolicyConfigError(f"the policy set name is empty; {_EXPECTED}")
     if isinstance(source, str) and source in PRESETS:
-        layers: list[Mapping[str, Any]] = []
-        base_name = source
+        base = PRESETS[source]
     else:
         table = _read_toml(Path(source))
         base_name = str(table.pop("preset", "baseline"))
         if base_name not in PRESETS:
             raise PolicyConfigError(f"{source}: preset must be one of {sorted(PRESETS)} "
                                     f"(got {base_name!r})")
-        layers = [table]
-    if overrides:
-        layers.append(overrides)
-    base = PRESETS[base_name]
-    if not layers:
+        base = _validate(_merge(PRESETS[base_name].model_dump(), table), f"{source}: ")
+    if not overrides:
         return base
-    data: Any = base.model_dump()
-    for layer in layers:
-        data = _merge(data, layer)
-    try:
-        return PolicySet.model_validate(data)
-    except ValidationError as error:
-        raise from_validation_error(error, "policies.") from None
+    return _validate(_merge(base.model_dump(), overrides), "")

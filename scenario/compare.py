@@ -5,6 +5,7 @@ live, baseline vs resilient), one column per run labelled mode/policies/scenario
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
+        if not math.isfinite(value):  # a validated Report has none; never crash on one
+            return str(value)
         return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:g}"
     return str(value)
 

@@ -214,4 +214,13 @@ def load_report(path: Path) -> Report:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        raise ReportError(f"{path}: not a chaoslab report: {where}: {first['msg']}") from None
+        given = first.get("input")
+        got = "" if isinstance(given, dict | list) or first["type"] == "missing" \
+            else f", got {_short(given)}"
+        raise ReportError(f"{path}: not a chaoslab report ({where}: {first['msg']}{got}); "
+                          "expected a chaoslab report.json") from None
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

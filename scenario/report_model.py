@@ -1,18 +1,25 @@
 """The report's pydantic models: report.json has exactly the keys DESIGN.md promises
 ("The report"), each nested object a frozen model that forbids unknown keys.
+
+Every number is finite (no NaN or Infinity), counts are >= 0, and ratios and shares lie in
+[0, 1], so a report.json read back is one a run could have written.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from scenario.verdict import Validity
 
+Count = Annotated[int, Field(ge=0)]
+Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class RunMeta(_Model):
@@ -29,10 +36,10 @@ class RunMeta(_Model):
 class KindCounts(_Model):
     """Client operations of one kind (`f`) by outcome."""
 
-    total: int
-    ok: int
-    failed: int
-    shed: int
+    total: Count
+    ok: Count
+    failed: Count
+    shed: Count
 
 
 class Requests(KindCounts):
@@ -44,36 +51,36 @@ class Requests(KindCounts):
 class Latency(_Model):
     """Latency quantiles of ok client operations, in milliseconds (null without any)."""
 
-    p50: float | None
-    p95: float | None
-    p99: float | None
+    p50: NonNegative | None
+    p95: NonNegative | None
+    p99: NonNegative | None
 
 
 class Writes(_Model):
     """Acknowledged writes, and those lost or applied twice per the final state."""
 
-    acknowledged: int
-    lost: int | None
-    duplicated: int | None
+    acknowledged: Count
+    lost: Count | None
+    duplicated: Count | None
 
 
 class Prescriptions(_Model):
     """Electronic and paper prescriptions, deferrals, and paper's reconciliation."""
 
-    electronic: int
-    paper: int
-    deferred: int
-    paper_share_max: float
-    reconciled: int
-    unreconciled: int
+    electronic: Count
+    paper: Count
+    deferred: Count
+    paper_share_max: Ratio
+    reconciled: Count
+    unreconciled: Count
 
 
 class UpstreamCalls(_Model):
     """Attempts to one upstream, attempts per logical call, breaker openings."""
 
-    calls: int
-    amplification: float | None
-    breaker_opens: int
+    calls: Count
+    amplification: NonNegative | None
+    breaker_opens: Count
 
 
 class InvariantResult(_Model):
@@ -100,11 +107,11 @@ class Report(_Model):
     mode: Literal["sim", "live"]
     policies: str
     seed: int
-    replications: int
+    replications: Count
     duration_s: float
     wall_s: float
     requests: Requests
-    availability: float | None
+    availability: Ratio | None
     latency_ms: Latency
     writes: Writes
     prescriptions: Prescriptions

@@ -59,7 +59,8 @@ def test_a_missing_report_is_one_sentence_and_exit_2(
 
 @pytest.mark.parametrize(("text", "says"), [
     ("{not json", "cannot be read as JSON"),
-    ('{"scenario": "x"}', "not a chaoslab report: mode: Field required"),
+    ('{"scenario": "x"}', "not a chaoslab report (mode: Field required); expected a chaoslab "
+                          "report.json"),
     ("[1, 2]", "not a chaoslab report"),
 ])
 def test_a_bad_report_is_one_sentence_and_exit_2(
