@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -216,13 +217,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return dispatch(args, parser)
+        code = dispatch(args, parser)
+        sys.stdout.flush()  # a reader gone early shows here, not at the interpreter's exit
+        return code
     except ChaoslabError as exc:
         print(f"chaoslab: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("chaoslab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `chaoslab report ... | head`: the reader has gone, no error
+        # Point stdout at /dev/null so that the interpreter's own flush at exit fails no more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,11 @@ def test_console_script_entry_point_runs() -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0
     assert proc.stdout.startswith("chaoslab ")
+
+
+def test_a_reader_that_leaves_early_is_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `| head` that has already exited: every write is EPIPE
+    with os.fdopen(write_end, "w") as gone:
+        monkeypatch.setattr(sys, "stdout", gone)
+        assert main(["scenarios"]) == 1
