@@ -51,9 +51,11 @@ class Requests(KindCounts):
 class Latency(_Model):
     """Latency quantiles of ok client operations, in milliseconds (null without any)."""
 
-    p50: NonNegative | None
-    p95: NonNegative | None
-    p99: NonNegative | None
+    # Not bounded below: a report is built from any history, even one whose clock stepped
+    # back between an invocation and its completion.
+    p50: float | None
+    p95: float | None
+    p99: float | None
 
 
 class Writes(_Model):

@@ -3,27 +3,48 @@
 A scenario names its topology (the lab's names: switches, racks, portal replicas, upstreams,
 client links), its workload on the Solar Hijri calendar, a timeline of faults, the policy set
 (a preset name plus overrides) and the invariants with their parameters. Durations carry
-units ("300ms", "90s", "20m", "2h", "1d"). `load_scenario(path)` returns a frozen `Scenario`
-or raises `ScenarioError` whose message is one sentence: file, key, what was expected.
+units ("300ms", "90s", "20m", "2h", "1d") and are at most 400 days; no number may be inf or
+nan. Everything the simulation relies on is checked here (the start parses on the calendar,
+names are unique and known, ranges are ordered), so a run never starts on a bad scenario.
+`load_scenario(path)` returns a frozen `Scenario` or raises `ScenarioError` whose message is
+one sentence: file, key, what was expected.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+import jdatetime
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from chaoslab.errors import BadInput
-from faults.catalog import Fault
+from faults.catalog import FAULT_TYPES, Fault, PeakLoad, RefreshStorm
 from faults.records import fault_from_record
+from policies.presets import PRESETS
 
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_START = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$")
+_NAME = re.compile(r"^[\w-][\w.-]{0,99}$")  # a run directory's name: no "/", no leading "."
+MAX_DAYS = 400  # a year and a bit: longer durations are typos (or would run for ever)
+MAX_DURATION_S = MAX_DAYS * 86_400.0
+MAX_STEPS = 200_000  # calendar steps per run (a year at 3-minute steps)
+MAX_FAILURES = 100_000  # expected stochastic failures per component and run
+POPULATIONS = ("all", "citizens", "employers", "clinics", "pharmacies")  # peak_load's choices
 
 
 class ScenarioError(BadInput):
@@ -31,10 +52,23 @@ class ScenarioError(BadInput):
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a duration with units: "300ms", "90s", "20m", "2h", "1d", "1h30m"."""
+    """Seconds from a duration with units: "300ms", "90s", "20m", "2h", "1d", "1h30m"; at most
+    `MAX_DAYS` days."""
     if isinstance(value, str) and _DURATION.match(value.strip()):
-        return sum(float(n) * _UNIT_S[u] for n, u in _PART.findall(value))
+        seconds = sum(float(n) * _UNIT_S[u] for n, u in _PART.findall(value))
+        if not seconds <= MAX_DURATION_S:  # inf too (a number of hundreds of digits)
+            raise ValueError(f"a duration of at most {MAX_DAYS}d (a year and a bit), "
+                             f"got {value!r}")
+        return seconds
     raise ValueError(f'a duration with a unit like "300ms", "90s", "20m", "2h", got {value!r}')
+
+
+def parse_positive_duration(value: object) -> float:
+    """`parse_duration`, refusing zero."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f'a duration greater than 0 like "300ms", "90s", "20m", got {value!r}')
+    return seconds
 
 
 def parse_clock(value: object) -> float:
@@ -46,7 +80,36 @@ def parse_clock(value: object) -> float:
     raise ValueError(f'a time of day "HH:MM", got {value!r}')
 
 
+def parse_start(text: str) -> jdatetime.datetime:
+    """The scenario's start, "1403-12-25T00:00" in Solar Hijri local time (sim/calendar.py
+    reads it with this parser too); ValueError when it is no such date and time."""
+    date, _, clock = text.partition("T")
+    year, month, day = (int(x) for x in date.split("-"))
+    hour, _, minute = (clock or "00:00").partition(":")
+    return jdatetime.datetime(year, month, day, int(hour), int(minute or 0))
+
+
+def _check_start(value: str) -> str:
+    try:
+        if not _START.match(value):
+            raise ValueError(value)
+        parse_start(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f'a Solar Hijri date and time "YYYY-MM-DDTHH:MM" like '
+                         f'"1403-01-15T09:00" (months 1-12, days as in the month, hours '
+                         f'00-23), got {value!r}') from None
+    return value
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"a plain name of at most 100 letters, digits, '_', '-' and '.', not "
+                         f"starting with '.' (it names the run's directory), got {value!r}")
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(parse_positive_duration)]
 Clock = Annotated[float, BeforeValidator(parse_clock)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Factor = Annotated[float, Field(ge=0.0)]
@@ -55,12 +118,12 @@ Factor = Annotated[float, Field(ge=0.0)]
 class Strict(BaseModel):
     """Frozen, no unknown keys: a typo in a scenario is an error, not a silent default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Exponential(Strict):
     dist: Literal["exponential"]
-    mean: Duration
+    mean: PositiveDuration
 
 
 class Lognormal(Strict):
@@ -86,6 +149,12 @@ class Uniform(Strict):
     dist: Literal["uniform"]
     low: Duration
     high: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Uniform:
+        if self.low > self.high:
+            raise ValueError(f"low at most high, got low {self.low:g} s > high {self.high:g} s")
+        return self
 
 
 class Empirical(Strict):
@@ -133,6 +202,15 @@ class Topology(Strict):
 
     @model_validator(mode="after")
     def _wired(self) -> Topology:
+        for key, names in (("switches", self.switches), ("racks", self.racks),
+                           ("replicas", [r.name for r in self.replicas])):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"topology.{key}|each name once, got {twice[0]!r} twice")
+        shared = sorted(set(self.switches) & set(self.racks))
+        if shared:
+            raise ValueError(f"topology.racks|names distinct from the switches', got "
+                             f"{shared[0]!r} for both")
         for i, r in enumerate(self.replicas):
             if r.switch not in self.switches or r.rack not in self.racks:
                 raise ValueError(f"topology.replicas[{i}]|a switch among {self.switches} and "
@@ -186,6 +264,20 @@ class Calendar(Strict):
     season_start_days: Annotated[int, Field(ge=0, le=15)] = 5
     season_start_factor: Factor = 1.5
 
+    @model_validator(mode="after")
+    def _ordered(self) -> Calendar:
+        for what in ("office", "pharmacy"):
+            start, end = getattr(self, f"{what}_start"), getattr(self, f"{what}_end")
+            if not start < end:
+                raise ValueError(f"{what}_start before {what}_end, got {_clock(start)} and "
+                                 f"{_clock(end)}")
+        return self
+
+
+def _clock(hours: float) -> str:
+    minutes = round(hours * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
 
 class Refresh(Strict):
     """Users who re-submit after a slow or failed response (DOMAIN.md: 0.5-0.7 after 3-10 s)."""
@@ -203,7 +295,16 @@ class Workload(Strict):
     calendar: Calendar = Calendar()
     patience: Dist = Deterministic.model_validate({"dist": "deterministic", "value": "60s"})
     refresh: Refresh = Refresh()
-    step: Duration = 900.0  # defaults are not validated: seconds here, units in files
+    step: PositiveDuration = 900.0  # defaults are not validated: seconds here, units in files
+
+    @model_validator(mode="after")
+    def _shares(self) -> Workload:
+        if not self.kinds:
+            raise ValueError("workload.kinds|at least one request kind, such as "
+                             "[workload.kinds.login]")
+        if not math.isfinite(sum(k.share for k in self.kinds.values())):
+            raise ValueError("workload.kinds|shares whose sum is a finite number")
+        return self
 
 
 class TimedFault(Strict):
@@ -242,8 +343,8 @@ class Stochastic(Strict):
     power cuts fall in the scheduled 09:00-17:00 blocks of DOMAIN.md, on a random rack.
     """
 
-    mtbf: dict[str, Duration] = {}
-    mttr: dict[str, Duration] = {}
+    mtbf: dict[str, PositiveDuration] = {}
+    mttr: dict[str, PositiveDuration] = {}
     power_cuts_per_day: Factor = 0.0
     power_cut: Duration = 7200.0
     deploys_per_week: Factor = 0.0
@@ -268,10 +369,31 @@ class Policies(Strict):
     baseline: dict[str, Any] = {}
     resilient: dict[str, Any] = {}
 
+    @model_validator(mode="after")
+    def _known(self) -> Policies:
+        if self.preset not in PRESETS:
+            raise ValueError(f"policies.preset|one of {sorted(PRESETS)}, got {self.preset!r}")
+        for key in ("overrides", "baseline", "resilient"):
+            _finite(getattr(self, key), f"policies.{key}")
+        return self
+
     def for_preset(self, preset: str) -> dict[str, Any]:
         """The overrides for `preset`: the common ones, then the preset's own."""
         own = {"baseline": self.baseline, "resilient": self.resilient}.get(preset, {})
         return _deep_merge(self.overrides, own)
+
+
+def _finite(value: object, where: str) -> None:
+    """ValueError naming the first inf or nan inside a free-form table (policies, invariants,
+    fault records), which the typed fields cannot see."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}|a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _finite(v, f"{where}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            _finite(v, f"{where}[{i}]")
 
 
 def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -285,10 +407,10 @@ def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 class Scenario(Strict):
     """A whole scenario file."""
 
-    name: str
+    name: Annotated[str, AfterValidator(_check_name)]
     description: Annotated[str, Field(min_length=1)]
-    start: str = "1403-01-15T00:00"
-    duration: Duration
+    start: Annotated[str, AfterValidator(_check_start)] = "1403-01-15T00:00"
+    duration: PositiveDuration
     topology: Topology = Topology()
     workload: Workload
     faults: list[TimedFault] = []
@@ -301,11 +423,16 @@ class Scenario(Strict):
     def _targets(self) -> Scenario:
         topo = self.topology
         links = topo.link_names()
+        self._calendar_fits()
         for i, timed in enumerate(self.faults):
+            _finite(timed.model_extra or {}, f"faults[{i}]")
             try:
                 fault = timed.fault(f"faults[{i}]")
             except ValueError as exc:
                 raise ValueError(f"faults[{i}]|{exc}") from None
+            if isinstance(fault, PeakLoad | RefreshStorm) and fault.population not in POPULATIONS:
+                raise ValueError(f"faults[{i}].population|one of {list(POPULATIONS)}, got "
+                                 f"{fault.population!r}")
             target = getattr(fault, "link", None) or getattr(fault, "switch", None) or \
                 getattr(fault, "rack", None) or getattr(fault, "service", None)
             known = {"link": links, "switch": set(topo.switches), "rack": set(topo.racks),
@@ -314,11 +441,15 @@ class Scenario(Strict):
                 if getattr(fault, attr, None) is not None and target not in names:
                     raise ValueError(f"faults[{i}].{attr}|one of {sorted(names)}, "
                                      f"got {target!r}")
-        for name in self.stochastic.mtbf:
+        for name, mtbf in self.stochastic.mtbf.items():
             components = {*topo.switches, *topo.racks, *topo.upstreams}
             if name not in components:
                 raise ValueError(f"stochastic.mtbf.{name}|a switch, rack or upstream: one of "
                                  f"{sorted(components)}")
+            least = self.duration / MAX_FAILURES
+            if mtbf + self.stochastic.mttr.get(name, least) < least:
+                raise ValueError(f"stochastic.mtbf.{name}|mtbf + mttr of at least {least:g} s "
+                                 f"(at most {MAX_FAILURES} failures in the run's duration)")
         if self.attack is not None and "login" not in self.workload.kinds:
             raise ValueError("attack|a workload with a login kind to attack")
         for name, kind in self.workload.kinds.items():
@@ -326,11 +457,44 @@ class Scenario(Strict):
                 if up not in self.topology.upstreams:
                     raise ValueError(f"workload.kinds.{name}.upstreams|names declared in "
                                      f"[topology.upstreams], got {up!r}")
+        self._invariants_known()
         return self
+
+    def _calendar_fits(self) -> None:
+        """The start plus the duration stays on the calendar, in a bounded number of steps."""
+        try:
+            parse_start(self.start) + jdatetime.timedelta(seconds=self.duration)
+        except (ValueError, OverflowError):
+            raise ValueError(f"start|a start whose run ends on the calendar, got {self.start!r}"
+                             ) from None
+        step = self.workload.step
+        if self.duration / step > MAX_STEPS:
+            raise ValueError(f"workload.step|a step of at least {self.duration / MAX_STEPS:g} s "
+                             f"(at most {MAX_STEPS} calendar steps in the duration), got "
+                             f"{step:g} s")
+
+    def _invariants_known(self) -> None:
+        """Invariant thresholds that name an upstream or fault kinds name known ones: an
+        unknown name would make the verdict "unknown", which passes `--check`."""
+        ups = sorted(self.topology.upstreams)
+        kinds = sorted(FAULT_TYPES)
+        for name, params in self.invariants.items():
+            _finite(params, f"invariants.{name}")
+            up = params.get("upstream")
+            if isinstance(up, str) and up not in ups:
+                raise ValueError(f"invariants.{name}.upstream|an upstream declared in "
+                                 f"[topology.upstreams], one of {ups}, got {up!r}")
+            fault_kinds = params.get("fault_kinds")
+            if isinstance(fault_kinds, list):
+                for kind in fault_kinds:
+                    if isinstance(kind, str) and kind not in kinds:
+                        raise ValueError(f"invariants.{name}.fault_kinds|fault kinds among "
+                                         f"{kinds}, got {kind!r}")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _DIST_TAGS)]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (
+        p in _DIST_NAMES or p.startswith("function-after[")))]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
@@ -338,8 +502,6 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 _DIST_NAMES = ("deterministic", "empirical", "exponential", "lognormal", "uniform")
-_DIST_TAGS = {*_DIST_NAMES, "function-after[_ordered(), Lognormal]",
-              "function-after[_same_length(), Empirical]"}
 
 
 def _sentence(path: Path, exc: ValidationError) -> str:
@@ -374,6 +536,14 @@ def load_scenario(path: Path) -> Scenario:
             f"{path}: cannot read ({exc.strerror}); expected a scenario file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML ({exc}); expected a scenario file") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                            f"offset {exc.start}); expected a scenario file in UTF-8 TOML"
+                            ) from None
+    if "name" not in data and not _NAME.match(path.stem):
+        raise ScenarioError(f"{path}: key name is missing and the file's name {path.stem!r} is "
+                            f"not a plain name; expected name = letters, digits, '_', '-' and "
+                            f"'.', not starting with '.'")
     data.setdefault("name", path.stem)
     try:
         return Scenario.model_validate(data)

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 import jdatetime
 
-from scenario.schema import Calendar, Profile
+from scenario.schema import Calendar, Profile, parse_start
+
+__all__ = ["month_days", "multiplier", "parse_start", "table"]
 
 FRIDAY = 6  # jdatetime weekdays start on Saturday = 0
 SEASON_MONTHS = (1, 4, 7, 10)
-
-
-def parse_start(text: str) -> jdatetime.datetime:
-    """The scenario's start, "1403-12-25T00:00" in Solar Hijri local time."""
-    date, _, clock = text.partition("T")
-    year, month, day = (int(x) for x in date.split("-"))
-    hour, _, minute = (clock or "00:00").partition(":")
-    return jdatetime.datetime(year, month, day, int(hour), int(minute or 0))
 
 
 def month_days(year: int, month: int) -> int:

@@ -43,21 +43,58 @@ def run(args: argparse.Namespace) -> int:
     except InvariantError as exc:
         raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
     out: Path = args.out if args.out is not None else default_out(scenario)
+    flag = "--out" if args.out is not None else "the default output directory"
     if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a directory; expected a directory")
+        raise BadInput(f"{flag} {out}: exists and is not a directory; expected a directory")
+    created = _make_out(out, flag)  # before the simulation: a bad --out costs no run
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks = [Task(scenario, args.policies, s) for s in seeds]
-    t0 = time.perf_counter()
-    results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
-    wall_s = time.perf_counter() - t0
-    meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies, seed=args.seed,
-                   duration_s=scenario.duration, wall_s=wall_s)
-    report = pool_report([r.summary for r in results], meta, [name for name, _ in checkers])
-    first = results[0].history if results else None
-    write_report(report, [first] if first is not None else [], out)
+    done = False
+    try:
+        t0 = time.perf_counter()
+        results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
+        wall_s = time.perf_counter() - t0
+        meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies,
+                       seed=args.seed, duration_s=scenario.duration, wall_s=wall_s)
+        report = pool_report([r.summary for r in results], meta,
+                             [name for name, _ in checkers])
+        first = results[0].history if results else None
+        try:
+            write_report(report, [first] if first is not None else [], out)
+        except OSError as exc:
+            raise BadInput(f"{flag} {out}: cannot write the report ({exc.strerror or exc}); "
+                           f"expected a writable directory") from None
+        done = True
+    finally:
+        if not done:
+            _remove_empty(created)  # a failed or interrupted run leaves no empty directory
     availability = "n/a" if report.availability is None else f"{report.availability:.5f}"
     false = [v.name for v in report.invariants if v.valid is False]
     print(f"{scenario.name} [{args.policies}]: {len(seeds)} seed(s), availability "
           f"{availability}, invariants false: {', '.join(false) or 'none'}, "
           f"wall {wall_s:.1f} s -> {out}")
     return 1 if args.check and false else 0
+
+
+def _make_out(out: Path, flag: str) -> list[Path]:
+    """Create `out` and its missing parents; the directories created, deepest first. An
+    output directory that cannot be created is bad input (exit 2), found before any work."""
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".chaoslab-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        _remove_empty(missing)
+        raise BadInput(f"{flag} {out}: cannot create or write to it "
+                       f"({exc.strerror or exc}); expected a writable directory") from None
+    return missing
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:  # deepest first: each is removed only when nothing was written in it
+        try:
+            d.rmdir()
+        except OSError:
+            return

@@ -41,13 +41,13 @@ DRAIN_POLL_S = 0.5  # how often a draining replica looks at its in-flight reques
 def timeline(scenario: Scenario, seed: int) -> list[Window]:
     """The scenario's fixed windows plus its stochastic ones, sorted by start."""
     horizon = scenario.duration + HEAL_S
-    fixed = [Window.lasting(f.start, f.duration, f.fault(f"faults[{i}]"))
-             for i, f in enumerate(scenario.faults)]
-    try:
+    try:  # faults.errors.InvalidFault is a ValueError: one sentence, exit 2, not a traceback
+        fixed = [Window.lasting(f.start, f.duration, f.fault(f"faults[{i}]"))
+                 for i, f in enumerate(scenario.faults)]
         windows = list(fixed_schedule(fixed, horizon, HEAL_S).windows)
+        windows.extend(_stochastic(scenario, seed, horizon))
     except ValueError as exc:
         raise ScenarioError(f"scenario {scenario.name}: {exc}") from None
-    windows.extend(_stochastic(scenario, seed, horizon))
     return sorted(windows, key=lambda w: (w.start_s, w.fault.kind, w.fault.target))
 
 

@@ -39,8 +39,8 @@ def mmc_scenario(servers: int, load: float, requests: int) -> Scenario:
         "topology": {"switches": ["switch-a"], "racks": ["rack-a"], "replicas": [
             {"name": "portal-a", "switch": "switch-a", "rack": "rack-a", "workers": servers,
              "max_queue": 10 ** 9}]},
-        "workload": {"rate_per_s": rate, "step": "1000d",
-                     "patience": {"dist": "deterministic", "value": "1000d"},
+        "workload": {"rate_per_s": rate, "step": "400d",
+                     "patience": {"dist": "deterministic", "value": "400d"},
                      "kinds": {"read_history": {"share": 1, "profile": "flat", "service": {
                          "dist": "exponential", "mean": f"{MMC_SERVICE_S}s"}}}},
         "policies": {"overrides": {"admission": "off", "user": {
