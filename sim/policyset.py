@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from policies.errors import PolicyConfigError
-from policies.presets import PolicySet, load_policy_set
+from policies.presets import PRESETS, PolicySet, load_policy_set
 from scenario.schema import Scenario, ScenarioError
 
 
 def policy_set(preset: str, scenario: Scenario) -> PolicySet:
-    """Load `preset` and apply the scenario's overrides; bad input is one sentence."""
+    """Load `preset` and apply the scenario's overrides; bad input is one sentence.
+
+    A policy for an upstream the scenario does not declare is refused: a typo there would
+    leave the real upstream on the default client policy without a word."""
     try:
-        return load_policy_set(preset, scenario.policies.for_preset(preset) or None)
+        policies = load_policy_set(preset, scenario.policies.for_preset(preset) or None)
     except (PolicyConfigError, ValueError, OSError) as exc:
-        raise ScenarioError(f"scenario {scenario.name}: policies {preset!r}: {exc}") from None
+        where = "" if str(exc).startswith(preset) else f"policies {preset!r}: "
+        raise ScenarioError(f"scenario {scenario.name}: {where}{exc}") from None
+    preset_upstreams = {name for p in PRESETS.values() for name in p.upstreams}
+    unknown = sorted(set(policies.upstreams) - set(scenario.topology.upstreams)
+                     - preset_upstreams)  # the presets' own serve scenarios with and without
+    if unknown:
+        raise ScenarioError(f"scenario {scenario.name}: {preset}: policies.upstreams."
+                            f"{unknown[0]} names no upstream of the scenario; expected one "
+                            f"of {sorted(scenario.topology.upstreams)}")
+    return policies
