@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+import jdatetime
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mock_services.domain.national_id import NationalId
 
@@ -22,7 +23,19 @@ MAX_WORKERS = 5000
 MAX_RIAL = 10**15
 
 Text = Annotated[str, Field(max_length=100, pattern=r"^[^\"'<>&\x00]*$")]
-Date8 = Annotated[str, Field(pattern=r"^(|1[34]\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01]))$")]
+def _existing_date(value: str) -> str:
+    """A YYYYMMDD that passed the pattern must also be a day of the Solar Hijri calendar
+    (no 31st in months 7-12, Esfand's 30th only in leap years)."""
+    if value:
+        try:
+            jdatetime.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            raise ValueError(f"a Solar Hijri date YYYYMMDD that exists, got {value!r}") from None
+    return value
+
+
+Date8 = Annotated[str, Field(pattern=r"^(|1[34]\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01]))$"),
+                  AfterValidator(_existing_date)]
 Rial = Annotated[int, Field(ge=0, le=MAX_RIAL)]
 WorkshopCode = Annotated[str, Field(pattern=r"^\d{10}$", examples=["1234567890"])]
 Year = Annotated[int, Field(ge=0, le=1499, description="Solar Hijri year; 0-99 means 14xx")]

@@ -67,6 +67,12 @@ def down(args: argparse.Namespace) -> int:
     if not (run_dir / state.STATE_FILE).exists() and not (run_dir / "pids").is_dir():
         print(f"chaoslab: no lab in {run_dir}; nothing to stop", file=sys.stderr)
         return 0
+    if (run_dir / state.STATE_FILE).exists():
+        try:
+            state.load(run_dir)
+        except state.NoLab as exc:  # the pid files still name what to stop; say what is lost
+            print(f"chaoslab: {exc}; stopping the processes its pid files name (proxies made "
+                  "on an external Toxiproxy, if any, stay)", file=sys.stderr)
     stopped = teardown(run_dir)
     print(f"lab is down ({len(stopped)} processes stopped)")
     return 0

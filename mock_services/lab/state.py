@@ -124,6 +124,10 @@ def load(run_dir: Path) -> LabState:
         raise NoLab(f"no lab in {run_dir}: {path} does not exist") from None
     except (OSError, ValueError) as exc:
         raise NoLab(f"{path} is unreadable ({exc}); expected the map written by 'lab up'") from None
+    if not isinstance(data, dict):
+        kind = {list: "array", str: "string", bool: "boolean"}.get(type(data), "number")
+        raise NoLab(f"{path} is not a lab map (a JSON {'null' if data is None else kind}); "
+                    "expected the JSON object written by 'lab up'")
     try:
         lab_state = LabState(
             path.parent, topology_from_mapping(data["topology"]), str(data["toxiproxy_url"]),

@@ -169,6 +169,11 @@ class Lab:
 def up(config: LabConfig) -> Lab:
     """Start the lab of `config` and return it once every service is ready."""
     run_dir = config.run_dir
+    try:  # before anything starts: a run directory that cannot be made is bad input
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LabError(f"--dir {run_dir}: cannot create it ({exc.strerror or exc}); expected a "
+                       "directory that exists or can be made", bad_input=True) from None
     if (run_dir / state.STATE_FILE).exists():
         if any(Lab.attach(run_dir).running().values()):
             raise LabError(f"a lab is already running in {run_dir}; run 'chaoslab lab down "

@@ -44,10 +44,16 @@ CurrentUser = Annotated[Principal, Depends(_principal)]
 def require_role(principal: Principal, *roles: Role) -> None:
     """Forbidden unless the principal has one of `roles`."""
     if principal.role not in roles:
-        raise Forbidden(f"this needs a {' or '.join(roles)} account, not a {principal.role}")
+        raise Forbidden(f"this needs {' or '.join(map(_a, roles))} account, not "
+                        f"{_a(principal.role)}")
 
 
 def require_self(principal: Principal, national_id: str) -> None:
     """Forbidden unless the record belongs to the principal (a citizen reads only their own)."""
     if principal.national_id != national_id:
         raise Forbidden("you may read only your own records")
+
+
+def _a(word: str) -> str:
+    """The word with its indefinite article: "an employer", "a citizen"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -7,9 +7,15 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from mock_services.domain.insurance_list import InsuranceList, ListError, check_list, payable_rial
+from mock_services.domain.insurance_list import (
+    Date8,
+    InsuranceList,
+    ListError,
+    check_list,
+    payable_rial,
+)
 from mock_services.domain.list_builder import WorkerFacts, build_list
 from mock_services.domain.mobile import normalise_mobile
 from mock_services.domain.national_id import (
@@ -108,3 +114,15 @@ def test_population_deterministic_and_valid() -> None:
     ids = [p.national_id for p in a.people()]
     assert len(ids) == len(set(ids)) and all(is_valid_national_id(i) for i in ids)
     assert all(len(w.code) == 10 for w in a.workshops)
+
+
+@pytest.mark.parametrize("date", ["14031231", "14030731", "14021230"])
+def test_a_date_that_does_not_exist_is_refused(date: str) -> None:
+    # Months 7-11 have 30 days, Esfand 29 (30 in a leap year: 1403 is one, 1402 is not).
+    with pytest.raises(ValidationError, match="a Solar Hijri date YYYYMMDD that exists"):
+        TypeAdapter(Date8).validate_python(date)
+
+
+@pytest.mark.parametrize("date", ["", "14030631", "14031230", "14040101"])
+def test_dates_that_exist_pass(date: str) -> None:
+    assert TypeAdapter(Date8).validate_python(date) == date

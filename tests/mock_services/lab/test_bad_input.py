@@ -60,3 +60,28 @@ def test_down_and_status_without_a_lab_say_so(tmp_path: Path,
     assert cli.status(argparse.Namespace(dir=tmp_path)) == 1
     out = capsys.readouterr()
     assert "no lab in" in out.err and "lab is down" in out.out
+
+
+def test_a_dir_under_a_file_is_one_sentence(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("")
+    code = cli.up(argparse.Namespace(dir=tmp_path / "afile" / "lab", detach=True))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"chaoslab: --dir {tmp_path / 'afile' / 'lab'}: cannot create it (")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("{not json", "is unreadable"),
+    ("[1, 2]", "is not a lab map (a JSON array); expected the JSON object written by 'lab up'"),
+])
+def test_a_corrupt_lab_map_is_said_by_down_and_status(tmp_path: Path, text: str, says: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "lab.json").write_text(text)
+    assert cli.status(argparse.Namespace(dir=tmp_path)) == 1
+    assert says in capsys.readouterr().out
+    assert cli.down(argparse.Namespace(dir=tmp_path)) == 0
+    out = capsys.readouterr()
+    assert says in out.err and "stopping the processes its pid files name" in out.err
+    assert "lab is down (0 processes stopped)" in out.out
