@@ -23,6 +23,7 @@ from mock_services.lab.topology import CLIENT, Topology
 from scenario.schema import Scenario
 
 MAX_BASE_RATE_PER_S = 8.0  # two portal replicas on two shared cores: tens of requests a second
+MIN_FAULT_S = 0.05  # real seconds a fault must last: applying and healing are API calls
 MIN_HEAL_S = 3.0  # real seconds without faults at the end: recovery must be seen
 
 
@@ -87,6 +88,12 @@ def build_plan(scenario: Scenario, speed: float, topology: Topology) -> LivePlan
     check_targets(scenario, topology)
     windows = [Window.lasting(tf.start / speed, tf.duration / speed, tf.fault(f"faults[{i}]"))
                for i, tf in enumerate(scenario.faults)]
+    shortest = min((tf.duration for tf in scenario.faults if tf.duration > 0), default=None)
+    if shortest is not None and shortest / speed < MIN_FAULT_S:
+        raise BadInput(f"--speed {speed:g}: scenario {scenario.name}'s shortest fault "
+                       f"({shortest:g} s) would last {shortest / speed * 1000:.3g} ms live, too "
+                       f"short to apply and heal; expected --speed at most "
+                       f"{shortest / MIN_FAULT_S:g}")
     last_end = max((w.end_s for w in windows), default=0.0)
     horizon_s = max(scenario.duration / speed, last_end + MIN_HEAL_S)
     heal_s = horizon_s - last_end if windows else min(MIN_HEAL_S, horizon_s / 2)

@@ -77,3 +77,11 @@ def test_a_replica_on_the_wrong_switch_is_bad_input(tmp_path: Path) -> None:
              'rack = "rack-a" }]\n')
     with pytest.raises(BadInput, match="the lab has it on 'switch-a'"):
         build_plan(_load(tmp_path, extra=extra), 1.0, default_topology())  # type: ignore[arg-type]
+
+
+def test_a_speed_that_squeezes_a_fault_to_nothing_is_bad_input(tmp_path: Path) -> None:
+    scenario = _load(tmp_path)
+    # the shortest fault lasts 120 s: 50 ms live at speed 2400, less beyond
+    assert build_plan(scenario, 2400.0, default_topology())  # type: ignore[arg-type]
+    with pytest.raises(BadInput, match=r"--speed 1e\+09: .* expected --speed at most 2400$"):
+        build_plan(scenario, 1e9, default_topology())  # type: ignore[arg-type]
