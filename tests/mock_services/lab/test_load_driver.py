@@ -4,7 +4,6 @@ program, Ctrl-C ends it in one line and keeps what it recorded."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -12,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from faults.client import ToxiproxyClient
 from faults.toxics import ToxicSpec
@@ -59,19 +60,22 @@ def test_arrivals_keep_coming_when_the_portal_hangs_and_overflow_is_recorded(
     assert len(shed) >= expected // 3  # 20/s held 1 s each against 8 seats: most overflow
 
 
-def _has_a_socket(pid: int) -> bool:
-    """True once the process holds a socket: its event loop's self-pipe, made inside
-    `run_program`, so a SIGINT from then on lands where it is answered."""
-    try:
-        fds = list(Path(f"/proc/{pid}/fd").iterdir())
-        return any(os.readlink(fd).startswith("socket:") for fd in fds)
-    except OSError:
-        return False
+def _history_reads(lab: Lab) -> int:
+    """Insurance-history requests the portal replicas have answered (their /metrics)."""
+    total = 0.0
+    for portal in lab.state.topology.portals():
+        text = httpx.get(lab.state.url(portal.name) + "/metrics", timeout=5.0).text
+        for family in text_string_to_metric_families(text):
+            if family.name == "http_requests":
+                total += sum(s.value for s in family.samples if s.name.endswith("_total")
+                             and s.labels.get("route", "").endswith("/history"))
+    return int(total)
 
 
 def test_ctrl_c_ends_the_load_program_in_one_line_and_keeps_the_history(
         healthy_lab: Lab, tmp_path: Path) -> None:
     out = tmp_path / "history.jsonl"
+    before = _history_reads(healthy_lab)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mock_services.lab.clients.load_cli", "--lab",
          str(healthy_lab.state.run_dir), "--rate", "citizen=20", "--duration-s", "60",
@@ -79,9 +83,10 @@ def test_ctrl_c_ends_the_load_program_in_one_line_and_keeps_the_history(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline and proc.poll() is None and not _has_a_socket(proc.pid):
+        # interrupt once a user has read a history: the run is under way and recording
+        while time.monotonic() < deadline and proc.poll() is None and \
+                _history_reads(healthy_lab) == before:
             time.sleep(0.05)  # a poll with a deadline
-        time.sleep(1.0)  # a second of arrivals to record
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
