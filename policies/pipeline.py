@@ -29,7 +29,12 @@ from policies.timeout import TimeoutPolicy
 
 
 class ClientPolicy(PolicyConfig):
-    """The policies of a client towards one upstream; None switches a policy off."""
+    """The policies of a client towards one upstream; None switches a policy off.
+
+    failover: a failed attempt's retry goes to another replica of the upstream (the portal
+    has several; the users' clients fail over across switches); False pins every attempt of
+    a caller to its home replica, as a user who refreshes the same page does.
+    """
 
     timeout: TimeoutPolicy = TimeoutPolicy()
     retry: RetryPolicy = RetryPolicy()
@@ -40,6 +45,7 @@ class ClientPolicy(PolicyConfig):
     # `aio.AsyncBulkhead(pipeline.bulkhead, ...)`, `aio.run_hedged(pipeline.hedger, ...)`.
     bulkhead: BulkheadPolicy | None = None
     hedge: HedgePolicy | None = None
+    failover: bool = True
 
     def build(self, name: str = "", events: list[PolicyEvent] | None = None) -> ClientPipeline:
         """The stateful pipeline for upstream `name`; state changes go to `events`."""

@@ -38,7 +38,9 @@ class PolicySet(PolicyConfig):
     load shedding; login_limit: rate limits on login; cache: stale-if-error for reads;
     payment_queue: payment writes go through a durable async queue; idempotency_keys: clients
     send an Idempotency-Key with every write; verification_cache_max_age_s: a Shahkar answer
-    is reused this long when Shahkar fails; paper_quota_share: the pharmacies' paper cap.
+    is reused this long when Shahkar fails; verification_deadline_s: a login with such a
+    reusable answer waits at most this long for Shahkar, then logs in on it ("cached");
+    paper_quota_share: the pharmacies' paper cap.
     """
 
     name: str = "custom"
@@ -51,6 +53,7 @@ class PolicySet(PolicyConfig):
     payment_queue: bool = False
     idempotency_keys: bool = False
     verification_cache_max_age_s: float | None = Field(default=None, gt=0.0)
+    verification_deadline_s: float | None = Field(default=None, gt=0.0, le=60.0)
     paper_quota_share: float | None = Field(default=None, gt=0.0, le=1.0)
 
     @field_validator("client", "user", "upstreams", mode="before")
@@ -82,6 +85,7 @@ BASELINE = PolicySet(
         retry=RetryPolicy(max_attempts=3, honour_retry_after=False, retry_non_idempotent=True,
                           backoff=BackoffPolicy(base_s=3.0, multiplier=1.0, max_s=10.0,
                                                 jitter="decorrelated")),
+        failover=False,  # pinned to their home replica: they refresh the same page
     ),
 )
 
@@ -140,6 +144,7 @@ RESILIENT = PolicySet(
             max_retry_after_s=30.0,  # shed requests come back when the portal says so
         ),
         budget=_BUDGET,  # the load driver's clients, together, keep to the 10 % rule too
+        failover=True,  # a retry goes to a replica on the other switch (client-side balancing)
     ),
     admission=AdmissionPolicy(
         algorithm="aimd",  # simple, and robust to the portal's mixed request costs
@@ -158,6 +163,9 @@ RESILIENT = PolicySet(
     payment_queue=True,  # a payment outage must not lose or block a write
     idempotency_keys=True,  # every write may then be retried safely
     verification_cache_max_age_s=7 * 86_400.0,  # a mobile's owner rarely changes in a week
+    # 2.5 s: past a healthy Shahkar's p99 (2 s); a user with a recent verification is not
+    # kept waiting for a slow one (the call is cut at the deadline, not left running)
+    verification_deadline_s=2.5,
     paper_quota_share=0.2,  # the organisation's rule: paper <= 20 % per claim period
 )
 
@@ -220,6 +228,11 @@ def load_policy_set(source: str | Path,
             raise PolicyConfigError(f"{source}: preset must be one of {sorted(PRESETS)} "
                                     f"(got {base_name!r})")
         base = _validate(_merge(PRESETS[base_name].model_dump(), table), f"{source}: ")
+    return with_overrides(base, overrides)
+
+
+def with_overrides(base: PolicySet, overrides: Mapping[str, Any] | None) -> PolicySet:
+    """`base` with `overrides` merged on top (nested mappings merge; "off" switches off)."""
     if not overrides:
         return base
     return _validate(_merge(base.model_dump(), overrides), "")

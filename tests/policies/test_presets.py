@@ -78,3 +78,10 @@ def test_every_policy_of_both_presets_builds() -> None:
     shahkar = RESILIENT.client_for("shahkar").build("shahkar")
     assert shahkar.hedger is not None and shahkar.bulkhead is not None
     assert shahkar.breaker is not None and BASELINE.client_for("shahkar").breaker is None
+
+
+def test_the_verification_deadline_of_the_presets() -> None:
+    assert BASELINE.verification_deadline_s is None  # no fallback, nothing to cut short for
+    assert RESILIENT.verification_deadline_s == 2.5
+    assert load_policy_set("resilient", {"verification_deadline_s": "off"}
+                           ).verification_deadline_s is None
