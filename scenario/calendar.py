@@ -4,7 +4,8 @@ t = 0 is the scenario's `start` (a Solar Hijri local time). The day is split int
 hours, evening and night; Friday is the weekend; list submissions rush in the last days of
 each month and peak on the last evening; Esfand and early Farvardin, and the first days of
 each season, add load (DOMAIN.md). Multipliers are precomputed per step (15 min by default)
-so the arrival process reads a list instead of a calendar.
+so the arrival process reads a list instead of a calendar. A compressed scenario
+(`Scenario.compressed`) reads the calendar `time_scale` times faster than it runs.
 """
 
 from __future__ import annotations
@@ -58,12 +59,16 @@ def multiplier(cal: Calendar, profile: Profile, when: jdatetime.datetime) -> flo
 
 
 def table(cal: Calendar, profiles: list[Profile], start: str, duration_s: float,
-          step_s: float) -> list[list[float]]:
-    """Multipliers per step: `table[i][k]` for step i and profiles[k]."""
+          step_s: float, *, time_scale: float = 1.0) -> list[list[float]]:
+    """Multipliers per step: `table[i][k]` for step i and profiles[k].
+
+    `duration_s` and `step_s` are run seconds; run second t reads the calendar at
+    `t * time_scale` seconds after `start` (a compressed scenario's `time_scale`).
+    """
     t0 = parse_start(start)
     rows: list[list[float]] = []
     steps = int(duration_s // step_s) + 1
     for i in range(steps):
-        mid = t0 + jdatetime.timedelta(seconds=(i + 0.5) * step_s)
+        mid = t0 + jdatetime.timedelta(seconds=(i + 0.5) * step_s * time_scale)
         rows.append([multiplier(cal, p, mid) for p in profiles])
     return rows

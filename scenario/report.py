@@ -133,13 +133,15 @@ def pool_report(sums: Sequence[Summary], meta: RunMeta, names: Sequence[str]) ->
     faults = sorted({(k, t, _r(a), _r(b)) for s in sums for k, t, a, b in s.faults},
                     key=lambda f: (f[2], f[3], f[0], f[1]))
     return Report(
-        scenario=meta.scenario, mode=meta.mode, policies=meta.policies, seed=meta.seed,
+        scenario=meta.scenario, mode=meta.mode, policies=meta.policies,
+        policies_digest=meta.policies_digest, seed=meta.seed,
         replications=len(sums), duration_s=_r(meta.duration_s), wall_s=_r(meta.wall_s, 3),
         requests=requests,
         availability=_r(requests.ok / requests.total) if requests.total else None,
         latency_ms=_latency(sums), writes=_writes(sums), prescriptions=_prescriptions(sums),
         upstream_calls=_upstreams(sums), invariants=invariants,
         faults=[FaultSpan(kind=k, target=t, start_s=s, end_s=e) for k, t, s, e in faults],
+        workload=meta.workload, lab_cpu=meta.lab_cpu,
     )
 
 

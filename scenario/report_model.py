@@ -31,6 +31,9 @@ class RunMeta(_Model):
     seed: int
     duration_s: float
     wall_s: float
+    policies_digest: str = ""  # sha256 of the resolved set (OUT/policies.json); "": unknown
+    workload: Workload | None = None
+    lab_cpu: LabCpu | None = None
 
 
 class KindCounts(_Model):
@@ -102,12 +105,44 @@ class FaultSpan(_Model):
     end_s: float
 
 
+class Workload(_Model):
+    """The workload as played: the time compression, and the arrivals per request kind.
+
+    speed: scenario seconds per run second (`--speed`); scale: scenario requests per run
+    request (the lab's contract: equal to speed, so rates and request-level times are the
+    scenario's own); arrivals: drawn per kind (live); played: recorded per kind (live; every
+    arrival is, one that could not be played as a failed operation naming why: only an
+    interrupted run plays fewer); population: the distinct accounts the users are drawn
+    from (the scenario's in the simulator, the lab's demo population live, when smaller)."""
+
+    speed: float = 1.0
+    scale: float = 1.0
+    arrivals: dict[str, Count] | None = None
+    played: dict[str, Count] | None = None
+    population: Count | None = None
+
+
+class LabCpu(_Model):
+    """The lab's own cost over a live run (`chaoslab.live.cpu`); comparable: not the bottleneck."""
+
+    wall_s: NonNegative
+    cores: Count
+    cpu_s: NonNegative
+    busy_cores: NonNegative
+    peak_busy_cores: NonNegative
+    busy_share_limit: Ratio
+    peak_share_limit: Ratio
+    comparable: bool
+    cpu_s_by_process: dict[str, NonNegative]
+
+
 class Report(_Model):
     """report.json: exactly the keys DESIGN.md promises every consumer."""
 
     scenario: str
     mode: Literal["sim", "live"]
-    policies: str
+    policies: str  # the human label: a preset name or the policy file given
+    policies_digest: str = ""  # sha256 of the resolved set written to OUT/policies.json
     seed: int
     replications: Count
     duration_s: float
@@ -120,3 +155,8 @@ class Report(_Model):
     upstream_calls: dict[str, UpstreamCalls]
     invariants: list[InvariantResult]
     faults: list[FaultSpan]
+    workload: Workload | None = None  # what was played: compression, arrivals per kind
+    lab_cpu: LabCpu | None = None  # live only: what the lab itself cost
+
+
+RunMeta.model_rebuild()  # its Workload and LabCpu are defined below it

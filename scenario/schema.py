@@ -81,7 +81,7 @@ def parse_clock(value: object) -> float:
 
 
 def parse_start(text: str) -> jdatetime.datetime:
-    """The scenario's start, "1403-12-25T00:00" in Solar Hijri local time (sim/calendar.py
+    """The scenario's start, "1403-12-25T00:00" in Solar Hijri local time (scenario/calendar.py
     reads it with this parser too); ValueError when it is no such date and time."""
     date, _, clock = text.partition("T")
     year, month, day = (int(x) for x in date.split("-"))
@@ -418,6 +418,44 @@ class Scenario(Strict):
     stochastic: Stochastic = Stochastic()
     policies: Policies = Policies()
     invariants: dict[str, dict[str, Any]] = {}
+    # calendar seconds per run second: 1 in a file (which may not set it), K once compressed
+    time_scale: Annotated[float, Field(gt=0)] = 1.0
+
+    def compressed(self, speed: float) -> Scenario:
+        """This scenario with its scenario time compressed `speed`-fold (`--speed K`).
+
+        Run-level times are divided by `speed`: the duration, every fault's start and
+        duration, the attack's start and duration, the stochastic MTBF, MTTR and power-cut
+        length, and the calendar step; `time_scale` is multiplied by it, so run second t reads
+        the calendar at scenario second t * time_scale. Rates stay per second (one request
+        stands for `speed` scenario requests), the population (distinct accounts) is divided
+        by `speed`, rounded up, so that each account makes as many requests in the compressed
+        run as in the scenario; request-level times (service times,
+        latencies, patience, refresh delays) stay real. Compressing twice composes; speed 1
+        returns this scenario.
+        """
+        if not (math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed {speed!r}: expected a finite number greater than 0")
+        if speed == 1:
+            return self
+        k = speed
+        faults = [f.model_copy(update={"start": f.start / k, "duration": f.duration / k})
+                  for f in self.faults]
+        attack = None if self.attack is None else self.attack.model_copy(
+            update={"start": self.attack.start / k, "duration": self.attack.duration / k})
+        st = self.stochastic
+        stochastic = st.model_copy(update={
+            "mtbf": {n: v / k for n, v in st.mtbf.items()},
+            "mttr": {n: v / k for n, v in st.mttr.items()},
+            "power_cut": st.power_cut / k})
+        # one request stands for k: the accounts shrink with it, so each account makes as
+        # many requests in the compressed run as in the scenario (cache hits keep their rate)
+        workload = self.workload.model_copy(update={
+            "step": self.workload.step / k,
+            "population": max(1, math.ceil(self.workload.population / k))})
+        return self.model_copy(update={
+            "duration": self.duration / k, "faults": faults, "attack": attack,
+            "stochastic": stochastic, "workload": workload, "time_scale": self.time_scale * k})
 
     @model_validator(mode="after")
     def _targets(self) -> Scenario:
@@ -463,7 +501,7 @@ class Scenario(Strict):
     def _calendar_fits(self) -> None:
         """The start plus the duration stays on the calendar, in a bounded number of steps."""
         try:
-            parse_start(self.start) + jdatetime.timedelta(seconds=self.duration)
+            parse_start(self.start) + jdatetime.timedelta(seconds=self.duration * self.time_scale)
         except (ValueError, OverflowError):
             raise ValueError(f"start|a start whose run ends on the calendar, got {self.start!r}"
                              ) from None
@@ -545,6 +583,9 @@ def load_scenario(path: Path) -> Scenario:
                             f"not a plain name; expected name = letters, digits, '_', '-' and "
                             f"'.', not starting with '.'")
     data.setdefault("name", path.stem)
+    if "time_scale" in data:
+        raise ScenarioError(f"{path}: key time_scale is not allowed; expected --speed to "
+                            f"compress a scenario's time")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
