@@ -6,8 +6,11 @@ always runs: `with injector.fault(f): ...` heals when the body returns, raises, 
 interrupted (KeyboardInterrupt); `heal_all()` heals whatever is still in effect, and every
 heal step is attempted even when an earlier one fails (then `HealError` lists them all).
 
-A deploy runs on its own thread, so the timeline goes on while replicas restart; the
-deployment window heals by waiting for it to finish (its error, if any, surfaces there).
+A deploy runs alongside the timeline while replicas restart: on its own thread in the lab
+(`ThreadDeploys`, the default), as a SimPy process in the simulator (its own `DeployRunner`);
+the deployment window heals by waiting for it to finish (its error, if any, surfaces there).
+Workload faults (peak_load, refresh_storm) go to the optional `Workload` port at start and
+end; without one they are only recorded, and the load driver reads `active_workload()`.
 A proxy disabled by two faults at once (a switch failure and an outage of a link on that
 switch) is enabled again only when the last of them heals.
 """
@@ -19,6 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol, assert_never
 
 from faults.actions import (
     Action,
@@ -53,11 +57,43 @@ class Applied:
     start_s: float
 
 
+class DeployHandle(Protocol):
+    """A deploy under way."""
+
+    def wait(self) -> None:
+        """Return once the deploy has finished; re-raise its error, if any."""
+
+
+class DeployRunner(Protocol):
+    """Starts a deploy through the supervisor without waiting for it to finish."""
+
+    def start(self, supervisor: Supervisor, action: Deploy) -> DeployHandle:
+        """Start `action` and return its handle at once."""
+
+
+class ThreadDeploys:
+    """The lab's `DeployRunner`: each deploy on its own thread."""
+
+    def start(self, supervisor: Supervisor, action: Deploy) -> DeployHandle:
+        thread = _DeployThread(supervisor, action)
+        thread.start()
+        return thread
+
+
+class Workload(Protocol):
+    """Acts on workload faults: a surge or a refresh storm starts (`on`) or ends."""
+
+    def shift(self, fault: PeakLoad | RefreshStorm, on: bool) -> None:
+        """Change the offered load as `fault` says, or undo it."""
+
+
 class Injector:
     """Applies faults through Toxiproxy, the supervisor and the upstreams' admin routes.
 
     `clock` returns the run's time in seconds (simulated or live). `supervisor` and
     `admin` may be None when no fault needs them; a fault that does is refused up front.
+    `deploys` runs deploys alongside the timeline (threads unless told otherwise);
+    `workload`, when given, is told when a workload fault starts and ends.
     """
 
     def __init__(
@@ -69,6 +105,8 @@ class Injector:
         *,
         supervisor: Supervisor | None = None,
         admin: UpstreamAdmin | None = None,
+        deploys: DeployRunner | None = None,
+        workload: Workload | None = None,
         tag: str = "chaos",
     ) -> None:
         self.topology = topology
@@ -77,11 +115,13 @@ class Injector:
         self.proxies = proxies
         self.supervisor = supervisor
         self.admin = admin
+        self.deploys: DeployRunner = deploys if deploys is not None else ThreadDeploys()
+        self.workload = workload
         self.tag = tag
         self._seq = 0
         self._active: dict[int, Applied] = {}
         self._disabled: Counter[str] = Counter()
-        self._deploys: dict[str, _DeployThread] = {}
+        self._deploys: dict[str, DeployHandle] = {}
         self._lock = threading.RLock()
 
     @property
@@ -106,7 +146,7 @@ class Injector:
             done: list[Step] = []
             try:
                 for step in steps:
-                    self._run(step.apply)
+                    self._run(fault, step.apply, True)
                     done.append(step)
             except BaseException as exc:
                 try:
@@ -165,10 +205,13 @@ class Injector:
         errors: list[BaseException] = []
         interrupt: BaseException | None = None
         for step in reversed(steps):
-            if step.heal is None:
+            # A workload shift heals by itself in the lab, but a workload port is told.
+            action = step.heal if step.heal is not None else step.apply
+            if step.heal is None and not (isinstance(action, ShiftWorkload)
+                                          and self.workload is not None):
                 continue
             try:
-                self._run(step.heal)
+                self._run(fault, action, step.heal is not None)
             except Exception as exc:  # every heal step must run; failures are reported below
                 errors.append(exc)
             except BaseException as exc:  # KeyboardInterrupt: finish healing, then re-raise
@@ -189,7 +232,8 @@ class Injector:
                 raise FaultError(f"{fault.kind} on {fault.target!r} needs the upstream "
                                  f"admin client; this injector has none")
 
-    def _run(self, action: Action) -> None:
+    def _run(self, fault: Fault, action: Action, on: bool) -> None:
+        """Run one action of `fault` (`on` is False only for a self-healing step's undo)."""
         if isinstance(action, SetProxyEnabled):
             self._set_enabled(action.proxy, action.enabled)
         elif isinstance(action, AddToxic):
@@ -205,21 +249,30 @@ class Injector:
             self._supervise(action)
         elif isinstance(action, Deploy):
             assert self.supervisor is not None  # checked by _check_ports
-            self._deploys[action.service] = _DeployThread(self.supervisor, action)
-            self._deploys[action.service].start()
+            self._deploys[action.service] = self.deploys.start(self.supervisor, action)
         elif isinstance(action, AwaitDeploy):
             deploy = self._deploys.pop(action.service, None)
             if deploy is not None:
                 deploy.wait()
         elif isinstance(action, ShiftWorkload):
-            pass  # recorded in the history; the load driver reads `active_workload()`
+            # Recorded in the history either way; without a port the load driver reads
+            # `active_workload()`.
+            if self.workload is not None:
+                if not isinstance(fault, PeakLoad | RefreshStorm):
+                    raise FaultError(f"{fault.kind} on {fault.target!r} shifts the workload, "
+                                     f"but is not a workload fault")
+                self.workload.shift(fault, on)
+        else:
+            assert_never(action)
 
     def _supervise(self, action: KillRack | RestartRack) -> None:
         assert self.supervisor is not None  # checked by _check_ports
         if isinstance(action, KillRack):
             self.supervisor.kill_rack(action.rack)
-        else:
+        elif isinstance(action, RestartRack):
             self.supervisor.restart_rack(action.rack)
+        else:
+            assert_never(action)
 
     def _set_enabled(self, proxy: str, enabled: bool) -> None:
         if not enabled:

@@ -2,9 +2,10 @@
 
 Phases: validate everything (scenario, policies, invariants, output directory) before any
 work, so bad input exits 2 with nothing written; run the replications (each summarised
-where it ran) and pool their summaries; write report.json, report.html and history.jsonl
-through `scenario.report` (report.json is byte-identical for the same scenario, policies and
-seeds apart from `wall_s`); exit 1 under `--check` when an invariant is false.
+where it ran) and pool their summaries; write policies.json (the resolved set, whose digest
+report.json carries), then report.json, report.html and history.jsonl through
+`scenario.report` (report.json is byte-identical for the same scenario, policies and seeds
+apart from `wall_s`); exit 1 under `--check` when an invariant is false.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 
 from chaoslab.cli import SCENARIO_DIR
 from chaoslab.errors import BadInput
+from policies.resolve import POLICIES_FILE, policies_digest, write_policies
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import pool_report, write_report
-from scenario.report_model import RunMeta
+from scenario.report_model import RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
 from sim.faults import timeline
 from sim.policyset import policy_set
@@ -36,7 +38,9 @@ def default_out(scenario: Scenario) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Run `chaoslab sim` with parsed arguments; return the exit code."""
     scenario = load_scenario(find_scenario(args.scenario, SCENARIO_DIR))
-    policy_set(args.policies, scenario)  # bad policies: exit 2 before anything runs
+    speed: float = getattr(args, "speed", 1.0)
+    scenario = scenario.compressed(speed)  # the live experiment of `lab run --speed K`
+    policies = policy_set(args.policies, scenario)  # bad policies: exit 2 before any run
     timeline(scenario, args.seed)  # a timeline that overlaps itself: exit 2 as well
     try:
         checkers = build_checkers(scenario.invariants)
@@ -55,11 +59,15 @@ def run(args: argparse.Namespace) -> int:
         results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
         wall_s = time.perf_counter() - t0
         meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies,
-                       seed=args.seed, duration_s=scenario.duration, wall_s=wall_s)
+                       seed=args.seed, duration_s=scenario.duration, wall_s=wall_s,
+                       policies_digest=policies_digest(policies),
+                       workload=Workload(speed=scenario.time_scale, scale=scenario.time_scale,
+                                         population=scenario.workload.population))
         report = pool_report([r.summary for r in results], meta,
                              [name for name, _ in checkers])
         first = results[0].history if results else None
         try:
+            write_policies(policies, out / POLICIES_FILE)  # the set the report judged
             write_report(report, [first] if first is not None else [], out)
         except OSError as exc:
             raise BadInput(f"{flag} {out}: cannot write the report ({exc.strerror or exc}); "
@@ -67,10 +75,12 @@ def run(args: argparse.Namespace) -> int:
         done = True
     finally:
         if not done:
+            (out / POLICIES_FILE).unlink(missing_ok=True)  # no policies without their report
             _remove_empty(created)  # a failed or interrupted run leaves no empty directory
     availability = "n/a" if report.availability is None else f"{report.availability:.5f}"
     false = [v.name for v in report.invariants if v.valid is False]
-    print(f"{scenario.name} [{args.policies}]: {len(seeds)} seed(s), availability "
+    at = "" if speed == 1 else f" x{speed:g}"
+    print(f"{scenario.name} [{args.policies}]{at}: {len(seeds)} seed(s), availability "
           f"{availability}, invariants false: {', '.join(false) or 'none'}, "
           f"wall {wall_s:.1f} s -> {out}")
     return 1 if args.check and false else 0

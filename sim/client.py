@@ -5,7 +5,8 @@ at a portal replica as the user policy decides (timeouts, retries, failover to t
 replica), gives up when their patience runs out, and may hit refresh after a slow or failed
 answer. Each attempt is a `Job` that `portal.start` admits or refuses at once; an admitted one
 is served by `portal.serve` and the client waits on the job's event, which either the portal
-or the client's own timeout answers first.
+or the client's own timeout answers first. An attempt across a client link a fault touched
+meets its state on the way (`sim.links`): refused, delayed, or stopped in either direction.
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ import simpy
 from policies.outcome import Outcome
 from policies.simpy_driver import run_call
 from scenario.history import WRITE_FS
+from sim.links import LinkState, Stop, cross, message_bytes
 from sim.portal import gate, serve, serve_inline
-from sim.world import Job, World
+from sim.world import Job, ReplicaState, World
 
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")
 REFUSED = (Outcome(False, error="refused"), "refused")
 RESET = (Outcome(False, error="reset"), "refused")
-UPLOADS = frozenset({"submit_list", "register_workshop"})  # requests with a file upload
-UPLOAD_CUT_S = 1.0  # how long an upload runs before the cut link closes it
 UNKNOWN = frozenset({"timeout", "refused", "reset"})  # the request may have been applied
 
 
@@ -60,16 +60,59 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             world.avoid(rep)
             last[0] = "refused"
             return REFUSED
-        link = world.link(rep.client_link).mode if world.links else "ok"
-        if link == "blackhole":
-            yield env.timeout(timeout_s)  # the request never arrives, no answer comes back
+        if world.links and rep.client_link in world.links:
+            return (yield from through_link(rep, world.links[rep.client_link], timeout_s))
+        return (yield from exchange(rep, timeout_s))
+
+    def through_link(rep: ReplicaState, link: LinkState, timeout_s: float
+                     ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        """The attempt across a faulty client link: its request and response meet the
+        link's toxics (`sim.links`) on their way."""
+        if not link.enabled:  # the proxy refuses the connection
+            world.avoid(rep)
+            last[0] = "refused"
+            return REFUSED
+        deadline_s = env.now + timeout_s
+        passage = cross(link, rng, *message_bytes(kind))
+        if passage.up_stop is not None:  # the request never arrives
+            return (yield from stopped(rep, passage.up_stop, deadline_s))
+        if passage.up_delay_s > 0.0:
+            if env.now + passage.up_delay_s >= deadline_s:
+                yield env.timeout(timeout_s)
+                last[0] = "timeout"
+                return TIMEOUT
+            yield env.timeout(passage.up_delay_s)
+        answer = yield from exchange(rep, deadline_s - env.now)
+        if answer is TIMEOUT or answer[1] == "refused":
+            return answer
+        if passage.down_stop is not None:  # served (and committed), the answer is lost
+            return (yield from stopped(rep, passage.down_stop, deadline_s))
+        if passage.down_delay_s > 0.0:
+            if env.now + passage.down_delay_s >= deadline_s:
+                yield env.timeout(deadline_s - env.now)
+                last[0] = "timeout"
+                return TIMEOUT
+            yield env.timeout(passage.down_delay_s)
+        return answer
+
+    def stopped(rep: ReplicaState, stop: Stop, deadline_s: float
+                ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        """A direction stopped: the connection closes (a reset or a plain close, both seen
+        as a reset) or the client's timeout ends the wait."""
+        ends_s = env.now + stop.closes_at_s
+        if ends_s >= deadline_s:
+            yield env.timeout(deadline_s - env.now)
             world.avoid(rep)
             last[0] = "timeout"
             return TIMEOUT
-        if link == "cut_upload" and kind in UPLOADS:
-            yield env.timeout(UPLOAD_CUT_S)  # the connection closes mid-upload
-            last[0] = "refused"
-            return RESET
+        if ends_s > env.now:
+            yield env.timeout(ends_s - env.now)
+        last[0] = "refused"
+        return RESET
+
+    def exchange(rep: ReplicaState, timeout_s: float
+                 ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        """The request at replica `rep`, answered by the portal or the client's timeout."""
         workers = rep.workers
         if inline and workers.count < workers.capacity:
             service_s = spec.service(rng)

@@ -1,7 +1,10 @@
 """The fault timeline: each fault of the catalog starts, lasts and heals, as nemesis ops.
 
-One short process per fault window, after Jepsen's nemesis: record `fault:start`, change the
-world as the live injector would change the lab, wait, heal, record `fault:stop`. Windows are
+One short process per fault window, after Jepsen's nemesis: the live lab's own
+`faults.injector.Injector` applies the fault to the simulated lab (`sim.ports`), recording
+`fault:start` on the simulated clock; the window waits; the injector heals it and records
+`fault:stop`. A fault whose steps the simulated lab cannot take is refused by `timeline`,
+before the run, in one sentence. Windows are
 `faults.schedule.Window`s: the scenario's fixed timeline (validated by `fixed_schedule`) plus
 the stochastic ones drawn with `random_schedule` from the seed, so the timeline is pure data
 and every fault heals before the run's final healing phase.
@@ -15,40 +18,32 @@ from typing import Any
 
 import simpy
 
-from faults.catalog import (
-    DeploymentWindow,
-    Fault,
-    NetworkLoss,
-    PeakLoad,
-    PowerLoss,
-    RefreshStorm,
-    SlowUpstream,
-    SwitchFailure,
-    UpstreamOutage,
-)
+from faults.actions import AddToxic, Deploy
+from faults.catalog import DeploymentWindow, Fault, PowerLoss, SwitchFailure, UpstreamOutage
 from faults.schedule import Window, fixed_schedule, random_schedule
-from policies.outcome import Outcome
 from scenario.schema import Scenario, ScenarioError
-from sim.world import LinkState, ReplicaState, World
+from sim.links import toxic_type
+from sim.ports import DEPLOY_PER_REPLICA_S, SimSupervisor, sim_injector, sim_topology
+from sim.world import World
 
-RESET = (Outcome(False, error="reset"), "refused")
 DAY_S = 86_400.0
 CUTS_START_S, CUTS_SPAN_S = 9 * 3600.0, 8 * 3600.0  # scheduled power cuts fall 09:00-17:00
 HEAL_S = 1.0  # the schedule's final fault-free phase (the model's drain follows anyway)
-DRAIN_POLL_S = 0.5  # how often a draining replica looks at its in-flight requests
 
 
 def timeline(scenario: Scenario, seed: int) -> list[Window]:
-    """The scenario's fixed windows plus its stochastic ones, sorted by start."""
+    """The scenario's fixed windows plus its stochastic ones, sorted by start and target."""
     horizon = scenario.duration + HEAL_S
     try:  # faults.errors.InvalidFault is a ValueError: one sentence, exit 2, not a traceback
         fixed = [Window.lasting(f.start, f.duration, f.fault(f"faults[{i}]"))
                  for i, f in enumerate(scenario.faults)]
         windows = list(fixed_schedule(fixed, horizon, HEAL_S).windows)
         windows.extend(_stochastic(scenario, seed, horizon))
-    except ValueError as exc:
-        raise ScenarioError(f"scenario {scenario.name}: {exc}") from None
-    return sorted(windows, key=lambda w: (w.start_s, w.fault.kind, w.fault.target))
+        check_simulable(scenario, windows)
+    except (ValueError, LookupError) as exc:  # LookupError: UnknownTarget, a target the
+        raise ScenarioError(f"scenario {scenario.name}: {exc}") from None  # sim lacks
+    # the order `faults.schedule.Schedule` plays them in, so both runners name toxics alike
+    return sorted(windows, key=lambda w: (w.start_s, w.fault.target))
 
 
 def _component_faults(scenario: Scenario, name: str) -> list[Fault]:
@@ -91,72 +86,30 @@ def _stochastic(scenario: Scenario, seed: int, horizon: float) -> Iterator[Windo
                 yield Window.lasting(round(start, 3), span, DeploymentWindow(service="portal"))
 
 
-DEPLOY_PER_REPLICA_S = 120.0  # a stochastic deploy restarts each replica in about two minutes
-
-
 def nemesis(world: World, window: Window) -> Generator[simpy.Event, Any, None]:
-    """Inject one fault at its start, heal it at its end."""
-    env, fault = world.env, window.fault
+    """Inject one fault at its start through the world's injector, heal it at its end."""
+    env, injector = world.env, sim_injector(world)
+    supervisor = injector.supervisor
+    assert isinstance(supervisor, SimSupervisor)  # sim_injector builds it
     yield env.timeout(window.start_s - env.now)
-    world.history.fault(True, fault.kind, fault.target, env.now)
-    if isinstance(fault, DeploymentWindow):
-        yield from _deploy(world, fault, window.end_s)
-    else:
-        _set(world, fault, True)
-        yield env.timeout(window.end_s - env.now)
-        _set(world, fault, False)
-    world.history.fault(False, fault.kind, fault.target, env.now)
+    supervisor.until_s = window.end_s  # a deploy in this window restarts over the window
+    applied = injector.apply(window.fault)
+    yield env.timeout(window.end_s - env.now)
+    for step in applied.steps:
+        if isinstance(step.apply, Deploy):
+            yield from supervisor.finished(step.apply.service)
+    injector.heal(applied)
 
 
-def _set(world: World, fault: Fault, on: bool) -> None:
-    if isinstance(fault, SwitchFailure):
-        world.toggle(fault.switch, on)
-        for rep in world.replicas:
-            if on and rep.spec.switch == fault.switch:
-                for job in list(rep.inflight):
-                    job.reply(RESET)  # connections through the switch are dropped
-    elif isinstance(fault, PowerLoss):
-        world.toggle(fault.rack, on)
-        for rep in world.replicas:
-            if on and rep.spec.rack == fault.rack:
-                rep.crash(world.env, RESET)
-    elif isinstance(fault, NetworkLoss):
-        world.links[fault.link] = LinkState(fault.mode) if on else LinkState()
-    elif isinstance(fault, SlowUpstream):
-        world.links[fault.link] = LinkState(
-            "slow", latency_s=fault.latency_ms / 1000, jitter_s=fault.jitter_ms / 1000,
-        ) if on else LinkState()
-    elif isinstance(fault, UpstreamOutage):
-        world.links[fault.link] = LinkState(fault.mode, retry_after_s=fault.retry_after_s) \
-            if on else LinkState()
-    elif isinstance(fault, PeakLoad):
-        world.set_rate(fault.population, fault.rate_multiplier, on)
-    elif isinstance(fault, RefreshStorm):
-        world.set_rate(fault.population, fault.rate_multiplier, on)
-        world.storm = fault if on else None
-
-
-def _deploy(world: World, fault: DeploymentWindow,
-            end_s: float) -> Generator[simpy.Event, Any, None]:
-    """Restart the replicas, one at a time when rolling: drain, stop, start again."""
-    env = world.env
-    span = (end_s - env.now) / (len(world.replicas) if fault.rolling else 1)
-    batches = [[r] for r in world.replicas] if fault.rolling else [list(world.replicas)]
-    for batch in batches:
-        until = env.now + span
-        for rep in batch:
-            rep.draining = True
-        yield from _drain(world, batch, min(fault.drain_s, span / 2))
-        for rep in batch:
-            rep.crash(env, RESET)  # SIGTERM after the drain: whatever is left is cut
-            rep.down = True
-        yield env.timeout(max(until - env.now, 0.0))
-        for rep in batch:
-            rep.down = rep.draining = False
-
-
-def _drain(world: World, batch: list[ReplicaState],
-           max_s: float) -> Generator[simpy.Event, Any, None]:
-    deadline = world.env.now + max_s
-    while any(rep.inflight for rep in batch) and world.env.now < deadline:
-        yield world.env.timeout(DRAIN_POLL_S)
+def check_simulable(scenario: Scenario, windows: list[Window]) -> None:
+    """Refuse, in one sentence, a fault whose steps the simulated lab cannot take."""
+    topology = sim_topology(scenario)
+    for window in windows:
+        fault = window.fault
+        for step in fault.plan(topology, "check"):
+            for action in (step.apply, step.heal):
+                if isinstance(action, AddToxic):
+                    try:
+                        toxic_type(action.toxic)
+                    except ValueError as exc:
+                        raise ValueError(f"{fault.kind} on {fault.target!r}: {exc}") from None

@@ -47,14 +47,14 @@ def build(scenario: Scenario, ps: PolicySet, seed: int) -> World:
     world.horizon_s = scenario.duration + DRAIN_S
     world.runtime = Runtime(world, ps)
     world.pharmacies = Pharmacies(ps.paper_quota_share)
-    # Failover is the load driver's habit, not in PolicySet yet: the baseline's users are
-    # pinned to their replica (they refresh the same page), every other set fails over.
-    world.failover = bool(getattr(ps, "failover", ps.name != "baseline"))
+    # the users' failover, as the live clients read it: baseline's users are pinned to their
+    # home replica (they refresh the same page), resilient's fail over
+    world.failover = ps.user.failover
     world.dedupe = ps.idempotency_keys
     # The portal drops a request whose client has gone only when it has admission control
     # and the client propagates its deadline (resilient); the baseline serves it anyway.
     world.drop_expired = ps.admission is not None and ps.user.timeout.propagate_deadline
-    world.env.process(arrivals(world))
+    world.env.process(arrivals(world, seed))
     return world
 
 
@@ -65,7 +65,7 @@ def simulate(scenario: Scenario, ps: PolicySet, seed: int) -> Replication:
     for window in faults:
         world.env.process(nemesis(world, window))
     if scenario.attack is not None:
-        world.env.process(attacker(world, scenario.attack))
+        world.env.process(attacker(world, scenario.attack, seed))
     if ps.payment_queue and "payment" in world.upstreams:
         world.env.process(payment_queue(world))
     world.env.process(gauges(world, max(GAUGE_MIN_S, scenario.duration / GAUGE_SAMPLES)))

@@ -1,9 +1,13 @@
-"""The policy set of a run: the `--policies` preset (or file) with the scenario's overrides."""
+"""The policy set of a run: the `--policies` preset (or file) with the scenario's overrides.
+
+Resolved by `policies.resolve.resolve_policies`, the one resolver `chaoslab sim`, `chaoslab
+lab run` and the pytest plugin share; this module adds the checks that need the scenario."""
 
 from __future__ import annotations
 
 from policies.errors import PolicyConfigError
-from policies.presets import PRESETS, PolicySet, load_policy_set
+from policies.presets import PRESETS, PolicySet
+from policies.resolve import resolve_policies
 from scenario.schema import Scenario, ScenarioError
 
 
@@ -13,7 +17,7 @@ def policy_set(preset: str, scenario: Scenario) -> PolicySet:
     A policy for an upstream the scenario does not declare is refused: a typo there would
     leave the real upstream on the default client policy without a word."""
     try:
-        policies = load_policy_set(preset, scenario.policies.for_preset(preset) or None)
+        policies = resolve_policies(preset, scenario.policies.for_preset(preset) or None)
     except (PolicyConfigError, ValueError, OSError) as exc:
         where = "" if str(exc).startswith(preset) else f"policies {preset!r}: "
         raise ScenarioError(f"scenario {scenario.name}: {where}{exc}") from None

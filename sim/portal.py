@@ -121,8 +121,14 @@ def _commit(world: World, job: Job, write: bool, value: str) -> Answer:
 def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float) -> Answer:
     admission = world.runtime.guards[rep.spec.name].admission
     if admission is not None:
+        # No sample (the slot is freed, the limit left alone) for an upstream that failed,
+        # nor for a 429: the login rate limit refusing an abusive client, at once and before
+        # any real work, says nothing of this replica's capacity. As a failure it would let
+        # an attacker cut the limit and shed legitimate users; as a fast success, raise it
+        # towards max_limit. The live portal's admission middleware does the same.
         admission.release(world.env.now, latency_s, answer[0].ok,
-                          answer is UPSTREAM_FAILED or answer is BREAKER_OPEN)
+                          answer is UPSTREAM_FAILED or answer is BREAKER_OPEN
+                          or answer is RATE_LIMITED)
     return answer
 
 

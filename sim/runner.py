@@ -76,13 +76,15 @@ def run_seed(task: Task, keep: bool = False) -> SeedResult:
     return SeedResult(summary, history if keep else None)
 
 
-def run_all(tasks: Sequence[Task], workers: int, executor: str) -> list[SeedResult]:
-    """Every task's result, in task order; the first one keeps its history."""
+def run_all(tasks: Sequence[Task], workers: int, executor: str, *,
+            keep_all: bool = False) -> list[SeedResult]:
+    """Every task's result, in task order; the first one keeps its history (every one
+    with `keep_all`: the twin reads each seed's figures from its history)."""
+    keep = [keep_all or i == 0 for i in range(len(tasks))]
     if executor.startswith("dask://"):
-        keep = [i == 0 for i in range(len(tasks))]
         return _dask(tasks, keep, executor.removeprefix("dask://"))
     with _bar(len(tasks)) as bar:
-        return _Share(tasks, max(1, min(workers, len(tasks))), bar).run()
+        return _Share(tasks, max(1, min(workers, len(tasks))), bar, keep_all).run()
 
 
 class _Share:
@@ -90,8 +92,10 @@ class _Share:
     single-process pool, so that every process holds at most one task at a time. A task is
     claimed under a lock when its runner is free; the parent claims the first (kept) one."""
 
-    def __init__(self, tasks: Sequence[Task], workers: int, bar: tqdm[Any]) -> None:
+    def __init__(self, tasks: Sequence[Task], workers: int, bar: tqdm[Any],
+                 keep_all: bool = False) -> None:
         self._tasks = tasks
+        self._keep_all = keep_all
         self._bar = bar
         self._out: list[SeedResult | None] = [None] * len(tasks)
         self._lock = threading.Lock()
@@ -109,7 +113,7 @@ class _Share:
                 helper.start()
             i: int | None = 0 if self._tasks else None
             while i is not None:
-                self._done(i, run_seed(self._tasks[i], keep=i == 0))
+                self._done(i, run_seed(self._tasks[i], keep=i == 0 or self._keep_all))
                 i = self._claim()
         finally:
             self._stop()  # on a failure or Ctrl-C too: no task is handed out any more
@@ -125,7 +129,7 @@ class _Share:
     def _feed(self, pool: ProcessPoolExecutor) -> None:
         try:
             while (i := self._claim()) is not None:
-                self._done(i, pool.submit(run_seed, self._tasks[i]).result())
+                self._done(i, pool.submit(run_seed, self._tasks[i], self._keep_all).result())
         except BaseException as exc:  # re-raised by the parent, once it has stopped
             self._stop()
             self._failure = self._failure or exc

@@ -1,20 +1,29 @@
 """The policy set at work in the model: the same policy objects the services use.
 
 `Runtime` builds, from a `PolicySet`, what each replica owns (admission control, the login
-rate limiter, one client pipeline per upstream, the stale cache and the verification cache)
-and the user pipeline of the load driver. Upstream attempts and user attempts are SimPy
-generators run by `policies.simpy_driver.run_call`; their breaker transitions are drained
-into the history as policy events.
+rate limiter, one client pipeline per upstream, the stale cache), what the replicas share (the
+verification cache: the live portal keeps `mobile_verified_s` in its shared database) and the
+user pipeline of the load driver. Upstream attempts and user attempts are SimPy generators
+run by `policies.simpy_driver.run_call`; their breaker transitions are drained into the
+history as policy events.
+
+Mobile verification (Shahkar) as mock_services/portal/verification.py and routes/auth.py do
+it: a login whose account Shahkar confirmed within `verification_cache_max_age_s` waits at
+most `verification_deadline_s` for Shahkar (the call gets that deadline, so its attempt is cut
+and recorded as a timeout, as the live httpx attempt is) and otherwise logs in on the past
+answer ("cached"); a login without one waits for the call as the policies allow. A password
+recovery checks a new mobile: no past answer stands for it, so it has no fallback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 import simpy
 
+from faults.actions import SetAdminFault
 from policies.cache import StaleIfErrorCache
 from policies.decisions import Admit, Reject
 from policies.outcome import Outcome
@@ -24,10 +33,16 @@ from policies.ratelimit import KeyedTokenBucket
 from policies.shedding import AdmissionController
 from policies.simpy_driver import run_call
 from scenario.history import POLICY, SHORT_CIRCUIT, UPSTREAM, Op
-from sim.world import Job, ReplicaState, World
+from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
+from sim.world import Job, ReplicaState, UpstreamState, World
 
 READS = frozenset({"read_history", "read_payslip"})
-VERIFIES = frozenset({"login", "recover_password"})
+VERIFIES = frozenset({"login", "recover_password"})  # Shahkar answers mark the account verified
+CACHED_VERIFICATION = frozenset({"login"})  # kinds a recent verification may stand in for
+VERIFIER = "shahkar"
+# A login re-confirms the stored verification time at most hourly, as the live portal
+# (verification.REFRESH_AFTER_S) does to keep a login from being a write every time.
+REFRESH_AFTER_S = 3600.0
 REFUSED = Outcome(False, error="refused")
 RESET = Outcome(False, error="reset")
 Attempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | None]]]
@@ -35,13 +50,13 @@ Attempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | Non
 
 @dataclass(slots=True)
 class Guard:
-    """The per-replica server-side policies (None = off)."""
+    """The per-replica server-side policies (None = off); the verification cache is the
+    replicas' shared `Runtime.verified`."""
 
     admission: AdmissionController | None
     login_limit: tuple[KeyedTokenBucket, KeyedTokenBucket] | None  # per account, per source
     pipelines: dict[str, ClientPipeline]
     cache: StaleIfErrorCache[object] | None
-    verified: dict[str, float]
 
     def login_refused(self, account: str, source: str, now: float) -> bool:
         """True when the login rate limits refuse this attempt."""
@@ -64,8 +79,12 @@ class Runtime:
                 login_limit=ps.login_limit.build() if ps.login_limit else None,
                 pipelines={name: ps.client_for(name).build(name) for name in world.upstreams},
                 cache=ps.cache.build() if ps.cache else None,
-                verified={},
             )
+        # account -> when Shahkar last confirmed its mobile, seen by every replica (the live
+        # portal's users.mobile_verified_s, in the database the replicas share). The
+        # population are returning users: each logged in, and so had its mobile confirmed,
+        # before the run starts, as the live lab's users do in its unrecorded warm-up.
+        self.verified: dict[str, float] = {f"u{n}": 0.0 for n in range(world.population)}
         # every pipeline in the order `drain` has always visited them (replica, upstream)
         self.pipelines = [pl for g in self.guards.values() for pl in g.pipelines.values()]
         self.user = ps.user.build("portal")
@@ -91,8 +110,14 @@ class Runtime:
         if cache is not None and job.kind in READS and cache.get(user, env.now) is not None:
             return ""
         call_id = f"{name}:{world.next_id()}"  # the same for every retry of this call
+        # a login with a recent verification at hand: Shahkar is not worth a long wait
+        fallback = name == VERIFIER and job.kind in CACHED_VERIFICATION \
+            and self._recently_verified(user, env.now)
+        wait_s = self.ps.verification_deadline_s
+        deadline = env.now + wait_s if fallback and wait_s is not None else None
         result = yield from run_call(env, guard.pipelines[name],
-                                     _upstream_attempt(world, rep, name, call_id), world.rng)
+                                     _upstream_attempt(world, rep, name, call_id), world.rng,
+                                     deadline_s=deadline)
         if result.attempts == 0:  # offered load the policies kept off the upstream
             world.history.append(Op("info", UPSTREAM + name, SHORT_CIRCUIT, env.now, call_id,
                                     result.reason))
@@ -100,17 +125,16 @@ class Runtime:
         if result.ok:
             if cache is not None and job.kind in READS:
                 cache.put(user, "", env.now)
-            if job.kind in VERIFIES:
-                guard.verified[user] = env.now
+            if name == VERIFIER and job.kind in VERIFIES:
+                seen = self.verified.get(user)
+                if job.kind != "login" or seen is None or env.now - seen > REFRESH_AFTER_S:
+                    self.verified[user] = env.now
             return ""
         if cache is not None and job.kind in READS:
             hit = cache.get_stale(user, env.now)
             if hit is not None:
                 return f"stale:{hit.age_s:.1f}"
-        max_age = self.ps.verification_cache_max_age_s
-        seen = guard.verified.get(user)
-        if max_age is not None and job.kind in VERIFIES and seen is not None \
-                and env.now - seen <= max_age:
+        if fallback:  # judged when the call started, as the live portal does
             return "cached"
         if self.ps.payment_queue and name == "payment":
             if job.key not in self.queued:  # a retried submission is queued once
@@ -118,6 +142,12 @@ class Runtime:
                 self.pending_payments.append(job.key)
             return "accepted"
         return result.reason
+
+    def _recently_verified(self, account: str, now: float) -> bool:
+        """Whether Shahkar confirmed `account`'s mobile within the policy's max age."""
+        max_age = self.ps.verification_cache_max_age_s
+        seen = self.verified.get(account)
+        return max_age is not None and seen is not None and now - seen <= max_age
 
 
 def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) -> Attempt:
@@ -129,20 +159,13 @@ def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) 
 
     def attempt(timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str | None]]:
         env = world.env
-        link = world.link(link_name)
-        mode = link.mode
-        if mode == "disabled" or world.isolated(rep) or world.down.get(up.rack, 0):
+        if world.down and world.down.get(up.rack, 0):  # the upstream lost power
             history.append(Op("info", process, "call", env.now, call_id, "fail", "refused"))
             return REFUSED, None
-        if mode == "reset_peer":
-            history.append(Op("info", process, "call", env.now, call_id, "fail", "reset"))
-            return RESET, None
-        if mode == "http_503":
-            history.append(Op("info", process, "call", env.now, call_id, "fail", "http_503"))
-            return Outcome(False, 503, retry_after_s=link.retry_after_s), None
+        if world.links and link_name in world.links:
+            return (yield from _through_link(world, world.links[link_name], up, process,
+                                             call_id, timeout_s=timeout_s))
         latency = up.latency(world.rng)
-        if mode == "slow":
-            latency += link.latency_s + link.jitter_s * world.rng.random()
         if latency >= timeout_s:
             yield env.timeout(timeout_s)
             history.append(Op("info", process, "call", env.now, call_id, "timeout", "timeout"))
@@ -152,3 +175,65 @@ def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) 
         return Outcome(True, 200, duration_s=latency), None
 
     return attempt
+
+
+def _through_link(world: World, link: LinkState, up: UpstreamState, process: str, call_id: str,
+                  *, timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str | None]]:
+    """One upstream attempt across a link a fault touched: the proxy's state and toxics
+    (`sim.links`) on the way there and back, and the upstream's admin fault in between."""
+    env, history = world.env, world.history
+    start_s = env.now
+    if not link.enabled:
+        history.append(Op("info", process, "call", env.now, call_id, "fail", "refused"))
+        return REFUSED, None
+    passage = cross(link, world.rng, UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES)
+    stop, ends_s = passage.up_stop, 0.0  # a stop's time counts the delays before it
+    status: Outcome | None = None  # the upstream's own answer, when not its normal one
+    if stop is None:  # the request arrives: the upstream answers, and the answer travels
+        latency = up.latency(world.rng)
+        if link.admin is not None:
+            latency, status = _admin_answer(world, link.admin, latency)
+        ends_s = passage.up_delay_s + latency
+        stop = passage.down_stop
+        if stop is None:
+            ends_s += passage.down_delay_s
+    if stop is not None:
+        ends_s += stop.closes_at_s
+    if ends_s >= timeout_s:
+        yield env.timeout(timeout_s)
+        history.append(Op("info", process, "call", env.now, call_id, "timeout", "timeout"))
+        return Outcome(False, error="timeout", duration_s=timeout_s), None
+    if ends_s > 0.0:  # an immediate answer (a reset, a 503) takes no step, as a refusal
+        yield env.timeout(ends_s)
+    if stop is not None:  # the connection closed before an answer came back
+        history.append(Op("info", process, "call", env.now, call_id, "fail", "reset"))
+        return RESET, None
+    if status is not None:
+        history.append(Op("info", process, "call", env.now, call_id, "fail",
+                          f"http_{status.status}"))
+        return status, None
+    history.append(Op("info", process, "call", env.now, call_id, "ok"))
+    return Outcome(True, 200, duration_s=env.now - start_s), None
+
+
+def _admin_answer(world: World, admin: SetAdminFault,
+                  latency_s: float) -> tuple[float, Outcome | None]:
+    """The upstream's HTTP-level fault (as mock_services/common/faults.py makes it): how long
+    it takes to answer and the error it answers with (None: its normal answer)."""
+    mode = admin.mode
+    match mode:
+        case "ok":
+            return latency_s, None
+        case "unavailable":
+            return 0.0, Outcome(False, 503, retry_after_s=admin.retry_after_s)
+        case "fail_n":
+            if world.admin_failures.get(admin.upstream, 0) > 0:
+                world.admin_failures[admin.upstream] -= 1
+                return 0.0, Outcome(False, 503, retry_after_s=admin.retry_after_s)
+            return latency_s, None
+        case "slow":
+            return latency_s + admin.delay_ms / 1000, None
+        case "lose_response":  # the work is done, the answer is a gateway error, late
+            return latency_s + admin.delay_ms / 1000, Outcome(False, 504)
+        case _:
+            assert_never(mode)

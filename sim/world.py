@@ -1,9 +1,11 @@
-"""The model's state: replicas, switches, racks, upstreams and client links, as SimPy objects.
+"""The model's state: replicas, racks, upstreams and the lab's links, as SimPy objects.
 
 `World` holds everything the short generator processes share: the environment, the seeded
 rng, the history, the replicas (each a pool of worker threads, `engine.Workers`, with a bounded
-accept queue), which switches, racks and links are down, and the upstreams' current modes.
-A replica is reachable when it is up, its rack has power and its switch works.
+accept queue), which racks have lost power, and the state of every link a fault touched (its
+proxy enabled or not, its toxics, its upstream's admin fault: `sim.links`). The faults reach
+it through `sim.ports`, as the live injector reaches the lab. A replica is reachable when it
+is up, its rack has power and its clients' proxy is enabled (a failed switch disables it).
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from typing import TYPE_CHECKING
 import simpy
 
 from policies.outcome import Outcome
+from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario
-from sim.dists import Sampler, sampler
 from sim.engine import Environment, Workers
+from sim.links import HEALTHY, LinkState
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
 
 if TYPE_CHECKING:
     from faults.catalog import RefreshStorm
+    from faults.injector import Injector
     from sim.pharmacy import Pharmacies
     from sim.runtime import Runtime
 
@@ -89,21 +93,6 @@ class ReplicaState:
         self.inflight.clear()
 
 
-@dataclass(frozen=True, slots=True)
-class LinkState:
-    """What a fault did to one link of the lab ("client-portal-a", "portal-a-shahkar").
-
-    mode: "ok"; "slow" (latency_s + uniform jitter_s added); "disabled" (connects refused);
-    "reset_peer"; "http_503" (with retry_after_s); "blackhole"; "cut_upload".
-    """
-
-    mode: str = "ok"
-    latency_s: float = 0.0
-    jitter_s: float = 0.0
-    retry_after_s: float = 30.0
-
-
-HEALTHY = LinkState()
 
 
 @dataclass(slots=True)
@@ -146,10 +135,14 @@ class World:
         topo, wl = scenario.topology, scenario.workload
         self.replicas = [ReplicaState(r, Workers(self.env, r.workers), f"client-{r.name}")
                          for r in topo.replicas]
-        self.down: dict[str, int] = {}  # switch, rack, replica or link name -> active faults
+        self.down: dict[str, int] = {}  # rack name -> active power losses
         self.upstreams = {name: UpstreamState(name, sampler(up.latency), up.rack)
                           for name, up in topo.upstreams.items()}
+        # proxy name -> its state, for the links a fault touched and has not healed (the
+        # healthy path reads one empty dict)
         self.links: dict[str, LinkState] = {}
+        self.injector: Injector | None = None  # built by `sim.faults` for the first fault
+        self.admin_failures: dict[str, int] = {}  # fail_n admin faults: failures left
         self.kinds: dict[str, KindRuntime] = {
             name: KindRuntime(sampler(k.service), tuple(k.upstreams), k.priority,
                               name in WRITE_FS) for name, k in wl.kinds.items()}
@@ -219,20 +212,24 @@ class World:
         """The state of a link (healthy unless a fault says otherwise)."""
         return self.links.get(name, HEALTHY) if self.links else HEALTHY
 
+    def set_link(self, name: str, state: LinkState) -> None:
+        """Change a link's state; a healthy one is forgotten, so the healthy path stays one
+        empty-dict test."""
+        if state.healthy:
+            self.links.pop(name, None)
+        else:
+            self.links[name] = state
+
     def reachable(self, rep: ReplicaState) -> bool:
-        """Up, powered, and its switch working."""
+        """Up, powered, and its clients' proxy enabled (a failed switch disables it)."""
         down = self.down
         return not (rep.down or rep.draining or (down and (
-            down.get(rep.spec.switch, 0) or down.get(rep.spec.rack, 0)
-            or down.get(rep.spec.name, 0))))
+            down.get(rep.spec.rack, 0) or down.get(rep.spec.name, 0)))
+            or self.isolated(rep))
 
     def isolated(self, rep: ReplicaState) -> bool:
-        """Its switch is down: neither clients nor upstreams reach it."""
-        return bool(self.down) and self.down.get(rep.spec.switch, 0) > 0
-
-    def link_down(self, rep: ReplicaState) -> bool:
-        """The clients' link to `rep` is blackholed."""
-        return self.link(rep.client_link).mode == "blackhole"
+        """Its clients' proxy is disabled: no request reaches it and no reply gets out."""
+        return bool(self.links) and not self.link(rep.client_link).enabled
 
     def commit(self, key: str) -> None:
         """Apply a write; with idempotency keys a repeated key is applied once."""

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from faults.actions import Deploy
 from faults.admin import HttpUpstreamAdmin, RecordingAdmin
 from faults.catalog import (
     DeploymentWindow,
@@ -32,10 +33,10 @@ from faults.catalog import (
 )
 from faults.client import ProxySpec, ToxiproxyClient
 from faults.errors import AdminError, FaultError, HealError, ProxyNotFound, SupervisorError
-from faults.injector import Injector
+from faults.injector import DeployHandle, Injector
 from faults.proxies import MemoryProxies
 from faults.schedule import Window, fixed_schedule, random_schedule
-from faults.supervisor import RecordingSupervisor
+from faults.supervisor import RecordingSupervisor, Supervisor
 from faults.topology import Link, Topology
 from faults.toxics import ToxicSpec
 from scenario.history import FAULT_START, FAULT_STOP, History
@@ -229,6 +230,46 @@ def test_a_deploy_runs_alongside_other_faults_and_its_window_waits_for_it(
         injector.heal(deploy)
     assert supervisor.calls == [("rolling_deploy", "portal", "portal-1", "portal-2")]
     assert [op.value for op in lab.history][-1] == "deployment_window"
+    assert not injector.active
+
+
+class InlineDeploys:
+    """A `DeployRunner` that records the deploys it is handed and runs none on a thread."""
+
+    def __init__(self) -> None:
+        self.started: list[Deploy] = []
+        self.waited = 0
+
+    def start(self, supervisor: Supervisor, action: Deploy) -> DeployHandle:
+        self.started.append(action)
+        return self
+
+    def wait(self) -> None:
+        self.waited += 1
+
+
+class ShiftLog:
+    """A `Workload` port that records every shift."""
+
+    def __init__(self) -> None:
+        self.shifts: list[tuple[str, bool]] = []
+
+    def shift(self, fault: PeakLoad | RefreshStorm, on: bool) -> None:
+        self.shifts.append((fault.kind, on))
+
+
+def test_a_deploy_runner_and_a_workload_port_can_be_injected(lab: Lab) -> None:
+    deploys, workload = InlineDeploys(), ShiftLog()
+    injector = Injector(TOPOLOGY, lab.history, lab.clock, lab.proxies, supervisor=lab.supervisor,
+                        deploys=deploys, workload=workload)
+    with injector.fault(DeploymentWindow(service="portal", rolling=False)):
+        assert deploys.started == [Deploy("portal", ("portal-1", "portal-2"), False, 5.0)]
+        assert deploys.waited == 0
+    assert deploys.waited == 1
+    assert lab.supervisor.calls == []  # the runner, not a thread, called (or not) the supervisor
+    with injector.fault(PeakLoad(rate_multiplier=2)), injector.fault(RefreshStorm()):
+        assert workload.shifts == [("peak_load", True), ("refresh_storm", True)]
+    assert workload.shifts[2:] == [("refresh_storm", False), ("peak_load", False)]
     assert not injector.active
 
 

@@ -82,3 +82,18 @@ def test_bad_policies_and_unknown_scenarios_exit_2(small_scenario: Path, tmp_pat
     assert main(["sim", "no_such_scenario", "--out", str(tmp_path / "o")]) == 2
     assert not (tmp_path / "o").exists()
     assert "not found" in capsys.readouterr().err
+
+
+def test_the_report_says_how_the_workload_was_compressed(small_scenario: Path,
+                                                         tmp_path: Path) -> None:
+    assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1", "--speed", "10",
+                 "--out", str(tmp_path / "x10")]) == 0
+    workload = _report(tmp_path / "x10")["workload"]
+    # speed and scale are the compressed scenario's time_scale; arrivals are drawn per run
+    # in the simulator, so none are listed; the population is the scenario's divided by the
+    # speed (one request stands for ten: each account makes as many requests as unhurried)
+    assert workload == {"speed": 10.0, "scale": 10.0, "arrivals": None, "played": None,
+                        "population": 10_000}
+    assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1",
+                 "--out", str(tmp_path / "x1")]) == 0
+    assert _report(tmp_path / "x1")["workload"]["speed"] == 1.0  # type: ignore[index]

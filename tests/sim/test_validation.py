@@ -32,7 +32,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 @pytest.mark.parametrize(("servers", "load", "tolerance"), [(1, 0.5, 0.06), (4, 0.7, 0.12)])
 def test_the_model_reduced_to_mmc_waits_as_erlang_c(servers: int, load: float,
                                                      tolerance: float) -> None:
-    waits = [simulated_wait_s(servers, load, 30_000, seed) for seed in (1, 2)]
+    # four seeds: two leave the M/M/4 mean wait 14 % under theory by chance alone
+    waits = [simulated_wait_s(servers, load, 30_000, seed) for seed in (1, 2, 3, 4)]
     mean_wait = sum(w for w, _ in waits) / len(waits)
     theory = erlang_c_wait_s(load * servers / MMC_SERVICE_S, MMC_SERVICE_S, servers)
     assert mean_wait == pytest.approx(theory, rel=tolerance)

@@ -1,0 +1,185 @@
+"""The simulated network links: what a proxy's state (enabled flag, toxics, an upstream's admin
+fault) does to one request and its response, with Toxiproxy's meaning per direction.
+
+One request/response exchange is one connection. Its request travels Toxiproxy's "upstream"
+stream (client -> server), its response the "downstream" stream (server -> client).
+`cross(link, rng, request_bytes, response_bytes)` draws, once per attempt, what each
+direction does: a delay added to it, or the point where it stops (data dropped) and, if ever,
+when the connection closes. Both sides (the users' link in `sim.client`, the portal's upstream
+links in `sim.runtime`) read the same `Passage`.
+
+How each toxic is modelled (attributes in Toxiproxy's units, TOXIPROXY.md):
+- latency: latency +- uniform jitter (ms) added to its direction, at least 0 (drawn per
+  attempt, not per chunk: a request or response is a few chunks released together).
+- bandwidth: bytes / (rate x 1000) s added to its direction; rate 0 stalls it (never closes).
+- slicer: the message is cut into ceil(bytes / average_size) pieces with `delay` microseconds
+  between them: pieces x delay added.
+- slow_close: delays only the close, after the response is read: no effect on an exchange.
+- timeout: the direction's data is dropped; the connection closes `timeout` ms later (0: never).
+- reset_peer: the direction's first data waits `timeout` ms, then the connection is reset.
+- limit_data: a message larger than `bytes` is cut: the connection closes mid-message.
+- noop: nothing.
+- toxicity: each toxic acts on an attempt with that probability (drawn with the world's rng;
+  no draw at 1 or 0). Stacked toxics apply in insertion order: delays add up; the first that
+  stops a direction decides when it stops.
+A toxic acts on the attempts that start while it is on (Toxiproxy's act on open connections
+too; an attempt lasts seconds, a fault minutes). A disabled proxy refuses connections; the
+ones open when it was disabled are dropped by `sim.ports.SimProxies`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Literal, assert_never, cast, get_args
+
+from faults.actions import SetAdminFault
+from faults.toxics import ToxicSpec
+
+ToxicType = Literal["latency", "bandwidth", "slicer", "slow_close", "timeout", "reset_peer",
+                    "limit_data", "noop"]
+SIMULATED: frozenset[str] = frozenset(get_args(ToxicType))
+NEVER = math.inf  # a stop whose connection is never closed: the caller's timeout ends it
+CUT_AFTER_S = 1.0  # how long a cut message runs before limit_data closes it (an upload of a
+# few hundred kB on a clinic's line; the sim does not model line speed otherwise)
+
+# Message sizes the size-dependent toxics (bandwidth, slicer, limit_data) act on, as the live
+# portal and mock upstreams exchange them: an HTTP request with its headers and a small form or
+# JSON body; an upload (an employer's monthly list, a workshop's documents) of a few hundred kB,
+# above limit_data's default 64 KiB cut; pages and JSON answers of a few kB; a history page of
+# about 30 kB; upstream calls of a few hundred bytes of JSON each way.
+REQUEST_BYTES = 1_500
+UPLOAD_BYTES = 250_000
+RESPONSE_BYTES = 5_000
+READ_RESPONSE_BYTES = 30_000
+UPSTREAM_REQUEST_BYTES = 600
+UPSTREAM_RESPONSE_BYTES = 800
+UPLOADS = frozenset({"submit_list", "register_workshop"})
+READS = frozenset({"read_history", "read_payslip"})
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """One proxy in the simulated lab ("client-portal-a", "portal-a-shahkar"): enabled or not,
+    its toxics in insertion order, and for an upstream link its upstream's admin fault."""
+
+    enabled: bool = True
+    toxics: tuple[ToxicSpec, ...] = ()
+    admin: SetAdminFault | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """Enabled, without toxics and without an admin fault: the world forgets it."""
+        return self.enabled and not self.toxics and self.admin is None
+
+    @property
+    def mode(self) -> str:
+        """A one-word summary: "ok", "slow" (only delays), "disabled", "http_503" or
+        "broken" (some data stops)."""
+        if not self.enabled:
+            return "disabled"
+        if self.admin is not None and self.admin.mode in ("unavailable", "fail_n"):
+            return "http_503"
+        if any(t.type in ("timeout", "reset_peer", "limit_data") for t in self.toxics):
+            return "broken"
+        return "slow" if self.toxics or self.admin is not None else "ok"
+
+
+HEALTHY = LinkState()
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """A direction stopped: data dropped after `at_s`; the connection closes after `close_s`
+    more (NEVER: it hangs); `reset` when it closes with a TCP reset."""
+
+    at_s: float
+    close_s: float
+    reset: bool
+
+    @property
+    def closes_at_s(self) -> float:
+        """When, from the start of the direction, the caller sees the connection end."""
+        return self.at_s + self.close_s
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """What one attempt's request and response meet on a link."""
+
+    up_delay_s: float = 0.0
+    down_delay_s: float = 0.0
+    up_stop: Stop | None = None
+    down_stop: Stop | None = None
+
+
+CLEAR = Passage()
+
+
+def toxic_type(spec: ToxicSpec) -> ToxicType:
+    """The spec's type as one the simulator models; `ValueError` (one sentence) otherwise."""
+    if spec.type not in SIMULATED:
+        raise ValueError(f"toxic type {spec.type!r} cannot be simulated; the simulator "
+                         f"models {sorted(SIMULATED)}")
+    return cast(ToxicType, spec.type)
+
+
+def message_bytes(kind: str) -> tuple[int, int]:
+    """The request and response sizes of a user request of `kind`."""
+    request = UPLOAD_BYTES if kind in UPLOADS else REQUEST_BYTES
+    return request, READ_RESPONSE_BYTES if kind in READS else RESPONSE_BYTES
+
+
+def cross(link: LinkState, rng: random.Random, request_bytes: int,
+          response_bytes: int) -> Passage:
+    """Draw what `link`'s toxics do to one exchange of these sizes."""
+    if not link.toxics:
+        return CLEAR
+    delays = {"upstream": 0.0, "downstream": 0.0}
+    stops: dict[str, Stop] = {}
+    for spec in link.toxics:
+        stream = spec.stream
+        if stream in stops:
+            continue  # its data stopped upstream of this toxic in the chain
+        if spec.toxicity < 1.0 and (spec.toxicity <= 0.0 or rng.random() >= spec.toxicity):
+            continue
+        size = request_bytes if stream == "upstream" else response_bytes
+        delay, stop = _effect(spec, dict(spec.attributes), size, rng)
+        if stop is not None:
+            stops[stream] = Stop(delays[stream] + stop.at_s, stop.close_s, stop.reset)
+        delays[stream] += delay
+    return Passage(delays["upstream"], delays["downstream"], stops.get("upstream"),
+                   stops.get("downstream"))
+
+
+def _effect(spec: ToxicSpec, attrs: dict[str, int], size: int,
+            rng: random.Random) -> tuple[float, Stop | None]:
+    """One toxic on one message of `size` bytes: the delay it adds, or where it stops it."""
+    kind = toxic_type(spec)
+    match kind:
+        case "latency":
+            latency, jitter = attrs.get("latency", 0), attrs.get("jitter", 0)
+            drawn = latency + (rng.uniform(-jitter, jitter) if jitter else 0.0)
+            return max(drawn, 0.0) / 1000, None
+        case "bandwidth":
+            rate = attrs.get("rate", 0)
+            if rate == 0:
+                return 0.0, Stop(0.0, NEVER, reset=False)
+            return size / (rate * 1000), None
+        case "slicer":
+            pieces = math.ceil(size / attrs["average_size"])
+            return pieces * attrs.get("delay", 0) / 1e6, None
+        case "slow_close" | "noop":
+            return 0.0, None
+        case "timeout":
+            timeout = attrs.get("timeout", 0)
+            return 0.0, Stop(0.0, timeout / 1000 if timeout else NEVER, reset=False)
+        case "reset_peer":
+            return 0.0, Stop(0.0, attrs.get("timeout", 0) / 1000, reset=True)
+        case "limit_data":
+            if size > attrs.get("bytes", 0):
+                return 0.0, Stop(0.0, CUT_AFTER_S, reset=False)
+            return 0.0, None
+        case _:
+            assert_never(kind)
