@@ -39,11 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--upstream", action="append", default=[], metavar="NAME=URL",
                    help="portal only: where to reach an upstream (shahkar, registry, payment, sms)")
     p.add_argument("--policies", default="baseline",
-                   help="portal only: baseline, resilient or a policy TOML file")
+                   help="portal only: baseline, resilient, a policy TOML file or a resolved "
+                        "policies.json")
     p.add_argument("--replica-id", default="r0", help="this replica's name (default r0)")
     p.add_argument("--seed", type=int, default=seed.DEFAULT_SEED, help="demo population seed")
     p.add_argument("--citizens", type=int, default=seed.DEFAULT_CITIZENS,
                    help="demo citizens to seed")
+    p.add_argument("--demand", type=Path, default=None, metavar="FILE",
+                   help="the scenario's service demand to emulate (JSON, the lab's "
+                        "demand.json); read at start when it exists and on POST /admin/demand "
+                        "(default: none, no emulation)")
     p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     return p
 
@@ -62,7 +67,7 @@ def _upstreams(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[st
 def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FastAPI:
     """The app the arguments describe (one sentence and exit 2 when they are bad)."""
     common = {"data_dir": args.data_dir, "replica_id": args.replica_id, "seed": args.seed,
-              "citizens": args.citizens}
+              "citizens": args.citizens, "demand": args.demand}
     try:
         if args.service == "portal":
             from mock_services.portal.app import create_app

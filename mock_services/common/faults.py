@@ -87,12 +87,16 @@ def faults_of(request: Request) -> FaultInjector:
 
 async def _before(request: Request) -> FaultInjector:
     injector = faults_of(request)
-    await injector.before()
+    await injector.before()  # an unavailable upstream refuses at once, without its latency
+    emulator = getattr(request.app.state, "demand", None)
+    if emulator is not None:
+        await emulator.delay()
     return injector
 
 
 Faults = Annotated[FaultInjector, Depends(_before)]
-"""A route parameter: applies the injected fault before the route runs; call after_commit later."""
+"""A route parameter: applies the injected fault, then the emulated latency of the scenario's
+demand (mock_services.common.emulation), before the route runs; call after_commit later."""
 
 
 def fault_router() -> APIRouter:

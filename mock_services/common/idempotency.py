@@ -73,6 +73,13 @@ def forget(conn: sqlite3.Connection, scope: str, key: str) -> None:
     conn.execute("DELETE FROM idempotency WHERE scope=? AND key=?", (scope, key))
 
 
+async def replay(db: Database, scope: str, key: str, digest: str) -> StoredResponse | None:
+    """`lookup` in a read of its own: a write that asks upstreams before it commits answers a
+    retry of an applied write from here, without asking them again (`run_once` checks again
+    in the write's transaction, for a retry that raced the first)."""
+    return await db.aread(lambda c: lookup(c, scope, key, digest))
+
+
 def run_once(conn: sqlite3.Connection, scope: str, key: str, digest: str, *, now_s: float,
              apply: Callable[[sqlite3.Connection], StoredResponse]) -> tuple[StoredResponse, bool]:
     """Apply the write unless the key is bound already; (response, replayed). Call in a write tx."""

@@ -7,6 +7,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -27,6 +28,12 @@ class Metrics:
                                 ["upstream", "outcome"], registry=self.registry)
         self.events = Counter("service_events", "Notable events (shed, stale, queued...)",
                               ["event"], registry=self.registry)
+        # the emulated demand's worker pool (mock_services.common.emulation); 0 without one
+        self.emulated_busy = Gauge("emulated_busy_workers", "Emulated worker slots held",
+                                   registry=self.registry)
+        self.emulated_queue = Gauge("emulated_queue_length",
+                                    "Requests waiting for an emulated worker slot",
+                                    registry=self.registry)
 
     def router(self) -> APIRouter:
         """GET /metrics in Prometheus text format."""

@@ -28,6 +28,9 @@ class ServiceSettings(BaseSettings):
     # loopback only. Only the compose file sets it (CHAOSLAB_ADMIN_NETWORKS='["CIDR", ...]'),
     # to its own network, so the chaos suite's container can reach the admin routes.
     admin_networks: tuple[IPvAnyNetwork, ...] = ()
+    # The scenario's service demand to emulate (mock_services.common.demand): read at start
+    # when the file exists, and again on POST /admin/demand. None: no emulation.
+    demand: Path | None = None
 
     def population(self) -> demo.Population:
         """The demo population these settings name (deterministic)."""

@@ -18,6 +18,7 @@ from types import FrameType
 from mock_services.lab import state
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, teardown
 from mock_services.lab.supervisor import up as start_lab
+from policies.resolve import short_digest
 
 WATCH_INTERVAL_S = 0.5  # how often a foreground supervisor checks its lab is still there
 
@@ -28,7 +29,9 @@ def _fail(exc: LabError) -> int:
 
 
 def up(args: argparse.Namespace) -> int:
-    """Start the lab; print its map. Without --detach, stay until Ctrl-C/SIGTERM, then stop."""
+    """Start the lab with --policies (a preset, a policy TOML file or a resolved .json, handed
+    to every process as the resolved <dir>/policies.json); print its map. Without --detach,
+    stay until Ctrl-C/SIGTERM, then stop."""
     run_dir: Path = args.dir
     stop = threading.Event()
 
@@ -39,10 +42,12 @@ def up(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         try:
-            lab = start_lab(LabConfig(run_dir))
+            lab = start_lab(LabConfig(run_dir, policies=getattr(args, "policies", "resilient")))
         except LabError as exc:
             return _fail(exc)
         print(lab.state.describe(), flush=True)
+        print(f"policies   {lab.state.policies} (sha256 {short_digest(lab.state.digest())}) "
+              f"{lab.state.policies_file}", flush=True)
         if args.detach:
             print(f"lab is up; stop it with: chaoslab lab down --dir {run_dir}", flush=True)
             return 0

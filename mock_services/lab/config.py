@@ -19,6 +19,9 @@ from mock_services.lab.topology import (
     TopologyError,
     default_topology,
 )
+from policies.errors import PolicyConfigError
+from policies.presets import PolicySet
+from policies.resolve import resolve_policies
 
 PROXY = "toxiproxy"  # the process name of the embedded proxy server
 TOXIPROXY_URL_ENV = "TOXIPROXY_URL"
@@ -37,7 +40,12 @@ class LabError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class LabConfig:
-    """How to start a lab: where, what, with which policies and deadlines."""
+    """How to start a lab: where, what, with which policies and deadlines.
+
+    policies: what a person typed (a preset name, a policy TOML file, a resolved .json file),
+    kept as the lab's label; policy_set: the set already resolved from it (a scenario's
+    overrides included), None: resolve `policies` alone.
+    """
 
     run_dir: Path
     topology: Topology = field(default_factory=default_topology)
@@ -45,6 +53,16 @@ class LabConfig:
     toxiproxy_url: str | None = None  # None: $TOXIPROXY_URL, else the embedded proxy
     ready_timeout_s: float = 20.0
     stop_grace_s: float = 10.0
+    policy_set: PolicySet | None = None
+
+    def resolved_policies(self) -> PolicySet:
+        """The set the lab's processes run; `LabError` (bad input, one sentence) otherwise."""
+        if self.policy_set is not None:
+            return self.policy_set
+        try:
+            return resolve_policies(self.policies)
+        except PolicyConfigError as exc:
+            raise LabError(f"--policies: {exc}", bad_input=True) from None
 
 
 def resolve(config: LabConfig) -> LabState:

@@ -8,6 +8,11 @@ A map may also name hosts other than 127.0.0.1: `addresses` gives each service's
 proxy's `host:port` (the compose lab's map, `deploy/lab.json`, names container hosts as seen
 inside the compose network), and `docker_project` says that the processes are containers of
 that compose project, supervised through the Docker engine rather than by pid.
+
+The policy set is recorded three ways: `policies`, the human label (a preset name or the file
+given); `policies_file`, the resolved set every process of the lab was handed
+(`<run_dir>/policies.json`); `policies_digest`, its sha256. A map without a file (the compose
+lab's: its services resolve the preset name they were started with) resolves the label.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from mock_services.lab.topology import (
     Topology,
     topology_from_mapping,
 )
+from policies.presets import PolicySet
+from policies.resolve import load_policies, policies_digest, resolve_policies
 
 STATE_FILE = "lab.json"
 
@@ -47,6 +54,18 @@ class LabState:
     # service or proxy name -> "host:port"; a name missing is on 127.0.0.1 at its port
     addresses: Mapping[str, str] = field(default_factory=dict)
     docker_project: str = ""  # "": processes with pid files; else that compose project
+    policies_file: str = ""  # the resolved set handed to every process; "": resolve the label
+    policies_digest: str = ""  # sha256 of that file's text
+
+    def policy_set(self) -> PolicySet:
+        """The lab's resolved policy set (`PolicyConfigError` when it cannot be read)."""
+        if self.policies_file:
+            return load_policies(Path(self.policies_file))
+        return resolve_policies(self.policies)
+
+    def digest(self) -> str:
+        """The sha256 of the lab's resolved policy set."""
+        return self.policies_digest or policies_digest(self.policy_set())
 
     def url(self, service: str) -> str:
         """The direct address of `service` (bypassing every proxy): for admin and readiness."""
@@ -91,6 +110,9 @@ class LabState:
             data["addresses"] = dict(self.addresses)
         if self.docker_project:
             data["docker_project"] = self.docker_project
+        if self.policies_file:
+            data["policies_file"] = self.policies_file
+            data["policies_digest"] = self.policies_digest
         return json.dumps(data, indent=2) + "\n"
 
     def with_supervisor(self, pid: int) -> LabState:
@@ -133,7 +155,9 @@ def load(run_dir: Path) -> LabState:
             path.parent, topology_from_mapping(data["topology"]), str(data["toxiproxy_url"]),
             bool(data["embedded_proxy"]), str(data["policies"]), int(data["supervisor_pid"]),
             {str(k): str(v) for k, v in dict(data.get("addresses", {})).items()},
-            str(data.get("docker_project", "")))
+            str(data.get("docker_project", "")),
+            policies_file=str(data.get("policies_file", "")),
+            policies_digest=str(data.get("policies_digest", "")))
     except KeyError as exc:
         raise NoLab(f"{path}: missing key {exc.args[0]!r}; expected the map written by "
                     "'lab up' or 'python -m chaoslab.compose'") from None

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -28,16 +29,19 @@ from mock_services.lab.config import (
     proxy_defs,
     resolve,
 )
+from mock_services.lab.demand import demand_path
 from mock_services.lab.readiness import NotReady, wait_ready
 from mock_services.lab.state import LabState
 from mock_services.lab.topology import CLIENT, ServiceSpec
+from policies.resolve import POLICIES_FILE, write_policies
 
 
 def service_argv(lab: LabState, s: ServiceSpec) -> tuple[str, ...]:
     """The command line of `s`, as the services contract defines it."""
     argv = [sys.executable, "-m", "mock_services", s.kind, "--host", ports.HOST,
             "--port", str(s.port), "--data-dir", str(lab.data_dir(s)),
-            "--policies", lab.policies]
+            "--policies", lab.policies_file or lab.policies,  # the resolved file, if any
+            "--demand", str(demand_path(lab.run_dir))]  # read if it exists (lab.demand)
     if s.kind == "portal":
         argv += ["--replica-id", s.replica_id or s.name]
         for link in lab.topology.links_from(s.name):
@@ -169,6 +173,7 @@ class Lab:
 def up(config: LabConfig) -> Lab:
     """Start the lab of `config` and return it once every service is ready."""
     run_dir = config.run_dir
+    policy_set = config.resolved_policies()  # bad policies: refused before anything is made
     try:  # before anything starts: a run directory that cannot be made is bad input
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -186,6 +191,9 @@ def up(config: LabConfig) -> Lab:
         except proxyapi.ProxyApiError as exc:
             raise LabError(f"{exc}; expected a Toxiproxy server ({TOXIPROXY_URL_ENV})",
                            bad_input=True) from None
+    policies_file = lab_state.run_dir / POLICIES_FILE  # every process is handed this file
+    lab_state = replace(lab_state, policies_file=str(policies_file),
+                        policies_digest=write_policies(policy_set, policies_file))
     lab_state.save()
     lab = Lab(lab_state, config)
     try:

@@ -3,6 +3,12 @@
 Classes (the history's `priority`): 0 prescriptions and dispensing; 1 logins, list
 submissions and other writes; 2 browsing (history, pay slips). The controller (a policy)
 sheds the lower classes first. Ops routes are never shed: a load balancer must still see them.
+
+Each admitted request is a sample for the limit when it ends: its latency and whether it
+failed. A 502/503 the portal gave for an upstream or its database frees the slot without a
+sample; so does a 429 of the login rate limit (`RATE_LIMITED_NO_SAMPLE`); a 503 of the
+emulated waiting room being full (`QueueFull`) is a failed sample of latency 0, as the
+simulator's gate counts QUEUE_FULL.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mock_services.common.clock import Clock
+from mock_services.common.emulation import queue_full_refused
 from mock_services.common.metrics import Metrics
 from policies.decisions import Reject
 from policies.shedding import AdmissionController
@@ -20,7 +27,14 @@ EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/admin", "/openapi.json",
 PRIORITY_BY_PREFIX = (("/prescriptions", 0), ("/auth", 1), ("/lists", 1), ("/workshops", 1),
                       ("/drafts", 1), ("/citizens", 2))
 BROWSING = 2
-DEPENDENCY_FAILED = frozenset({502, 503})  # no sample for the limit (AdmissionController)
+DEPENDENCY_FAILED = frozenset({502, 503})  # no sample for the limit (AdmissionController),
+# except the 503 of a full waiting room (queue_full_refused)
+# A 429 is the portal refusing an abusive client, in microseconds and before any real work:
+# it says nothing about this replica's capacity. As a failure it would let an attacker cut
+# the limit and shed legitimate users; as a fast success it would let them raise it towards
+# max_limit (AIMD adds 1 per sample while busy). So it frees its slot without a sample, in
+# the simulator's gate too (sim/portal.py, RATE_LIMITED).
+RATE_LIMITED_NO_SAMPLE = 429
 
 
 def priority_of(path: str) -> int:
@@ -51,6 +65,7 @@ class AdmissionMiddleware:
             await self._shed(send, decision.retry_after_s or 1.0)
             return
         status = 500
+        scope.setdefault("state", {})  # shared with the request's state: QueueFull marks it
 
         async def watch(message: Message) -> None:
             nonlocal status
@@ -62,9 +77,15 @@ class AdmissionMiddleware:
             await self.app(scope, receive, watch)
         finally:
             now = self.clock.now()
-            # 502/503: the portal answering for an upstream (or its database) that failed
-            self.controller.release(now, now - started, ok=status < 500,
-                                    ignore=status in DEPENDENCY_FAILED)
+            if queue_full_refused(scope):
+                # the replica's own queue refused it: a failed sample of latency 0, as the
+                # sim's gate releases QUEUE_FULL (an overload signal, never ignored)
+                self.controller.release(now, 0.0, ok=False)
+            else:
+                # 502/503: the portal answering for an upstream (or its database) that failed
+                self.controller.release(now, now - started, ok=status < 500,
+                                        ignore=status in DEPENDENCY_FAILED
+                                        or status == RATE_LIMITED_NO_SAMPLE)
 
     @staticmethod
     async def _shed(send: Send, retry_after_s: float) -> None:

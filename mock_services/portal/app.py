@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from mock_services.common.app import base_app
 from mock_services.common.clock import Clock, SystemClock
+from mock_services.common.emulation import Emulator, Sleep, install
 from mock_services.common.metrics import Metrics
 from mock_services.portal import store
 from mock_services.portal.admission import AdmissionMiddleware
@@ -22,7 +23,8 @@ from mock_services.portal.routes import admin, auth, drafts, lists, prescription
 from mock_services.portal.routes import workshops as workshop_routes
 from mock_services.portal.settings import PortalSettings
 from mock_services.portal.upstream import UpstreamClient
-from policies.presets import PolicySet, load_policy_set
+from policies.presets import PolicySet
+from policies.resolve import resolve_policies
 from policies.shedding import AdmissionController
 
 VERSION = "1.0.0"
@@ -31,7 +33,7 @@ _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
              rng: random.Random, transports: Mapping[str, httpx.AsyncBaseTransport],
-             metrics: Metrics, log_events: bool) -> PortalContext:
+             metrics: Metrics, log_events: bool, sleep: Sleep) -> PortalContext:
     db = store.open_database(settings.data_dir)
     store.seed(db, settings.population(), settings.seed_scrypt_n)
     events = EventLog(settings.data_dir / f"portal-{settings.replica_id}.events.jsonl"
@@ -52,16 +54,19 @@ def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
         cache=policy_set.cache.build() if policy_set.cache else None,
         admission=AdmissionController(policy_set.admission) if policy_set.admission else None,
         login_by_account=by_account, login_by_source=by_source,
-        hashing=anyio.CapacityLimiter(settings.max_concurrent_hashes))
+        hashing=anyio.CapacityLimiter(settings.max_concurrent_hashes),
+        demand=Emulator(f"portal-{settings.replica_id}", settings.demand, sleep,
+                        replica=settings.replica_id, now=clock.now))
 
 
 def create_app(settings: PortalSettings, *, clock: Clock | None = None,
                rng: random.Random | None = None, policy_set: PolicySet | None = None,
                transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-               log_events: bool = True) -> FastAPI:
-    """The portal app; `transports` lets tests route upstream calls in process."""
+               log_events: bool = True, sleep: Sleep | None = None) -> FastAPI:
+    """The portal app; `transports` lets tests route upstream calls in process, `sleep`
+    (default: the clock's) is what the emulated service times await."""
     the_clock = clock or SystemClock()
-    policies = policy_set or load_policy_set(settings.policies)
+    policies = policy_set or resolve_policies(settings.policies)
     the_rng = rng or random.Random(f"{settings.seed}:{settings.replica_id}")
     holder: dict[str, PortalContext] = {}
 
@@ -81,9 +86,11 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
                    admin_networks=settings.admin_networks, lifespan=lifespan)
     metrics: Metrics = app.state.metrics
     ctx = _context(settings, policies, clock=the_clock, rng=the_rng,
-                   transports=transports or {}, metrics=metrics, log_events=log_events)
+                   transports=transports or {}, metrics=metrics, log_events=log_events,
+                   sleep=sleep or the_clock.sleep)
     holder["ctx"] = ctx
     app.state.ctx = ctx
+    install(app, ctx.demand)
     if ctx.admission is not None:
         app.add_middleware(AdmissionMiddleware, controller=ctx.admission, clock=the_clock,
                            metrics=metrics)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from mock_services.common.clock import Clock
 from mock_services.common.db import Database
+from mock_services.common.emulation import Emulator
 from mock_services.common.errors import Unavailable
 from mock_services.common.metrics import Metrics
 from mock_services.portal.events import EventLog
@@ -39,6 +40,7 @@ class PortalContext:
     login_by_account: KeyedTokenBucket | None
     login_by_source: KeyedTokenBucket | None
     hashing: anyio.CapacityLimiter
+    demand: Emulator  # the scenario's service demand, emulated (a pass-through without one)
 
     def reset_policies(self) -> None:
         """Fresh policy state, as at start: breakers closed, budgets, throttles and hedge

@@ -15,6 +15,8 @@ class PortalSettings(ServiceSettings):
     """Everything a portal replica is started with (flags, or CHAOSLAB_* environment)."""
 
     upstreams: dict[str, str] = Field(default_factory=dict)
+    # the lab hands every replica its resolved set (<run_dir>/policies.json); a person may
+    # still type a preset name or a policy TOML file (the compose lab's CHAOSLAB_POLICIES)
     policies: str = "baseline"
     # scrypt cost: n=2**14, r=8 is 16 MiB and ~40 ms a hash here (memory-hard, RFC 7914).
     scrypt_n: Annotated[int, Field(ge=2, le=2**20)] = 2**14
@@ -31,8 +33,6 @@ class PortalSettings(ServiceSettings):
     max_draft_bytes: Annotated[int, Field(ge=256, le=1_000_000)] = 65_536
     # resilient: how long a list submission waits for payment before answering 202 + queue
     list_sync_payment_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    # resilient logins with a recent verification wait at most this long for Shahkar
-    login_shahkar_deadline_s: Annotated[float, Field(gt=0, le=60)] = 2.5
     payment_worker_idle_s: Annotated[float, Field(gt=0, le=60)] = 0.5
     max_list_workers: Annotated[int, Field(ge=1, le=5000)] = 5000
 

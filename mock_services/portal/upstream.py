@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from mock_services.common.clock import Clock
+from mock_services.common.emulation import upstream_time
 from mock_services.common.metrics import Metrics
 from mock_services.portal.events import EventLog
 from policies.aio import run_call
@@ -89,9 +90,10 @@ class UpstreamClient:
             self._record_attempt(outcome, call_id)
             return outcome, answer
 
-        result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
-                                sleep=self.clock.sleep, deadline_s=deadline_s,
-                                idempotent=idempotent)
+        with upstream_time(self.clock.now):  # not the portal's own work (its service time)
+            result = await run_call(self.pipeline, attempt, clock=self.clock.now, rng=self.rng,
+                                    sleep=self.clock.sleep, deadline_s=deadline_s,
+                                    idempotent=idempotent)
         if result.attempts == 0:  # offered load the policies kept off the upstream
             self.events.write(self.clock.now(), f"upstream:{self.name}", SHORT_CIRCUIT,
                               call_id, result.reason)

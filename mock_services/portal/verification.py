@@ -2,7 +2,10 @@
 
 With `verification_cache_max_age_s` set, a user whose mobile Shahkar confirmed within that
 age still logs in while Shahkar is down or slow; without it (baseline) a Shahkar outage
-stops every login.
+stops every login. With `verification_deadline_s` set too, such a user waits at most that
+long for Shahkar: the call is given the deadline, so its attempt is cut (and recorded as a
+timeout) when it passes, not left running. The simulator (sim/runtime.py) does the same.
+Password recovery has no fallback: it checks a new mobile, which no past answer vouches for.
 """
 
 from __future__ import annotations
@@ -11,21 +14,30 @@ from typing import Literal
 
 from mock_services.common.errors import Forbidden, Unavailable
 from mock_services.portal.context import PortalContext
+from mock_services.portal.upstream import Reply
 
 # Re-confirming at most hourly keeps a login from being a write every time.
 REFRESH_AFTER_S = 3600.0
 Verification = Literal["fresh", "cached"]
 
 
-async def shahkar_match(ctx: PortalContext, national_id: str, mobile: str,
-                        deadline_s: float | None = None) -> bool | None:
-    """Shahkar's answer (True/False), or None when Shahkar gave no usable answer."""
+async def ask_shahkar(ctx: PortalContext, national_id: str, mobile: str,
+                      deadline_s: float | None = None) -> tuple[bool | None, Reply]:
+    """Shahkar's answer (True/False), or None when Shahkar gave no usable answer; and the
+    reply, whose `reason` says why not."""
     reply = await ctx.upstream("shahkar").call(
         "POST", "/shahkar", json={"mobile": mobile, "national_code": national_id},
         deadline_s=deadline_s)
     if reply.ok and reply.status == 200 and isinstance(reply.body, dict):
-        return bool(reply.body.get("matched"))
-    return None
+        return bool(reply.body.get("matched")), reply
+    return None, reply
+
+
+async def shahkar_match(ctx: PortalContext, national_id: str, mobile: str,
+                        deadline_s: float | None = None) -> bool | None:
+    """Shahkar's answer (True/False), or None when Shahkar gave no usable answer."""
+    matched, _ = await ask_shahkar(ctx, national_id, mobile, deadline_s)
+    return matched
 
 
 async def verify_login_mobile(ctx: PortalContext, national_id: str, mobile: str,
@@ -35,7 +47,8 @@ async def verify_login_mobile(ctx: PortalContext, national_id: str, mobile: str,
     start = ctx.clock.now()
     fallback = max_age is not None and verified_s is not None and start - verified_s <= max_age
     # With a fallback at hand, a slow Shahkar is not worth the user's wait: cut it short.
-    deadline = start + ctx.settings.login_shahkar_deadline_s if fallback else None
+    wait_s = ctx.policies.verification_deadline_s
+    deadline = start + wait_s if fallback and wait_s is not None else None
     matched = await shahkar_match(ctx, national_id, mobile, deadline)
     now = ctx.clock.now()
     if matched is True:

@@ -13,6 +13,7 @@ from mock_services.common import idempotency
 from mock_services.common.app import base_app
 from mock_services.common.clock import Clock, SystemClock
 from mock_services.common.db import Database
+from mock_services.common.emulation import Emulator, install
 from mock_services.common.faults import FaultInjector, fault_router
 from mock_services.common.settings import ServiceSettings
 
@@ -34,7 +35,8 @@ def seed_once(db: Database, marker: str, fill: Callable[[sqlite3.Connection], No
 
 def upstream_app(name: str, settings: ServiceSettings, schema: str,
                  clock: Clock | None) -> FastAPI:
-    """A service app with `name`.sqlite3 in the data dir, fault injection and ops routes."""
+    """A service app with `name`.sqlite3 in the data dir, fault injection, the emulated
+    latency of the scenario's demand (when `settings.demand` names one) and ops routes."""
     db = Database(settings.data_dir / f"{name}.sqlite3", META_SCHEMA + idempotency.SCHEMA + schema)
 
     @asynccontextmanager
@@ -49,6 +51,7 @@ def upstream_app(name: str, settings: ServiceSettings, schema: str,
     app.state.clock = the_clock
     app.state.faults = FaultInjector(the_clock)
     app.include_router(fault_router())
+    install(app, Emulator(name, settings.demand, the_clock.sleep, upstream=name))
     return app
 
 

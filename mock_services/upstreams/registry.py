@@ -1,4 +1,5 @@
-"""The identity registry and records store: who a person is, their insurance history, pay slips."""
+"""The identity registry and records store: who a person is, their insurance history, pay slips,
+whether they are insured (the eligibility a prescription needs) and a workshop's standing."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS history (
     workshop_code TEXT NOT NULL, days INTEGER NOT NULL, wage_rial INTEGER NOT NULL,
     PRIMARY KEY (national_id, year, month, workshop_code)
 );
+CREATE INDEX IF NOT EXISTS history_by_workshop ON history (workshop_code);
 """
 PAYSLIP_MONTHS = 6
 
@@ -38,6 +40,7 @@ def _valid(value: str) -> str:
 
 
 NidPath = Annotated[str, Path(pattern=r"^\d{10}$"), AfterValidator(_valid)]
+WorkshopPath = Annotated[str, Path(pattern=r"^\d{10}$")]
 
 
 class PersonOut(BaseModel):
@@ -80,6 +83,44 @@ class PayslipsOut(BaseModel):
 
     national_id: str
     payslips: list[Payslip]
+
+
+class EligibilityOut(BaseModel):
+    """Whether the person is insured: `covered_through` is their last insured month (YYYYMM)."""
+
+    national_id: str
+    eligible: bool
+    covered_through: str | None
+
+
+class WorkshopStandingOut(BaseModel):
+    """What the registry holds on a workshop code: the people insured under it, and the last
+    month any of them was (YYYYMM; none for a workshop the registry has no records of)."""
+
+    code: str
+    insured_people: int
+    last_period: str | None
+
+
+def _period(year: int, month: int) -> str:
+    return f"{year:04d}{month:02d}"
+
+
+def _eligibility(conn: sqlite3.Connection, nid: str) -> EligibilityOut:
+    if conn.execute("SELECT 1 FROM persons WHERE national_id=?", (nid,)).fetchone() is None:
+        raise NotFound(f"no person with national ID {nid} in the registry")
+    last = conn.execute("SELECT year, month FROM history WHERE national_id=? AND days > 0 "
+                        "ORDER BY year DESC, month DESC LIMIT 1", (nid,)).fetchone()
+    return EligibilityOut(national_id=nid, eligible=last is not None,
+                          covered_through=_period(last["year"], last["month"]) if last else None)
+
+
+def _standing(conn: sqlite3.Connection, code: str) -> WorkshopStandingOut:
+    row = conn.execute("SELECT COUNT(DISTINCT national_id) AS n, MAX(year * 100 + month) AS last "
+                       "FROM history WHERE workshop_code=?", (code,)).fetchone()
+    last = row["last"]
+    return WorkshopStandingOut(code=code, insured_people=int(row["n"]),
+                               last_period=f"{int(last):06d}" if last is not None else None)
 
 
 def _history(conn: sqlite3.Connection, nid: str) -> list[HistoryRow]:
@@ -134,5 +175,19 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
                          net_rial=r.wage_rial - pct(r.wage_rial, INSURED_SHARE_PCT))
                  for r in reversed(records[-PAYSLIP_MONTHS:])]
         return PayslipsOut(national_id=national_id, payslips=slips)
+
+    @app.get("/persons/{national_id}/eligibility", tags=["registry"])
+    async def eligibility(national_id: NidPath, db: Db, faults: Faults) -> EligibilityOut:
+        """Whether the person is insured (a prescription and its dispensing need it)."""
+        answer = await db.aread(lambda c: _eligibility(c, national_id))
+        await faults.after_commit()
+        return answer
+
+    @app.get("/workshops/{code}", tags=["registry"])
+    async def workshop(code: WorkshopPath, db: Db, faults: Faults) -> WorkshopStandingOut:
+        """The registry's records under a workshop code (none yet for a new workshop)."""
+        answer = await db.aread(lambda c: _standing(c, code))
+        await faults.after_commit()
+        return answer
 
     return app

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from mock_services.common.clock import Clock, ManualClock
+from mock_services.common.emulation import Sleep
 from mock_services.common.faults import FaultConfig
 from mock_services.common.settings import ServiceSettings
 from mock_services.portal.app import create_app as create_portal
@@ -47,7 +48,7 @@ class Lab:
     def portal(self, policies: str = "baseline", replica: str = "r0",
                overrides: dict[str, Any] | None = None,
                transports: dict[str, httpx.AsyncBaseTransport] | None = None,
-               **settings: Any) -> FastAPI:
+               sleep: Sleep | None = None, **settings: Any) -> FastAPI:
         portal_settings = PortalSettings(
             data_dir=self.tmp, replica_id=replica, scrypt_n=2**8, seed_scrypt_n=2**4,
             upstreams={n: f"http://{n}" for n in UPSTREAM_MODULES}, **SMALL, **settings)
@@ -55,7 +56,8 @@ class Lab:
             n: httpx.ASGITransport(app=a) for n, a in self.upstreams.items()}
         return create_portal(portal_settings, clock=self.clock,
                              policy_set=load_policy_set(policies, overrides),
-                             transports={**wired, **(transports or {})}, log_events=False)
+                             transports={**wired, **(transports or {})}, log_events=False,
+                             sleep=sleep)
 
     @staticmethod
     def client(app: FastAPI, host: str = "127.0.0.1") -> httpx.AsyncClient:

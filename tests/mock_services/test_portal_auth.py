@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from mock_services.common.clock import SystemClock
-from tests.mock_services.conftest import Lab
+from policies.shedding import AdmissionController
+from tests.mock_services.conftest import Lab, ctx_of
 
 pytestmark = pytest.mark.anyio
 
@@ -140,7 +141,8 @@ async def test_no_token_and_forged_token(lab: Lab, baseline: httpx.AsyncClient) 
 async def test_slow_shahkar_cut_short_when_a_recent_verification_exists(tmp_path: Path) -> None:
     """Real clock: a verified user does not wait out a slow Shahkar (resilient)."""
     lab = Lab(tmp_path, clock=SystemClock())
-    app = lab.portal("resilient", login_shahkar_deadline_s=0.3)
+    # the deadline is a policy (PolicySet.verification_deadline_s), read from the set
+    app = lab.portal("resilient", overrides={"verification_deadline_s": 0.3})
     verified, never = lab.population.citizens[0], lab.population.citizens[1]
     async with lab.client(app) as client:
         await lab.login(client, verified)
@@ -153,3 +155,45 @@ async def test_slow_shahkar_cut_short_when_a_recent_verification_exists(tmp_path
         r = await client.post("/auth/login", json={"national_id": never.national_id,
                                                    "password": never.password})
         assert r.status_code == 200 and r.json()["verification"] == "fresh"  # waited it out
+
+
+async def test_the_deadline_is_read_from_the_policy_set(tmp_path: Path) -> None:
+    """Real clock: with `verification_deadline_s` off, a verified user waits Shahkar out
+    (the portal has no setting of its own for it)."""
+    lab = Lab(tmp_path, clock=SystemClock())
+    app = lab.portal("resilient", overrides={"verification_deadline_s": "off"})
+    assert ctx_of(app).policies.verification_deadline_s is None
+    assert not hasattr(ctx_of(app).settings, "login_shahkar_deadline_s")
+    verified = lab.population.citizens[0]
+    async with lab.client(app) as client:
+        await lab.login(client, verified)
+        lab.fault("shahkar", mode="slow", delay_ms=600)
+        t0 = time.monotonic()
+        r = await client.post("/auth/login", json={"national_id": verified.national_id,
+                                                   "password": verified.password})
+        assert r.status_code == 200 and r.json()["verification"] == "fresh"
+        assert time.monotonic() - t0 >= 0.5  # not cut short
+
+
+async def test_a_rate_limited_login_is_no_admission_sample(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 429 frees its admission slot without a sample, as the simulator's gate does."""
+    app = lab.portal("resilient")
+    samples: list[tuple[int, bool, bool]] = []
+    release = AdmissionController.release
+
+    def spy(self: AdmissionController, now: float, latency_s: float, ok: bool = True,
+            ignore: bool = False) -> None:
+        samples.append((self.in_flight, ok, ignore))
+        release(self, now, latency_s, ok, ignore)
+
+    monkeypatch.setattr(AdmissionController, "release", spy)
+    who = lab.population.citizens[5]
+    async with lab.client(app) as client:
+        statuses = []
+        for _ in range(8):
+            samples.clear()
+            r = await client.post("/auth/login", json={"national_id": who.national_id,
+                                                       "password": "guess"})
+            statuses.append(r.status_code)
+        assert statuses[-1] == 429 and samples == [(1, True, True)]  # ignored

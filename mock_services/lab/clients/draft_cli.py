@@ -22,9 +22,15 @@ from pathlib import Path
 from mock_services.lab.clients.draft import DraftClient, DraftConfig, insurance_list_fields
 from mock_services.lab.clients.journal import JournalHistory
 from mock_services.lab.clients.program import run_program
-from mock_services.lab.state import NoLab, load
+from mock_services.lab.state import LabState, NoLab, load
 from mock_services.seed import demo_population
-from policies.presets import load_policy_set
+from policies.presets import PolicySet
+from policies.resolve import resolve_policies
+
+
+def _policies(lab: LabState, given: str | None) -> PolicySet:
+    """The set typed on the command line, resolved here; else the one the lab runs."""
+    return lab.policy_set() if given is None else resolve_policies(given)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, required=True, help="the local draft store (SQLite)")
     p.add_argument("--history", type=Path, required=True, help="history JSON-lines (appended)")
     p.add_argument("--employer", type=int, default=0, help="which demo employer (default 0)")
-    p.add_argument("--policies", default="resilient", help="policy set (default resilient)")
+    p.add_argument("--policies", default=None, metavar="baseline|resilient|FILE",
+                   help="policy set: a preset, a policy TOML file or a resolved policies.json "
+                        "(default: the lab's own resolved set)")
     p.add_argument("--seed", type=int, default=1, help="seed of the typed values and jitter")
     sub = p.add_subparsers(dest="command", required=True)
     typing = sub.add_parser("type", help="type a long insurance list")
@@ -50,7 +58,7 @@ async def _run(args: argparse.Namespace) -> int:
         raise ValueError(f"--employer {args.employer}: expected 0..{len(employers) - 1}")
     person = employers[args.employer]
     config = DraftConfig(lab.portal_urls(), args.db, person.national_id, person.password,
-                         load_policy_set(args.policies))
+                         _policies(lab, args.policies))
     history = JournalHistory(args.history)
     rng = random.Random(args.seed)
     try:

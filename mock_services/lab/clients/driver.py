@@ -4,33 +4,79 @@ Arrivals are drawn from the profile up front and started on time whatever the po
 (an open loop: a slow portal faces more concurrent users, not fewer arrivals). Concurrency is
 bounded by `max_in_flight` users; an arrival beyond it is recorded as shed by the client
 (`fail`, error "shed", value "client"), never silently dropped. Every user operation goes
-through the policy set's `user` pipeline (timeouts, retries, budget) with failover across
-the portal replicas. Clock, sleep and rng are injected.
+through the policy set's `user` pipeline (timeouts, retries, budget), with failover across
+the portal replicas when that policy says so (else each user keeps to its home replica).
+Clock, sleep and rng are injected.
+
+A scenario's arrivals are played one operation each, as in the simulator: `warm_up`, before
+the run's clock starts, chooses every arrival's person, logs in (unrecorded) everyone whose
+arrival needs a session, as browsers keep theirs, and writes (unrecorded) each pharmacy as
+many prescriptions as it has dispense arrivals. An arrival that still cannot be played is
+recorded as a failed operation of its kind naming why (`workload.UNPLAYABLE`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import httpx
 
 from mock_services.lab.clients import http, workload
+from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.portal_api import PRIORITY, applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival, RateProfile
 from mock_services.lab.clients.replicas import ReplicaSet
 from mock_services.lab.clients.user import Behaviour, perform
-from mock_services.seed import DEFAULT_SEED, demo_population
+from mock_services.seed import DEFAULT_SEED, Person, demo_population
 from policies.events import PolicyEvent
 from policies.presets import PolicySet
-from scenario.history import FINAL, POLICY, WRITE_FS, History, Op
+from scenario.history import ATTACKER, FINAL, POLICY, WRITE_FS, WRONG_PASSWORD, History, Op
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
+ClientFactory = Callable[[], httpx.AsyncClient]
+WARM_LOGINS_AT_ONCE = 4  # the portal hashes two passwords at once per replica (scrypt)
+WARM_WRITES_AT_ONCE = 8
+WARM_ATTEMPTS = 5  # tries of one warm-up request (a refusal, a rate limit) before giving up
+WARM_TIMEOUT_S = 10.0  # one warm-up request
+
+
+
+FORWARDED_FOR = "X-Forwarded-For"
+
+
+def source_address(arrival: Arrival) -> str:
+    """The address a scenario arrival comes from, as the simulator keys its limits: every
+    user their own (the simulator's peer is the operation itself), each attacker source one
+    for all its attempts; "" for a rate-profile arrival (no scenario source). Addresses are
+    in 198.18.0.0/15 (RFC 2544's benchmarking range): header values only, never dialled.
+    All the lab's clients reach the portal through Toxiproxy from 127.0.0.1, so the portal
+    reads this header as its front proxy's word (uvicorn's proxy headers from loopback)."""
+    if not arrival.source:
+        return ""
+    if arrival.source.startswith(ATTACKER):
+        k = int(arrival.source.removeprefix(ATTACKER) or 0)
+        return f"198.19.255.{k % 250 + 1}"
+    n = arrival.index
+    return f"198.{18 + n // 62_500 % 2}.{n // 250 % 250}.{n % 250 + 1}"
+
+@dataclass(frozen=True, slots=True)
+class Storm:
+    """A refresh storm's window on the history's clock: users who arrive in it retry every
+    failure or wait `max_retries` times after `retry_delay_s` (0: no backoff)."""
+
+    start_s: float
+    end_s: float
+    max_retries: int
+    retry_delay_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +96,24 @@ class DriverConfig:
     health_interval_s: float = 0.1
     # the people who use the portal in this run (the first N of each kind); None: everyone
     active_users: int | None = None
+    storms: tuple[Storm, ...] = ()
+    # how long users still in flight may finish after the last arrival; None: until done
+    drain_s: float | None = None
+    # replica name -> its own address (not through a proxy), where `warm_up` resets the
+    # policy state (login limits) it used up; empty: it waits out the rate limits instead
+    admin_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WarmUp:
+    """What `LoadDriver.warm_up` did: sessions opened (of those needed), prescriptions
+    written for the pharmacies (of those needed), and how long it took."""
+
+    sessions: int = 0
+    people: int = 0
+    prescriptions: int = 0
+    dispenses: int = 0
+    seconds: float = 0.0
 
 
 class LoadDriver:
@@ -57,10 +121,13 @@ class LoadDriver:
 
     def __init__(self, config: DriverConfig, *, rng: random.Random,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
-                 sessions: dict[str, str] | None = None, run_tag: str | None = None) -> None:
+                 sessions: dict[str, str] | None = None, run_tag: str | None = None,
+                 client_factory: ClientFactory | None = None, t0: float | None = None) -> None:
         """`sessions` (national ID -> token) outlive the run when given: people who stay
         logged in between runs, as browsers keep their sessions. `run_tag` prefixes every
-        idempotency key; by default it is fresh, so runs on one database never collide."""
+        idempotency key; by default it is fresh, so runs on one database never collide.
+        `client_factory` makes the HTTP client (a test's `httpx.MockTransport`); `t0` is the
+        clock's reading at the history's time 0 (default: now)."""
         if config.max_in_flight < 1:
             raise ValueError(f"max_in_flight {config.max_in_flight}: expected >= 1")
         self.config = config
@@ -77,7 +144,21 @@ class LoadDriver:
             run_tag or f"r{secrets.token_hex(4)}",
             people={p.national_id: p for p in everyone.people()},
             tokens=sessions if sessions is not None else {})
-        self._t0 = clock()
+        self._t0 = clock() if t0 is None else t0
+        self.client_factory = client_factory or self._client
+        self.drawn: Counter[str] = Counter()  # arrivals per kind: given to `run`
+        self.played: Counter[str] = Counter()  # ... and those that reached the history
+        self.stopped = False
+        self.people: dict[int, Person] = {}  # arrival index -> its person (`warm_up`)
+
+    def _client(self) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=self.config.max_in_flight * 2,
+                              max_keepalive_connections=64)
+        return httpx.AsyncClient(limits=limits, headers={"User-Agent": "chaoslab-load"})
+
+    def stop(self) -> None:
+        """Start no more arrivals (Ctrl-C): the run ends as after its last arrival."""
+        self.stopped = True
 
     @property
     def start_s(self) -> float:
@@ -88,41 +169,150 @@ class LoadDriver:
         """Seconds since the driver started: the history's clock."""
         return self.clock() - self._t0
 
-    async def run(self, profile: RateProfile) -> History:
-        """Play `profile` to the end, wait for the users still in flight, return the history."""
-        arrivals = profile.arrivals(self.rng)
-        limits = httpx.Limits(max_connections=self.config.max_in_flight * 2,
-                              max_keepalive_connections=64)
-        async with httpx.AsyncClient(limits=limits, headers={"User-Agent": "chaoslab-load"}) as c:
+    async def warm_up(self, arrivals: Sequence[Arrival]) -> WarmUp:
+        """Prepare a scenario's `arrivals` (before its clock starts; nothing recorded).
+
+        Chooses every arrival's person (`workload.person_for`), logs in everyone whose
+        arrival needs a session (`workload.SESSION_KINDS`), and has the doctors write each
+        pharmacy source as many prescriptions as it has dispense arrivals, for patients of
+        the active population: its stock, so that a dispense always has something to
+        dispense. A login limit met on the way is reset through the replicas' admin routes
+        (`DriverConfig.admin_urls`; else its Retry-After is waited out), and every replica's
+        policy state is reset at the end, so the run starts as the simulator's: sessions
+        open, limits full, breakers closed."""
+        started = time.monotonic()
+        pop = self.shared.population
+        rng = random.Random(self.rng.getrandbits(64))
+        for a in arrivals:
+            if a.source:
+                person = workload.person_for(a.kind, a.source, pop, rng)
+                if person is not None:
+                    self.people[a.index] = person
+        dispenses = Counter(a.source for a in arrivals
+                            if a.kind == "dispense" and a.source.startswith("pharmacy"))
+        needed = {self.people[a.index].national_id: self.people[a.index] for a in arrivals
+                  if a.kind in workload.SESSION_KINDS and a.index in self.people
+                  and not a.source.startswith(ATTACKER)}
+        if dispenses and not any(p.role == "doctor" for p in needed.values()):
+            needed[pop.doctors[0].national_id] = pop.doctors[0]
+        urls = list(self.config.portal_urls.values())
+        turn = itertools.count()
+        written = 0
+        async with self.client_factory() as c:
+            resets = asyncio.Lock()
+
+            async def reset() -> None:
+                async with resets:
+                    await self._reset_policies(c)
+
+            async def submit(req: http.HttpRequest) -> http.Completion:
+                for _ in range(WARM_ATTEMPTS):
+                    url = urls[next(turn) % len(urls)]
+                    try:
+                        r = await c.request(req.method, url + req.path, json=req.json,
+                                            headers=dict(req.headers), timeout=WARM_TIMEOUT_S)
+                    except httpx.HTTPError:
+                        continue
+                    if r.status_code == 429:  # the login limits: all of us come from here
+                        if self.config.admin_urls:
+                            await reset()
+                        else:
+                            wait_s = http.retry_after(r) or 1.0
+                            await self.sleep(min(wait_s, 5.0))
+                        continue
+                    ok = 200 <= r.status_code < 300
+                    return http.Completion("ok" if ok else "fail", response=r)
+                return http.Completion("fail", error="warm_up")
+
+            async def perform(_f: str, _key: str, fn: Callable[[], Awaitable[http.Completion]],
+                              _write: bool) -> http.Completion:
+                return await fn()  # unrecorded: the run has not started
+
+            async def sms(mobile: str) -> str | None:
+                if self.config.sms_url is None:
+                    return None
+                return await workload.read_otp(c, self.config.sms_url, mobile)
+
+            session = workload.Session("warm-up", self.shared, perform, submit, sms, rng)
+            logins = asyncio.Semaphore(WARM_LOGINS_AT_ONCE)
+
+            async def log_in(person: Person) -> None:
+                async with logins:
+                    await workload.login(session, person)
+
+            await asyncio.gather(*(log_in(p) for p in needed.values()))
+            doctors = [p for p in pop.doctors if p.national_id in self.shared.tokens]
+            writes = asyncio.Semaphore(WARM_WRITES_AT_ONCE)
+
+            async def prescribe(n: int, source: str) -> None:
+                nonlocal written
+                doctor = doctors[n % len(doctors)]
+                patient = rng.choice(pop.citizens).national_id
+                items = [{"drug_code": d, "quantity": rng.randint(1, 3)}
+                         for d in rng.sample(workload.DRUGS, rng.randint(1, 3))]
+                req = api.prescribe(self.shared.tokens[doctor.national_id],
+                                    f"{self.shared.run_tag}.warm-up.{n}", patient, items)
+                async with writes:
+                    done = await submit(req)
+                code = workload.json_body(done).get("tracking_code")
+                if done.type == "ok" and isinstance(code, str):
+                    self.shared.stock.setdefault(source, []).append((code, patient))
+                    written += 1
+
+            if doctors:
+                order = [s for s, n in sorted(dispenses.items()) for _ in range(n)]
+                await asyncio.gather(*(prescribe(n, s) for n, s in enumerate(order)))
+            await self._reset_policies(c)
+        return WarmUp(sum(nid in self.shared.tokens for nid in needed), len(needed), written,
+                      sum(dispenses.values()), time.monotonic() - started)
+
+    async def _reset_policies(self, client: httpx.AsyncClient) -> None:
+        """Every replica's policy state back to its start (`POST /admin/policies/reset`)."""
+        for url in self.config.admin_urls.values():
+            with contextlib.suppress(httpx.HTTPError):
+                await client.post(url + "/admin/policies/reset", timeout=WARM_TIMEOUT_S)
+
+    async def run(self, profile: RateProfile | Sequence[Arrival], *,
+                  start_s: float | None = None) -> History:
+        """Play `profile` (or a list of arrivals, e.g. a scenario's) to the end, wait for the
+        users still in flight, return the history. Arrival times count from the clock's
+        reading `start_s` (default: when the first arrival is due to be waited for)."""
+        arrivals = profile.arrivals(self.rng) if isinstance(profile, RateProfile) else profile
+        self.drawn.update(a.kind for a in arrivals)
+        async with self.client_factory() as c:
             replicas = ReplicaSet(self.config.portal_urls)
             await replicas.poll_once(c)
             watcher = asyncio.ensure_future(replicas.watch(c, self.config.health_interval_s))
             tasks: set[asyncio.Task[None]] = set()
             try:
-                start = self.clock()
+                start = self.clock() if start_s is None else start_s
                 for arrival in arrivals:
                     delay = start + arrival.time_s - self.clock()
-                    if delay > 0:
+                    if delay > 0 and not self.stopped:
                         await self.sleep(delay)  # the schedule, not a synchronisation
+                    if self.stopped:
+                        break
                     if self.in_flight >= self.config.max_in_flight:
                         self._shed(arrival)
                         continue
                     task = asyncio.ensure_future(self._user(c, replicas, arrival))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
-                if tasks:
-                    await asyncio.wait(tasks)
+                if tasks and not self.stopped:
+                    await asyncio.wait(set(tasks), timeout=self.config.drain_s)
             finally:
                 watcher.cancel()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(watcher, *tasks, return_exceptions=True)
         self._record_policy_events()
+        invoked = {op.process for op in self.history.ops if op.type == "invoke"}
+        self.played.update(a.kind for a in arrivals if a.process in invoked)
         return self.history
 
     def _shed(self, arrival: Arrival) -> None:
         f = {"citizen": "read_history", "employer": "submit_list", "doctor": "prescribe",
-             "pharmacy": "dispense"}[arrival.kind]
+             "pharmacy": "dispense"}.get(arrival.kind, arrival.kind)
         invoked = self.history.invoke(arrival.process, f, self.now(),
                                       priority=PRIORITY.get(f, -1))
         self.history.complete(invoked, "fail", self.now(), value="client", error="shed")
@@ -133,27 +323,60 @@ class LoadDriver:
         stable = self.config.policies.idempotency_keys
         rng = random.Random(self.rng.getrandbits(64))  # the user's own stream: order-proof
 
+        address = source_address(arrival)
+
         async def submit(req: http.HttpRequest) -> http.Completion:
+            if address:  # the user's own address, as the portal's front proxy would say it
+                req = replace(req, headers={**req.headers, FORWARDED_FOR: address})
+            # without failover (the user policy's), every attempt goes to the user's home
             return await http.call(client, replicas, self.pipeline, req, clock=self.clock,
-                                   rng=rng, sleep=self.sleep, stable_keys=stable)
+                                   rng=rng, sleep=self.sleep, stable_keys=stable,
+                                   home=arrival.index)
+
+        attacking = arrival.source.startswith(ATTACKER)
+        behaviour = self._behaviour(rng)
 
         async def do(f: str, key: str, fn: Callable[[], Awaitable[http.Completion]],
                      write: bool) -> http.Completion:
+            mark = WRONG_PASSWORD if attacking and f == "login" else ""
             return await perform(self.history, arrival.process, f, key=key,
                                  priority=PRIORITY.get(f, -1), submit=fn,
-                                 behaviour=self.config.behaviour, rng=rng, clock=self.now,
-                                 write=write)
+                                 behaviour=behaviour, rng=rng, clock=self.now,
+                                 write=write, value=mark, sleep=self.sleep)
 
         async def sms(mobile: str) -> str | None:
             if self.config.sms_url is None:
                 return None
             return await workload.read_otp(client, self.config.sms_url, mobile)
 
-        session = workload.Session(arrival.process, self.shared, do, submit, sms, rng)
+        def record(f: str, key: str, error: str) -> None:
+            invoked = self.history.invoke(arrival.process, f, self.now(), key=key,
+                                          priority=PRIORITY.get(f, -1))
+            self.history.complete(invoked, "fail", self.now(), error=error)
+
+        session = workload.Session(arrival.process, self.shared, do, submit, sms, rng,
+                                   arrival.source, self.people.get(arrival.index),
+                                   record if arrival.source else None)
+        act: Callable[[workload.Session], Awaitable[None]]
+        if attacking:
+            act = workload.attacker
+        elif arrival.source:  # a scenario's request kind
+            act = workload.KIND_BEHAVIOURS[arrival.kind]
+        else:
+            act = workload.BEHAVIOURS[arrival.kind]
         try:
-            await workload.BEHAVIOURS[arrival.kind](session)
+            await act(session)
         finally:
             self.in_flight -= 1
+
+    def _behaviour(self, rng: random.Random) -> Behaviour:
+        """The arriving user's behaviour: their own patience, storming in a refresh storm."""
+        behaviour = self.config.behaviour.for_user(rng)
+        now = self.now()
+        for storm in self.config.storms:
+            if storm.start_s <= now < storm.end_s:
+                return behaviour.storming(storm.max_retries, storm.retry_delay_s)
+        return behaviour
 
     def _record_policy_events(self) -> None:
         for e in self.events:

@@ -1,7 +1,9 @@
 """One logical client call to the portal: attempts through the user policy, with failover.
 
-Every attempt goes to a ready replica, a different one from the attempt that just failed
-(failover across switches); the policy pipeline decides timeouts, retries and backoff. The
+With failover (the client policy's `failover`, true in `resilient`), every attempt goes to a
+ready replica, a different one from the attempt that just failed (failover across switches);
+without it (`baseline`'s users), every attempt goes to the user's home replica, as in the
+simulator. The policy pipeline decides timeouts, retries and backoff. The
 result is classified in the history's vocabulary: `ok`, `fail` (it certainly did not happen)
 or `info` (a write whose fate is unknown: a timeout or a dropped connection after it left).
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from mock_services.lab.clients.replicas import ReplicaSet
+from mock_services.lab.clients.replicas import Replica, ReplicaSet
 from policies.aio import run_call
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
@@ -47,7 +49,8 @@ class Completion:
     attempts: int = 0
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def retry_after(resp: httpx.Response) -> float | None:
+    """The answer's Retry-After in seconds (None: none, or not a number)."""
     text = resp.headers.get("retry-after")
     try:
         return float(text) if text is not None else None
@@ -56,10 +59,12 @@ def _retry_after(resp: httpx.Response) -> float | None:
 
 
 async def send(client: httpx.AsyncClient, replicas: ReplicaSet, req: HttpRequest,
-               timeout_s: float, *, avoid: str | None, clock: Clock
+               timeout_s: float, *, avoid: str | None, clock: Clock,
+               pinned: Replica | None = None, start: int | None = None
                ) -> tuple[Outcome, httpx.Response | None, str]:
-    """One attempt on one replica: (outcome, response, the replica's name)."""
-    replica = replicas.pick(avoid)
+    """One attempt on one replica (`pinned`, else the first ready one from `start` other
+    than `avoid`): (outcome, response, the replica's name)."""
+    replica = pinned if pinned is not None else replicas.pick(avoid, start)
     started = clock()
     try:
         resp = await client.request(req.method, replica.url + req.path, json=req.json,
@@ -74,7 +79,7 @@ async def send(client: httpx.AsyncClient, replicas: ReplicaSet, req: HttpRequest
         error = "reset"  # the link or the replica dropped the connection mid-request
     else:
         ok = 200 <= resp.status_code < 300
-        return (Outcome(ok, resp.status_code, None, _retry_after(resp), clock() - started),
+        return (Outcome(ok, resp.status_code, None, retry_after(resp), clock() - started),
                 resp, replica.name)
     if error != "timeout":
         replicas.mark_failed(replica.name)
@@ -128,15 +133,25 @@ def with_attempt_key(req: HttpRequest, attempt: int, stable_keys: bool) -> HttpR
 
 async def call(client: httpx.AsyncClient, replicas: ReplicaSet, pipeline: ClientPipeline,
                req: HttpRequest, *, clock: Clock, rng: random.Random, sleep: Sleep,
-               deadline_s: float | None = None, stable_keys: bool = True) -> Completion:
-    """Run `req` as one logical call through `pipeline`; every attempt fails over."""
+               deadline_s: float | None = None, stable_keys: bool = True,
+               home: int | None = None, failover: bool | None = None) -> Completion:
+    """Run `req` as one logical call through `pipeline`.
+
+    `failover` (default: the pipeline policy's) sends attempt k (from 0) to the first ready
+    replica from `home + k` other than the one that just failed, as the simulator does;
+    without it every attempt goes to the home replica of user `home`. `home` None: the next
+    replica in turn (once for the whole call when pinned)."""
+    if failover is None:
+        failover = pipeline.policy.failover
+    pinned = None if failover else replicas.home(home)
     last: dict[str, Any] = {"avoid": None, "response": None, "n": 0}
 
     async def attempt(timeout_s: float) -> tuple[Outcome, httpx.Response | None]:
         last["n"] += 1
         this = with_attempt_key(req, last["n"], stable_keys)
         outcome, resp, name = await send(client, replicas, this, timeout_s,
-                                        avoid=last["avoid"], clock=clock)
+                                        avoid=last["avoid"], clock=clock, pinned=pinned,
+                                        start=None if home is None else home + last["n"] - 1)
         last["avoid"] = None if outcome.ok else name
         last["response"] = resp
         return outcome, resp

@@ -1,7 +1,7 @@
 """`python -m mock_services.lab.clients.load_cli`: the load driver as a program.
 
     ... --lab DIR --rate citizen=5 --rate employer=1 --duration-s 60 [--rush-s 30]
-        [--policies resilient] [--seed 1] [--max-in-flight 200] [--out history.jsonl]
+        [--policies FILE] [--seed 1] [--max-in-flight 200] [--out history.jsonl]
 
 Plays an open-loop rate profile against a running lab (a steady phase, then optionally the
 month-end rush: list submissions ×9), writes the history as JSON lines, and prints a summary
@@ -24,8 +24,9 @@ from mock_services.lab.clients.driver import DriverConfig, LoadDriver, record_fi
 from mock_services.lab.clients.profile import ProfileError, month_end_rush, steady
 from mock_services.lab.clients.program import run_program
 from mock_services.lab.clients.user import Behaviour
-from mock_services.lab.state import NoLab, load
-from policies.presets import load_policy_set
+from mock_services.lab.state import LabState, NoLab, load
+from policies.presets import PolicySet
+from policies.resolve import resolve_policies
 
 
 def _rate(text: str) -> tuple[str, float]:
@@ -40,6 +41,11 @@ def _rate(text: str) -> tuple[str, float]:
     return kind, rate
 
 
+def _policies(lab: LabState, given: str | None) -> PolicySet:
+    """The set typed on the command line, resolved here; else the one the lab runs."""
+    return lab.policy_set() if given is None else resolve_policies(given)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="load-driver", description=__doc__.splitlines()[0])
     p.add_argument("--lab", type=Path, required=True, help="the lab's run directory")
@@ -49,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration-s", type=float, default=30.0, help="steady phase, seconds")
     p.add_argument("--rush-s", type=float, default=0.0,
                    help="then a month-end rush of this many seconds (lists x9; 0: none)")
-    p.add_argument("--policies", default="resilient", help="policy set (default resilient)")
+    p.add_argument("--policies", default=None, metavar="baseline|resilient|FILE",
+                   help="policy set: a preset, a policy TOML file or a resolved policies.json "
+                        "(default: the lab's own resolved set)")
     p.add_argument("--seed", type=int, default=1, help="seed of arrivals and choices")
     p.add_argument("--max-in-flight", type=int, default=200,
                    help="users in flight at most; arrivals beyond are recorded as shed")
@@ -66,7 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
         raise ValueError("no --rate given; expected at least one KIND=PER_S")
     profile = (month_end_rush(args.duration_s, args.rush_s, rates) if args.rush_s > 0
                else steady(args.duration_s, rates))
-    config = DriverConfig(lab.portal_urls(), load_policy_set(args.policies),
+    config = DriverConfig(lab.portal_urls(), _policies(lab, args.policies),
                           sms_url=lab.url("sms"), behaviour=Behaviour(),
                           max_in_flight=args.max_in_flight, active_users=args.active_users)
     driver = LoadDriver(config, rng=random.Random(args.seed))

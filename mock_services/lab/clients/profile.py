@@ -47,11 +47,13 @@ class Arrival:
     time_s: float
     kind: str
     index: int
+    source: str = ""  # a scenario arrival's source ("citizen", "clinic-3", "attacker-2")
 
     @property
     def process(self) -> str:
-        """The history process of this user ("citizen-17")."""
-        return f"{self.kind}-{self.index}"
+        """The history process of this user: "citizen-17" for a user kind, "<source>/<n>"
+        ("pharmacy-12/7", as the simulator names them) for a scenario arrival."""
+        return f"{self.source}/{self.index}" if self.source else f"{self.kind}-{self.index}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 The clients have no load balancer in front of the portal: like a client-side balancer they
 poll each replica's `/readyz` through their own link, and pick among the ready ones in turn.
 A replica that failed an attempt is skipped by the next attempt of the same call (failover),
-and marked out until its next successful health poll.
+and marked out until its next successful health poll. A client without failover (the user
+policy's `failover = false`) sends every attempt to its home replica (`home`), ready or not,
+as the simulator's users do (`home = n % replicas`).
 """
 
 from __future__ import annotations
@@ -37,17 +39,30 @@ class ReplicaSet:
         self.replicas = [Replica(name, url.rstrip("/")) for name, url in sorted(urls.items())]
         self._next = 0
 
-    def pick(self, avoid: str | None = None) -> Replica:
+    def pick(self, avoid: str | None = None, start: int | None = None) -> Replica:
         """The next ready replica, other than `avoid` if another is ready.
 
         Readiness comes first: failing over to a replica known to be out of rotation only
-        wastes an attempt. With none ready, any replica other than `avoid`.
+        wastes an attempt. With none ready, any replica other than `avoid`. `start` (modulo
+        the replicas) is where the search begins, as the simulator's `home + attempt`; None:
+        the next in turn.
         """
         n = len(self.replicas)
-        candidates = [self.replicas[(self._next + i) % n] for i in range(n)]
-        self._next = (self._next + 1) % n
+        if start is None:
+            start = self._next
+            self._next = (self._next + 1) % n
+        candidates = [self.replicas[(start + i) % n] for i in range(n)]
         ranked = sorted(candidates, key=lambda r: (not r.ready, r.name == avoid))
         return ranked[0]
+
+    def home(self, index: int | None = None) -> Replica:
+        """The home replica of user `index` (index modulo the replicas, in name order, as
+        the simulator assigns homes); None: the next in turn, readiness ignored."""
+        n = len(self.replicas)
+        if index is None:
+            index = self._next
+            self._next = (self._next + 1) % n
+        return self.replicas[index % n]
 
     def mark_failed(self, name: str) -> None:
         """Take `name` out of rotation until a health poll finds it ready again."""

@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mock_services.lab.clients.http import Completion
+from scenario.dists import Sampler, sampler
 from scenario.history import History, Op
+from scenario.schema import Workload
 
 Clock = Callable[[], float]
+MIN_PATIENCE_S = 0.001  # a drawn patience of 0 still lets the request leave
+Sleep = Callable[[float], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,37 @@ class Behaviour:
     max_refresh_pause_s: float = 10.0
     max_refreshes: int = 2
     patience_s: float = 60.0
+    # the scenario's users: patience drawn per user, refresh pauses drawn per refresh, and a
+    # failed answer may be refreshed too (as the simulator's users do)
+    patience: Sampler | None = None
+    refresh_pause: Sampler | None = None
+    refresh_on_failure: bool = False
+
+    @classmethod
+    def of_workload(cls, workload: Workload) -> Behaviour:
+        """The users of a scenario's workload: its patience and refresh habit."""
+        r = workload.refresh
+        return cls(refresh_probability=r.probability, max_refreshes=r.max_refreshes,
+                   patience=sampler(workload.patience), refresh_pause=sampler(r.delay),
+                   refresh_on_failure=True)
+
+    def for_user(self, rng: random.Random) -> Behaviour:
+        """This behaviour with the user's own patience drawn (when it is a distribution)."""
+        if self.patience is None:
+            return self
+        return replace(self, patience_s=max(self.patience(rng), MIN_PATIENCE_S), patience=None)
+
+    def storming(self, max_retries: int, retry_delay_s: float) -> Behaviour:
+        """This behaviour in a refresh storm: every failure or wait retried, without pause
+        beyond `retry_delay_s`, up to `max_retries` times."""
+        return replace(self, refresh_probability=1.0, max_refreshes=max_retries,
+                       refresh_pause=lambda _rng: retry_delay_s, refresh_on_failure=True)
+
+    def pause(self, rng: random.Random) -> float:
+        """Seconds a refreshing user waits before submitting again."""
+        if self.refresh_pause is not None:
+            return self.refresh_pause(rng)
+        return rng.uniform(self.min_refresh_pause_s, self.max_refresh_pause_s)
 
     def __post_init__(self) -> None:
         if not 0 <= self.refresh_probability <= 1:
@@ -48,19 +83,37 @@ async def _wait(task: asyncio.Task[Completion], timeout_s: float) -> bool:
 
 async def perform(history: History, process: str, f: str, *, key: str, priority: int,
                   submit: Callable[[], Awaitable[Completion]], behaviour: Behaviour,
-                  rng: random.Random, clock: Clock, write: bool) -> Completion:
-    """Run one user operation (with its refreshes); record every submission; return the last."""
+                  rng: random.Random, clock: Clock, write: bool, value: str = "",
+                  sleep: Sleep = asyncio.sleep) -> Completion:
+    """Run one user operation (with its refreshes); record every submission; return the last.
+
+    `value` goes on each invoke (e.g. "wrong_password"). With `refresh_on_failure`, a failed
+    answer is refreshed too, after a pause, while the user's patience (from the first
+    submission) lasts.
+    """
     refreshes = 0
+    deadline = clock() + behaviour.patience_s
     while True:
-        invoked = history.invoke(process, f, clock(), key=key, priority=priority)
+        invoked = Op("invoke", process, f, clock(), key=key, value=value, priority=priority)
+        history.append(invoked)
         started = clock()
         task = asyncio.ensure_future(submit())
         if await _wait(task, behaviour.refresh_after_s):
-            return _complete(history, invoked, task.result(), clock)
+            done = _complete(history, invoked, task.result(), clock)
+            if done.type == "ok" or not behaviour.refresh_on_failure or \
+                    refreshes >= behaviour.max_refreshes or \
+                    not rng.random() < behaviour.refresh_probability:
+                return done
+            pause = behaviour.pause(rng)
+            if clock() + pause >= deadline:
+                return done
+            await sleep(pause)
+            refreshes += 1
+            continue
         refresh = refreshes < behaviour.max_refreshes and (
             rng.random() < behaviour.refresh_probability)
         if refresh:
-            pause = rng.uniform(behaviour.min_refresh_pause_s, behaviour.max_refresh_pause_s)
+            pause = behaviour.pause(rng)
             wait_s = min(pause, behaviour.patience_s - (clock() - started))
         else:
             wait_s = behaviour.patience_s - (clock() - started)

@@ -6,6 +6,14 @@
 - pharmacy: logs in and dispenses a prescription a doctor wrote earlier in the run.
 
 A person stays logged in for the run (their token is kept, as a browser keeps its session).
+`BEHAVIOURS` are the rate profiles' user kinds; `KIND_BEHAVIOURS` play a scenario's request
+kinds one each (a login, a read, a write...), as the scenario's arrivals ask, every arrival
+exactly one operation of its kind as in the simulator: the arrival's person is chosen before
+the run (`person_for`) so that the driver can log them in beforehand, and a pharmacy
+dispenses the oldest prescription the run's doctors wrote, else one of its own stock (written
+before the run). An arrival that still cannot be played (no session, nothing to dispense) is
+recorded as a failed operation of its kind naming why (`UNPLAYABLE`), never dropped.
+`attacker` is credential stuffing's wrong-password login.
 """
 
 from __future__ import annotations
@@ -25,7 +33,14 @@ from mock_services.seed import Person, Population
 
 Submit = Callable[[HttpRequest], Awaitable[Completion]]
 Perform = Callable[[str, str, Callable[[], Awaitable[Completion]], bool], Awaitable[Completion]]
+Record = Callable[[str, str, str], None]  # (f, key, error): a failed operation, not sent
 DRUGS = ("AMOX500", "PARA500", "IBUP400", "METF850", "ATOR20", "OMEP20")
+NO_SESSION = "no_session"  # the person could not log in: the operation never left
+NO_PRESCRIPTION = "no_prescription"  # a pharmacy with nothing to dispense
+UNPLAYABLE = (NO_SESSION, NO_PRESCRIPTION)  # the errors of arrivals that could not be played
+# the kinds done by a logged-in person (the driver logs them in before a scenario run)
+SESSION_KINDS = frozenset({"read_history", "read_payslip", "save_draft", "submit_list",
+                           "register_workshop", "prescribe", "dispense"})
 
 
 @dataclass(slots=True)
@@ -38,13 +53,16 @@ class Shared:
     tokens: dict[str, str] = field(default_factory=dict)
     login_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     prescriptions: list[tuple[str, str]] = field(default_factory=list)  # (code, patient)
+    # the prescriptions written before the run, by pharmacy source ("pharmacy-3")
+    stock: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     lists_sent: int = 0
     writes: int = 0
 
     def key(self, process: str) -> str:
-        """A fresh logical idempotency key, unique across runs on the same database."""
+        """A fresh logical idempotency key, unique across runs on the same database (and
+        valid as a key and a draft's form id: a scenario process's "/" becomes "-")."""
         self.writes += 1
-        return f"{self.run_tag}.{process}.{self.writes}"
+        return f"{self.run_tag}.{process.replace('/', '-')}.{self.writes}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,21 +75,67 @@ class Session:
     submit: Submit
     sms: Callable[[str], Awaitable[str | None]]
     rng: random.Random
+    source: str = ""  # the scenario's source ("clinic-3", "pharmacy-12", "attacker-2")
+    person: Person | None = None  # who the arrival is, chosen before the run (`person_for`)
+    record: Record | None = None  # records an operation that cannot be sent
+
+    def site(self, people: tuple[Person, ...]) -> Person:
+        """The arrival's person if chosen, else the person at the session's numbered site
+        ("clinic-3": the third doctor, wrapping round), else a random one."""
+        return self.person or site_person(self.source, people, self.rng)
+
+    def citizen(self) -> Person:
+        """The arrival's person if chosen, else a random active citizen."""
+        return self.person or self.rng.choice(self.shared.population.citizens)
+
+    def unplayable(self, f: str, key: str, error: str) -> None:
+        """Record operation `f` as failed with `error` (it could not be sent)."""
+        if self.record is not None:
+            self.record(f, key, error)
 
 
-async def login(s: Session, person: Person) -> str | None:
-    """The person's session token, logging in first if needed (one login at a time each)."""
+def site_person(source: str, people: tuple[Person, ...], rng: random.Random) -> Person:
+    """The person at `source`'s numbered site ("clinic-3": the third, wrapping round), or a
+    random one when the source names no site."""
+    _, dash, number = source.rpartition("-")
+    if dash and number.isdigit():
+        return people[(int(number) - 1) % len(people)]
+    return rng.choice(people)
+
+
+def person_for(kind: str, source: str, population: Population,
+               rng: random.Random) -> Person | None:
+    """Who does a scenario arrival of `kind` from `source`: a clinic's doctor, a pharmacy's
+    pharmacist, an employer (of a random workshop, for lists), else a random citizen; None
+    for the attacker (a real national ID, a wrong password: no one logs in)."""
+    if source.startswith("attacker"):
+        return None
+    if kind == "prescribe":
+        return site_person(source, population.doctors, rng)
+    if kind == "dispense":
+        return site_person(source, population.pharmacies, rng)
+    if kind == "submit_list":
+        workshop = rng.choice(population.workshops)
+        return next(p for p in population.employers if p.national_id == workshop.employer_id)
+    if kind == "register_workshop":
+        return rng.choice(population.employers)
+    return rng.choice(population.citizens)
+
+
+async def login(s: Session, person: Person, fresh: bool = False) -> str | None:
+    """The person's session token, logging in first if needed (one login at a time each);
+    `fresh`: log in anew whatever session they have (kept if the new login fails)."""
     token = s.shared.tokens.get(person.national_id)
-    if token:
+    if token and not fresh:
         return token
     lock = s.shared.login_locks.setdefault(person.national_id, asyncio.Lock())
     async with lock:
-        if person.national_id in s.shared.tokens:
+        if person.national_id in s.shared.tokens and not fresh:
             return s.shared.tokens[person.national_id]
 
         async def submit() -> Completion:
             done = await s.submit(api.login(person.national_id, person.password))
-            body = _json(done)
+            body = json_body(done)
             if done.type == "ok" and body.get("otp_required"):
                 code = await s.sms(person.mobile)
                 if code is None:
@@ -80,14 +144,14 @@ async def login(s: Session, person: Person) -> str | None:
             return done
 
         done = await s.perform("login", "", submit, False)
-        token = _json(done).get("token") if done.type == "ok" else None
+        token = json_body(done).get("token") if done.type == "ok" else None
         if isinstance(token, str):
             s.shared.tokens[person.national_id] = token
             return token
         return None
 
 
-def _json(done: Completion) -> dict[str, Any]:
+def json_body(done: Completion) -> dict[str, Any]:
     if done.response is None:
         return {}
     try:
@@ -121,10 +185,15 @@ async def citizen(s: Session) -> None:
 async def employer(s: Session) -> None:
     """Submit this month's list for one of one's workshops."""
     pop = s.shared.population
-    workshop = s.rng.choice(pop.workshops)
+    if s.person is not None:
+        workshop = s.rng.choice([w for w in pop.workshops
+                                 if w.employer_id == s.person.national_id])
+    else:
+        workshop = s.rng.choice(pop.workshops)
     person = next(p for p in pop.employers if p.national_id == workshop.employer_id)
     token = await login(s, person)
     if token is None:
+        s.unplayable("submit_list", s.shared.key(s.process), NO_SESSION)
         return
     s.shared.lists_sent += 1
     n = s.shared.lists_sent
@@ -145,9 +214,10 @@ async def employer(s: Session) -> None:
 async def doctor(s: Session) -> None:
     """Prescribe one to three drugs for a citizen."""
     pop = s.shared.population
-    person = s.rng.choice(pop.doctors)
+    person = s.site(pop.doctors)
     token = await login(s, person)
     if token is None:
+        s.unplayable("prescribe", s.shared.key(s.process), NO_SESSION)
         return
     patient = s.rng.choice(pop.citizens).national_id
     items = [{"drug_code": d, "quantity": s.rng.randint(1, 3)}
@@ -155,24 +225,108 @@ async def doctor(s: Session) -> None:
     key = s.shared.key(s.process)
     req = api.prescribe(token, key, patient, items)
     done = await s.perform("prescribe", key, lambda: s.submit(req), True)
-    code = _json(done).get("tracking_code")
+    code = json_body(done).get("tracking_code")
     if done.type == "ok" and isinstance(code, str):
         s.shared.prescriptions.append((code, patient))
     _forget_on_401(s, person, done)
 
 
 async def pharmacy(s: Session) -> None:
-    """Dispense the oldest prescription of the run not yet dispensed (if any)."""
-    if not s.shared.prescriptions:
+    """Dispense the oldest prescription of the run not yet dispensed, else one of the
+    pharmacy's stock; with neither, a rate profile's pharmacy does nothing, a scenario's
+    arrival is recorded as failed (`NO_PRESCRIPTION`)."""
+    stock = s.shared.stock.get(s.source)
+    if s.shared.prescriptions:
+        code, patient = s.shared.prescriptions.pop(0)
+    elif stock:
+        code, patient = stock.pop(0)
+    else:
+        s.unplayable("dispense", s.shared.key(s.process), NO_PRESCRIPTION)
         return
-    code, patient = s.shared.prescriptions.pop(0)
-    person = s.rng.choice(s.shared.population.pharmacies)
+    person = s.site(s.shared.population.pharmacies)
     token = await login(s, person)
     if token is None:
+        s.unplayable("dispense", s.shared.key(s.process), NO_SESSION)
         return
     key = s.shared.key(s.process)
     req = api.dispense(token, key, code, patient)
     _forget_on_401(s, person, await s.perform("dispense", key, lambda: s.submit(req), True))
+
+
+async def fresh_login(s: Session) -> None:
+    """A citizen logs in anew (a fresh session: every login reaches Shahkar's check)."""
+    await login(s, s.citizen(), fresh=True)
+
+
+async def recover_password(s: Session) -> None:
+    """A citizen asks for a password-recovery code."""
+    person = s.citizen()
+    req = api.recover_password(person.national_id, person.mobile)
+    await s.perform("recover_password", "", lambda: s.submit(req), False)
+
+
+async def _read(s: Session, f: str) -> None:
+    person = s.citizen()
+    token = await login(s, person)
+    if token is None:
+        s.unplayable(f, "", NO_SESSION)
+        return
+    build = api.read_history if f == "read_history" else api.read_payslip
+    req = build(token, person.national_id)
+    _forget_on_401(s, person, await s.perform(f, "", lambda: s.submit(req), False))
+
+
+async def read_history(s: Session) -> None:
+    """A citizen reads their insurance history."""
+    await _read(s, "read_history")
+
+
+async def read_payslip(s: Session) -> None:
+    """A citizen reads their pay slips."""
+    await _read(s, "read_payslip")
+
+
+async def register_workshop(s: Session) -> None:
+    """An employer registers a new workshop."""
+    person = s.person or s.rng.choice(s.shared.population.employers)
+    token = await login(s, person)
+    if token is None:
+        s.unplayable("register_workshop", s.shared.key(s.process), NO_SESSION)
+        return
+    key = s.shared.key(s.process)
+    code = random.Random(key).randrange(10**9, 10**10)  # from the key: fresh every run
+    req = api.register_workshop(token, key, str(code), "کارگاه")
+    _forget_on_401(s, person, await s.perform("register_workshop", key,
+                                              lambda: s.submit(req), True))
+
+
+async def save_draft(s: Session) -> None:
+    """A citizen's form autosaves a new draft (the form id is the write's key)."""
+    person = s.citizen()
+    token = await login(s, person)
+    if token is None:
+        s.unplayable("save_draft", s.shared.key(s.process), NO_SESSION)
+        return
+    key = s.shared.key(s.process)
+    form = key.replace(".", "_")  # a form id has no dots
+    req = api.save_draft(token, key, form, {"field": s.shared.writes, "by": s.process})
+    _forget_on_401(s, person, await s.perform("save_draft", key, lambda: s.submit(req), True))
+
+
+async def attacker(s: Session) -> None:
+    """Credential stuffing: a login with a wrong password for a real national ID."""
+    person = s.rng.choice(s.shared.population.citizens)
+    req = api.login(person.national_id, f"wrong-{s.rng.getrandbits(32):08x}")
+    await s.perform("login", "", lambda: s.submit(req), False)
+
+
+# the user behaviour that does each scenario request kind (scenario/schema.py's Kind)
+KIND_BEHAVIOURS: dict[str, Callable[[Session], Awaitable[None]]] = {
+    "login": fresh_login, "recover_password": recover_password, "read_history": read_history,
+    "read_payslip": read_payslip, "register_workshop": register_workshop,
+    "save_draft": save_draft, "submit_list": employer, "prescribe": doctor,
+    "dispense": pharmacy,
+}
 
 
 def active(population: Population, n: int | None) -> Population:

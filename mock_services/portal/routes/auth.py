@@ -107,27 +107,30 @@ async def _session(ctx: PortalContext, national_id: str, role: str) -> tuple[str
 async def login(body: LoginIn, request: Request, ctx: Ctx) -> LoginOut:
     """Password check, then Shahkar confirms the mobile; doctors also get an SMS code."""
     source = request.client.host if request.client else "unknown"
-    _limit(ctx, body.national_id, source)
-    user = await ctx.db.aread(lambda c: c.execute(
-        "SELECT * FROM users WHERE national_id=?", (body.national_id,)).fetchone())
-    stored = user["password_hash"] if user else DUMMY_HASH
-    if not await to_thread.run_sync(verify_password, body.password, stored,
-                                      limiter=ctx.hashing) or user is None:
-        raise Unauthorized("the national ID or the password is wrong")
-    verification = await verify_login_mobile(ctx, body.national_id, user["mobile"],
-                                             user["mobile_verified_s"])
-    if needs_rehash(stored, ctx.settings.scrypt_n):
-        new_hash = await to_thread.run_sync(hash_password, body.password,
-                                              ctx.settings.scrypt_n, limiter=ctx.hashing)
-        await ctx.db.awrite(lambda c: c.execute(
-            "UPDATE users SET password_hash=? WHERE national_id=? AND password_hash=?",
-            (new_hash, body.national_id, stored)))
-    if user["role"] == "doctor":
-        challenge = await new_otp(ctx, body.national_id, user["mobile"], "login")
-        return LoginOut(role="doctor", otp_required=True, challenge_id=challenge,
+    _limit(ctx, body.national_id, source)  # the sim's gate: rate limits before the queue
+    # the login operation's one service time; a doctor's second step (/auth/otp) passes through
+    async with ctx.demand.serve("login"):
+        user = await ctx.db.aread(lambda c: c.execute(
+            "SELECT * FROM users WHERE national_id=?", (body.national_id,)).fetchone())
+        stored = user["password_hash"] if user else DUMMY_HASH
+        if not await to_thread.run_sync(verify_password, body.password, stored,
+                                          limiter=ctx.hashing) or user is None:
+            raise Unauthorized("the national ID or the password is wrong")
+        verification = await verify_login_mobile(ctx, body.national_id, user["mobile"],
+                                                 user["mobile_verified_s"])
+        if needs_rehash(stored, ctx.settings.scrypt_n):
+            new_hash = await to_thread.run_sync(hash_password, body.password,
+                                                  ctx.settings.scrypt_n, limiter=ctx.hashing)
+            await ctx.db.awrite(lambda c: c.execute(
+                "UPDATE users SET password_hash=? WHERE national_id=? AND password_hash=?",
+                (new_hash, body.national_id, stored)))
+        if user["role"] == "doctor":
+            challenge = await new_otp(ctx, body.national_id, user["mobile"], "login")
+            return LoginOut(role="doctor", otp_required=True, challenge_id=challenge,
+                            verification=verification)
+        token, expires = await _session(ctx, body.national_id, user["role"])
+        return LoginOut(role=user["role"], token=token, expires_s=expires,
                         verification=verification)
-    token, expires = await _session(ctx, body.national_id, user["role"])
-    return LoginOut(role=user["role"], token=token, expires_s=expires, verification=verification)
 
 
 @router.post("/otp")
@@ -158,23 +161,24 @@ async def logout(request: Request, user: CurrentUser, ctx: Ctx) -> dict[str, str
 async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> dict[str, str]:
     """Send a one-time code to a mobile that Shahkar confirms belongs to the national ID."""
     source = request.client.host if request.client else "unknown"
-    _limit(ctx, body.national_id, source)
-    user = await ctx.db.aread(lambda c: c.execute(
-        "SELECT national_id FROM users WHERE national_id=?", (body.national_id,)).fetchone())
-    if user is None:
-        raise NotFound(f"no portal account for national ID {body.national_id}")
-    matched = await shahkar_match(ctx, body.national_id, body.mobile)
-    if matched is None:
-        raise Unavailable("the mobile ownership check (Shahkar) is unavailable; try again shortly",
-                          retry_after_s=5)
-    if not matched:
-        raise Forbidden("Shahkar reports this mobile is not registered to this national ID")
-    now = ctx.clock.now()
-    await ctx.db.awrite(lambda c: c.execute(
-        "UPDATE users SET mobile=?, mobile_verified_s=? WHERE national_id=?",
-        (body.mobile, now, body.national_id)))
-    challenge = await new_otp(ctx, body.national_id, body.mobile, "recovery")
-    return {"challenge_id": challenge, "status": "code sent"}
+    _limit(ctx, body.national_id, source)  # the sim's gate: rate limits before the queue
+    async with ctx.demand.serve("recover_password"):
+        user = await ctx.db.aread(lambda c: c.execute(
+            "SELECT national_id FROM users WHERE national_id=?", (body.national_id,)).fetchone())
+        if user is None:
+            raise NotFound(f"no portal account for national ID {body.national_id}")
+        matched = await shahkar_match(ctx, body.national_id, body.mobile)
+        if matched is None:
+            raise Unavailable("the mobile ownership check (Shahkar) is unavailable; try again "
+                              "shortly", retry_after_s=5)
+        if not matched:
+            raise Forbidden("Shahkar reports this mobile is not registered to this national ID")
+        now = ctx.clock.now()
+        await ctx.db.awrite(lambda c: c.execute(
+            "UPDATE users SET mobile=?, mobile_verified_s=? WHERE national_id=?",
+            (body.mobile, now, body.national_id)))
+        challenge = await new_otp(ctx, body.national_id, body.mobile, "recovery")
+        return {"challenge_id": challenge, "status": "code sent"}
 
 
 @router.post("/recovery/confirm")

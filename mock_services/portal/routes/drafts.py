@@ -31,24 +31,25 @@ class DraftIn(BaseModel):
 async def save(form_id: FormId, body: DraftIn, key: idempotency.IdempotencyKey,
                user: CurrentUser, ctx: Ctx) -> JSONResponse:
     """Save a new version of the draft (committed before the answer)."""
-    data = json.dumps(body.data, ensure_ascii=False, sort_keys=True)
-    if len(data.encode()) > ctx.settings.max_draft_bytes:
-        raise PayloadTooLarge(f"a draft may hold {ctx.settings.max_draft_bytes} bytes of data")
-    digest = idempotency.fingerprint(f"draft:{form_id}", data)
-    now = ctx.clock.now()
+    async with ctx.demand.serve("save_draft"):
+        data = json.dumps(body.data, ensure_ascii=False, sort_keys=True)
+        if len(data.encode()) > ctx.settings.max_draft_bytes:
+            raise PayloadTooLarge(f"a draft may hold {ctx.settings.max_draft_bytes} bytes of data")
+        digest = idempotency.fingerprint(f"draft:{form_id}", data)
+        now = ctx.clock.now()
 
-    def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-        last = conn.execute("SELECT MAX(version) FROM draft_versions WHERE owner_id=? AND "
-                            "form_id=?", (user.national_id, form_id)).fetchone()[0]
-        version = (last or 0) + 1
-        conn.execute("INSERT INTO draft_versions VALUES (?, ?, ?, ?, ?, ?)",
-                     (user.national_id, form_id, version, data, now, key))
-        return idempotency.StoredResponse(200, {"form_id": form_id, "version": version,
-                                                "saved_s": now})
+        def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
+            last = conn.execute("SELECT MAX(version) FROM draft_versions WHERE owner_id=? AND "
+                                "form_id=?", (user.national_id, form_id)).fetchone()[0]
+            version = (last or 0) + 1
+            conn.execute("INSERT INTO draft_versions VALUES (?, ?, ?, ?, ?, ?)",
+                         (user.national_id, form_id, version, data, now, key))
+            return idempotency.StoredResponse(200, {"form_id": form_id, "version": version,
+                                                    "saved_s": now})
 
-    stored, _ = await ctx.db.awrite(lambda c: idempotency.run_once(
-        c, user.national_id, key, digest, now_s=now, apply=apply))
-    return JSONResponse(stored.body, status_code=stored.status)
+        stored, _ = await ctx.db.awrite(lambda c: idempotency.run_once(
+            c, user.national_id, key, digest, now_s=now, apply=apply))
+        return JSONResponse(stored.body, status_code=stored.status)
 
 
 @router.get("/{form_id}")

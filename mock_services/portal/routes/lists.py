@@ -141,7 +141,8 @@ async def _submit(ctx: PortalContext, user: Principal, key: str,
 async def submit_rows(body: InsuranceList, key: idempotency.IdempotencyKey, user: CurrentUser,
                       ctx: Ctx) -> JSONResponse:
     """Submit a list as JSON rows (DBF field names)."""
-    return await _submit(ctx, user, key, body)
+    async with ctx.demand.serve("submit_list"):
+        return await _submit(ctx, user, key, body)
 
 
 def _decode(name: str, text: str) -> bytes:
@@ -156,12 +157,13 @@ async def submit_dbf(body: DbfUpload, key: idempotency.IdempotencyKey, user: Cur
                      ctx: Ctx) -> JSONResponse:
     """Submit a list as the DSKKAR00/DSKWOR00 pair (base64 in JSON)."""
     require_role(user, "employer")
-    kar, wor = _decode("dskkar_b64", body.dskkar_b64), _decode("dskwor_b64", body.dskwor_b64)
-    try:
-        lst = await to_thread.run_sync(parse_dbf_pair, kar, wor, ctx.settings.max_list_workers)
-    except ListError as exc:
-        raise Unprocessable(str(exc)) from exc
-    return await _submit(ctx, user, key, lst)
+    async with ctx.demand.serve("submit_list"):
+        kar, wor = _decode("dskkar_b64", body.dskkar_b64), _decode("dskwor_b64", body.dskwor_b64)
+        try:
+            lst = await to_thread.run_sync(parse_dbf_pair, kar, wor, ctx.settings.max_list_workers)
+        except ListError as exc:
+            raise Unprocessable(str(exc)) from exc
+        return await _submit(ctx, user, key, lst)
 
 
 @router.get("/{list_id}")

@@ -2,7 +2,11 @@
 
 A pharmacy sees a prescription only when the patient presents it: the tracking code together
 with the patient's national ID; once dispensed, only the pharmacy that dispensed it sees it.
-A paper prescription is registered once per (pharmacy, control number).
+A paper prescription is registered once per (pharmacy, control number). Prescribing and
+dispensing each ask the registry whether the patient is insured (`checks.insured`), with the
+worker slot held; a registry that gives no answer fails the write, unwritten, with 502 (503
+when the breaker refused). A paper prescription asks nobody: it is what a pharmacy does
+when it cannot reach the portal.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from mock_services.common import idempotency
 from mock_services.common.errors import Conflict, Gone, NotFound
 from mock_services.domain.insurance_list import Date8
 from mock_services.domain.national_id import NationalId
+from mock_services.portal import checks
 from mock_services.portal.auth import CurrentUser, require_role
 from mock_services.portal.context import Ctx
 
@@ -77,27 +82,34 @@ def _respond(stored: idempotency.StoredResponse, replayed: bool) -> JSONResponse
 @router.post("", status_code=201)
 async def prescribe(body: PrescriptionIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                     ctx: Ctx) -> JSONResponse:
-    """A doctor registers a prescription; the answer carries its 12-digit tracking code."""
+    """A doctor registers a prescription for an insured patient (the registry confirms the
+    coverage first); the answer carries its 12-digit tracking code."""
     require_role(user, "doctor")
-    digest = idempotency.fingerprint("prescribe", body.model_dump_json())
-    now = ctx.clock.now()
-    expires = now + ctx.settings.prescription_valid_days * DAY_S
-    items = json.dumps([i.model_dump() for i in body.items])
+    async with ctx.demand.serve("prescribe"):
+        digest = idempotency.fingerprint("prescribe", body.model_dump_json())
+        applied = await idempotency.replay(ctx.db, user.national_id, key, digest)
+        if applied is not None:  # a retry of an applied write: no second eligibility check
+            return _respond(applied, True)
+        await checks.insured(ctx, body.patient_national_id)  # 502/503/422: nothing written
+        now = ctx.clock.now()
+        expires = now + ctx.settings.prescription_valid_days * DAY_S
+        items = json.dumps([i.model_dump() for i in body.items])
 
-    def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-        while True:  # a random code; the primary key catches the rare repeat
-            code = f"{ctx.rng.randrange(10**11, 10**12)}"
-            if conn.execute("SELECT 1 FROM prescriptions WHERE tracking_code=?",
-                            (code,)).fetchone() is None:
-                break
-        conn.execute("INSERT INTO prescriptions (tracking_code, doctor_id, patient_id, items, "
-                     "created_s, expires_s, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (code, user.national_id, body.patient_national_id, items, now, expires, key))
-        return idempotency.StoredResponse(201, {"tracking_code": code, "expires_s": expires})
+        def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
+            while True:  # a random code; the primary key catches the rare repeat
+                code = f"{ctx.rng.randrange(10**11, 10**12)}"
+                if conn.execute("SELECT 1 FROM prescriptions WHERE tracking_code=?",
+                                (code,)).fetchone() is None:
+                    break
+            conn.execute("INSERT INTO prescriptions (tracking_code, doctor_id, patient_id, items, "
+                         "created_s, expires_s, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (code, user.national_id, body.patient_national_id, items, now, expires,
+                          key))
+            return idempotency.StoredResponse(201, {"tracking_code": code, "expires_s": expires})
 
-    stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
-        c, user.national_id, key, digest, now_s=now, apply=apply))
-    return _respond(stored, replayed)
+        stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
+            c, user.national_id, key, digest, now_s=now, apply=apply))
+        return _respond(stored, replayed)
 
 
 def _presented(conn: sqlite3.Connection, code: str, patient: str, pharmacy: str) -> sqlite3.Row:
@@ -120,29 +132,46 @@ async def lookup(tracking_code: Annotated[str, Path(pattern=TRACKING)],
     return _view(row)
 
 
+def _dispensable(conn: sqlite3.Connection, code: str, patient: str, pharmacy: str, *,
+                 now_s: float, valid_days: int) -> None:
+    """The presented prescription can be dispensed now: 404, 409 or 410 if not."""
+    row = _presented(conn, code, patient, pharmacy)
+    if row["dispensed_by"] is not None:
+        raise Conflict(f"prescription {code} was already dispensed")
+    if row["expires_s"] <= now_s:
+        raise Gone(f"prescription {code} expired (valid {valid_days} days)")
+
+
 @router.post("/{tracking_code}/dispense")
 async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: DispenseIn,
                    key: idempotency.IdempotencyKey, user: CurrentUser, ctx: Ctx) -> JSONResponse:
-    """A pharmacy dispenses a presented prescription, once."""
+    """A pharmacy dispenses a presented prescription, once, to a patient the registry still
+    finds insured on the day of dispensing."""
     require_role(user, "pharmacy")
-    digest = idempotency.fingerprint(f"dispense:{tracking_code}", body.model_dump_json())
-    now = ctx.clock.now()
+    async with ctx.demand.serve("dispense"):
+        digest = idempotency.fingerprint(f"dispense:{tracking_code}", body.model_dump_json())
+        applied = await idempotency.replay(ctx.db, user.national_id, key, digest)
+        if applied is not None:  # a retry of an applied write: no second eligibility check
+            return _respond(applied, True)
+        patient, days = body.patient_national_id, ctx.settings.prescription_valid_days
+        # what the pharmacy's own records refuse is refused before the registry is asked
+        started = ctx.clock.now()
+        await ctx.db.aread(lambda c: _dispensable(c, tracking_code, patient, user.national_id,
+                                                  now_s=started, valid_days=days))
+        await checks.insured(ctx, patient)  # 502/503/422: nothing written
+        now = ctx.clock.now()
 
-    def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-        row = _presented(conn, tracking_code, body.patient_national_id, user.national_id)
-        if row["dispensed_by"] is not None:
-            raise Conflict(f"prescription {tracking_code} was already dispensed")
-        if row["expires_s"] <= now:
-            raise Gone(f"prescription {tracking_code} expired (valid "
-                       f"{ctx.settings.prescription_valid_days} days)")
-        conn.execute("UPDATE prescriptions SET dispensed_by=?, dispensed_s=?, dispense_key=? "
-                     "WHERE tracking_code=?", (user.national_id, now, key, tracking_code))
-        return idempotency.StoredResponse(200, {"tracking_code": tracking_code,
-                                                "status": "dispensed"})
+        def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
+            _dispensable(conn, tracking_code, patient, user.national_id, now_s=now,
+                         valid_days=days)
+            conn.execute("UPDATE prescriptions SET dispensed_by=?, dispensed_s=?, dispense_key=? "
+                         "WHERE tracking_code=?", (user.national_id, now, key, tracking_code))
+            return idempotency.StoredResponse(200, {"tracking_code": tracking_code,
+                                                    "status": "dispensed"})
 
-    stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
-        c, user.national_id, key, digest, now_s=now, apply=apply))
-    return _respond(stored, replayed)
+        stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
+            c, user.national_id, key, digest, now_s=now, apply=apply))
+        return _respond(stored, replayed)
 
 
 @router.post("/paper", status_code=201)

@@ -65,7 +65,8 @@ async def history(national_id: NidPath, user: CurrentUser, ctx: Ctx,
                   response: Response) -> dict[str, Any]:
     """The caller's insurance history (only their own)."""
     require_self(user, national_id)
-    return await _read_through(ctx, "history", national_id, response)
+    async with ctx.demand.serve("read_history"):
+        return await _read_through(ctx, "history", national_id, response)
 
 
 @router.get("/{national_id}/payslips")
@@ -73,4 +74,5 @@ async def payslips(national_id: NidPath, user: CurrentUser, ctx: Ctx,
                    response: Response) -> dict[str, Any]:
     """The caller's recent pay slips (only their own)."""
     require_self(user, national_id)
-    return await _read_through(ctx, "payslips", national_id, response)
+    async with ctx.demand.serve("read_payslip"):
+        return await _read_through(ctx, "payslips", national_id, response)

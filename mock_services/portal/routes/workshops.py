@@ -1,4 +1,9 @@
-"""Workshop registration (10-digit code) and an employer's own workshops."""
+"""Workshop registration (10-digit code) and an employer's own workshops.
+
+A registration confirms the employer's mobile with Shahkar and looks the workshop up in the
+registry (`checks`), in that order, with the worker slot held; an upstream that gives no
+answer fails it, unwritten, with 502 (503 when the breaker refused).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mock_services.common import idempotency
 from mock_services.common.errors import Conflict
 from mock_services.domain.insurance_list import Text, WorkshopCode
+from mock_services.portal import checks
 from mock_services.portal.auth import CurrentUser, require_role
 from mock_services.portal.context import Ctx
 
@@ -33,26 +39,44 @@ class WorkshopOut(BaseModel):
     name: str
 
 
+def _free(conn: sqlite3.Connection, code: str, employer: str) -> None:
+    """The code is not registered yet: 409 naming whose it is if it is."""
+    row = conn.execute("SELECT employer_id FROM workshops WHERE code=?", (code,)).fetchone()
+    if row is not None:
+        whose = "you" if row["employer_id"] == employer else "another employer"
+        raise Conflict(f"workshop {code} is already registered to {whose}")
+
+
 @router.post("", status_code=201, response_model=WorkshopOut)
 async def register(body: WorkshopIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                    ctx: Ctx) -> JSONResponse:
-    """Register a workshop code to the calling employer (once)."""
+    """Register a workshop code to the calling employer (once), after Shahkar confirms the
+    employer's mobile and the registry is asked what it holds under the code."""
     require_role(user, "employer")
-    digest = idempotency.fingerprint("workshop", body.model_dump_json())
-    now = ctx.clock.now()
+    async with ctx.demand.serve("register_workshop"):
+        digest = idempotency.fingerprint("workshop", body.model_dump_json())
+        applied = await idempotency.replay(ctx.db, user.national_id, key, digest)
+        if applied is not None:  # a retry of an applied write: nobody is asked again
+            return _respond(applied, True)
+        employer = user.national_id
+        await ctx.db.aread(lambda c: _free(c, body.code, employer))  # 409 before asking anyone
+        # the scenario's order: shahkar, then registry; 502/503/403: nothing written
+        await checks.mobile_confirmed(ctx, employer)
+        await checks.workshop_standing(ctx, body.code)
+        now = ctx.clock.now()
 
-    def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-        row = conn.execute("SELECT employer_id FROM workshops WHERE code=?",
-                           (body.code,)).fetchone()
-        if row is not None:
-            whose = "you" if row["employer_id"] == user.national_id else "another employer"
-            raise Conflict(f"workshop {body.code} is already registered to {whose}")
-        conn.execute("INSERT INTO workshops VALUES (?, ?, ?, ?, ?)",
-                     (body.code, user.national_id, body.name, now, key))
-        return idempotency.StoredResponse(201, {"code": body.code, "name": body.name})
+        def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
+            _free(conn, body.code, employer)
+            conn.execute("INSERT INTO workshops VALUES (?, ?, ?, ?, ?)",
+                         (body.code, employer, body.name, now, key))
+            return idempotency.StoredResponse(201, {"code": body.code, "name": body.name})
 
-    stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
-        c, user.national_id, key, digest, now_s=now, apply=apply))
+        stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
+            c, employer, key, digest, now_s=now, apply=apply))
+        return _respond(stored, replayed)
+
+
+def _respond(stored: idempotency.StoredResponse, replayed: bool) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 

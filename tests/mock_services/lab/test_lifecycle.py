@@ -17,8 +17,12 @@ import httpx
 import pytest
 
 from chaoslab.cli import main
-from mock_services.lab import procs
+from mock_services.lab import procs, supervisor
+from mock_services.lab.state import LabState
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
+from mock_services.lab.topology import ServiceSpec
+from policies.presets import BASELINE
+from policies.resolve import policies_digest
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 SERVICES = ("portal-a", "portal-b", "shahkar", "sms", "registry", "payment")
@@ -42,9 +46,10 @@ def _wait_for(predicate: object, timeout_s: float) -> None:
 
 def test_up_detach_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "lab"
-    started = chaoslab("lab", "up", "--detach", "--dir", str(run_dir))
+    started = chaoslab("lab", "up", "--detach", "--dir", str(run_dir), "--policies", "baseline")
     try:
         assert started.returncode == 0, started.stderr
+        assert f"policies   baseline (sha256 {policies_digest(BASELINE)[:12]})" in started.stdout
         for name in SERVICES:
             assert name in started.stdout
         assert "client-portal-a" in started.stdout and "portal-b-shahkar" in started.stdout
@@ -62,6 +67,13 @@ def test_up_detach_status_down(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert "lab is up" in capsys.readouterr().out
         pids = _pids(run_dir)
         assert len(pids) == len(SERVICES) + 1  # and the embedded proxy
+        # the map records the resolved set; every service was handed its file, not a name
+        policies_file = str((run_dir / "policies.json").resolve())
+        assert (lab["policies"], lab["policies_file"]) == ("baseline", policies_file)
+        assert lab["policies_digest"] == policies_digest(BASELINE)
+        for name in SERVICES:
+            argv = Path(f"/proc/{pids[name]}/cmdline").read_bytes().split(b"\0")
+            assert argv[argv.index(b"--policies") + 1] == policies_file.encode()
     finally:
         stopped = main(["lab", "down", "--dir", str(run_dir)])
     assert stopped == 0
@@ -106,10 +118,22 @@ def test_down_after_the_supervisor_crashed_leaves_no_process_and_no_proxy(
     assert not left & names
 
 
-def test_a_service_that_does_not_become_ready_is_named_with_its_log(tmp_path: Path) -> None:
-    """Bad policies make every service exit at start: the first noticed is named, logs shown."""
+def test_a_service_that_does_not_become_ready_is_named_with_its_log(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bad policies make every service exit at start: the first noticed is named, logs shown.
+
+    The lab resolves its policies before it starts anything, so the services are handed a
+    bad set behind its back, on their command line."""
+    real_argv = supervisor.service_argv
+
+    def bad_policies(lab: LabState, s: ServiceSpec) -> tuple[str, ...]:
+        argv = list(real_argv(lab, s))
+        argv[argv.index("--policies") + 1] = "no-such-policy-set"
+        return tuple(argv)
+
+    monkeypatch.setattr(supervisor, "service_argv", bad_policies)
     with pytest.raises(LabError) as exc:
-        up(LabConfig(tmp_path, policies="no-such-policy-set", ready_timeout_s=30))
+        up(LabConfig(tmp_path, ready_timeout_s=30))
     message = str(exc.value)
     assert "is not ready" in message and "last lines" in message
     assert any(f"service '{name}'" in message for name in SERVICES)
