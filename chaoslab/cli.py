@@ -29,6 +29,7 @@ HANDLERS: dict[str, tuple[str, str, str]] = {
     "lab status": ("mock_services.lab.cli", "status", "#6 the lab"),
     "lab run": ("chaoslab.live", "run", "#8 the live chaos suite"),
     "report": ("scenario.compare", "run", "#8 the live chaos suite"),
+    "twin": ("chaoslab.twin", "run", "#19 the digital twin"),
 }
 
 Handler = Callable[[argparse.Namespace], int]
@@ -83,7 +84,8 @@ def _add_policies(p: argparse.ArgumentParser) -> None:
         "--policies",
         default="resilient",
         metavar="baseline|resilient|FILE",
-        help="the policy set: a preset name or a TOML file of overrides (default: resilient)",
+        help="the policy set: a preset name, a TOML file of overrides, or a resolved "
+        "policies.json a run wrote (default: resilient)",
     )
 
 
@@ -126,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor", type=executor_spec, default="local", metavar="local|dask://H:P",
         help="where replications run (default: local)",
     )
+    p.add_argument("--speed", type=positive_float, default=1.0,
+                   help="compress the scenario clock K times, as `lab run --speed K` plays it")
     _add_policies(p)
     _add_out_check(p)
 
@@ -144,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true", help="return once the lab is ready")
     p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
                    help="run directory for pid files, logs and databases (default: runs/lab)")
+    _add_policies(p)
     p = labsub.add_parser("down", help="stop every process and proxy of the lab")
     p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
                    help="run directory of the lab (default: runs/lab)")
@@ -152,9 +157,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run directory of the lab (default: runs/lab)")
     p = labsub.add_parser("run", help="run a scenario live against the lab")
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
-    p.add_argument("--speed", type=positive_float, default=1.0,
-                   help="compress the scenario clock K times; service times stay real")
+    p.add_argument("--speed", type=positive_float, default=None,
+                   help="compress the scenario clock K times; service times stay real "
+                   "(default: the scenario's safe speed: a run of about a minute whose "
+                   "shortest fault lasts at least 5 s)")
     p.add_argument("--seed", type=int, default=1, help="seed of the workload (default: 1)")
+    _add_policies(p)
+    _add_out_check(p)
+
+    p = sub.add_parser("twin", help="run a scenario simulated and live; where they agree")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
+    p.add_argument("--seeds", type=positive_int, default=4,
+                   help="simulated replications, for the seed-to-seed interval (default: 4)")
+    p.add_argument("--seed", type=int, default=1, help="the first seed; live uses it (default: 1)")
+    p.add_argument("--speed", type=positive_float, default=None,
+                   help="compress the scenario clock K times in both runners (default: the "
+                   "live runner's safe speed for the scenario)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="worker processes for the simulated seeds (default: the cores)")
     _add_policies(p)
     _add_out_check(p)
 

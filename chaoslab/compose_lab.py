@@ -85,12 +85,15 @@ def attach(path: Path, policies: str | None = None,
     """The running lab whose map is `path` (a lab.json, or its directory).
 
     `policies` (default $CHAOSLAB_LAB_POLICIES, else the map's) names the policy set its
-    services were started with: a compose lab runs whatever CHAOSLAB_POLICIES said at `up`.
+    services were started with: a compose lab runs whatever CHAOSLAB_POLICIES said at `up`
+    (its map has no resolved file: `LabState.policy_set()` resolves that name).
     Raises `LabError` (bad input, one sentence) when the map is missing or malformed.
     """
     lab = Lab.attach(path)
     chosen = policies or os.environ.get(POLICIES_ENV, "").strip() or lab.state.policies
-    lab_state = replace(lab.state, policies=chosen)
+    lab_state = lab.state
+    if chosen != lab_state.policies:  # the map's resolved file, if any, no longer applies
+        lab_state = replace(lab_state, policies=chosen, policies_file="", policies_digest="")
     if lab_state.docker_project:
         return ComposeLab(lab_state, engine)
     return Lab(lab_state, replace(lab.config, policies=chosen))

@@ -1,90 +1,83 @@
-"""`make demo`: the main job, on the embedded defaults, with whatever has landed.
+"""`make demo`: the twin of one fault scenario, baseline against resilient.
 
-year_end_peak under `baseline` and `resilient`, simulated (one seed each, both at once: one
-core each) and live (a day compressed to 30 s each: `LIVE_SPEED`), then the side-by-side table
-and where the HTML reports are. A step whose subsystem has not landed is named and skipped,
-never faked.
+switch_failure (switch A fails for 15 of 60 minutes) under `baseline` and under `resilient`,
+each run both ways by `chaoslab twin`: the simulator over `SEEDS` seeds and the live lab, on
+the same scenario compressed `SPEED`-fold, the same resolved policy file and the same seed.
+Then one table: per policy set, the simulated value (seed mean), the live value and whether
+they agree, for the headline figures and every invariant; and where the reports are.
 """
 
 from __future__ import annotations
 
-import importlib
-import subprocess
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from chaoslab import __version__
-from chaoslab.cli import HANDLERS, SCENARIO_DIR, main
+from chaoslab.cli import SCENARIO_DIR, main
 
 DEMO_DIR = Path("runs/demo")
-SCENARIO = "year_end_peak"
-LIVE_SPEED = "2880"  # one scenario day in 30 s: the whole demo fits its 5-minute budget
+SCENARIO = "switch_failure"
+SPEED = "120"  # the scenario's hour in 30 live seconds per policy set: the demo fits 5 minutes
+SEEDS = "2"  # simulated seeds per policy set, for the seed-to-seed range
 POLICIES = ("baseline", "resilient")
+HEADLINE = ("availability", "goodput_per_s", "latency_p50_ms", "latency_p99_ms", "shed_share")
 
 
-def landed(command: str) -> bool:
-    """True when the package behind `command` is importable."""
-    module, _, _ = HANDLERS[command]
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError:
-        return False
-    return True
+def _row(doc: dict[str, Any], figure: str) -> dict[str, Any] | None:
+    return next((r for r in doc["rows"] if r["figure"] == figure), None)
 
 
-def step(title: str, argv: list[str]) -> int:
-    """Print and run one CLI call."""
-    print(f"\n== {title}\n$ chaoslab {' '.join(argv)}", flush=True)
-    return main(argv)
+def _cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    if "sim" in r:
+        return f"{r['sim']} / {r['live']}"
+    sim, live = r.get("sim_mean"), r.get("live")
+    text = "-" if sim is None else f"{sim:.4g}"
+    text += " / " + ("-" if live is None else f"{live:.4g}")
+    return text + ("" if r.get("agree") is not False else " (!)")
 
 
-def simulate(outs: list[str]) -> int:
-    """Both policy sets in the simulator at once (one process each); the failures."""
-    argvs = [["sim", SCENARIO, "--seeds", "1", "--workers", "1", "--policies", p,
-              "--out", str(DEMO_DIR / f"sim-{p}")] for p in POLICIES]
-    print(f"\n== sim {SCENARIO} under {' and '.join(POLICIES)}, side by side", flush=True)
-    for argv in argvs:
-        print(f"$ chaoslab {' '.join(argv)}", flush=True)
-    procs = [subprocess.Popen([sys.executable, "-m", "chaoslab", *argv]) for argv in argvs]
-    failures = 0
-    try:
-        for proc, argv in zip(procs, argvs, strict=True):
-            failures += proc.wait() != 0
-            outs.append(argv[-1])
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return failures
+def summary(docs: dict[str, dict[str, Any]]) -> str:
+    """Sim / live per policy set for the headline figures and every invariant."""
+    figures = list(HEADLINE)
+    for doc in docs.values():
+        figures += [r["figure"] for r in doc["rows"]
+                    if r["figure"].startswith("invariant.") and r["figure"] not in figures]
+    width = max(len(f) for f in figures)
+    lines = [f"{'sim / live':<{width}}  " + "  ".join(f"{p:<26}" for p in docs)]
+    for f in figures:
+        lines.append(f"{f:<{width}}  " + "  ".join(f"{_cell(_row(d, f)):<26}"
+                                                   for d in docs.values()))
+    lines += [f"{p}: {d['verdict']['summary']}" for p, d in docs.items()]
+    return "\n".join(lines) + "\n(!) outside the figure's tolerance (scenario/agreement.py)"
 
 
 def run() -> int:
-    """Run every landed step of the demo; return non-zero if a landed step failed."""
-    print(f"chaoslab {__version__} demo")
-    failures = int(step("scenarios", ["scenarios"]) != 0)
+    """Run both twins; print the table; non-zero if a run failed outright."""
+    print(f"chaoslab {__version__} demo: {SCENARIO}, baseline against resilient, "
+          f"simulated and live")
     if not (SCENARIO_DIR / f"{SCENARIO}.toml").exists():
-        print(f"\n== skipped: {SCENARIO}.toml has not landed")
-        return 1 if failures else 0
-    outs: list[str] = []
-    if landed("sim"):
-        failures += simulate(outs)
-    else:
-        print("\n== sim: skipped, 'chaoslab sim' has not landed")
-    if landed("lab run"):
-        for policies in POLICIES:
-            out = str(DEMO_DIR / f"live-{policies}")
-            failures += step(f"live {SCENARIO} under {policies} (x{LIVE_SPEED})",
-                             ["lab", "run", SCENARIO, "--speed", LIVE_SPEED,
-                              "--policies", policies, "--out", out]) != 0
-            outs.append(out)
-    else:
-        print("\n== live: skipped, 'chaoslab lab run' has not landed")
-    if outs and landed("report"):
-        failures += step("side by side", ["report", *outs]) != 0
-        print("\nHTML reports (with timelines):")
-        for out in outs:
-            print(f"  {Path(out).resolve() / 'report.html'}")
+        print(f"\n== skipped: {SCENARIO}.toml is missing")
+        return 1
+    failures = 0
+    docs: dict[str, dict[str, Any]] = {}
+    for policies in POLICIES:
+        out = DEMO_DIR / f"twin-{policies}"
+        argv = ["twin", SCENARIO, "--policies", policies, "--speed", SPEED, "--seeds", SEEDS,
+                "--out", str(out)]
+        print(f"\n$ chaoslab {' '.join(argv)}", flush=True)
+        if main(argv) != 0:
+            failures += 1
+            continue
+        docs[policies] = json.loads((out / "twin.json").read_text(encoding="utf-8"))
+    if docs:
+        print("\n== side by side\n" + summary(docs))
+        print("\nHTML (sim and live timelines on one plot, fault windows shaded):")
+        for policies in docs:
+            print(f"  {(DEMO_DIR / f'twin-{policies}' / 'twin.html').resolve()}")
     return 1 if failures else 0
 
 

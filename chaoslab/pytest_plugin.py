@@ -4,14 +4,17 @@ Load it with `pytest_plugins = ["chaoslab.pytest_plugin"]` (root conftest) or `-
 chaoslab.pytest_plugin`. It gives:
 
 - `chaos_labs` (session): `chaos_labs("resilient")` -> a running lab whose services run that
-  policy preset, started on first use, reset (every process up, proxies clean, upstream
-  admin faults off) on every call, stopped at session end (and at exit, as a backstop);
+  policy preset (or any set: a name, a file, or a resolved `PolicySet`; one lab per distinct
+  set, by digest, each handed the resolved file), started on first use, reset (every process
+  up, proxies clean, upstream admin faults off) on every call, stopped at session end (and at
+  exit, as a backstop);
 - `chaos_lab`: the `resilient` lab, healthy;
 - `injector`: an `Injector` on the healthy lab, recording into its own history; whatever the
   test does, every fault is healed at teardown (`lab_injector(lab)` for any other lab);
 - `fault`: `with fault(SwitchFailure(switch="switch-a")): ...` applies and always heals;
 - `run_scenario(path, policies, speed=..., seed=...)`: one live run of a scenario file on
-  the lab of that preset -> its `Report` (the same report `chaoslab lab run` writes).
+  a lab running the set `chaoslab lab run` resolves (the preset plus the scenario's
+  overrides) -> its `Report` (the same report `chaoslab lab run` writes).
 
 A run selecting the `chaos` marker (`-m chaos`) without `--junitxml` writes its JUnit XML to
 runs/chaos/junit.xml.
@@ -19,7 +22,8 @@ runs/chaos/junit.xml.
 Attach mode: with `--lab PATH` (or $CHAOSLAB_LAB) naming a running lab's map, the fixtures
 use that lab instead of starting any (`chaoslab.compose_lab.attach`; the compose lab's
 `chaos` service runs so). The lab runs one policy set: a test asking for another is skipped,
-and so is a chaos test that starts a lab of its own (one using none of these fixtures). The
+and so is a chaos test that starts a lab of its own (one using none of these fixtures).
+Sets are compared by the digest of the resolved set, not by name. The
 attached lab is healed between tests and never stopped.
 """
 
@@ -46,6 +50,14 @@ from mock_services.lab.state import NoLab
 from mock_services.lab.state import load as load_map
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
 from mock_services.lab.topology import default_topology
+from policies.presets import PolicySet
+from policies.resolve import (
+    POLICIES_FILE,
+    describe_differences,
+    policies_digest,
+    resolve_policies,
+    write_policies,
+)
 from scenario.history import History
 from scenario.invariants import build_checkers
 from scenario.report import Report, build_report, write_report
@@ -55,7 +67,7 @@ from sim.policyset import policy_set
 
 READY_TIMEOUT_S = 30.0
 JUNIT_PATH = Path("runs/chaos/junit.xml")
-LabFactory = Callable[[str], Lab]
+LabFactory = Callable[[str | PolicySet], Lab]
 RunScenario = Callable[..., Report]
 FaultContext = Callable[[Fault], contextlib.AbstractContextManager[Applied]]
 LAB_FIXTURES = frozenset({"chaos_labs", "chaos_lab", "injector", "fault", "run_scenario"})
@@ -112,20 +124,22 @@ def chaos_labs(tmp_path_factory: pytest.TempPathFactory,
     if path is not None:
         yield attached_factory(path)
         return
-    labs: dict[str, Lab] = {}
+    labs: dict[str, Lab] = {}  # digest of the resolved set -> its lab
 
     def stop_all() -> None:
         for lab in labs.values():
             lab.down()
         labs.clear()
 
-    def get(policies: str) -> Lab:
-        if policies not in labs:
-            run_dir = tmp_path_factory.mktemp(f"lab-{policies}")
-            labs[policies] = up(LabConfig(run_dir, default_topology(), policies,
-                                          ready_timeout_s=READY_TIMEOUT_S))
-        heal_lab(labs[policies])
-        return labs[policies]
+    def get(policies: str | PolicySet) -> Lab:
+        label, resolved = _resolved(policies)
+        digest = policies_digest(resolved)
+        if digest not in labs:
+            run_dir = tmp_path_factory.mktemp(f"lab-{resolved.name}")
+            labs[digest] = up(LabConfig(run_dir, default_topology(), label,
+                                        ready_timeout_s=READY_TIMEOUT_S, policy_set=resolved))
+        heal_lab(labs[digest])
+        return labs[digest]
 
     atexit.register(stop_all)
     try:
@@ -142,14 +156,23 @@ def attached_factory(path: Path) -> LabFactory:
     except LabError as exc:
         raise pytest.UsageError(f"--lab/$CHAOSLAB_LAB: {exc}") from None
 
-    def get(policies: str) -> Lab:
-        if policies != lab.state.policies:
-            pytest.skip(f"needs a lab running {policies!r}; the attached lab {path} runs "
-                        f"{lab.state.policies!r}")
+    def get(policies: str | PolicySet) -> Lab:
+        label, resolved = _resolved(policies)
+        if policies_digest(resolved) != lab.state.digest():
+            differs = describe_differences(lab.state.policy_set(), resolved)
+            pytest.skip(f"needs a lab running {label!r}; the attached lab {path} runs "
+                        f"{lab.state.policies!r} ({differs or 'names differ'})")
         heal_lab(lab)
         return lab
 
     return get
+
+
+def _resolved(policies: str | PolicySet) -> tuple[str, PolicySet]:
+    """(label, resolved set) of what a test asked for."""
+    if isinstance(policies, PolicySet):
+        return policies.name, policies
+    return policies, resolve_policies(policies)
 
 
 @pytest.fixture
@@ -202,11 +225,13 @@ def run_scenario(chaos_labs: LabFactory, tmp_path: Path) -> RunScenario:
         plan = build_plan(scenario, speed, default_topology())
         checkers = build_checkers(scenario.invariants)
         t0 = time.perf_counter()
-        history = execute(chaos_labs(policies), plan, policy, seed)
+        history = execute(chaos_labs(policy), plan, policy, seed)
+        out = tmp_path / policies
         meta = RunMeta(scenario=scenario.name, mode="live", policies=policies, seed=seed,
-                       duration_s=plan.horizon_s, wall_s=time.perf_counter() - t0)
+                       duration_s=plan.horizon_s, wall_s=time.perf_counter() - t0,
+                       policies_digest=write_policies(policy, out / POLICIES_FILE))
         report = build_report([history], meta, checkers)
-        write_report(report, [history], tmp_path / policies)
+        write_report(report, [history], out)
         return report
 
     return run

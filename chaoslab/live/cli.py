@@ -4,8 +4,11 @@ Phases: validate everything (scenario, policies, invariants, every target agains
 topology, the output directory) before anything starts, so bad input exits 2 with nothing
 started; start the lab in OUT/lab (or attach to the one in $CHAOSLAB_LAB_DIR, started by
 `chaoslab lab up --detach`, or the compose lab's deploy/lab.json); play the plan; heal;
-write report.json, report.html and history.jsonl. A lab this command started is stopped
-however the run ends (an error, Ctrl-C, SIGTERM): no process and no proxy is left behind.
+write policies.json (the resolved set), report.json, report.html and history.jsonl. The lab
+runs the policy set this run resolves, the scenario's overrides included: a lab it starts is
+handed that set's file, and an attached lab running another set (by digest) is refused. A
+lab this command started is stopped however the run ends (an error, Ctrl-C, SIGTERM): no
+process and no proxy is left behind.
 `--check`: exit 1 when an invariant is false.
 """
 
@@ -25,14 +28,26 @@ from types import FrameType
 from chaoslab import compose_lab
 from chaoslab.cli import SCENARIO_DIR
 from chaoslab.errors import BadInput
-from chaoslab.live.plan import LivePlan, build_plan
-from chaoslab.live.runner import execute
+from chaoslab.live.cpu import PEAK_MIN_S, CpuMeter
+from chaoslab.live.plan import MIN_SAFE_FAULT_S, TARGET_LIVE_S, LivePlan, build_plan, safe_speed
+from chaoslab.live.runner import play
+from mock_services.lab.procs import read_pids
+from mock_services.lab.state import LabState
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
 from mock_services.lab.topology import default_topology
+from policies.errors import PolicyConfigError
 from policies.presets import PolicySet
+from policies.resolve import (
+    POLICIES_FILE,
+    describe_differences,
+    policies_digest,
+    resolve_policies,
+    short_digest,
+    write_policies,
+)
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import build_report, write_report
-from scenario.report_model import RunMeta
+from scenario.report_model import LabCpu, RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
 from sim.policyset import policy_set
 
@@ -50,19 +65,53 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # the same clean-up path as Ctrl-C
 
 
+def policy_mismatch(lab_state: LabState, policies: PolicySet, label: str, out: Path,
+                    where: str) -> str | None:
+    """None when the attached lab runs `policies` (the same digest); else the one sentence
+    that says what differs and the command that starts the right lab. When the run's set is
+    not a plain preset, it is written to OUT/policies.json for that command to use."""
+    want = policies_digest(policies)
+    try:
+        have_set = lab_state.policy_set()
+        have = lab_state.digest()
+    except PolicyConfigError as exc:
+        differs = f"its policy set cannot be read ({exc})"
+        have = ""
+    else:
+        if have == want:
+            return None
+        differs = describe_differences(have_set, policies) or "they differ in name only"
+    try:
+        plain = policies_digest(resolve_policies(label)) == want
+    except PolicyConfigError:
+        plain = False
+    suggest = label
+    if not plain:
+        try:
+            write_policies(policies, out / POLICIES_FILE)
+            suggest = str(out / POLICIES_FILE)
+        except OSError:  # then the label, with the scenario's overrides to add by hand
+            suggest = f"{label} (plus the scenario's [policies] overrides)"
+    held = f" ({short_digest(have)})" if have else ""
+    return (f"the lab in {where} runs policies {lab_state.policies!r}{held}, not the set this "
+            f"run resolves from {label!r} ({short_digest(want)}): {differs}; start the right "
+            f"lab with 'chaoslab lab up --detach --dir DIR --policies {suggest}' and point "
+            f"{LAB_DIR_ENV} at it, or unset {LAB_DIR_ENV}")
+
+
 @contextmanager
-def lab_for(policies: str, out: Path) -> Iterator[Lab]:
-    """The lab of the run: attached (left running) or started in OUT/lab (always stopped)."""
+def lab_for(policies: PolicySet, label: str, out: Path) -> Iterator[Lab]:
+    """The lab of the run, running `policies` (resolved from `label`, overrides included):
+    attached (left running) or started in OUT/lab (always stopped)."""
     attach_dir = os.environ.get(LAB_DIR_ENV)
     if attach_dir:
         lab = compose_lab.attach(Path(attach_dir))  # embedded, or the compose lab's map
-        if lab.state.policies != policies:
-            raise BadInput(f"the lab in {attach_dir} runs policies {lab.state.policies!r}, "
-                           f"not {policies!r}; start one with --policies {policies} or unset "
-                           f"{LAB_DIR_ENV}")
+        mismatch = policy_mismatch(lab.state, policies, label, out, attach_dir)
+        if mismatch is not None:
+            raise BadInput(mismatch)
         yield lab
         return
-    lab = up(LabConfig(out / "lab", default_topology(), policies,
+    lab = up(LabConfig(out / "lab", default_topology(), label, policy_set=policies,
                        ready_timeout_s=READY_TIMEOUT_S))
     try:
         yield lab
@@ -74,7 +123,13 @@ def prepare(args: argparse.Namespace) -> tuple[Scenario, PolicySet, LivePlan, Pa
     """Everything checked before anything starts; `BadInput` (exit 2) otherwise."""
     scenario = load_scenario(find_scenario(args.scenario, SCENARIO_DIR))
     policies = policy_set(args.policies, scenario)
-    plan = build_plan(scenario, args.speed, default_topology())
+    speed = args.speed
+    if speed is None:
+        speed = safe_speed(scenario)
+        print(f"speed x{speed:g} (the default for this scenario: a run of about "
+              f"{TARGET_LIVE_S:g} s whose shortest fault lasts at least {MIN_SAFE_FAULT_S:g} s; "
+              f"--speed to choose)")
+    plan = build_plan(scenario, speed, default_topology(), args.seed)
     out: Path = args.out if args.out is not None else default_out(scenario)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a directory; expected a directory")
@@ -88,27 +143,41 @@ def run(args: argparse.Namespace) -> int:
         checkers = build_checkers(scenario.invariants)
     except InvariantError as exc:
         raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
-    if plan.skipped_kinds:
-        print(f"note: the live driver does not play {', '.join(plan.skipped_kinds)}; "
-              "they are left out of the live load", file=sys.stderr)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     t0 = time.perf_counter()
     try:
-        with lab_for(args.policies, out) as lab:
-            history = execute(lab, plan, policies, args.seed)
+        with lab_for(policies, args.policies, out) as lab:
+            # the run proper only: the lab's start and the driver's warm-up are not measured
+            meter = CpuMeter(pids=lambda: read_pids(lab.state.run_dir))
+            live = play(lab, plan, policies, args.seed, meter=meter)
     except LabError as exc:
         print(f"chaoslab: {exc}", file=sys.stderr)
         return 2 if exc.bad_input else 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     wall_s = time.perf_counter() - t0
+    warm = live.warm_up
+    print(f"warm-up (before the run's clock): {warm.sessions} of {warm.people} sessions, "
+          f"{warm.prescriptions} of {warm.dispenses} prescriptions to dispense, "
+          f"{warm.seconds:.1f} s; users drawn from {live.population} people")
     meta = RunMeta(scenario=scenario.name, mode="live", policies=args.policies, seed=args.seed,
-                   duration_s=plan.horizon_s, wall_s=wall_s)
-    report = build_report([history], meta, checkers)
-    write_report(report, [history], out)
+                   duration_s=plan.horizon_s, wall_s=wall_s,
+                   policies_digest=write_policies(policies, out / POLICIES_FILE),
+                   lab_cpu=LabCpu.model_validate(meter.use.as_dict()) if meter.use else None,
+                   workload=Workload(speed=plan.speed, scale=plan.speed, arrivals=plan.drawn(),
+                                     played=live.played, population=live.population))
+    report = build_report([live.history], meta, checkers)
+    write_report(report, [live.history], out)
     availability = "n/a" if report.availability is None else f"{report.availability:.5f}"
     false = [v.name for v in report.invariants if v.valid is False]
-    print(f"{scenario.name} [{args.policies}] live x{args.speed:g}: "
+    print(f"{scenario.name} [{args.policies}] live x{plan.speed:g}: "
           f"{report.requests.total} requests, availability {availability}, invariants false: "
           f"{', '.join(false) or 'none'}, wall {wall_s:.1f} s -> {out}")
-    return 1 if args.check and false else 0
+    cpu = meter.use
+    if cpu is not None and not cpu.comparable:
+        print(f"chaoslab: not comparable: the lab itself used {cpu.busy_cores:.2f} of "
+              f"{cpu.cores} cores on average (busiest {PEAK_MIN_S:g} s: "
+              f"{cpu.peak_busy_cores:.2f}); its latencies measure this machine, not the "
+              f"model. The scenario's own rate sets the lab's load (speed only shortens the "
+              f"run): run it on more cores, or lower its workload.rate_per_s", file=sys.stderr)
+    return 1 if args.check and (false or (cpu is not None and not cpu.comparable)) else 0

@@ -1,47 +1,70 @@
-"""The live plan of a scenario: its fault timeline and load compressed to the lab's clock.
+"""The live plan of a scenario: its compressed fault timeline and arrivals on the lab's clock.
 
-`--speed K` divides every scenario time (fault starts and durations, the run's length) by K;
-request service times stay real, so the history's clock is real seconds. The lab is small:
-the scenario's arrival rate is capped at `MAX_BASE_RATE_PER_S` (peaks multiply the capped
-rate), and the run always ends with `MIN_HEAL_S` fault-free seconds to watch the recovery.
-Every scenario target is checked against the lab's topology here, before anything starts.
+`--speed K` compresses scenario time K-fold (`Scenario.compressed`): fault starts and
+durations, the stochastic timeline, the run's length and the calendar (live second t reads
+the calendar at scenario second t * K); rates stay per second, so one live request stands
+for K scenario requests, and request-level times (service times, patience, refresh delays)
+stay real. The fault windows are the simulator's (`sim.faults.timeline`: fixed plus
+stochastic, drawn from the seed) and the arrivals the shared generator's
+(`scenario.arrivals`), with the peak windows' multipliers, so `chaoslab sim --speed K` runs
+the same experiment. The run always ends with `MIN_HEAL_S` fault-free seconds to watch the
+recovery. Every scenario target is checked against the lab's topology here, before anything
+starts. `safe_speed` is the default speed: a run of about a minute whose faults still last
+long enough for the resilience windows (a breaker's open wait) to play inside them.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Mapping
+from collections import Counter
 from dataclasses import dataclass
 
 from chaoslab.errors import BadInput
-from chaoslab.live.load import LIVE_KINDS, LoadPhase
-from faults.catalog import PeakLoad
 from faults.errors import FaultError
-from faults.schedule import Schedule, Window, fixed_schedule
+from faults.schedule import Schedule, fixed_schedule
 from mock_services.lab.topology import CLIENT, Topology
+from scenario.arrivals import Arrival, arrivals, window_factors
 from scenario.schema import Scenario
+from sim.faults import timeline
 
-MAX_BASE_RATE_PER_S = 8.0  # two portal replicas on two shared cores: tens of requests a second
 MIN_FAULT_S = 0.05  # real seconds a fault must last: applying and healing are API calls
 MIN_HEAL_S = 3.0  # real seconds without faults at the end: recovery must be seen
+TARGET_LIVE_S = 60.0  # the default speed's run length, real seconds
+# the shortest fault at the default speed, real seconds: resilience windows (a breaker's 5 s
+# open wait, a retry's backoff) must fit inside a fault for the run to show them
+MIN_SAFE_FAULT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
 class LivePlan:
-    """What the live runner plays: the schedule (real seconds), the load phases, the kinds."""
+    """What the live runner plays: the compressed scenario, its schedule (real seconds) and
+    its arrivals (the attacker's included)."""
 
     scenario: Scenario
     speed: float
+    compressed: Scenario
     schedule: Schedule
-    phases: tuple[LoadPhase, ...]
-    shares: Mapping[str, float]
-    skipped_kinds: tuple[str, ...]
+    arrivals: tuple[Arrival, ...]
 
     @property
     def horizon_s(self) -> float:
         """The run's length in real seconds."""
         return self.schedule.horizon_s
+
+    def drawn(self) -> dict[str, int]:
+        """Arrivals per request kind."""
+        return dict(sorted(Counter(a.kind for a in self.arrivals).items()))
+
+
+def safe_speed(scenario: Scenario) -> float:
+    """The default `--speed` of `scenario`: its run lasts about `TARGET_LIVE_S` (duration /
+    60), lowered so that its shortest fault lasts at least `MIN_SAFE_FAULT_S` live, and a
+    whole number, at least 1 (a scenario whose faults are already shorter plays as written)."""
+    speed = scenario.duration / TARGET_LIVE_S
+    shortest = min((tf.duration for tf in scenario.faults if tf.duration > 0), default=None)
+    if shortest is not None:
+        speed = min(speed, shortest / MIN_SAFE_FAULT_S)
+    return float(max(math.floor(speed), 1))
 
 
 def lab_names(topology: Topology) -> dict[str, set[str]]:
@@ -83,19 +106,20 @@ def check_targets(scenario: Scenario, topology: Topology) -> None:
                 need(kind, value, f"faults[{i}].{attr}")
 
 
-def build_plan(scenario: Scenario, speed: float, topology: Topology) -> LivePlan:
-    """The live plan of `scenario` at `speed`; `BadInput` (one sentence) when it cannot run."""
+def build_plan(scenario: Scenario, speed: float, topology: Topology, seed: int = 1) -> LivePlan:
+    """The live plan of `scenario` at `speed` with `seed`; `BadInput` (one sentence) when it
+    cannot run."""
     check_targets(scenario, topology)
-    windows = [Window.lasting(tf.start / speed, tf.duration / speed, tf.fault(f"faults[{i}]"))
-               for i, tf in enumerate(scenario.faults)]
     shortest = min((tf.duration for tf in scenario.faults if tf.duration > 0), default=None)
     if shortest is not None and shortest / speed < MIN_FAULT_S:
         raise BadInput(f"--speed {speed:g}: scenario {scenario.name}'s shortest fault "
                        f"({shortest:g} s) would last {shortest / speed * 1000:.3g} ms live, too "
                        f"short to apply and heal; expected --speed at most "
                        f"{shortest / MIN_FAULT_S:g}")
+    compressed = scenario.compressed(speed)
+    windows = timeline(compressed, seed)
     last_end = max((w.end_s for w in windows), default=0.0)
-    horizon_s = max(scenario.duration / speed, last_end + MIN_HEAL_S)
+    horizon_s = max(compressed.duration, last_end + MIN_HEAL_S)
     heal_s = horizon_s - last_end if windows else min(MIN_HEAL_S, horizon_s / 2)
     while horizon_s - heal_s < last_end:  # float rounding must not put a fault in the tail
         heal_s = math.nextafter(heal_s, 0.0)
@@ -103,26 +127,6 @@ def build_plan(scenario: Scenario, speed: float, topology: Topology) -> LivePlan
         schedule = fixed_schedule(windows, horizon_s, heal_s)
     except FaultError as exc:
         raise BadInput(f"scenario {scenario.name}: [[faults]]: {exc}") from None
-    kinds = scenario.workload.kinds
-    shares: dict[str, float] = {k: v.share for k, v in kinds.items() if k in LIVE_KINDS}
-    skipped = tuple(sorted(k for k in kinds if k not in LIVE_KINDS))
-    if not shares and scenario.workload.rate_per_s > 0:
-        raise BadInput(f"scenario {scenario.name}: workload.kinds has none the live driver "
-                       f"plays; expected some of {', '.join(sorted(LIVE_KINDS))}")
-    base = min(scenario.workload.rate_per_s, MAX_BASE_RATE_PER_S)
-    return LivePlan(scenario, speed, schedule, _phases(schedule, base), shares, skipped)
-
-
-def _phases(schedule: Schedule, base_per_s: float) -> tuple[LoadPhase, ...]:
-    """Constant-rate stretches between the peak-load windows' edges."""
-    edges = sorted({0.0, schedule.horizon_s, *(
-        t for w in schedule.windows if isinstance(w.fault, PeakLoad)
-        for t in (w.start_s, w.end_s))})
-    phases = []
-    for start, end in itertools.pairwise(edges):
-        factor = 1.0
-        for w in schedule.active_at(start):
-            if isinstance(w.fault, PeakLoad):
-                factor *= w.fault.rate_multiplier
-        phases.append(LoadPhase(end - start, base_per_s * factor))
-    return tuple(phases)
+    factors = window_factors([(w.start_s, w.end_s, w.fault) for w in windows])
+    drawn = tuple(arrivals(compressed, seed, factors))
+    return LivePlan(scenario, speed, compressed, schedule, drawn)

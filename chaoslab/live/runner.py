@@ -6,6 +6,21 @@ Whatever ends the run — its end, an error, Ctrl-C — the nemesis is stopped a
 healed (`Injector.replay` heals in its `finally`), then the lab is put back to healthy, the
 final state of every write is read from the portal, and the portal replicas' event logs
 (upstream attempts, breaker transitions) are folded into the history.
+
+Before the run's clock starts, the driver warms up (`LoadDriver.warm_up`, unrecorded): it logs
+in the people whose arrivals need a session, as browsers keep theirs, and has the doctors
+write each pharmacy the prescriptions its dispense arrivals will dispense; then every drawn
+arrival plays exactly one operation of its kind, as in the simulator (one that cannot be
+played is recorded as failed, naming why).
+
+The population: the compressed scenario's `workload.population` (the scenario's distinct
+accounts divided by the speed, as one live request stands for `speed` scenario requests: each
+account then makes as many requests as in the scenario, and the stale and verification caches
+hit as often) is how many people use the portal live, up to the lab's demo population
+(`mock_services.seed`: 300 citizens, 30 employers, 10 doctors, 10 pharmacies). Above that the
+live run has fewer accounts than the simulator and its caches hit more often; the report
+records the population used (`workload.population`). The warm-up's logins leave their mobiles
+verified, as the simulator's returning users are (sim/runtime.py).
 """
 
 from __future__ import annotations
@@ -18,17 +33,23 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from chaoslab.live.load import LoadConfig, LoadDriver, draw_arrivals
+from chaoslab.live.cpu import CpuMeter
 from chaoslab.live.plan import LivePlan
 from faults.admin import HttpUpstreamAdmin
+from faults.catalog import RefreshStorm
 from faults.client import ToxiproxyClient
 from faults.injector import Injector
+from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp
 from mock_services.lab.clients.portal_api import applied_by_logical_key
+from mock_services.lab.clients.profile import Arrival
+from mock_services.lab.clients.user import Behaviour
+from mock_services.lab.demand import apply_demand, clear_demand, demand_from_scenario
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab
@@ -36,6 +57,23 @@ from policies.presets import PolicySet
 from scenario.history import FINAL, WRITE_FS, History, Op
 
 ADMIN_TIMEOUT_S = 10.0
+DRAIN_S = 15.0  # how long users still in flight may finish after the last arrival
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRun:
+    """One live run: its history, the arrivals played per kind, and the warm-up."""
+
+    history: History
+    played: dict[str, int]
+    warm_up: WarmUp
+    population: int  # distinct people the run's users are drawn from
+
+
+def live_population(plan: LivePlan) -> int:
+    """The people of each kind who use the portal: the compressed scenario's population, or
+    all of the lab's demo population when that is smaller (see the module's docstring)."""
+    return plan.compressed.workload.population
 
 
 class Stopped(Exception):
@@ -131,27 +169,76 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig:
+    """The load driver of `plan` on `lab`: the scenario's users (patience, refreshes), its
+    refresh storms, and the SMS gateway the doctors read their codes from."""
+    storms = tuple(Storm(w.start_s, w.end_s, w.fault.max_retries, w.fault.retry_delay_s)
+                   for w in plan.schedule.windows if isinstance(w.fault, RefreshStorm))
+    sms = next((s.name for s in lab.state.topology.services if s.kind == "sms"), None)
+    admin = {s.name: lab.state.url(s.name) for s in lab.state.topology.portals()}
+    return DriverConfig(lab.state.portal_urls(), policies,
+                        sms_url=lab.state.url(sms) if sms is not None else None,
+                        behaviour=Behaviour.of_workload(plan.compressed.workload),
+                        active_users=live_population(plan), storms=storms, drain_s=DRAIN_S,
+                        admin_urls=admin)
+
+
 def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
-            load: LoadConfig | None = None) -> History:
+            load: DriverConfig | None = None) -> History:
     """Play `plan` on `lab`; return the history, sorted by time, with the final state."""
+    return play(lab, plan, policies, seed, load).history
+
+
+def play(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
+         load: DriverConfig | None = None, *, meter: CpuMeter | None = None) -> LiveRun:
+    """Play `plan` on `lab` after the driver's warm-up: the history (sorted by time, with the
+    final state), the arrivals played per kind, the warm-up and the population used. `meter`
+    measures the lab's CPU over the run proper (not the warm-up)."""
     history = History()
     rng = random.Random(seed)
-    t0_wall, t0_mono = time.time(), time.monotonic()
+    t0_mono = time.monotonic()
 
     def clock() -> float:
         return time.monotonic() - t0_mono
 
     stop = threading.Event()
-    errors: list[BaseException] = []
 
     def wait_until(t: float) -> None:
         while (remaining := t - clock()) > 0:
             if stop.wait(min(remaining, 0.05)):
                 raise Stopped
 
-    config = load or LoadConfig(lab.state.portal_urls(), policies)
-    driver = LoadDriver(config, history, rng=random.Random(rng.getrandbits(64)), clock=clock)
-    arrivals = draw_arrivals(list(plan.phases), plan.shares, rng)
+    config = load or driver_config(lab, plan, policies)
+    driver = LoadDriver(config, rng=random.Random(rng.getrandbits(64)), clock=clock,
+                        sleep=asyncio.sleep, t0=0.0)
+    arrivals = [Arrival(a.time_s, a.kind, n, a.source) for n, a in enumerate(plan.arrivals, 1)]
+    warm = WarmUp()
+
+    async def warm_up() -> None:
+        nonlocal warm
+        warm = await driver.warm_up(arrivals)
+
+    run_interruptible(warm_up(), on_interrupt=driver.stop)  # before the run's clock starts
+    # the scenario's service demand (workers, waiting room, service times, upstream
+    # latencies, drawn from the seed), from the run's first request until it heals
+    apply_demand(lab, demand_from_scenario(plan.compressed, seed))
+    try:
+        with meter or contextlib.nullcontext():
+            t0_wall, t0_mono = time.time(), time.monotonic()  # the run's time 0 (`clock`)
+            return _run(lab, plan, driver, arrivals, history=history, clock=clock,
+                        wait_until=wait_until, stop=stop, t0_wall=t0_wall, warm=warm)
+    finally:
+        clear_demand(lab)
+
+
+def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], *,
+         history: History, clock: Callable[[], float], wait_until: Callable[[float], None],
+         stop: threading.Event, t0_wall: float, warm: WarmUp) -> LiveRun:
+    """The run proper, once warmed up, with the scenario's demand in force."""
+    errors: list[BaseException] = []
+
+    async def load_run() -> None:
+        await driver.run(arrivals, start_s=0.0)
     admin = HttpUpstreamAdmin(timeout_s=ADMIN_TIMEOUT_S)
     with ToxiproxyClient(lab.state.toxiproxy_url, timeout_s=ADMIN_TIMEOUT_S) as proxies:
         injector = Injector(faults_topology(lab.state), history, clock, proxies,
@@ -169,7 +256,10 @@ def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
         thread = threading.Thread(target=nemesis, name="nemesis", daemon=True)
         thread.start()
         try:
-            run_interruptible(driver.run(arrivals, t0_mono), on_interrupt=driver.stop)
+            try:
+                run_interruptible(load_run(), on_interrupt=driver.stop)
+            finally:
+                history.ops.extend(driver.history.ops)
             while thread.is_alive():  # the timeline's healing phase may outlast the arrivals
                 thread.join(0.1)
         finally:
@@ -182,4 +272,5 @@ def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
     fold_events(lab, history, t0_wall)
     record_final_state(lab, history, clock())
     history.ops.sort(key=lambda op: op.time_s)  # stable: each process keeps its order
-    return history
+    return LiveRun(history, dict(sorted(driver.played.items())), warm,
+                   len(driver.shared.population.people()))

@@ -89,9 +89,11 @@ def run_writes(lab: Lab, injector: Injector, preset: str, *, writes: int,
         req = api.save_draft(token, keys[i], keys[i], {"field": i})
 
         async def submit() -> http.Completion:
+            # both presets' users fail over here (baseline's would stay on portal-a): the
+            # twin isolates the idempotency keys, a retry on portal-b with or without one
             return await http.call(client, replicas, pipeline, req, clock=time.monotonic,
                                    rng=rng, sleep=asyncio.sleep,
-                                   stable_keys=policies.idempotency_keys)
+                                   stable_keys=policies.idempotency_keys, failover=True)
 
         await perform(history, f"user-{i}", "save_draft", key=keys[i], priority=1,
                       submit=submit, behaviour=PATIENT, rng=rng,

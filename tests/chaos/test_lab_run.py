@@ -35,6 +35,14 @@ duration = "2s"
 """
 
 
+# every other request kind of the scenario schema, so the live history must show them all
+EVERY_KIND = "".join(
+    f'[workload.kinds.{k}]\nshare = {share}\nprofile = "flat"\n'
+    f'service = {{ dist = "exponential", mean = "30ms" }}\n'
+    for k, share in (("prescribe", 0.6), ("dispense", 0.2), ("login", 0.1),
+                     ("recover_password", 0.1), ("read_payslip", 0.1), ("submit_list", 0.1)))
+
+
 def test_unknown_switch_fails_before_anything_starts(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.toml"
@@ -59,10 +67,11 @@ def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> 
     # one invariant that cannot hold (no request answers in a microsecond): --check exits 1
     scenario = tmp_path / "switch_failure.toml"
     scenario.write_text((SCENARIOS / "switch_failure.toml").read_text(encoding="utf-8")
-                        + "admitted_p99 = { slo_ms = 0.001 }\n", encoding="utf-8")
+                        + "admitted_p99 = { slo_ms = 0.001 }\n" + EVERY_KIND, encoding="utf-8")
     done = subprocess.run(
+        # seed 2 draws every kind of the scenario at least once in its 7 s at x2
         [sys.executable, "-m", "chaoslab", "lab", "run", str(scenario), "--speed", "2",
-         "--out", str(out), "--check"],
+         "--seed", "2", "--out", str(out), "--check"],
         capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr
     assert "invariants false: " in done.stdout and "admitted_p99" in done.stdout
@@ -75,6 +84,16 @@ def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> 
                              "admitted_p99"}
     assert verdicts["admitted_p99"] is False
     assert (out / "report.html").exists() and (out / "history.jsonl").exists()
+    played = {json.loads(line)["f"] for line in
+              (out / "history.jsonl").read_text(encoding="utf-8").splitlines()}
+    kinds = {"read_history", "register_workshop", "save_draft", "prescribe", "dispense",
+             "login", "recover_password", "read_payslip", "submit_list"}
+    workload = report["workload"]
+    assert set(workload["arrivals"]) == kinds  # drawn: else the seed is to blame, not the run
+    assert kinds <= played, kinds - played
+    # every drawn arrival was played (one that could not be is recorded as failed)
+    assert (workload["speed"], workload["scale"]) == (2.0, 2.0)
+    assert workload["played"] == workload["arrivals"]
     # every process the run started is gone: no pid file left, no pid alive
     assert not list((out / "lab" / "pids").glob("*"))
     assert not (out / "lab" / "lab.json").exists()

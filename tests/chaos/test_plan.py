@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chaoslab.errors import BadInput
-from chaoslab.live.plan import MAX_BASE_RATE_PER_S, MIN_HEAL_S, build_plan
+from chaoslab.live.plan import MIN_HEAL_S, MIN_SAFE_FAULT_S, build_plan, safe_speed
 from mock_services.lab.topology import default_topology
 from scenario.schema import load_scenario
 
@@ -21,9 +21,11 @@ rack = "rack-b"
 rate_per_s = {rate}
 [workload.kinds.read_history]
 share = 0.5
+profile = "flat"
 service = {{ dist = "exponential", mean = "30ms" }}
 [workload.kinds.prescribe]
 share = 0.5
+profile = "flat"
 service = {{ dist = "exponential", mean = "30ms" }}
 {extra}
 """
@@ -49,21 +51,34 @@ def _load(tmp_path: Path, rate: float = 4.0, extra: str = FAULTS) -> object:
 
 def test_speed_divides_every_scenario_time(tmp_path: Path) -> None:
     plan = build_plan(_load(tmp_path), 60.0, default_topology())  # type: ignore[arg-type]
-    switch, peak = plan.schedule.windows
+    by_kind = {w.fault.kind: w for w in plan.schedule.windows}  # the simulator's timeline
+    switch, peak = by_kind["switch_failure"], by_kind["peak_load"]
     assert (switch.start_s, switch.end_s) == (2.0, 5.0)
     assert (peak.start_s, peak.end_s) == (6.0, 8.0)
     assert plan.horizon_s == 8.0 + MIN_HEAL_S  # the run's 10 s, stretched to see recovery
-    assert [round(p.duration_s, 6) for p in plan.phases] == [6.0, 2.0, MIN_HEAL_S]
-    assert [p.rate_per_s for p in plan.phases] == [4.0, 12.0, 4.0]
-    assert plan.shares == {"read_history": 0.5}
-    assert plan.skipped_kinds == ("prescribe",)
+    assert plan.compressed.time_scale == 60.0
+    # every kind is played, at the scenario's own rate; the peak triples it
+    assert set(plan.drawn()) == {"read_history", "prescribe"}
+    before = sum(a.time_s < 6.0 for a in plan.arrivals)
+    during = sum(6.0 <= a.time_s < 8.0 for a in plan.arrivals)
+    assert 24 - 3 * 24**0.5 < before < 24 + 3 * 24**0.5
+    assert 24 - 3 * 24**0.5 < during < 24 + 3 * 24**0.5
+    assert max(a.time_s for a in plan.arrivals) < 10.0
 
 
-def test_rate_is_capped_and_a_fault_free_tail_kept(tmp_path: Path) -> None:
-    plan = build_plan(_load(tmp_path, rate=500.0), 600.0, default_topology())  # type: ignore[arg-type]
-    assert plan.phases[0].rate_per_s == MAX_BASE_RATE_PER_S
+def test_rate_is_not_capped_and_a_fault_free_tail_kept(tmp_path: Path) -> None:
+    plan = build_plan(_load(tmp_path, rate=50.0), 600.0, default_topology())  # type: ignore[arg-type]
+    assert sum(a.time_s < 0.2 for a in plan.arrivals) > 3  # 50/s, not 8/s
     last_end = max(w.end_s for w in plan.schedule.windows)
     assert plan.horizon_s >= last_end + MIN_HEAL_S
+
+
+def test_the_same_seed_draws_the_same_arrivals(tmp_path: Path) -> None:
+    scenario = _load(tmp_path)
+    one = build_plan(scenario, 60.0, default_topology(), 3)  # type: ignore[arg-type]
+    two = build_plan(scenario, 60.0, default_topology(), 3)  # type: ignore[arg-type]
+    other = build_plan(scenario, 60.0, default_topology(), 4)  # type: ignore[arg-type]
+    assert one.arrivals == two.arrivals != other.arrivals
 
 
 def test_an_upstream_the_lab_lacks_is_bad_input(tmp_path: Path) -> None:
@@ -85,3 +100,28 @@ def test_a_speed_that_squeezes_a_fault_to_nothing_is_bad_input(tmp_path: Path) -
     assert build_plan(scenario, 2400.0, default_topology())  # type: ignore[arg-type]
     with pytest.raises(BadInput, match=r"--speed 1e\+09: .* expected --speed at most 2400$"):
         build_plan(scenario, 1e9, default_topology())  # type: ignore[arg-type]
+
+
+def test_the_safe_speed_plays_about_a_minute_and_keeps_faults_long_enough(
+        tmp_path: Path) -> None:
+    # 10 minutes, no faults: x10, a one-minute run
+    assert safe_speed(_load(tmp_path, extra="")) == 10.0  # type: ignore[arg-type]
+    # with faults: the shortest (the 2-minute peak) would allow up to x24; x10 is below
+    assert safe_speed(_load(tmp_path)) == 10.0  # type: ignore[arg-type]
+    long = tmp_path / "long.toml"
+    text = BASE.format(rate=4.0, extra=FAULTS).replace('duration = "10m"', 'duration = "10h"', 1)
+    long.write_text(text, encoding="utf-8")
+    scenario = load_scenario(long)
+    speed = safe_speed(scenario)
+    assert speed == 24.0 == 120 / MIN_SAFE_FAULT_S  # 600 by the run's length, cut by the peak
+    plan = build_plan(scenario, speed, default_topology())
+    assert min(w.end_s - w.start_s for w in plan.schedule.windows) >= MIN_SAFE_FAULT_S
+    # a whole number, and never slower than the scenario itself
+    odd = tmp_path / "odd.toml"
+    odd.write_text(BASE.format(rate=4.0, extra="").replace('duration = "10m"',
+                                                           'duration = "95s"', 1))
+    assert safe_speed(load_scenario(odd)) == 1.0
+    short = tmp_path / "short.toml"
+    short.write_text(BASE.format(rate=4.0, extra=FAULTS.replace('"3m"', '"3s"'))
+                     .replace('duration = "10m"', 'duration = "1h"', 1), encoding="utf-8")
+    assert safe_speed(load_scenario(short)) == 1.0  # a 3 s fault: played as written

@@ -1,0 +1,230 @@
+"""`chaoslab twin SCENARIO`: run one experiment in both runners and say where they agree.
+
+Phases: check everything first (scenario, policies, invariants, `--out`); resolve the policy
+set once and write it to OUT/policies.json, the one file both runners are handed; run the
+simulator on the scenario compressed `--speed`-fold (`Scenario.compressed`: exactly the live
+run's experiment) over `--seeds` seeds, each history kept, and write its report to OUT/sim;
+run the lab (`chaoslab lab run`, same scenario, speed, policy file and seed) into OUT/live;
+read every figure from every history (`scenario.agreement`) and write OUT/twin.json and
+OUT/twin.html: per figure the simulator's mean and seed range, the live value, the
+difference, and whether it is within tolerance. The simulator runs first and the lab alone
+afterwards, so the live run does not share the CPU with the simulator.
+
+`--check` exits 1 when a goal figure disagrees, an invariant verdict differs between the
+runners or is false in either, or the live run was not comparable (the lab itself was the
+bottleneck); 2 on bad input; 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, assert_never
+
+from chaoslab.cli import SCENARIO_DIR, main
+from chaoslab.errors import BadInput, ChaoslabError
+from chaoslab.twin_html import render
+from policies.resolve import POLICIES_FILE, policies_digest, write_policies
+from scenario.agreement import VERDICT, Row, agreed, compare, figures
+from scenario.history import History
+from scenario.invariants import InvariantError, build_checkers
+from scenario.report import atomic_write, pool_report, write_report
+from scenario.report_model import RunMeta, Workload
+from scenario.schema import (
+    Deterministic,
+    Dist,
+    Empirical,
+    Exponential,
+    Lognormal,
+    Scenario,
+    Uniform,
+    find_scenario,
+    load_scenario,
+)
+from scenario.summary import summarize
+from sim.policyset import policy_set
+from sim.runner import Task, run_all
+
+RUNS_DIR = Path("runs")
+TWIN_JSON = "twin.json"
+TWIN_HTML = "twin.html"
+
+
+def default_out(scenario: Scenario) -> Path:
+    """runs/<scenario>/<utc-stamp>-twin/."""
+    return RUNS_DIR / scenario.name / (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-twin")
+
+
+def default_speed(scenario: Scenario) -> float:
+    """The live runner's default speed for `scenario` (one place decides it)."""
+    from chaoslab.live.plan import safe_speed
+
+    return safe_speed(scenario)
+
+
+def simulate(scenario: Scenario, policies_file: Path, seed: int, seeds: int,
+             workers: int) -> tuple[list[History], float]:
+    """Every seed's history of `scenario` (already compressed) and the wall time."""
+    tasks = [Task(scenario, str(policies_file), seed + i) for i in range(seeds)]
+    t0 = time.perf_counter()
+    results = run_all(tasks, workers, "local", keep_all=True)
+    histories = [r.history for r in results if r.history is not None]
+    return histories, time.perf_counter() - t0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `chaoslab twin` with parsed arguments; return the exit code."""
+    path = find_scenario(args.scenario, SCENARIO_DIR)
+    scenario = load_scenario(path)
+    policies = policy_set(args.policies, scenario)
+    try:
+        checkers = build_checkers(scenario.invariants)
+    except InvariantError as exc:
+        raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
+    speed = float(args.speed) if args.speed is not None else default_speed(scenario)
+    compressed = scenario.compressed(speed)
+    out: Path = args.out if args.out is not None else default_out(scenario)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a directory; expected a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"--out {out}: cannot create it ({exc.strerror or exc}); expected a "
+                       f"writable directory") from None
+    policies_file = out / POLICIES_FILE
+    write_policies(policies, policies_file)
+    label = f"{args.policies} ({policies_digest(policies)[:12]})"
+    print(f"== twin {scenario.name} [{label}] at x{speed:g}: {args.seeds} simulated seed(s), "
+          f"then the lab", flush=True)
+
+    notes = caveats(compressed)
+    for note in notes:
+        print(f"note: {note}", flush=True)
+    histories, sim_wall = simulate(compressed, policies_file, args.seed, args.seeds,
+                                   args.workers or os.cpu_count() or 1)
+    if len(histories) != args.seeds:
+        raise ChaoslabError(f"the simulator returned {len(histories)} of {args.seeds} seeds' "
+                            f"histories")
+    meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies, seed=args.seed,
+                   duration_s=compressed.duration, wall_s=sim_wall,
+                   policies_digest=policies_digest(policies),
+                   workload=Workload(speed=speed, scale=speed,
+                                     population=compressed.workload.population))
+
+    sim_report = pool_report([summarize(h, checkers) for h in histories], meta,
+                             [name for name, _ in checkers])
+    write_report(sim_report, histories[:1], out / "sim")
+    write_policies(policies, out / "sim" / POLICIES_FILE)
+
+    live_dir = out / "live"
+    code = main(["lab", "run", str(path), "--speed", f"{speed:g}", "--policies",
+                 str(policies_file), "--seed", str(args.seed), "--out", str(live_dir)])
+    if code not in (0, 1):
+        return code
+    live = History.read_jsonl(live_dir / "history.jsonl")
+    live_report = json.loads((live_dir / "report.json").read_text(encoding="utf-8"))
+
+    sims = [figures(h, checkers, compressed.duration) for h in histories]
+    rows = compare(sims, figures(live, checkers, compressed.duration))
+    cpu = live_report.get("lab_cpu")
+    doc = twin_doc(scenario, args, speed, policies_digest(policies), rows=rows, cpu=cpu,
+                   sim_wall_s=sim_wall)
+    doc["caveats"] = notes
+    atomic_write(out / TWIN_JSON, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(out / TWIN_HTML, render(doc, histories, live, compressed.duration))
+    print(table(rows))
+    verdict = doc["verdict"]
+    print(f"{scenario.name} [{args.policies}] x{speed:g}: {verdict['summary']} -> {out}")
+    return 1 if args.check and not verdict["ok"] else 0
+
+
+def upper_s(dist: Dist) -> float:
+    """About the 99th percentile of `dist`, in seconds (its maximum where it has one)."""
+    if isinstance(dist, Deterministic):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return dist.high
+    if isinstance(dist, Exponential):
+        return dist.mean * 4.605  # -ln(0.01)
+    if isinstance(dist, Lognormal):
+        return dist.p99
+    if isinstance(dist, Empirical):
+        return max(dist.values)
+    assert_never(dist)
+
+
+def caveats(compressed: Scenario) -> list[str]:
+    """What the compression changes in the experiment's meaning, in sentences: a fault
+    shorter than the users' patience is one that refreshing users can ride out, which the
+    uncompressed scenario's users could not (both runners run this compressed experiment,
+    so they still compare like with like)."""
+    patience = upper_s(compressed.workload.patience)
+    out = []
+    for f in compressed.faults:
+        if 0 < f.duration < patience and f.kind not in ("peak_load", "refresh_storm"):
+            out.append(f"at x{compressed.time_scale:g} the {f.kind} fault lasts "
+                       f"{f.duration:.3g} s, less than the users' patience (up to "
+                       f"{patience:.3g} s): users who refresh ride it out, so the compressed "
+                       f"experiment is milder than the scenario; lower --speed to keep it")
+    return out
+
+
+def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest: str, *,
+             rows: Sequence[Row], cpu: Any, sim_wall_s: float) -> dict[str, Any]:
+    """twin.json: what ran, every row, and the headline verdict."""
+    goals = [r for r in rows if r.goal and r.agree is not None]
+    agree = sum(bool(r.agree) for r in goals)
+    false = sorted({r.figure.removeprefix(VERDICT) for r in rows if r.figure.startswith(VERDICT)
+                    and (r.live == 0.0 or r.sim_low == 0.0)})
+    comparable = None if not isinstance(cpu, dict) else bool(cpu.get("comparable"))
+    ok = agreed(rows) and not false and comparable is not False
+    summary = f"{agree} of {len(goals)} goal figures agree"
+    if comparable is False:
+        summary += "; the live run is NOT comparable (the lab was the bottleneck)"
+    if false:
+        summary += f"; invariants false: {', '.join(false)}"
+    return {
+        "scenario": scenario.name, "description": scenario.description,
+        "policies": args.policies, "policies_digest": digest, "seed": args.seed,
+        "seeds": args.seeds, "speed": speed, "scale": speed,
+        "time_compression": ("scenario time (faults, run length, calendar) divided by the "
+                             "speed; one live request stands for `scale` scenario requests, "
+                             "so rates and request-level times (service, latency, timeouts, "
+                             "patience) are the scenario's own"),
+        "sim_wall_s": round(sim_wall_s, 3), "lab_cpu": cpu,
+        "verdict": {"ok": ok, "goals": len(goals), "agree": agree, "summary": summary,
+                    "invariants_false": false, "comparable": comparable},
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def table(rows: Sequence[Row]) -> str:
+    """The rows as a plain-text table: figure, sim mean [range], live, diff, agree."""
+    lines = [f"{'figure':<36} {'sim mean [seed range]':<30} {'live':>10} {'diff':>10}  agree "
+             "(within tolerance, or within the seeds' 95 % prediction interval)"]
+    for r in rows:
+        d = r.as_dict()
+        if r.figure.startswith(VERDICT):
+            sim = str(d["sim"])
+        else:
+            sim = f"{_fmt(r.sim_mean)} [{_fmt(r.sim_low)}, {_fmt(r.sim_high)}]"
+        live = d["live"] if r.figure.startswith(VERDICT) else _fmt(r.live)
+        how = " (seed spread)" if r.agree and r.within_tolerance is False else ""
+        mark = _fmt(r.agree) + how + (" (goal)" if r.goal else "")
+        lines.append(f"{r.figure:<36} {sim:<30} {live!s:>10} {_fmt(r.diff):>10}  {mark}")
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""`chaoslab twin` on three rows of DESIGN.md's fault table: the simulator and the live lab
+agree on the same experiment, and the comparison fails when the runners diverge.
+
+Each row runs the twin once (module fixture: the simulator over SEEDS seeds, then a real lab
+on loopback at SPEED, the same resolved policy file and seed) and checks:
+
+- agreement: every goal figure (availability, goodput, p50, each invariant verdict) agrees.
+  A figure agrees within the issue's tolerance (2 points, 10 %, 10 %) or within the 95 %
+  prediction interval of one more simulated replication: a compressed run is a few hundred
+  requests, and its seeds alone differ by several points of availability, so a live run (one
+  more replication) judged tighter than that would be judged on noise (scenario/agreement.py).
+- divergence: the same live history against a simulator whose service times are doubled
+  (each kind's distribution scaled 2x) must disagree on a goal figure, so the agreement
+  above is not one that any simulator would pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaoslab.cli import SCENARIO_DIR, main
+from scenario.agreement import agreed, compare, figures
+from scenario.history import History
+from scenario.invariants import build_checkers
+from scenario.schema import Scenario, find_scenario, load_scenario
+from sim.model import simulate
+from sim.policyset import policy_set
+
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
+
+SEEDS = 4  # the prediction interval's t(0.975, 3) = 3.18: few seeds, wide interval
+ROWS = (  # (scenario, policy preset, speed): each run lasts 30-40 live seconds
+    ("switch_failure", "resilient", "120"),
+    ("shahkar_outage", "resilient", "120"),
+    ("rolling_deploy", "baseline", "120"),
+)
+
+
+def _twin(tmp: Path, scenario: str, policies: str, speed: str) -> dict[str, Any]:
+    out = tmp / f"{scenario}-{policies}"
+    code = main(["twin", scenario, "--policies", policies, "--seeds", str(SEEDS), "--speed",
+                 speed, "--out", str(out)])
+    assert code == 0, f"chaoslab twin {scenario} exited {code}"
+    doc: dict[str, Any] = json.loads((out / "twin.json").read_text(encoding="utf-8"))
+    doc["out"] = str(out)
+    return doc
+
+
+@pytest.fixture(scope="module", params=ROWS, ids=[f"{s}-{p}" for s, p, _ in ROWS])
+def twin(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    scenario, policies, speed = request.param
+    return _twin(tmp_path_factory.mktemp("twin"), scenario, policies, speed)
+
+
+def test_sim_and_live_agree_on_every_goal_figure(twin: dict[str, Any]) -> None:
+    goals = [r for r in twin["rows"] if r["goal"] and r["agree"] is not None]
+    assert {"availability", "goodput_per_s", "latency_p50_ms"} <= {r["figure"] for r in goals}
+    assert [r for r in goals if not r["agree"]] == [], twin["verdict"]["summary"]
+    cpu = twin["lab_cpu"]
+    assert cpu is not None and cpu["comparable"], cpu
+
+
+def _slower(scenario: Scenario, factor: float) -> Scenario:
+    """`scenario` with every kind's service time distribution scaled by `factor`."""
+    kinds = {}
+    for name, kind in scenario.workload.kinds.items():
+        dist = kind.service.model_dump()  # seconds; copied without re-validation below
+        scaled = {k: [x * factor for x in v] if k == "values" else v * factor
+                  for k, v in dist.items() if k in ("mean", "p50", "p99", "value", "low",
+                                                    "high", "values")}
+        kinds[name] = kind.model_copy(update={"service": kind.service.model_copy(
+            update=scaled)})
+    workload = scenario.workload.model_copy(update={"kinds": kinds})
+    return scenario.model_copy(update={"workload": workload})
+
+
+def test_a_simulator_with_service_times_off_by_2x_disagrees(twin: dict[str, Any]) -> None:
+    scenario = load_scenario(find_scenario(twin["scenario"], SCENARIO_DIR))
+    compressed = _slower(scenario.compressed(float(twin["speed"])), 2.0)
+    ps = policy_set(str(Path(twin["out"]) / "policies.json"), scenario)
+    checkers = build_checkers(scenario.invariants)
+    sims = [figures(simulate(compressed, ps, twin["seed"] + i).history, checkers,
+                    compressed.duration) for i in range(SEEDS)]
+    live = History.read_jsonl(Path(twin["out"]) / "live" / "history.jsonl")
+    rows = compare(sims, figures(live, checkers, compressed.duration))
+    assert not agreed(rows), "a simulator twice as slow should not agree with the lab"
