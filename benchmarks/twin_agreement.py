@@ -41,14 +41,16 @@ def _pair(row: dict[str, Any], digits: int = 3) -> str:
     sim, live = row.get("sim_mean"), row.get("live")
     if sim is None or live is None:
         return "n/a"
-    mark = "" if row.get("agree") else " **x**"
+    mark = {"agree": "", "differ": " **differ**", "inconclusive": " (inconcl.)"}.get(
+        str(row.get("judgement")), "")
     return f"{sim:.{digits}g} / {live:.{digits}g}{mark}"
 
 
 def line(label: str, preset: str, doc: dict[str, Any]) -> str:
     """One markdown row of the table."""
     verdicts = [r for r in doc["rows"] if r["figure"].startswith("invariant.")]
-    differ = [r["figure"].removeprefix("invariant.") for r in verdicts if r["agree"] is False]
+    differ = [f"{r['figure'].removeprefix('invariant.')} ({r['sim']}/{r['live']})"
+              for r in verdicts if r["agree"] is False]
     same = "yes" if not differ else "no: " + ", ".join(differ)
     cpu = doc.get("lab_cpu") or {}
     comparable = "n/a" if not cpu else ("yes" if cpu.get("comparable") else

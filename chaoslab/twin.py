@@ -10,7 +10,8 @@ OUT/twin.html: per figure the simulator's mean and seed range, the live value, t
 difference, and whether it is within tolerance. The simulator runs first and the lab alone
 afterwards, so the live run does not share the CPU with the simulator.
 
-`--check` exits 1 when a goal figure disagrees, an invariant verdict differs between the
+`--check` exits 1 when a goal figure differs (scenario/agreement.py: outside its tolerance and
+outside the simulator's 95 % prediction interval), an invariant verdict differs between the
 runners or is false in either, or the live run was not comparable (the lab itself was the
 bottleneck); 2 on bad input; 0 otherwise.
 """
@@ -30,7 +31,7 @@ from chaoslab.cli import SCENARIO_DIR, main
 from chaoslab.errors import BadInput, ChaoslabError
 from chaoslab.twin_html import render
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
-from scenario.agreement import VERDICT, Row, agreed, compare, figures
+from scenario.agreement import VERDICT, Row, agreed, compare, counts, figures
 from scenario.history import History
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import atomic_write, pool_report, write_report
@@ -177,13 +178,14 @@ def caveats(compressed: Scenario) -> list[str]:
 def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest: str, *,
              rows: Sequence[Row], cpu: Any, sim_wall_s: float) -> dict[str, Any]:
     """twin.json: what ran, every row, and the headline verdict."""
-    goals = [r for r in rows if r.goal and r.agree is not None]
-    agree = sum(bool(r.agree) for r in goals)
+    tally = counts(rows)
+    judged = sum(r.goal and r.judgement != "n/a" for r in rows)
     false = sorted({r.figure.removeprefix(VERDICT) for r in rows if r.figure.startswith(VERDICT)
                     and (r.live == 0.0 or r.sim_low == 0.0)})
     comparable = None if not isinstance(cpu, dict) else bool(cpu.get("comparable"))
     ok = agreed(rows) and not false and comparable is not False
-    summary = f"{agree} of {len(goals)} goal figures agree"
+    summary = (f"of {judged} goal figures {tally['agree']} agree, {tally['differ']} differ, "
+               f"{tally['inconclusive']} inconclusive")
     if comparable is False:
         summary += "; the live run is NOT comparable (the lab was the bottleneck)"
     if false:
@@ -197,7 +199,7 @@ def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest:
                              "so rates and request-level times (service, latency, timeouts, "
                              "patience) are the scenario's own"),
         "sim_wall_s": round(sim_wall_s, 3), "lab_cpu": cpu,
-        "verdict": {"ok": ok, "goals": len(goals), "agree": agree, "summary": summary,
+        "verdict": {"ok": ok, "goals": judged, **tally, "summary": summary,
                     "invariants_false": false, "comparable": comparable},
         "rows": [r.as_dict() for r in rows],
     }
@@ -215,8 +217,9 @@ def _fmt(v: object) -> str:
 
 def table(rows: Sequence[Row]) -> str:
     """The rows as a plain-text table: figure, sim mean [range], live, diff, agree."""
-    lines = [f"{'figure':<36} {'sim mean [seed range]':<30} {'live':>10} {'diff':>10}  agree "
-             "(within tolerance, or within the seeds' 95 % prediction interval)"]
+    lines = [f"{'figure':<36} {'sim mean [seed range]':<30} {'live':>10} {'diff':>10}  "
+             "judgement (tolerance; differ = outside it and the seeds' 95 % prediction "
+             "interval)"]
     for r in rows:
         d = r.as_dict()
         if r.figure.startswith(VERDICT):
@@ -224,7 +227,6 @@ def table(rows: Sequence[Row]) -> str:
         else:
             sim = f"{_fmt(r.sim_mean)} [{_fmt(r.sim_low)}, {_fmt(r.sim_high)}]"
         live = d["live"] if r.figure.startswith(VERDICT) else _fmt(r.live)
-        how = " (seed spread)" if r.agree and r.within_tolerance is False else ""
-        mark = _fmt(r.agree) + how + (" (goal)" if r.goal else "")
+        mark = ("-" if r.judgement == "n/a" else r.judgement) + (" (goal)" if r.goal else "")
         lines.append(f"{r.figure:<36} {sim:<30} {live!s:>10} {_fmt(r.diff):>10}  {mark}")
     return "\n".join(lines)

@@ -94,6 +94,7 @@ def _rows(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         agree = r.get("agree")
         cls = "na" if agree is None else ("yes" if agree else "no")
+        word = r.get("judgement", "n/a")
         name = escape(str(r["figure"])) + (" (goal)" if r.get("goal") else "")
         if "sim" in r:  # an invariant verdict
             sim, span, pi, diff = _cell(r["sim"]), "", "", ""
@@ -105,7 +106,7 @@ def _rows(rows: list[dict[str, Any]]) -> str:
             diff = _cell(r["diff"])
         out.append(f"<tr class={'goal' if r.get('goal') else ''}><td>{name}</td><td>{sim}</td>"
                    f"<td>{span}</td><td>{pi}</td><td>{_cell(r['live'])}</td><td>{diff}</td>"
-                   f"<td class={cls}>{_cell('n/a' if agree is None else agree)}</td></tr>")
+                   f"<td class={cls}>{_cell(word)}</td></tr>")
     return "\n".join(out)
 
 

@@ -5,8 +5,9 @@ run) into flat, named figures: availability, goodput, shed share, latency p50/p9
 request kind and overall, upstream amplification and breaker opens per upstream, the
 pharmacies' paper share, and each invariant's verdict. `compare(sims, live)` puts the
 simulator's seeds (mean and seed-to-seed range) next to the live value, figure by figure,
-and says whether they agree: within the figure's tolerance (`TOLERANCES`), or within the 95 %
-prediction interval of one more simulated replication (`Row`).
+and judges each: agree (within the figure's tolerance, `TOLERANCES`), differ (outside it and
+outside the 95 % prediction interval of one more simulated replication), or inconclusive
+(`Row`).
 
 Pure functions of histories: no clock, no I/O. The orchestration is `chaoslab.twin`.
 """
@@ -153,12 +154,17 @@ def prediction_interval(values: Sequence[float]) -> tuple[float, float] | None:
 class Row:
     """One figure: the simulator's mean and seed range, the live value, and the judgement.
 
-    The live run is one replication of the same experiment, so it agrees with the simulator
-    when it is within the figure's tolerance of the seeds' mean (`within_tolerance`), or
-    within the 95 % prediction interval of one more simulated replication
-    (`pi_low`..`pi_high`: the seeds themselves differ by that much, and a tolerance tighter
-    than the model's own run-to-run spread would judge noise). `agree` is None when either
-    side has no value (no requests of that kind, say)."""
+    The live run is one replication of the same experiment. `judgement`:
+    - "agree": live is within the figure's tolerance of the seeds' mean (`agree` True);
+    - "differ": it is outside the tolerance and outside the 95 % prediction interval of one
+      more simulated replication (`pi_low`..`pi_high`), so the seeds' own spread does not
+      explain it (`agree` False);
+    - "inconclusive": outside the tolerance but inside that interval: the model's own
+      run-to-run spread is wider than the tolerance, and more seeds or a longer run are
+      needed to tell (`agree` None);
+    - "n/a": either side has no value (no requests of that kind, say; `agree` None).
+    An invariant verdict agrees when every seed and the live run give the same one; it is
+    inconclusive when the seeds split."""
 
     figure: str
     sim_mean: float | None
@@ -169,7 +175,7 @@ class Row:
     agree: bool | None
     goal: bool
     within_seeds: bool | None
-    within_tolerance: bool | None = None
+    judgement: str = "n/a"
     pi_low: float | None = None
     pi_high: float | None = None
 
@@ -177,11 +183,12 @@ class Row:
         """The row as JSON-ready values (verdict figures in words)."""
         if self.figure.startswith(VERDICT):
             return {"figure": self.figure, "sim": _verdicts_text(self.sim_low, self.sim_high),
-                    "live": verdict_text(self.live), "agree": self.agree, "goal": self.goal}
+                    "live": verdict_text(self.live), "agree": self.agree,
+                    "judgement": self.judgement, "goal": self.goal}
         return {"figure": self.figure, "sim_mean": self.sim_mean, "sim_low": self.sim_low,
                 "sim_high": self.sim_high, "live": self.live, "diff": self.diff,
-                "agree": self.agree, "goal": self.goal, "within_seeds": self.within_seeds,
-                "within_tolerance": self.within_tolerance, "pi_low": self.pi_low,
+                "agree": self.agree, "judgement": self.judgement, "goal": self.goal,
+                "within_seeds": self.within_seeds, "pi_low": self.pi_low,
                 "pi_high": self.pi_high}
 
 
@@ -197,19 +204,29 @@ def _row(figure: str, sims: list[float | None], live: float | None) -> Row:
         # a verdict agrees when every seed and the live run say the same
         low = min(values) if len(values) == len(sims) and values else None
         high = max(values) if len(values) == len(sims) and values else None
-        agree = None if low is None or live is None else (low == high == live)
-        return Row(figure, None, low, high, live, None, agree, True, None)
+        if low is None or live is None:
+            agree, word = None, "n/a"
+        elif low != high:  # the seeds themselves split: live agrees with some of them
+            agree, word = None, "inconclusive"
+        else:
+            agree = low == live
+            word = "agree" if agree else "differ"
+        return Row(figure, None, low, high, live, None, agree, True, None, word)
     if not values or live is None:
         return Row(figure, statistics.fmean(values) if values else None,
                    min(values, default=None), max(values, default=None), live, None, None,
                    tolerance(figure).goal, None)
     mean = statistics.fmean(values)
     tol = tolerance(figure)
-    close = tol.allows(mean, live)
     pi = prediction_interval(values)
-    inside = pi is not None and pi[0] - 1e-12 <= live <= pi[1] + 1e-12
-    return Row(figure, mean, min(values), max(values), live, live - mean, close or inside,
-               tol.goal, min(values) <= live <= max(values), close,
+    if tol.allows(mean, live):
+        word, agree = "agree", True
+    elif pi is not None and pi[0] - 1e-12 <= live <= pi[1] + 1e-12:
+        word, agree = "inconclusive", None
+    else:
+        word, agree = "differ", False
+    return Row(figure, mean, min(values), max(values), live, live - mean, agree, tol.goal,
+               min(values) <= live <= max(values), word,
                pi[0] if pi else None, pi[1] if pi else None)
 
 
@@ -233,5 +250,14 @@ def _order(name: str) -> tuple[int, str]:
 
 
 def agreed(rows: Sequence[Row]) -> bool:
-    """Whether every goal row that could be judged agrees."""
+    """Whether no goal row differs (inconclusive and n/a rows do not count against)."""
     return all(r.agree is not False for r in rows if r.goal)
+
+
+def counts(rows: Sequence[Row]) -> dict[str, int]:
+    """Goal rows by judgement."""
+    out = {"agree": 0, "differ": 0, "inconclusive": 0, "n/a": 0}
+    for r in rows:
+        if r.goal:
+            out[r.judgement] += 1
+    return out

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from mock_services.lab.clients import http, workload
+from mock_services.lab.clients import http, user, workload
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.portal_api import PRIORITY, applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival, RateProfile
@@ -164,6 +164,10 @@ class LoadDriver:
     def start_s(self) -> float:
         """The clock's reading at the history's time 0 (to put other records on its time)."""
         return self._t0
+
+    def _on_clock(self, history_s: float | None) -> float | None:
+        """A time of the history's clock (`now`) on the driver's `clock`, the pipeline's."""
+        return None if history_s is None else history_s + self._t0
 
     def now(self) -> float:
         """Seconds since the driver started: the history's clock."""
@@ -331,6 +335,7 @@ class LoadDriver:
             # without failover (the user policy's), every attempt goes to the user's home
             return await http.call(client, replicas, self.pipeline, req, clock=self.clock,
                                    rng=rng, sleep=self.sleep, stable_keys=stable,
+                                   deadline_s=self._on_clock(user.USER_DEADLINE.get()),
                                    home=arrival.index)
 
         attacking = arrival.source.startswith(ATTACKER)
@@ -339,6 +344,11 @@ class LoadDriver:
         async def do(f: str, key: str, fn: Callable[[], Awaitable[http.Completion]],
                      write: bool) -> http.Completion:
             mark = WRONG_PASSWORD if attacking and f == "login" else ""
+            if behaviour.refresh_on_failure:  # a scenario's user: the simulator's operation
+                return await user.operation(self.history, arrival.process, f, key=key,
+                                            priority=PRIORITY.get(f, -1), submit=fn,
+                                            behaviour=behaviour, rng=rng, clock=self.now,
+                                            value=mark, sleep=self.sleep)
             return await perform(self.history, arrival.process, f, key=key,
                                  priority=PRIORITY.get(f, -1), submit=fn,
                                  behaviour=behaviour, rng=rng, clock=self.now,

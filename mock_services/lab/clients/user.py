@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from mock_services.lab.clients.http import Completion
@@ -77,7 +78,11 @@ class Behaviour:
 
 
 async def _wait(task: asyncio.Task[Completion], timeout_s: float) -> bool:
-    done, _ = await asyncio.wait({task}, timeout=max(0.0, timeout_s))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, timeout_s))
+    except asyncio.CancelledError:  # the user is cancelled (the run's drain ended): so is
+        task.cancel()  # the request, which would otherwise outlive the driver's HTTP client
+        raise
     return bool(done)
 
 
@@ -126,6 +131,45 @@ async def perform(history: History, process: str, f: str, *, key: str, priority:
         if not refresh:
             return Completion("info" if write else "fail", "abandoned", "timeout")
         refreshes += 1
+
+
+USER_DEADLINE: ContextVar[float | None] = ContextVar("user_deadline", default=None)
+"""The current scenario operation's patience deadline (the run's clock), for its submit."""
+
+
+async def operation(history: History, process: str, f: str, *, key: str, priority: int,
+                    submit: Callable[[], Awaitable[Completion]], behaviour: Behaviour,
+                    rng: random.Random, clock: Clock, value: str = "",
+                    sleep: Sleep = asyncio.sleep) -> Completion:
+    """One scenario operation as the simulator's user does it (sim/client.py `operation`).
+
+    One invoke; the user policy's attempts (each with its timeout, retries as it decides)
+    bounded by the user's patience, which `submit` reads from `USER_DEADLINE`; after a failed
+    answer a refresh with the behaviour's probability and pause, at most `max_refreshes`
+    times, while patience lasts; one completion (a write whose outcome is unknown ends as
+    info). Refreshes stay inside the one operation, as in the simulator, so a history counts
+    each arrival once in either runner.
+    """
+    invoked = Op("invoke", process, f, clock(), key=key, value=value, priority=priority)
+    history.append(invoked)
+    deadline = clock() + behaviour.patience_s
+    token = USER_DEADLINE.set(deadline)
+    try:
+        refreshes = 0
+        while True:
+            done = await submit()
+            if done.type == "ok":
+                return _complete(history, invoked, done, clock)
+            if refreshes < behaviour.max_refreshes and \
+                    rng.random() < behaviour.refresh_probability:
+                pause = behaviour.pause(rng)
+                if clock() + pause < deadline:
+                    refreshes += 1
+                    await sleep(pause)
+                    continue
+            return _complete(history, invoked, done, clock)
+    finally:
+        USER_DEADLINE.reset(token)
 
 
 def _complete(history: History, invoked: Op, c: Completion, clock: Clock) -> Completion:

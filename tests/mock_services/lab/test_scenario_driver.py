@@ -48,9 +48,9 @@ def _portal() -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-def _run(arrivals: list[Arrival], behaviour: Behaviour, storms: tuple[Storm, ...] = ()
-         ) -> LoadDriver:
-    transport = _portal()
+def _run(arrivals: list[Arrival], behaviour: Behaviour, storms: tuple[Storm, ...] = (),
+         seen: list[str] | None = None) -> LoadDriver:
+    transport = _portal() if seen is None else _counting_portal(seen)
     config = DriverConfig({"portal-a": PORTAL}, load_policy_set("resilient"), sms_url=SMS,
                           behaviour=behaviour, active_users=5, storms=storms)
     driver = LoadDriver(config, rng=random.Random(7), run_tag="r00ab",
@@ -82,13 +82,18 @@ def test_the_scenario_users_refresh_failures_in_a_storm() -> None:
         "share": 1, "service": {"dist": "exponential", "mean": "1ms"}}},
         "patience": {"dist": "deterministic", "value": "30s"},
         "refresh": {"probability": 0.0, "max_refreshes": 0}})
-    # every attacker's login fails: in the storm it is retried 3 times without pause
+    # every attacker's login fails: in the storm it is refreshed 3 times without pause, all
+    # inside its one operation (as the simulator's user refreshes), so 4 logins reach the
+    # portal and the history has one invoke and one failure
+    seen: list[str] = []
     driver = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(wl),
-                  storms=(Storm(0.0, 10.0, 3, 0.0),))
-    invokes = [op for op in driver.history.ops if op.type == "invoke"]
-    assert len(invokes) == 4
-    calm = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(wl))
-    assert sum(op.type == "invoke" for op in calm.history.ops) == 1
+                  storms=(Storm(0.0, 10.0, 3, 0.0),), seen=seen)
+    assert [op.type for op in driver.history.ops if op.f == "login"] == ["invoke", "fail"]
+    assert seen.count("/auth/login") == 4
+    seen.clear()
+    calm = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(wl), seen=seen)
+    assert [op.type for op in calm.history.ops if op.f == "login"] == ["invoke", "fail"]
+    assert seen.count("/auth/login") == 1
 
 
 ADMIN = "http://portal-a.admin.test"
