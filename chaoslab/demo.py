@@ -19,8 +19,8 @@ from chaoslab.cli import SCENARIO_DIR, main
 
 DEMO_DIR = Path("runs/demo")
 SCENARIO = "switch_failure"
-SPEED = "120"  # the scenario's hour in 30 live seconds per policy set: the demo fits 5 minutes
-SEEDS = "2"  # simulated seeds per policy set, for the seed-to-seed range
+SPEED = "60"  # the scenario's hour in a live minute per policy set: the demo fits 5 minutes
+SEEDS = "3"  # simulated seeds per policy set, for the seed-to-seed range
 POLICIES = ("baseline", "resilient")
 HEADLINE = ("availability", "goodput_per_s", "latency_p50_ms", "latency_p99_ms", "shed_share")
 

@@ -199,7 +199,8 @@ def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest:
                              "so rates and request-level times (service, latency, timeouts, "
                              "patience) are the scenario's own"),
         "sim_wall_s": round(sim_wall_s, 3), "lab_cpu": cpu,
-        "verdict": {"ok": ok, "goals": judged, **tally, "summary": summary,
+        "verdict": {"ok": ok, "agrees": agreed(rows) and comparable is not False,
+                    "goals": judged, **tally, "summary": summary,
                     "invariants_false": false, "comparable": comparable},
         "rows": [r.as_dict() for r in rows],
     }

@@ -90,7 +90,7 @@ def _cell(value: object) -> str:
 
 def _rows(rows: list[dict[str, Any]]) -> str:
     out = ["<tr><th>figure</th><th>sim mean</th><th>seed range</th><th>95 % prediction"
-           "</th><th>live</th><th>diff</th><th>agree</th></tr>"]
+           "</th><th>live</th><th>diff</th><th>judgement</th></tr>"]
     for r in rows:
         agree = r.get("agree")
         cls = "na" if agree is None else ("yes" if agree else "no")
@@ -114,7 +114,7 @@ def render(doc: dict[str, Any], sims: Sequence[History], live: History,
            duration_s: float) -> str:
     """The whole page."""
     v = doc["verdict"]
-    colour = "#d9f2d9" if v["ok"] else "#f7d4d4"
+    colour = "#d9f2d9" if v.get("agrees") else "#f7d4d4"  # the runners, not the policies
     cpu = doc.get("lab_cpu") or {}
     cpu_line = ("not measured" if not cpu else
                 f"{cpu.get('busy_cores')} cores busy on average (peak "

@@ -130,6 +130,8 @@ class LabCpu(_Model):
     cpu_s: NonNegative
     busy_cores: NonNegative
     peak_busy_cores: NonNegative
+    machine_busy_cores: NonNegative = 0.0  # the whole machine, other work included
+    machine_peak_busy_cores: NonNegative = 0.0
     busy_share_limit: Ratio
     peak_share_limit: Ratio
     comparable: bool

@@ -177,7 +177,9 @@ def run(args: argparse.Namespace) -> int:
     if cpu is not None and not cpu.comparable:
         print(f"chaoslab: not comparable: the lab itself used {cpu.busy_cores:.2f} of "
               f"{cpu.cores} cores on average (busiest {PEAK_MIN_S:g} s: "
-              f"{cpu.peak_busy_cores:.2f}); its latencies measure this machine, not the "
-              f"model. The scenario's own rate sets the lab's load (speed only shortens the "
-              f"run): run it on more cores, or lower its workload.rate_per_s", file=sys.stderr)
+              f"{cpu.peak_busy_cores:.2f}); the whole machine {cpu.machine_busy_cores:.2f} "
+              f"(busiest {cpu.machine_peak_busy_cores:.2f}). Its latencies measure this "
+              f"machine, not the model: run it on a quiet machine, or on more cores; the "
+              f"scenario's own rate sets the lab's load (speed only shortens the run)",
+              file=sys.stderr)
     return 1 if args.check and (false or (cpu is not None and not cpu.comparable)) else 0

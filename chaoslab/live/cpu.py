@@ -4,9 +4,9 @@ A live run is a measurement of the modelled system only while the machine runnin
 the bottleneck. `CpuMeter` polls the lab's processes (by the lab's pid files, so a process
 restarted after a power loss is counted under its new pid) and the driver's own process,
 and sums their CPU time. `CpuUse.comparable` is False when, on average over the run, the lab
-used more than `BUSY_SHARE` of the machine's cores, or when it saturated the machine
-(`PEAK_SHARE`) over its busiest stretch of `PEAK_MIN_S`: its latencies then measure the
-scheduler as much as the model, and `--check` says so.
+used more than `BUSY_SHARE` of the machine's cores, or when it, or the machine as a whole
+(other work included), saturated the cores (`PEAK_SHARE`) over a stretch of `PEAK_MIN_S`: its
+latencies then measure the scheduler as much as the model, and `--check` says so.
 
 psutil reads the CPU times (portable; /proc parsing by hand would be Linux-only).
 """
@@ -28,6 +28,15 @@ PEAK_MIN_S = 2.0  # the busiest stretch judged is at least this long (one poll i
 DRIVER = "load-driver"
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
+    t = psutil.cpu_times()
+    return float(sum(getattr(t, name, 0.0) for name in BUSY_FIELDS))
+
+
+BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU seconds of process `pid`, None when it is gone."""
     try:
@@ -46,6 +55,8 @@ class CpuUse:
     cpu_s_by_process: dict[str, float]
     busy_cores: float  # mean over the run
     peak_busy_cores: float  # the busiest PEAK_MIN_S stretch
+    machine_busy_cores: float = 0.0  # the whole machine, the lab included, mean over the run
+    machine_peak_busy_cores: float = 0.0  # ... its busiest PEAK_MIN_S stretch
 
     @property
     def cpu_s(self) -> float:
@@ -56,13 +67,16 @@ class CpuUse:
     def comparable(self) -> bool:
         """False when the lab itself was the bottleneck (see the module docstring)."""
         return (self.busy_cores <= BUSY_SHARE * self.cores
-                and self.peak_busy_cores <= PEAK_SHARE * self.cores)
+                and self.peak_busy_cores <= PEAK_SHARE * self.cores
+                and self.machine_peak_busy_cores <= PEAK_SHARE * self.cores)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, rounded."""
         return {"wall_s": round(self.wall_s, 3), "cores": self.cores,
                 "cpu_s": round(self.cpu_s, 3), "busy_cores": round(self.busy_cores, 3),
                 "peak_busy_cores": round(self.peak_busy_cores, 3),
+                "machine_busy_cores": round(self.machine_busy_cores, 3),
+                "machine_peak_busy_cores": round(self.machine_peak_busy_cores, 3),
                 "busy_share_limit": BUSY_SHARE, "peak_share_limit": PEAK_SHARE,
                 "comparable": self.comparable,
                 "cpu_s_by_process": {k: round(v, 3)
@@ -78,12 +92,14 @@ class CpuMeter:
     pids: Callable[[], Mapping[str, int]]
     clock: Callable[[], float] = time.monotonic
     read: Callable[[int], float | None] = cpu_seconds
+    machine: Callable[[], float] = machine_busy_seconds
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
     poll_s: float = POLL_S
     use: CpuUse | None = None
     _last: dict[tuple[str, int], float] = field(default_factory=dict)
     _total: dict[str, float] = field(default_factory=dict)
     _samples: list[tuple[float, float]] = field(default_factory=list)  # (time, cumulative)
+    _machine: list[tuple[float, float]] = field(default_factory=list)  # (time, machine busy)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _t0: float = 0.0
@@ -103,7 +119,9 @@ class CpuMeter:
             else:
                 self._total.setdefault(name, 0.0)
             self._last[key] = now_s
-        self._samples.append((self.clock(), sum(self._total.values())))
+        now = self.clock()
+        self._samples.append((now, sum(self._total.values())))
+        self._machine.append((now, self.machine()))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll_s):
@@ -127,7 +145,10 @@ class CpuMeter:
         """The use so far."""
         wall = max(self.clock() - self._t0, 1e-9)
         total = sum(self._total.values())
-        return CpuUse(wall, self.cores, dict(self._total), total / wall, _peak(self._samples))
+        m = self._machine
+        machine = (m[-1][1] - m[0][1]) / wall if len(m) >= 2 else 0.0
+        return CpuUse(wall, self.cores, dict(self._total), total / wall, _peak(self._samples),
+                      max(0.0, machine), _peak(m))
 
 
 def _peak(samples: list[tuple[float, float]]) -> float:

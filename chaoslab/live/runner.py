@@ -58,6 +58,11 @@ from scenario.history import FINAL, WRITE_FS, History, Op
 
 ADMIN_TIMEOUT_S = 10.0
 DRAIN_S = 15.0  # how long users still in flight may finish after the last arrival
+# The simulator's arrivals are an open loop with no bound on users in flight: the live driver's
+# bound (arrivals beyond it recorded as shed by the client) sits far above what a scenario's
+# rates hold in flight even when every request waits out 3 x 30 s upstream timeouts (baseline
+# under a slow Shahkar held ~200), so it never decides an outcome the simulator does not.
+MAX_IN_FLIGHT = 2000  # below the common 4096-descriptor limit, with the proxy's and portal's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +185,7 @@ def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig
                         sms_url=lab.state.url(sms) if sms is not None else None,
                         behaviour=Behaviour.of_workload(plan.compressed.workload),
                         active_users=live_population(plan), storms=storms, drain_s=DRAIN_S,
+                        max_in_flight=MAX_IN_FLIGHT,
                         admin_urls=admin)
 
 

@@ -55,6 +55,20 @@ def upstream_time(now: Callable[[], float]) -> Iterator[None]:
             cell[0] += now() - started
 
 
+EMULATED_HEADER = "X-Chaoslab-Emulated-Latency"
+"""The response header in which an upstream says how many seconds of its answer were its
+emulated latency: the portal counts the rest of the call's time (the HTTP hops through the
+proxies, parsing) as its own work, which the service time draw already stands for."""
+
+
+def hop_overhead(seconds: float) -> None:
+    """Count `seconds` of the current upstream call as the portal's own work, not as the
+    upstream's latency (the round trip beyond what the upstream reported as emulated)."""
+    cell = _UPSTREAM_S.get()
+    if cell is not None and seconds > 0:
+        cell[0] -= seconds
+
+
 class QueueFull(Unavailable):
     """The replica's waiting room is full: refused at once (the sim's QUEUE_FULL)."""
 
@@ -211,8 +225,9 @@ class Emulator:
             yield
         finally:
             # the slot is held for the service time, of which the handler's own work (its
-            # elapsed time less its upstream calls) is a part: the rest is slept. So a
-            # request costs max(service time, real work) plus its upstream calls, as the
+            # elapsed time less its upstream calls' emulated latency: the hops through the
+            # proxies are the portal's work too) is a part: the rest is slept. So a request
+            # costs max(service time, real work) plus its upstreams' latencies, as the
             # simulator's request costs its service time plus its calls; a handler that
             # does more real work than its draw (an scrypt hash) shows as a longer service.
             own_s = self.now() - started - upstream_s[0]
@@ -224,11 +239,15 @@ class Emulator:
                 if pool is not None:
                     pool.release()
 
-    async def delay(self) -> None:
-        """Wait this upstream's latency draw (nothing without a demand naming it)."""
+    async def delay(self) -> float:
+        """Wait this upstream's latency draw (nothing without a demand naming it); the seconds
+        drawn (0.0 without one)."""
         plan = self._plan
-        if plan is not None and plan.latency is not None:
-            await self.sleep(plan.latency(plan.rng))
+        if plan is None or plan.latency is None:
+            return 0.0
+        drawn = plan.latency(plan.rng)
+        await self.sleep(drawn)
+        return drawn
 
     def describe(self) -> dict[str, Any]:
         """The state `GET/POST /admin/demand` answer with."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common.app import Loopback
 from mock_services.common.clock import Clock
+from mock_services.common.emulation import EMULATED_HEADER
 from mock_services.common.errors import ServiceError, Unavailable
 
 FaultMode = Literal["ok", "unavailable", "fail_n", "slow", "lose_response", "capacity"]
@@ -85,12 +86,14 @@ def faults_of(request: Request) -> FaultInjector:
     return injector
 
 
-async def _before(request: Request) -> FaultInjector:
+async def _before(request: Request, response: Response) -> FaultInjector:
     injector = faults_of(request)
     await injector.before()  # an unavailable upstream refuses at once, without its latency
     emulator = getattr(request.app.state, "demand", None)
     if emulator is not None:
-        await emulator.delay()
+        drawn = await emulator.delay()
+        if drawn > 0:  # the caller counts the rest of its wait as its own work
+            response.headers[EMULATED_HEADER] = f"{drawn:.6f}"
     return injector
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from mock_services.common.clock import Clock
-from mock_services.common.emulation import upstream_time
+from mock_services.common.emulation import EMULATED_HEADER, hop_overhead, upstream_time
 from mock_services.common.metrics import Metrics
 from mock_services.portal.events import EventLog
 from policies.aio import run_call
@@ -85,6 +85,9 @@ class UpstreamClient:
                 ok = code < 400 or (code < 500 and code not in _FAILING_4XX)
                 outcome = Outcome(ok, status=code, retry_after_s=_retry_after(response))
                 answer = (code, body)
+                emulated = _seconds(response.headers.get(EMULATED_HEADER))
+                if emulated is not None:  # the hops around it are the portal's own work
+                    hop_overhead(self.clock.now() - started - emulated)
             outcome = Outcome(outcome.ok, outcome.status, outcome.error, outcome.retry_after_s,
                               self.clock.now() - started)
             self._record_attempt(outcome, call_id)
@@ -112,3 +115,12 @@ class UpstreamClient:
         value = "ok" if outcome.ok else ("timeout" if label == "timeout" else "fail")
         self.metrics.upstream.labels(self.name, label).inc()
         self.events.write(self.clock.now(), f"upstream:{self.name}", "call", call_id, value)
+
+
+def _seconds(text: str | None) -> float | None:
+    """A header's number of seconds (None: absent, or not a finite number >= 0)."""
+    try:
+        value = float(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and 0 <= value < float("inf") else None

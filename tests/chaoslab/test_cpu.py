@@ -11,7 +11,8 @@ def test_sums_deltas_and_counts_a_restarted_process_from_its_first_reading() -> 
     t = [0.0]
     pids = {"portal-a": 100, "proxy": 200}
     cpu = {100: 1.0, 200: 5.0, os.getpid(): 10.0}
-    meter = CpuMeter(pids=lambda: pids, clock=lambda: t[0], read=cpu.get, cores=2)
+    meter = CpuMeter(pids=lambda: pids, clock=lambda: t[0], read=cpu.get, cores=2,
+                     machine=lambda: t[0] * 0.5)  # the machine half a core busy
     meter.poll()
     t[0], cpu[100], cpu[200], cpu[os.getpid()] = 2.0, 2.0, 5.5, 10.5
     meter.poll()
@@ -25,13 +26,15 @@ def test_sums_deltas_and_counts_a_restarted_process_from_its_first_reading() -> 
     use = meter.result()
     assert use.cpu_s_by_process == {"portal-a": 1.5, "proxy": 0.5, DRIVER: 0.5}
     assert abs(use.busy_cores - 2.5 / 6.0) < 1e-9
+    assert abs(use.machine_busy_cores - 0.5) < 1e-9
     assert use.comparable
 
 
 def test_a_busy_lab_is_not_comparable() -> None:
     t = [0.0]
     cpu = {1: 0.0, os.getpid(): 0.0}
-    meter = CpuMeter(pids=lambda: {"portal-a": 1}, clock=lambda: t[0], read=cpu.get, cores=2)
+    meter = CpuMeter(pids=lambda: {"portal-a": 1}, clock=lambda: t[0], read=cpu.get, cores=2,
+                     machine=lambda: t[0] * 1.6)
     for step in range(1, 6):
         meter.poll()
         t[0] = float(step)
@@ -44,3 +47,18 @@ def test_a_busy_lab_is_not_comparable() -> None:
 def test_reads_this_process() -> None:
     assert (cpu_seconds(os.getpid()) or 0.0) > 0.0
     assert cpu_seconds(2**22 + 12345) is None  # no such process
+
+
+def test_a_machine_busy_with_other_work_is_not_comparable() -> None:
+    t = [0.0]
+    cpu = {1: 0.0, os.getpid(): 0.0}
+    # the lab is idle, but something else keeps both cores busy for the whole run
+    meter = CpuMeter(pids=lambda: {"portal-a": 1}, clock=lambda: t[0], read=cpu.get, cores=2,
+                     machine=lambda: t[0] * 2.0)
+    for step in range(1, 6):
+        meter.poll()
+        t[0] = float(step)
+    meter.poll()
+    use = meter.result()
+    assert use.busy_cores == 0.0 and use.machine_peak_busy_cores == 2.0
+    assert not use.comparable

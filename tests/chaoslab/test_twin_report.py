@@ -1,0 +1,56 @@
+"""chaoslab.twin's pieces that need no lab: the compression caveat, twin.json, the table and
+twin.html, from histories built in the test."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from chaoslab.cli import SCENARIO_DIR
+from chaoslab.twin import caveats, table, twin_doc
+from chaoslab.twin_html import render
+from scenario.agreement import compare, figures
+from scenario.history import History
+from scenario.schema import find_scenario, load_scenario
+from sim.runner import Task, run_all
+
+
+def _history(fail_every: int) -> History:
+    h = History()
+    h.fault(True, "switch_failure", "switch-a", 10.0)
+    for i in range(60):
+        op = h.invoke(f"citizen/{i}", "read_history", float(i))
+        h.complete(op, "fail" if i % fail_every == 0 else "ok", i + 0.2)
+    h.fault(False, "switch_failure", "switch-a", 20.0)
+    return h
+
+
+def test_a_fault_shorter_than_patience_is_named() -> None:
+    scenario = load_scenario(find_scenario("switch_failure", SCENARIO_DIR))
+    assert caveats(scenario) == []  # 15 minutes against at most 90 s of patience
+    notes = caveats(scenario.compressed(60))
+    assert len(notes) == 1 and "15 s" in notes[0] and "90 s" in notes[0]
+
+
+def test_twin_json_table_and_html_say_what_agrees() -> None:
+    scenario = load_scenario(find_scenario("switch_failure", SCENARIO_DIR))
+    sims = [_history(10), _history(11), _history(9)]
+    live = _history(3)  # a third of the requests fail live: availability differs
+    rows = compare([figures(h, [], 60.0) for h in sims], figures(live, [], 60.0))
+    args = argparse.Namespace(policies="baseline", seed=1, seeds=3)
+    cpu = {"comparable": True, "busy_cores": 0.2, "peak_busy_cores": 0.3, "cores": 2}
+    doc = twin_doc(scenario, args, 60.0, "ab" * 32, rows=rows, cpu=cpu, sim_wall_s=1.0)
+    assert doc["verdict"]["differ"] >= 1 and not doc["verdict"]["agrees"]
+    assert doc["speed"] == doc["scale"] == 60.0
+    text = table(rows)
+    assert "availability" in text and "differ (goal)" in text
+    page = render(doc, sims, live, 60.0)
+    assert page.count("<svg") == 1 and "twin: switch_failure under baseline" in page
+
+
+def test_run_all_keeps_every_history_when_asked(tmp_path: Path) -> None:
+    scenario = load_scenario(find_scenario("switch_failure", SCENARIO_DIR)).compressed(600)
+    tasks = [Task(scenario, "baseline", seed) for seed in (1, 2, 3)]
+    assert all(r.history is not None for r in run_all(tasks, 2, "local", keep_all=True))
+    kept = [r.history is not None for r in run_all(tasks, 2, "local")]
+    assert kept == [True, False, False]
