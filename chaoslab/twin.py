@@ -25,28 +25,19 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any
 
 from chaoslab.cli import SCENARIO_DIR, main
 from chaoslab.errors import BadInput, ChaoslabError
 from chaoslab.twin_html import render
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
 from scenario.agreement import VERDICT, Row, agreed, compare, counts, figures
+from scenario.dists import upper_bound_s
 from scenario.history import History
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import atomic_write, pool_report, write_report
 from scenario.report_model import RunMeta, Workload
-from scenario.schema import (
-    Deterministic,
-    Dist,
-    Empirical,
-    Exponential,
-    Lognormal,
-    Scenario,
-    Uniform,
-    find_scenario,
-    load_scenario,
-)
+from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import summarize
 from sim.policyset import policy_set
 from sim.runner import Task, run_all
@@ -144,27 +135,12 @@ def run(args: argparse.Namespace) -> int:
     return 1 if args.check and not verdict["ok"] else 0
 
 
-def upper_s(dist: Dist) -> float:
-    """About the 99th percentile of `dist`, in seconds (its maximum where it has one)."""
-    if isinstance(dist, Deterministic):
-        return dist.value
-    if isinstance(dist, Uniform):
-        return dist.high
-    if isinstance(dist, Exponential):
-        return dist.mean * 4.605  # -ln(0.01)
-    if isinstance(dist, Lognormal):
-        return dist.p99
-    if isinstance(dist, Empirical):
-        return max(dist.values)
-    assert_never(dist)
-
-
 def caveats(compressed: Scenario) -> list[str]:
     """What the compression changes in the experiment's meaning, in sentences: a fault
     shorter than the users' patience is one that refreshing users can ride out, which the
     uncompressed scenario's users could not (both runners run this compressed experiment,
     so they still compare like with like)."""
-    patience = upper_s(compressed.workload.patience)
+    patience = upper_bound_s(compressed.workload.patience)
     out = []
     for f in compressed.faults:
         if 0 < f.duration < patience and f.kind not in ("peak_load", "refresh_storm"):

@@ -52,3 +52,18 @@ def mean_of(dist: Dist) -> float:
         return (dist.low + dist.high) / 2
     weights = dist.weights or [1.0] * len(dist.values)
     return sum(v * w for v, w in zip(dist.values, weights, strict=True)) / sum(weights)
+
+
+def upper_bound_s(dist: Dist) -> float:
+    """About the 99th percentile of `dist`, in seconds (its maximum where it has one)."""
+    if isinstance(dist, Deterministic):
+        return dist.value
+    if isinstance(dist, Uniform):
+        return dist.high
+    if isinstance(dist, Exponential):
+        return dist.mean * 4.605  # -ln(0.01)
+    if isinstance(dist, Lognormal):
+        return dist.p99
+    if isinstance(dist, Empirical):
+        return max(dist.values)
+    raise TypeError(f"unknown distribution {dist!r}")

@@ -54,10 +54,14 @@ from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab
 from policies.presets import PolicySet
+from scenario.dists import upper_bound_s
 from scenario.history import FINAL, WRITE_FS, History, Op
 
 ADMIN_TIMEOUT_S = 10.0
-DRAIN_S = 15.0  # how long users still in flight may finish after the last arrival
+# How long users still in flight may finish after the last arrival: their patience bounds
+# every operation (the user policy stops at it), so the drain waits that long at most, plus
+# this margin; the simulator drains every operation to its end the same way.
+DRAIN_MARGIN_S = 5.0
 # The simulator's arrivals are an open loop with no bound on users in flight: the live driver's
 # bound (arrivals beyond it recorded as shed by the client) sits far above what a scenario's
 # rates hold in flight even when every request waits out 3 x 30 s upstream timeouts (baseline
@@ -184,7 +188,9 @@ def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig
     return DriverConfig(lab.state.portal_urls(), policies,
                         sms_url=lab.state.url(sms) if sms is not None else None,
                         behaviour=Behaviour.of_workload(plan.compressed.workload),
-                        active_users=live_population(plan), storms=storms, drain_s=DRAIN_S,
+                        active_users=live_population(plan), storms=storms,
+                        drain_s=upper_bound_s(plan.compressed.workload.patience)
+                        + DRAIN_MARGIN_S,
                         max_in_flight=MAX_IN_FLIGHT,
                         admin_urls=admin)
 
