@@ -33,11 +33,13 @@ def _cell(r: dict[str, Any] | None) -> str:
     if r is None:
         return "-"
     if "sim" in r:
-        return f"{r['sim']} / {r['live']}"
+        mark = {"differ": " (!)", "inconclusive": " (?)"}.get(str(r.get("judgement")), "")
+        return f"{r['sim']} / {r['live']}{mark}"
     sim, live = r.get("sim_mean"), r.get("live")
     text = "-" if sim is None else f"{sim:.4g}"
     text += " / " + ("-" if live is None else f"{live:.4g}")
-    return text + ("" if r.get("agree") is not False else " (!)")
+    mark = {"differ": " (!)", "inconclusive": " (?)"}.get(str(r.get("judgement")), "")
+    return text + mark
 
 
 def summary(docs: dict[str, dict[str, Any]]) -> str:
@@ -52,7 +54,9 @@ def summary(docs: dict[str, dict[str, Any]]) -> str:
         lines.append(f"{f:<{width}}  " + "  ".join(f"{_cell(_row(d, f)):<26}"
                                                    for d in docs.values()))
     lines += [f"{p}: {d['verdict']['summary']}" for p, d in docs.items()]
-    return "\n".join(lines) + "\n(!) outside the figure's tolerance (scenario/agreement.py)"
+    return "\n".join(lines) + ("\n(!) differ: outside the figure's tolerance and the seeds' 95 % "
+                               "prediction interval; (?) inconclusive: outside the tolerance, "
+                               "inside the interval (scenario/agreement.py)")
 
 
 def run() -> int:
