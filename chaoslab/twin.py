@@ -127,12 +127,31 @@ def run(args: argparse.Namespace) -> int:
     doc = twin_doc(scenario, args, speed, policies_digest(policies), rows=rows, cpu=cpu,
                    sim_wall_s=sim_wall)
     doc["caveats"] = notes
+    doc["known_differences"] = list(KNOWN_DIFFERENCES)
     atomic_write(out / TWIN_JSON, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out / TWIN_HTML, render(doc, histories, live, compressed.duration))
     print(table(rows))
     verdict = doc["verdict"]
     print(f"{scenario.name} [{args.policies}] x{speed:g}: {verdict['summary']} -> {out}")
     return 1 if args.check and not verdict["ok"] else 0
+
+
+# What is known to differ between the runners after this far (README, "Agreement,
+# measured"): each names which side lacks what, so a reader of one twin.json need not guess.
+KNOWN_DIFFERENCES = (
+    "the lab's request path (HTTP hops through the proxies, parsing, SQLite) adds 30-40 ms a "
+    "request outside the worker slot that the model's service times leave out: live p50 runs "
+    "higher, most under overload",
+    "a simulated client avoids a replica for 30 s after it refused or hung; a live client "
+    "skips it only for its next attempt",
+    "connections blackholed by a timeout toxic stay useless for seconds after it is removed "
+    "live; the model serves the next attempt at once",
+    "the live scenario pharmacies do not fall back to paper yet: paper_share and "
+    "paper_reconciled_once cannot be compared",
+    "the live portal refuses a second dispense of a prescription (409); the model applies it "
+    "again as a duplicate write",
+    "a Shahkar failure without a fallback answers 503 + Retry-After live, 502 in the model",
+)
 
 
 def caveats(compressed: Scenario) -> list[str]:

@@ -110,6 +110,18 @@ def _rows(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def _notes(doc: dict[str, Any]) -> str:
+    """The compression caveats and the runners' known differences, as lists."""
+    out = []
+    for title, key in (("What the compression changes", "caveats"),
+                       ("Known differences between the runners", "known_differences")):
+        items = doc.get(key) or []
+        if items:
+            out.append(f"<p><b>{title}</b></p><ul>"
+                       + "".join(f"<li>{escape(str(i))}</li>" for i in items) + "</ul>")
+    return "\n".join(out)
+
+
 def render(doc: dict[str, Any], sims: Sequence[History], live: History,
            duration_s: float) -> str:
     """The whole page."""
@@ -128,6 +140,7 @@ def render(doc: dict[str, Any], sims: Sequence[History], live: History,
 <p>Policy set digest {escape(doc['policies_digest'][:16])}; seed {doc['seed']}, {doc['seeds']}
 simulated seeds; speed x{doc['speed']:g}, scale {doc['scale']:g}: {escape(doc['time_compression'])}.
 Lab CPU: {escape(cpu_line)}.</p>
+{_notes(doc)}
 <table>{_rows(doc['rows'])}</table>
 {_svg(sims, live, duration_s)}
 </body></html>

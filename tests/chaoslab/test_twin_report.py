@@ -44,7 +44,10 @@ def test_twin_json_table_and_html_say_what_agrees() -> None:
     assert doc["speed"] == doc["scale"] == 60.0
     text = table(rows)
     assert "availability" in text and "differ (goal)" in text
+    doc["caveats"] = caveats(scenario.compressed(60))
+    doc["known_differences"] = ["a difference"]
     page = render(doc, sims, live, 60.0)
+    assert "users&#x27; patience" in page and "<li>a difference</li>" in page
     assert page.count("<svg") == 1 and "twin: switch_failure under baseline" in page
 
 
