@@ -29,17 +29,19 @@ def _row(doc: dict[str, Any], figure: str) -> dict[str, Any] | None:
     return next((r for r in doc["rows"] if r["figure"] == figure), None)
 
 
+def _mark(r: dict[str, Any]) -> str:
+    return {"differ": " (!)", "inconclusive": " (?)"}.get(str(r.get("judgement")), "")
+
+
 def _cell(r: dict[str, Any] | None) -> str:
     if r is None:
         return "-"
     if "sim" in r:
-        mark = {"differ": " (!)", "inconclusive": " (?)"}.get(str(r.get("judgement")), "")
-        return f"{r['sim']} / {r['live']}{mark}"
+        return f"{r['sim']} / {r['live']}{_mark(r)}"
     sim, live = r.get("sim_mean"), r.get("live")
     text = "-" if sim is None else f"{sim:.4g}"
     text += " / " + ("-" if live is None else f"{live:.4g}")
-    mark = {"differ": " (!)", "inconclusive": " (?)"}.get(str(r.get("judgement")), "")
-    return text + mark
+    return text + _mark(r)
 
 
 def summary(docs: dict[str, dict[str, Any]]) -> str:

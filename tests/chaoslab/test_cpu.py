@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from chaoslab.live.cpu import DRIVER, CpuMeter, cpu_seconds
+from chaoslab.live.cpu import DRIVER, CpuMeter, CpuUse, cpu_seconds
 
 
 def test_sums_deltas_and_counts_a_restarted_process_from_its_first_reading() -> None:
@@ -30,17 +30,23 @@ def test_sums_deltas_and_counts_a_restarted_process_from_its_first_reading() -> 
     assert use.comparable
 
 
-def test_a_busy_lab_is_not_comparable() -> None:
+def _five_seconds(lab_cores: float, machine_cores: float) -> CpuUse:
+    """What the meter says of five seconds in which the lab keeps `lab_cores` busy and the
+    whole machine `machine_cores`."""
     t = [0.0]
     cpu = {1: 0.0, os.getpid(): 0.0}
     meter = CpuMeter(pids=lambda: {"portal-a": 1}, clock=lambda: t[0], read=cpu.get, cores=2,
-                     machine=lambda: t[0] * 1.6)
+                     machine=lambda: t[0] * machine_cores)
     for step in range(1, 6):
         meter.poll()
         t[0] = float(step)
-        cpu[1] += 1.5  # 1.5 cores of 2 for the whole run
+        cpu[1] += lab_cores
     meter.poll()
-    use = meter.result()
+    return meter.result()
+
+
+def test_a_busy_lab_is_not_comparable() -> None:
+    use = _five_seconds(lab_cores=1.5, machine_cores=1.6)  # 1.5 cores of 2 for the whole run
     assert use.busy_cores > 1.0 and not use.comparable
 
 
@@ -50,15 +56,7 @@ def test_reads_this_process() -> None:
 
 
 def test_a_machine_busy_with_other_work_is_not_comparable() -> None:
-    t = [0.0]
-    cpu = {1: 0.0, os.getpid(): 0.0}
     # the lab is idle, but something else keeps both cores busy for the whole run
-    meter = CpuMeter(pids=lambda: {"portal-a": 1}, clock=lambda: t[0], read=cpu.get, cores=2,
-                     machine=lambda: t[0] * 2.0)
-    for step in range(1, 6):
-        meter.poll()
-        t[0] = float(step)
-    meter.poll()
-    use = meter.result()
+    use = _five_seconds(lab_cores=0.0, machine_cores=2.0)
     assert use.busy_cores == 0.0 and use.machine_peak_busy_cores == 2.0
     assert not use.comparable
