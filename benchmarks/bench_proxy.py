@@ -10,13 +10,23 @@ cost. Its share of direct is the ceiling a proxy can reach on the machine at han
 cores a proxied stream has three processes and two loopback connections where the direct one
 has two and one), so `ours / reference` tells the proxy's own cost apart from the machine's.
 A first stream on each path is thrown away: the first one after start-up is always slower
-(cold caches, TCP buffers still small), whichever path it takes. The stream through a `noop`
-toxic shows the toxic pipeline's cost, for comparison; the goal is on the path without toxics.
+(cold caches, TCP buffers still small), whichever path it takes. The streams through one
+`noop` toxic and through three toxics (latency 0, noop, bandwidth far above the stream's
+rate) measure the toxic chain.
 
-    .venv/bin/python benchmarks/bench_proxy.py [--rounds 5] [--url http://127.0.0.1:8474]
+Then the timing of a 100 ms latency toxic: round trips of a small request through it, each
+one's overshoot over 100 ms (minus the direct round trip's median), once on the idle machine
+and once with a CPU burner per core (started and stopped here, so the proxy competes for
+the cores as on a loaded CI machine).
 
-Goal (issue #4): added p50 <= 0.2 ms, throughput >= 0.5 of direct. The real Toxiproxy adds
-about 0.04-0.11 ms at p50 and carries 0.4-1.0 of direct throughput on this machine.
+When `toxiproxy-server` is on PATH, every figure is measured for it too (a second server,
+the same rounds, interleaved) and printed next to ours, with ours over theirs.
+
+    .venv/bin/python benchmarks/bench_proxy.py [--rounds 5] [--samples 100] [--url URL]
+
+Goals: added p50 <= 0.2 ms and >= 0.5 of direct without toxics (issue #4); >= 0.25 of
+direct through one toxic and >= 0.2 through three, 100 ms latency overshoot p90 <= 6 ms and
+max <= 20 ms under load (issue #22).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import argparse
 import contextlib
 import fcntl
 import os
+import shutil
 import socket
 import socketserver
 import statistics
@@ -42,7 +53,11 @@ SMALL_BYTES = 64  # one small request, echoed back as its response
 PAIRS = 2000  # request/response pairs per round and path
 STREAM_BYTES = 200 * 1000 * 1000  # the 200 MB stream
 BLOCK = b"s" * (1 << 20)
-NAMES = ("bench_echo", "bench_source", "bench_noop")
+NAMES = ("bench_echo", "bench_source", "bench_noop", "bench_chain", "bench_latency")
+LATENCY_MS = 100
+CHAIN = ({"type": "latency", "name": "l0", "attributes": {"latency": 0}},
+         {"type": "noop", "name": "n0"},
+         {"type": "bandwidth", "name": "b0", "attributes": {"rate": 100_000_000}})  # 100 GB/s
 PIPE_BYTES = 1 << 20  # the reference relay's pipe, as ours (faults/toxiserver/splice.py)
 
 
@@ -171,9 +186,166 @@ def spread(values: list[float], digits: int) -> str:
             f"({min(values):.{digits}f}-{max(values):.{digits}f})")
 
 
+class Burners:
+    """One spinning process per core for the block (the machine under load)."""
+
+    def __enter__(self) -> Burners:
+        cmd = [sys.executable, "-c", "while True: pass"]
+        self.processes = [subprocess.Popen(cmd) for _ in range(os.cpu_count() or 1)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+
+def overshoots_ms(port: int, direct_ms: float, samples: int) -> list[float]:
+    """Per round trip through the latency proxy: milliseconds beyond LATENCY_MS + direct."""
+    payload = b"q" * SMALL_BYTES
+    out: list[float] = []
+    with connect(port) as sock:
+        for _ in range(samples):
+            started = time.perf_counter()
+            sock.sendall(payload)
+            got = 0
+            while got < SMALL_BYTES:
+                got += len(sock.recv(65536))
+            out.append((time.perf_counter() - started) * 1000 - LATENCY_MS - direct_ms)
+    return out
+
+
+class Server:
+    """One server under test: its API, its proxies' ports, its process (for CPU time)."""
+
+    def __init__(self, label: str, url: str, pid: int | None, echo_port: int,
+                 source_port: int) -> None:
+        self.label, self.pid = label, pid
+        self.api = httpx.Client(base_url=url, timeout=10)
+        for name in NAMES:
+            self.api.delete(f"/proxies/{name}")
+        self.echo = proxy_port(self.api, "bench_echo", echo_port)
+        self.source = proxy_port(self.api, "bench_source", source_port)
+        self.noop = proxy_port(self.api, "bench_noop", source_port)
+        self.api.post("/proxies/bench_noop/toxics", json={"type": "noop"}).raise_for_status()
+        self.chain = proxy_port(self.api, "bench_chain", source_port)
+        for toxic in CHAIN:
+            self.api.post("/proxies/bench_chain/toxics", json=toxic).raise_for_status()
+        self.latency = proxy_port(self.api, "bench_latency", echo_port)
+        self.api.post("/proxies/bench_latency/toxics", json={
+            "type": "latency", "attributes": {"latency": LATENCY_MS}}).raise_for_status()
+        self.figures: dict[str, list[float]] = {}
+
+    def add(self, figure: str, value: float) -> None:
+        self.figures.setdefault(figure, []).append(value)
+
+    def close(self) -> None:
+        for name in NAMES:
+            self.api.delete(f"/proxies/{name}")
+        self.api.close()
+
+
+def stream_with_cpu(server: Server, port: int) -> tuple[float, float]:
+    """MB/s of the 200 MB stream through `port`, and the server's CPU seconds per GB."""
+    before_s = cpu_s(server.pid)
+    mb_s = stream_mb_per_s(port)
+    return mb_s, (cpu_s(server.pid) - before_s) / (STREAM_BYTES / 1e9)
+
+
+def one_round(servers: list[Server], echo_port: int, source_port: int,
+              reference_port: int) -> str:
+    """Every stream and round-trip figure of one round, for every server."""
+    direct = round_trips_ms(echo_port)
+    direct_mb = stream_mb_per_s(source_port)
+    reference_mb = stream_mb_per_s(reference_port) if reference_port else 0.0
+    line = [f"direct {direct_mb:.0f} MB/s"]
+    if reference_mb:
+        line.append(f"reference relay {reference_mb:.0f}")
+    for server in servers:
+        proxied = round_trips_ms(server.echo)
+        server.add("added_p50", percentile(proxied, 0.5) - percentile(direct, 0.5))
+        server.add("added_p99", percentile(proxied, 0.99) - percentile(direct, 0.99))
+        for path in ("source", "noop", "chain"):
+            mb_s, cpu_per_gb = stream_with_cpu(server, getattr(server, path))
+            server.add(f"{path}_ratio", mb_s / direct_mb)
+            server.add(f"{path}_mb", mb_s)
+            server.add(f"{path}_cpu", cpu_per_gb)
+            line.append(f"{server.label} {path} {mb_s:.0f}")
+        if reference_mb:
+            server.add("of_reference", server.figures["source_mb"][-1] / reference_mb)
+            server.add("reference_ratio", reference_mb / direct_mb)
+    return ", ".join(line)
+
+
+def latency_timing(servers: list[Server], echo_port: int, samples: int) -> None:
+    """Overshoot of the 100 ms latency toxic, idle and under a burner per core."""
+    for condition in ("idle", "loaded"):
+        with Burners() if condition == "loaded" else contextlib.nullcontext():
+            direct_ms = percentile(round_trips_ms(echo_port), 0.5)
+            for server in servers:
+                server.figures[f"over_{condition}"] = overshoots_ms(server.latency, direct_ms,
+                                                                    samples)
+
+
+def report(server: Server) -> None:
+    """One server's figures: medians and ranges over rounds, overshoot percentiles."""
+    print(f"== {server.label}")
+    if "source_ratio" in server.figures:  # --rounds 0 measures the latency toxic only
+        throughput(server)
+    for condition in ("idle", "loaded"):
+        over = server.figures.get(f"over_{condition}")
+        if over:
+            print(f"latency {LATENCY_MS} ms overshoot, {condition} ({len(over)} round trips): "
+                  f"p50 {percentile(over, 0.5):.2f} ms, p90 {percentile(over, 0.9):.2f} ms, "
+                  f"max {max(over):.2f} ms" + (" (goal p90 <= 6, max <= 20)"
+                                               if condition == "loaded" else ""))
+
+
+def throughput(server: Server) -> None:
+    """The stream and round-trip figures of `server`."""
+    f = server.figures
+    print(f"added latency per small request/response: p50 {spread(f['added_p50'], 3)} ms, "
+          f"p99 {spread(f['added_p99'], 3)} ms (goal p50 <= 0.2 ms)")
+    print(f"throughput of a 200 MB stream: {spread(f['source_ratio'], 2)} of direct "
+          "(goal >= 0.5)")
+    if "of_reference" in f:
+        print(f"  the reference relay: {spread(f['reference_ratio'], 2)} of direct (the "
+              f"machine's ceiling); the proxy carried {spread(f['of_reference'], 2)} of it")
+    print(f"  through one noop toxic: {spread(f['noop_ratio'], 2)} of direct (goal >= 0.25)")
+    print(f"  through latency 0 + noop + bandwidth: {spread(f['chain_ratio'], 2)} of direct "
+          "(goal >= 0.2)")
+    print(f"  medians MB/s: no toxic {statistics.median(f['source_mb']):.0f}, noop "
+          f"{statistics.median(f['noop_mb']):.0f}, three toxics "
+          f"{statistics.median(f['chain_mb']):.0f}")
+    if server.pid is not None:
+        print(f"proxy CPU per GB: no toxic {spread(f['source_cpu'], 2)} s, noop "
+              f"{spread(f['noop_cpu'], 2)} s, three toxics {spread(f['chain_cpu'], 2)} s")
+
+
+def compare(ours: Server, theirs: Server) -> None:
+    """Ours over theirs, medians (throughput: higher is better; the rest: lower)."""
+    a, b = ours.figures, theirs.figures
+
+    def ratio(key: str) -> str:
+        return f"{statistics.median(a[key]) / statistics.median(b[key]):.2f}"
+
+    print("== ours / theirs (medians)")
+    if "source_mb" in a:
+        print(f"throughput: no toxic {ratio('source_mb')}, noop {ratio('noop_mb')}, "
+              f"three toxics {ratio('chain_mb')}")
+    for condition in ("idle", "loaded"):
+        key = f"over_{condition}"
+        if a.get(key) and b.get(key):
+            print(f"latency overshoot {condition}: p90 {percentile(a[key], 0.9):.2f} / "
+                  f"{percentile(b[key], 0.9):.2f} ms, max {max(a[key]):.2f} / "
+                  f"{max(b[key]):.2f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds (default: 5)")
+    parser.add_argument("--samples", type=int, default=100,
+                        help="latency round trips per condition (default: 100; 0 skips)")
     parser.add_argument("--url", default=None, help="an existing server (default: spawn ours)")
     parser.add_argument("--upstream", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -195,70 +367,41 @@ def main() -> int:
                                      stdout=subprocess.PIPE, text=True)
         assert reference.stdout is not None
         reference_port = int(reference.stdout.readline())
-    spawned = None if args.url else spawn.start()
-    url = args.url or (spawned.url if spawned else "")
+    spawned = [] if args.url else [("ours", spawn.start())]
+    binary = shutil.which("toxiproxy-server")
+    if binary and not args.url:
+        spawned.append(("theirs", spawn.start(binary)))
+    servers: list[Server] = []
     try:
-        with httpx.Client(base_url=url, timeout=10) as api:
-            for name in NAMES:
-                api.delete(f"/proxies/{name}")
-            echo_proxy = proxy_port(api, "bench_echo", echo_port)
-            source_proxy = proxy_port(api, "bench_source", source_port)
-            noop_proxy = proxy_port(api, "bench_noop", source_port)
-            api.post("/proxies/bench_noop/toxics", json={"type": "noop"}).raise_for_status()
-            added_p50, added_p99, ratios, noop_ratios, mb_s = [], [], [], [], []
-            ceilings, of_ceiling = [], []  # the reference relay's share of direct; ours of it
-            cpu_per_gb, noop_cpu_per_gb = [], []
-            pid = spawned.process.pid if spawned else None
-            for port in (source_port, source_proxy, noop_proxy, reference_port):
-                if port:
-                    stream_mb_per_s(port)  # the warm-up, thrown away
-            for i in range(args.rounds):
-                direct, proxied = round_trips_ms(echo_port), round_trips_ms(echo_proxy)
-                added_p50.append(percentile(proxied, 0.5) - percentile(direct, 0.5))
-                added_p99.append(percentile(proxied, 0.99) - percentile(direct, 0.99))
-                direct_mb = stream_mb_per_s(source_port)
-                cpu_before_s = cpu_s(pid)
-                proxied_mb = stream_mb_per_s(source_proxy)
-                cpu_per_gb.append((cpu_s(pid) - cpu_before_s) / (STREAM_BYTES / 1e9))
-                ratios.append(proxied_mb / direct_mb)
-                reference_mb = stream_mb_per_s(reference_port) if reference_port else 0.0
-                if reference_mb:
-                    ceilings.append(reference_mb / direct_mb)
-                    of_ceiling.append(proxied_mb / reference_mb)
-                cpu_before_s = cpu_s(pid)
-                noop_mb = stream_mb_per_s(noop_proxy)
-                noop_cpu_per_gb.append((cpu_s(pid) - cpu_before_s) / (STREAM_BYTES / 1e9))
-                noop_ratios.append(noop_mb / direct_mb)
-                mb_s.append((direct_mb, proxied_mb, reference_mb, noop_mb))
-                print(f"round {i + 1}: direct p50 {percentile(direct, 0.5):.3f} ms, "
-                      f"proxied p50 {percentile(proxied, 0.5):.3f} ms, "
-                      f"direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
-                      f"reference relay {reference_mb:.0f} MB/s, noop toxic {noop_mb:.0f} MB/s")
-            for name in NAMES:
-                api.delete(f"/proxies/{name}")
+        if args.url:
+            servers.append(Server("server at --url", args.url, None, echo_port, source_port))
+        for label, process in spawned:
+            servers.append(Server(label, process.url, process.process.pid, echo_port,
+                                  source_port))
+        for port in (source_port, reference_port):
+            if port:
+                stream_mb_per_s(port)  # the warm-up, thrown away
+        for server in servers:
+            for port in (server.source, server.noop, server.chain):
+                stream_mb_per_s(port)
+        for i in range(args.rounds):
+            print(f"round {i + 1}: {one_round(servers, echo_port, source_port, reference_port)}",
+                  flush=True)
+        if args.samples:
+            latency_timing(servers, echo_port, args.samples)
     finally:
-        if spawned is not None:
-            spawned.stop()
+        for server in servers:
+            server.close()
+        for _, process in spawned:
+            process.stop()
         if reference is not None:
             reference.kill()
             reference.communicate()
         upstream.communicate("")
-    print(f"added latency per small request/response: p50 {spread(added_p50, 3)} ms, "
-          f"p99 {spread(added_p99, 3)} ms (goal p50 <= 0.2 ms)")
-    print(f"throughput of a 200 MB stream: {spread(ratios, 2)} of direct (goal >= 0.5)")
-    if ceilings:
-        print(f"  the reference relay: {spread(ceilings, 2)} of direct (the machine's ceiling); "
-              f"the proxy carried {spread(of_ceiling, 2)} of the reference")
-    print(f"  through one noop toxic: {spread(noop_ratios, 2)} of direct")
-    direct_mb, proxied_mb, reference_mb, noop_mb = (statistics.median(v)
-                                                    for v in zip(*mb_s, strict=True))
-    print(f"  medians: direct {direct_mb:.0f} MB/s, proxied {proxied_mb:.0f} MB/s, "
-          f"reference relay {reference_mb:.0f} MB/s, noop toxic {noop_mb:.0f} MB/s")
-    if pid is not None:
-        # Machine noise moves the ratio a lot on 2 shared cores; the proxy's own CPU per
-        # byte does not, so it is the figure to compare versions by.
-        print(f"proxy CPU per GB relayed without toxics: {spread(cpu_per_gb, 2)} s, "
-              f"through one noop toxic: {spread(noop_cpu_per_gb, 2)} s")
+    for server in servers:
+        report(server)
+    if len(servers) == 2:
+        compare(servers[0], servers[1])
     return 0
 
 

@@ -1,9 +1,16 @@
-"""One direction of one proxied connection: a reader, a chain of toxic stages, a writer.
+"""One direction of one proxied connection: the reader, a chain of toxic stages, a sink.
 
 Like Toxiproxy's link.go, but an asyncio task per stage, joined by `Channel`s. With no toxics
 the reader's protocol writes straight to the destination and, once bytes flow, hands the
 stream to the kernel (`Splicer`, where splice exists): the fast path the benchmark measures.
 It switches to the chain as soon as one is added and back once the chain has drained.
+
+With toxics, only the stages are tasks. The reader's protocol pushes each read into the first
+stage's channel as it arrives, stamped with the loop time of its arrival (a latency deadline
+counts from there, not from when a task got round to it), and the last stage writes into a
+`Sink`, which writes to the destination socket at once: a chunk costs one task switch per
+toxic and none for reading or writing, and a latency toxic's deadline is the moment its
+bytes reach the socket.
 
 Changing the chain acts on the open connection at once (Toxiproxy's AddToxic, UpdateToxic,
 RemoveToxic): the affected stage is interrupted by cancelling its task, what it held is put
@@ -20,7 +27,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from faults.toxiserver.channel import Channel, Chunk
+from faults.toxiserver.channel import Channel, Chunk, Item
 from faults.toxiserver.entry import ToxicEntry
 from faults.toxiserver.relay import RelayReader
 from faults.toxiserver.splice import AVAILABLE as SPLICE_AVAILABLE
@@ -28,11 +35,55 @@ from faults.toxiserver.splice import Splicer
 from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
 
 DIRECT_READ_BYTES = 8 * 1024 * 1024  # > the reader's buffer: take all of it, no memmove
-CHUNK_BYTES = 32 * 1024  # one chunk through a toxic chain, as Toxiproxy's io.Copy buffer
 HIGH_WATER_BYTES = 512 * 1024  # unsent bytes in the destination before waiting for it
 NOOP = NoopToxic()
 
 log = logging.getLogger("faults.toxiserver")
+
+
+class Sink(Channel):
+    """The end of a chain: every chunk put here is written to the destination at once.
+
+    Toxiproxy's link ends in a goroutine copying the last channel to the socket; here that
+    copy is a plain call, so the last stage's `send` is the socket write. `put` waits only
+    while the destination's transport holds more than HIGH_WATER_BYTES unsent.
+    """
+
+    __slots__ = ("_dst", "_on_end", "sent_bytes")
+
+    def __init__(self, dst: asyncio.StreamWriter, on_end: Callable[[], None]) -> None:
+        super().__init__()
+        self._dst = dst
+        self._on_end = on_end
+        self.sent_bytes = 0
+
+    def full(self) -> bool:
+        return self._dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES
+
+    async def wait_space(self) -> None:
+        if self.full():
+            try:
+                await self._dst.drain()
+            except OSError:
+                self._on_end()
+
+    async def put(self, item: Item) -> None:
+        self.push(item)
+        if item is not None:
+            await self.wait_space()
+
+    def push(self, item: Item) -> None:
+        if item is None:
+            self._on_end()  # the end of the stream closes the whole connection
+            return
+        self._dst.write(item.data)
+        self.sent_bytes += len(item.data)
+
+    def push_front(self, item: Item) -> None:
+        self.push(item)
+
+    async def get(self) -> Item:
+        raise RuntimeError("a sink is written, never read")
 
 
 @dataclass(slots=True)
@@ -62,9 +113,13 @@ class Link:
         self._src = src
         self._src_transport = src_transport
         self._dst = dst
-        self._draining: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._draining: asyncio.Task[None] | None = None  # the relay path waiting on dst
+        self._waiting: asyncio.Task[None] | None = None  # the chain path waiting on stage 0
         self._on_end = on_end
-        self.channels = [Channel() for _ in range(len(entries) + 1)]
+        self.sink = Sink(dst, on_end)
+        self.channels: list[Channel] = [Channel(e.toxic.buffer_bytes) for e in entries]
+        self.channels.append(self.sink)
         self.stages = [
             Stage(e, ToxicStub(self.channels[i], self.channels[i + 1], e.toxic.new_state()))
             for i, e in enumerate(entries)
@@ -85,17 +140,16 @@ class Link:
     def sent_bytes(self) -> int:
         """Bytes written to the destination so far, by either path."""
         spliced = self._splicer.sent_bytes if self._splicer is not None else 0
-        return self._sent_bytes + spliced
+        return self._sent_bytes + self.sink.sent_bytes + spliced
 
     def start(self) -> None:
-        """Start the reader, every stage and the writer."""
+        """Start every stage and the reader."""
         for stage in self.stages:
             self._start_stage(stage)
         self._spawn(self._read())
-        self._spawn(self._write())
 
     def _spawn(self, coro: object) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[None] = self._loop.create_task(coro)  # type: ignore[arg-type]
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -115,30 +169,51 @@ class Link:
 
     # -- the data path -------------------------------------------------------------------
 
+    def _route(self) -> None:
+        """Point the reader's protocol at the path of the moment (nothing may be buffered)."""
+        self._src.relay = self._push if self.stages else self._relay
+
     async def _read(self) -> None:
-        src, dst, tail = self._src, self._dst, self.channels[-1]  # the tail never changes
-        loop = asyncio.get_running_loop()
+        """Waits for the end of the stream; carries only what the reader buffered meanwhile."""
+        src, dst = self._src, self._dst
         try:
             while True:
-                if not self.stages and not tail and not src.buffered_bytes:
-                    src.relay = self._relay  # nothing queued anywhere: relay from now on
-                data = await src.read(CHUNK_BYTES if self.stages else DIRECT_READ_BYTES)
+                if not src.buffered_bytes:
+                    self._route()
+                data = await src.read(DIRECT_READ_BYTES)
                 if not data:
                     break
                 self._received_bytes += len(data)
-                if not self.stages and not tail:
+                if self.stages:
+                    await self.channels[0].put(Chunk(data, self._loop.time()))
+                else:
                     dst.write(data)
                     self._sent_bytes += len(data)
                     if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
                         await dst.drain()
-                else:
-                    await self.channels[0].put(Chunk(data, loop.time()))
         except OSError:
             pass  # a reset or a closed peer ends the stream like EOF
-        if not self.stages and not tail:
-            self._on_end()
-        else:
+        if self.stages:
             await self.channels[0].put(None)
+        else:
+            self._on_end()
+
+    def _push(self, data: bytes) -> None:
+        """The chain path, called by the reader's protocol: stamp the read, queue it."""
+        self._received_bytes += len(data)
+        head = self.channels[0]
+        head.push(Chunk(data, self._loop.time()))
+        if self._waiting is None and head.target().full():
+            self._src_transport.pause_reading()  # type: ignore[attr-defined]
+            self._waiting = self._spawn(self._resume_when_space(head))
+
+    async def _resume_when_space(self, head: Channel) -> None:
+        try:
+            await head.wait_space()
+        finally:
+            self._waiting = None
+        if not self._src_transport.is_closing():
+            self._src_transport.resume_reading()  # type: ignore[attr-defined]
 
     def _relay(self, data: bytes) -> None:
         """The fast path, called by the reader's protocol: write at once, pause if backed up.
@@ -168,7 +243,7 @@ class Link:
             except OSError as exc:  # out of descriptors, say: relaying still works
                 self._may_splice = False
                 log.info("splice unavailable; relaying", extra={"link": self.key,
-                                                                 "error": str(exc)})
+                                                                "error": str(exc)})
                 return
         self._splicer.start()
 
@@ -182,18 +257,6 @@ class Link:
             self._draining = None
         if not self._src_transport.is_closing():
             self._src_transport.resume_reading()  # type: ignore[attr-defined]
-
-    async def _write(self) -> None:
-        dst = self._dst
-        try:
-            while (chunk := await self.channels[-1].get()) is not None:
-                dst.write(chunk.data)
-                self._sent_bytes += len(chunk.data)
-                if dst.transport.get_write_buffer_size() > HIGH_WATER_BYTES:
-                    await dst.drain()
-        except OSError:
-            pass
-        self._on_end()
 
     # -- the chain -----------------------------------------------------------------------
 
@@ -239,12 +302,11 @@ class Link:
 
     async def add_toxic(self, entry: ToxicEntry) -> None:
         """Append a stage at the end of the chain, restarting the previous last one."""
-        self._src.relay = None  # from now on data waits in the reader for the chain
         if self._splicer is not None and self._splicer.running:
             left = self._splicer.stop()
             if left:
                 self._dst.write(left)  # ahead of anything the chain will write
-        new_in = Channel()
+        new_in = Channel(entry.toxic.buffer_bytes)
         tail = self.channels[-1]
         previous = self.stages[-1] if self.stages else None
         if previous is not None:
@@ -254,6 +316,8 @@ class Link:
         self.channels.insert(len(self.channels) - 1, new_in)
         stage = Stage(entry, ToxicStub(new_in, tail, entry.toxic.new_state()))
         self.stages.append(stage)
+        if not self._src.buffered_bytes:
+            self._route()  # reads go to the chain from now on
         self._start_stage(stage)
         if previous is not None:
             self._start_stage(previous)
@@ -284,3 +348,5 @@ class Link:
             previous.stub.output = self.channels[i]
             if restart:
                 self._start_stage(previous)
+        if not self._src.buffered_bytes:
+            self._route()  # the last one gone: reads are relayed (and spliced) again

@@ -18,7 +18,7 @@ import dataclasses
 import random
 from typing import Any, ClassVar, Self
 
-from faults.toxiserver.channel import Channel, Chunk
+from faults.toxiserver.channel import BUFFER_BYTES, Channel, Chunk
 
 
 class ToxicStub:
@@ -73,6 +73,7 @@ class Toxic:
     units: ClassVar[dict[str, str]] = {}  # attribute -> unit, for messages and docs
     closes_on_removal: ClassVar[bool] = False  # timeout: removing it closes its connections
     resets_at_connect: ClassVar[bool] = False  # reset_peer: sockets get SO_LINGER 0
+    buffer_bytes: ClassVar[int] = BUFFER_BYTES  # what the channel ahead of it may hold
 
     @classmethod
     def attribute_names(cls) -> tuple[str, ...]:

@@ -5,15 +5,26 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from faults.toxiserver.channel import Chunk
 from faults.toxiserver.toxics.base import Toxic, ToxicStub
+
+GO_CHUNK_BYTES = 32 * 1024  # Toxiproxy's io.Copy buffer: the largest chunk it reads
 
 
 @dataclass(frozen=True, slots=True)
 class LatencyToxic(Toxic):
-    """Delays each chunk from its arrival, so delays do not add up and throughput holds."""
+    """Delays each chunk from its arrival, so delays do not add up and throughput holds.
+
+    The deadline is absolute (arrival + delay), so time spent queued or descheduled is not
+    added on top. The chunk goes on stamped with that deadline: a second latency toxic in
+    the same direction counts from it, so stacked latencies add, as Toxiproxy's do (its
+    Pipe moves the chunk's Timestamp forward by the sleep). Ahead of it a channel holds up to
+    1024 of Toxiproxy's 32 KB chunks (GetBufferSize 1024), so a stream keeps its throughput.
+    """
 
     wire_name = "latency"
     units = {"latency": "ms", "jitter": "ms"}  # noqa: RUF012 - ClassVar on the base
+    buffer_bytes = 1024 * GO_CHUNK_BYTES
 
     latency: int = 0  # ms
     jitter: int = 0  # ms, uniform in [-jitter, +jitter)
@@ -24,5 +35,6 @@ class LatencyToxic(Toxic):
             delay_ms = self.latency
             if self.jitter > 0:
                 delay_ms += stub.rng.randrange(2 * self.jitter) - self.jitter
-            await stub.sleep(chunk.arrival_s + delay_ms / 1000 - loop.time())
-            await stub.send(chunk)
+            deadline_s = chunk.arrival_s + delay_ms / 1000
+            await stub.sleep(deadline_s - loop.time())
+            await stub.send(Chunk(chunk.data, deadline_s))

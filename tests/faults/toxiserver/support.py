@@ -32,6 +32,16 @@ class _Goodbye(socketserver.BaseRequestHandler):
         self.request.sendall(b"bye")
 
 
+SOURCE_BYTES = 4 * 1000 * 1000  # what a `source` upstream sends to each client
+
+
+class _Source(socketserver.BaseRequestHandler):
+    """Sends SOURCE_BYTES at once and closes."""
+
+    def handle(self) -> None:
+        self.request.sendall(bytes(range(250)) * (SOURCE_BYTES // 250))
+
+
 class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -39,8 +49,8 @@ class _Server(socketserver.ThreadingTCPServer):
 
 @contextmanager
 def upstream(kind: str = "echo") -> Iterator[str]:
-    """An upstream on 127.0.0.1 for the block: `echo` or `goodbye`; yields host:port."""
-    handler = _Echo if kind == "echo" else _Goodbye
+    """An upstream on 127.0.0.1 for the block: `echo`, `goodbye` or `source`; yields host:port."""
+    handler = {"echo": _Echo, "goodbye": _Goodbye, "source": _Source}[kind]
     server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)

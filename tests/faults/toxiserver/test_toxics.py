@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.faults.toxiserver.support import (
+    SOURCE_BYTES,
     connect,
     create_proxy,
     recv_until_closed,
@@ -80,6 +81,55 @@ def test_latency_toxics_stack_across_streams(toxiproxy: httpx.Client, echo: str)
     add(toxiproxy, "p", type="latency", stream="upstream", attributes={"latency": 60})
     with connect(listen) as sock:
         within(0.12 - TICK_S, 0.12 + SLACK_S, lambda: round_trip_s(sock))
+
+
+def test_latency_toxics_stack_in_one_direction(toxiproxy: httpx.Client, echo: str) -> None:
+    # toxics/latency.go Pipe moves the chunk's Timestamp on by its sleep: the next latency
+    # toxic counts from there, so two in one direction add up.
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", name="first", attributes={"latency": 60})
+    add(toxiproxy, "p", type="latency", name="second", attributes={"latency": 60})
+    with connect(listen) as sock:
+        within(0.12 - TICK_S, 0.12 + SLACK_S, lambda: round_trip_s(sock))
+
+
+def _stream_s(listen: str) -> float:
+    """Seconds from connecting to the end of a `source` upstream's stream, checked whole."""
+    with connect(listen) as sock:
+        started = time.perf_counter()
+        data = recv_until_closed(sock)
+        elapsed = time.perf_counter() - started
+    assert data == bytes(range(250)) * (SOURCE_BYTES // 250)
+    return elapsed
+
+
+def test_latency_keeps_a_streams_throughput(toxiproxy: httpx.Client) -> None:
+    # The latency toxic's input channel holds 1024 chunks (GetBufferSize): a stream is
+    # delayed by the latency once, not once per few chunks.
+    with upstream("source") as address:
+        listen = create_proxy(toxiproxy, "p", address)
+        add(toxiproxy, "p", type="latency", attributes={"latency": 200})
+        within(0.2 - TICK_S, 0.2 + 2 * SLACK_S, lambda: _stream_s(listen))
+
+
+@pytest.mark.parametrize(("order", "low_s"), [
+    (("latency", "bandwidth"), 1.0),  # held 0.5 s, then paced 0.5 s
+    (("bandwidth", "latency"), 0.5),  # paced 0.5 s while the latency, counted from arrival, runs
+])
+def test_a_chain_composes_in_order(toxiproxy: httpx.Client, echo: str, order: tuple[str, str],
+                                   low_s: float) -> None:
+    # A chunk keeps its arrival Timestamp through bandwidth (toxics/bandwidth.go Pipe), and a
+    # latency toxic waits for arrival + latency (toxics/latency.go Pipe).
+    attributes = {"latency": {"latency": 500}, "bandwidth": {"rate": 100}}
+    listen = create_proxy(toxiproxy, "p", echo)
+    for type_ in order:
+        add(toxiproxy, "p", type=type_, attributes=attributes[type_])
+
+    def measure() -> float:
+        with connect(listen) as sock:
+            return round_trip_s(sock, b"c" * 50_000)  # 50 kB at 100 KB/s: 0.5 s
+
+    within(low_s - 0.05, low_s + SLACK_S, measure)
 
 
 def test_latency_jitter_stays_in_its_band(toxiproxy: httpx.Client, echo: str) -> None:
@@ -218,12 +268,57 @@ def test_slicer_delivers_everything_in_delayed_pieces(toxiproxy: httpx.Client,
         assert round_trip_s(sock, payload) >= 9 * 0.003 - TICK_S
 
 
+@pytest.mark.parametrize(("average", "variation"), [(1000, 1000), (1000, 0)])
+def test_slicer_edge_values_carry_everything(toxiproxy: httpx.Client, echo: str, average: int,
+                                             variation: int) -> None:
+    # Equal values keep toxics/slicer.go chunk()'s cuts in bounds; a variation of 0 is
+    # handled there since 2.4.0 (no rand.Intn(0)). The real server carries both.
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="slicer", attributes={"average_size": average,
+                                                   "size_variation": variation})
+    with connect(listen) as sock:
+        round_trip_s(sock, bytes(range(256)) * 4096)  # 1 MiB, checked byte for byte
+
+
+def test_toxicity_one_always_applies(toxiproxy: httpx.Client, echo: str) -> None:
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="latency", toxicity=1, attributes={"latency": 100})
+    for _ in range(3):  # a draw per connection: every one of them meets the toxic
+        with connect(listen) as sock:
+            assert round_trip_s(sock) >= 0.1 - TICK_S
+
+
 def test_limit_data_cuts_at_exactly_n_bytes(toxiproxy: httpx.Client, echo: str) -> None:
     listen = create_proxy(toxiproxy, "p", echo)
     add(toxiproxy, "p", type="limit_data", attributes={"bytes": 1000})
     with connect(listen) as sock:
         sock.sendall(b"d" * 3000)
         assert recv_until_closed(sock) == b"d" * 1000
+
+
+def test_limit_data_counts_across_updates(toxiproxy: httpx.Client, echo: str) -> None:
+    # link.go UpdateToxic reruns the toxic on the same stub, whose State (bytes sent) stays.
+    listen = create_proxy(toxiproxy, "p", echo)
+    add(toxiproxy, "p", type="limit_data", attributes={"bytes": 1000})
+    with connect(listen) as sock:
+        round_trip_s(sock, b"a" * 600)
+        response = toxiproxy.patch("/proxies/p/toxics/limit_data_downstream",
+                                   json={"attributes": {"bytes": 1200}})
+        assert response.status_code == 200
+        sock.sendall(b"b" * 1000)
+        assert recv_until_closed(sock) == b"b" * 600  # 1200 in all, then closed
+
+
+def test_stream_names_the_direction_whatever_its_case(toxiproxy: httpx.Client) -> None:
+    # stream.ParseDirection lower-cases; upstream is client to server, so a limit there
+    # leaves what the server sends alone.
+    with upstream("source") as address:
+        listen = create_proxy(toxiproxy, "p", address)
+        add(toxiproxy, "p", type="limit_data", stream="UpStream", attributes={"bytes": 10})
+        _stream_s(listen)  # the whole stream, checked byte for byte
+        add(toxiproxy, "p", type="limit_data", stream="DOWNSTREAM", attributes={"bytes": 10})
+        with connect(listen) as sock:
+            assert len(recv_until_closed(sock)) == 10
 
 
 def test_disable_closes_open_connections_and_refuses_new(toxiproxy: httpx.Client,

@@ -84,13 +84,14 @@ def test_resolve_prints_like_go(address: str, resolved: str) -> None:
 @given(size=st.integers(0, 5000), average=st.integers(1, 300), data=st.data())
 def test_slicer_cuts_cover_the_chunk_in_bounded_pieces(size: int, average: int,
                                                        data: st.DataObject) -> None:
-    variation = data.draw(st.integers(0, average - 1))
+    variation = data.draw(st.integers(0, average))
     toxic = SlicerToxic(average_size=average, size_variation=variation)
     cuts = toxic.cuts(size, random.Random(data.draw(st.integers(0, 9))))
     assert cuts[-1] == size
     assert cuts == sorted(cuts)
     pieces = [b - a for a, b in zip([0, *cuts], cuts, strict=False)]
-    assert all(0 < p <= average + variation for p in pieces) or size == 0
+    smallest = 0 if variation == average else 1  # equal: a cut may fall on the span's start
+    assert all(smallest <= p <= average + variation for p in pieces) or size == 0
 
 
 def test_registry_has_the_eight_wire_names() -> None:
@@ -101,7 +102,7 @@ def test_registry_has_the_eight_wire_names() -> None:
 
 def test_retired_channel_forwards_items_and_blocked_puts_in_order() -> None:
     async def scenario() -> list[bytes]:
-        first, second = Channel(max_items=1), Channel(max_items=8)
+        first, second = Channel(max_bytes=1), Channel(max_bytes=8)
         second.push(Chunk(b"a", 0))
         first.push(Chunk(b"b", 0))
         blocked = asyncio.create_task(first.put(Chunk(b"c", 0)))  # full: waits
