@@ -16,8 +16,11 @@ chaoslab.pytest_plugin`. It gives:
   a lab running the set `chaoslab lab run` resolves (the preset plus the scenario's
   overrides) -> its `Report` (the same report `chaoslab lab run` writes).
 
-A run selecting the `chaos` marker (`-m chaos`) without `--junitxml` writes its JUnit XML to
-runs/chaos/junit.xml.
+Outputs go under pytest's own paths, never the caller's working directory: labs and
+`run_scenario`'s reports under its temporary directory (`--basetemp`); a run selecting the
+`chaos` marker (`-m chaos`) without `--junitxml` writes its JUnit XML where the ini option
+`chaoslab_junit_xml` says (relative to the rootdir; unset: no file). Another project imports
+all it needs from `chaoslab.testing`, which is also this plugin.
 
 Attach mode: with `--lab PATH` (or $CHAOSLAB_LAB) naming a running lab's map, the fixtures
 use that lab instead of starting any (`chaoslab.compose_lab.attach`; the compose lab's
@@ -66,7 +69,7 @@ from scenario.schema import load_scenario
 from sim.policyset import policy_set
 
 READY_TIMEOUT_S = 30.0
-JUNIT_PATH = Path("runs/chaos/junit.xml")
+JUNIT_INI = "chaoslab_junit_xml"  # where a chaos-only run's JUnit XML goes (rootdir-relative)
 LabFactory = Callable[[str | PolicySet], Lab]
 RunScenario = Callable[..., Report]
 FaultContext = Callable[[Fault], contextlib.AbstractContextManager[Applied]]
@@ -74,7 +77,11 @@ LAB_FIXTURES = frozenset({"chaos_labs", "chaos_lab", "injector", "fault", "run_s
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """`--lab PATH`: attach to a running lab instead of starting one."""
+    """`--lab PATH`: attach to a running lab instead of starting one; the ini option
+    `chaoslab_junit_xml`."""
+    parser.addini(JUNIT_INI, default="",
+                  help="JUnit XML of a chaos-only run (-m chaos) without --junitxml, relative "
+                       "to the rootdir (default: none)")
     parser.addoption("--lab", default=None, metavar="PATH",
                      help="a running lab's map (lab.json, or its run directory) the chaos "
                           "fixtures attach to instead of starting labs (default $CHAOSLAB_LAB)")
@@ -97,10 +104,12 @@ def pytest_configure(config: pytest.Config) -> None:
         except NoLab as exc:
             raise pytest.UsageError(f"--lab/$CHAOSLAB_LAB: {exc}") from None
     markexpr = str(getattr(config.option, "markexpr", "") or "")
-    if "chaos" in markexpr and "not chaos" not in markexpr and \
+    junit = str(config.getini(JUNIT_INI) or "")
+    if junit and "chaos" in markexpr and "not chaos" not in markexpr and \
             getattr(config.option, "xmlpath", None) is None:
-        JUNIT_PATH.parent.mkdir(parents=True, exist_ok=True)
-        config.option.xmlpath = str(JUNIT_PATH)
+        path = config.rootpath / junit  # an absolute setting stays as it is
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config.option.xmlpath = str(path)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -186,7 +195,7 @@ def lab_injector(lab: Lab) -> Iterator[Injector]:
     """An injector on `lab` (its own history, a monotonic clock); heals everything at the end
     and leaves the lab healthy (every process up, proxies clean, admin faults off)."""
     t0 = time.monotonic()
-    admin = HttpUpstreamAdmin()
+    admin = HttpUpstreamAdmin(token=lab.admin().token)
     with ToxiproxyClient(lab.state.toxiproxy_url) as proxies:
         inj = Injector(faults_topology(lab.state), History(),
                        lambda: time.monotonic() - t0, proxies,
@@ -229,6 +238,7 @@ def run_scenario(chaos_labs: LabFactory, tmp_path: Path) -> RunScenario:
         out = tmp_path / policies
         meta = RunMeta(scenario=scenario.name, mode="live", policies=policies, seed=seed,
                        duration_s=plan.horizon_s, wall_s=time.perf_counter() - t0,
+                       description=scenario.description, start=scenario.start,
                        policies_digest=write_policies(policy, out / POLICIES_FILE))
         report = build_report([history], meta, checkers)
         write_report(report, [history], out)

@@ -29,6 +29,7 @@ from typing import Any
 
 from chaoslab.cli import SCENARIO_DIR, main
 from chaoslab.errors import BadInput, ChaoslabError
+from chaoslab.liveview import sim_view
 from chaoslab.twin_html import render
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
 from scenario.agreement import VERDICT, Row, agreed, compare, counts, figures
@@ -39,6 +40,7 @@ from scenario.report import atomic_write, pool_report, write_report
 from scenario.report_model import RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import summarize
+from sim.faults import timeline
 from sim.policyset import policy_set
 from sim.runner import Task, run_all
 
@@ -60,11 +62,19 @@ def default_speed(scenario: Scenario) -> float:
 
 
 def simulate(scenario: Scenario, policies_file: Path, seed: int, seeds: int,
-             workers: int) -> tuple[list[History], float]:
-    """Every seed's history of `scenario` (already compressed) and the wall time."""
+             workers: int, *, label: str = "") -> tuple[list[History], float]:
+    """Every seed's history of `scenario` (already compressed) and the wall time, under
+    the live view."""
     tasks = [Task(scenario, str(policies_file), seed + i) for i in range(seeds)]
+    names = list(scenario.invariants)
+    faults = [(w.fault.kind, w.fault.target, w.start_s, w.end_s)
+              for w in timeline(scenario, seed)]
     t0 = time.perf_counter()
-    results = run_all(tasks, workers, "local", keep_all=True)
+    with sim_view(f"twin {scenario.name} [{label or policies_file.name}]: the simulator, "
+                  f"x{scenario.time_scale:g}", start=scenario.start,
+                  speed=scenario.time_scale, seeds=seeds, names=names,
+                  faults=faults) as progress:
+        results = run_all(tasks, workers, "local", keep_all=True, on_result=progress)
     histories = [r.history for r in results if r.history is not None]
     return histories, time.perf_counter() - t0
 
@@ -98,20 +108,22 @@ def run(args: argparse.Namespace) -> int:
     for note in notes:
         print(f"note: {note}", flush=True)
     histories, sim_wall = simulate(compressed, policies_file, args.seed, args.seeds,
-                                   args.workers or os.cpu_count() or 1)
+                                   args.workers or os.cpu_count() or 1, label=args.policies)
     if len(histories) != args.seeds:
         raise ChaoslabError(f"the simulator returned {len(histories)} of {args.seeds} seeds' "
                             f"histories")
     meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies, seed=args.seed,
                    duration_s=compressed.duration, wall_s=sim_wall,
+                   description=scenario.description, start=scenario.start,
                    policies_digest=policies_digest(policies),
                    workload=Workload(speed=speed, scale=speed,
                                      population=compressed.workload.population))
 
     sim_report = pool_report([summarize(h, checkers) for h in histories], meta,
                              [name for name, _ in checkers])
+    (out / "sim").mkdir(parents=True, exist_ok=True)
+    write_policies(policies, out / "sim" / POLICIES_FILE)  # first: the report reads it
     write_report(sim_report, histories[:1], out / "sim")
-    write_policies(policies, out / "sim" / POLICIES_FILE)
 
     live_dir = out / "live"
     code = main(["lab", "run", str(path), "--speed", f"{speed:g}", "--policies",

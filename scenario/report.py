@@ -141,7 +141,8 @@ def pool_report(sums: Sequence[Summary], meta: RunMeta, names: Sequence[str]) ->
         latency_ms=_latency(sums), writes=_writes(sums), prescriptions=_prescriptions(sums),
         upstream_calls=_upstreams(sums), invariants=invariants,
         faults=[FaultSpan(kind=k, target=t, start_s=s, end_s=e) for k, t, s, e in faults],
-        workload=meta.workload, lab_cpu=meta.lab_cpu,
+        workload=meta.workload, lab_cpu=meta.lab_cpu, description=meta.description,
+        start=meta.start,
     )
 
 
@@ -182,8 +183,26 @@ def write_report(report: Report, histories: Sequence[History], out_dir: Path) ->
         t = timelines(index(histories[0]))
         note = (f"history.jsonl and these timelines are replication 1 of {report.replications} "
                 f"(seed {report.seed}); the tables pool all replications.")
-    atomic_write(out_dir / "report.html", render_html(report, t, note))
+    atomic_write(out_dir / "report.html",
+                 render_html(report, t, note, breakers=has_breakers(out_dir)))
     atomic_write(out_dir / "report.json", report_json(report))
+
+
+def has_breakers(out_dir: Path) -> bool | None:
+    """Whether the policy set written beside the report (OUT/policies.json, which the runners
+    write first) has any circuit breaker; None when there is none to read. report.html says
+    "no breaker in this policy set" and "every breaker stayed closed" apart with it."""
+    from policies.errors import PolicyConfigError
+    from policies.resolve import POLICIES_FILE, load_policies
+
+    path = out_dir / POLICIES_FILE
+    if not path.exists():
+        return None
+    try:
+        ps = load_policies(path)
+    except (PolicyConfigError, OSError):
+        return None
+    return any(c.breaker is not None for c in (ps.client, *ps.upstreams.values()))
 
 
 def _write_history(history: History, path: Path) -> None:

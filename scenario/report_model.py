@@ -34,6 +34,8 @@ class RunMeta(_Model):
     policies_digest: str = ""  # sha256 of the resolved set (OUT/policies.json); "": unknown
     workload: Workload | None = None
     lab_cpu: LabCpu | None = None
+    description: str = ""  # the scenario's own words, for the report's reader
+    start: str = ""  # the scenario's clock at t = 0 (Solar Hijri "1403-12-29T08:00")
 
 
 class KindCounts(_Model):
@@ -159,6 +161,8 @@ class Report(_Model):
     faults: list[FaultSpan]
     workload: Workload | None = None  # what was played: compression, arrivals per kind
     lab_cpu: LabCpu | None = None  # live only: what the lab itself cost
+    description: str = ""  # the scenario's description ("": not given by the runner)
+    start: str = ""  # the scenario's clock at t = 0, Solar Hijri ("": not given)
 
 
 RunMeta.model_rebuild()  # its Workload and LabCpu are defined below it

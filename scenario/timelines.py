@@ -1,13 +1,17 @@
 """Timelines of one history for the report's plots: goodput and latency p99 per time bucket,
-each breaker's state as a step function, gauge samples (queue length), and the faults.
+failures per bucket by reason, each breaker's state as a step function, gauge samples
+(queue length), and the faults. `covered_s` is the time each bucket really covers: the last
+one usually ends with the run, part-way through its width, and a rate over the whole width
+would plot it as a drop that never happened.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scenario.checkers.index import Index, Span
+from scenario.checkers.service import counted
 from scenario.checkers.windows import quantile
 
 MAX_BUCKETS = 240
@@ -26,6 +30,9 @@ class Timelines:
     breaker: dict[str, list[tuple[float, float]]]
     gauges: dict[str, list[tuple[float, float]]]
     faults: list[Span]
+    # per bucket: failed client operations by reason ("timeout", "shed", "http_503", ...)
+    failures: dict[str, list[int]] = field(default_factory=dict)
+    covered_s: list[float] = field(default_factory=list)  # seconds of each bucket in the run
 
 
 def bucket_size_s(duration_s: float) -> float:
@@ -61,6 +68,12 @@ def timelines(ix: Index) -> Timelines:
             good[i] += 1
             lat[i].append((c.end_s - c.start_s) * 1000.0)
     p99 = [quantile(sorted(xs), 0.99) if xs else math.nan for xs in lat]
+    failures: dict[str, list[int]] = {}
+    for c in ix.calls:
+        if not c.ok and counted(c) and c.end_s is not None and c.end_s <= end:
+            reason = c.error or c.outcome or "failed"
+            failures.setdefault(reason, [0] * n)[min(n - 1, int((c.end_s - start) // size))] += 1
+    covered = [max(0.0, min(size, max(end, start + 1.0) - (start + i * size))) for i in range(n)]
     breaker = {}
     for u, events in sorted(ix.breaker.items()):
         steps = [(ix.start_s, 0.0)]
@@ -70,4 +83,5 @@ def timelines(ix: Index) -> Timelines:
     gauges = {f"{f} {key}".strip(): [x for x in samples if x[0] <= end]
               for (f, key), samples in sorted(ix.gauges.items())}
     return Timelines(size, [start + i * size for i in range(n)], [g / size for g in good],
-                     p99, breaker, gauges, list(ix.faults))
+                     p99, breaker, gauges, list(ix.faults), dict(sorted(failures.items())),
+                     covered)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from chaoslab.cli import SCENARIO_DIR
 from chaoslab.errors import BadInput
+from chaoslab.liveview import sim_view
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import pool_report, write_report
@@ -56,10 +57,17 @@ def run(args: argparse.Namespace) -> int:
     done = False
     try:
         t0 = time.perf_counter()
-        results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor)
+        with sim_view(f"{scenario.name} [{args.policies}] simulated", start=scenario.start,
+                      speed=scenario.time_scale, seeds=len(tasks),
+                      names=[n for n, _ in checkers],
+                      faults=[(w.fault.kind, w.fault.target, w.start_s, w.end_s)
+                              for w in timeline(scenario, args.seed)]) as progress:
+            results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor,
+                              on_result=progress)  # the live view's hook
         wall_s = time.perf_counter() - t0
         meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies,
                        seed=args.seed, duration_s=scenario.duration, wall_s=wall_s,
+                       description=scenario.description, start=scenario.start,
                        policies_digest=policies_digest(policies),
                        workload=Workload(speed=scenario.time_scale, scale=scenario.time_scale,
                                          population=scenario.workload.population))

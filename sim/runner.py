@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -76,15 +76,23 @@ def run_seed(task: Task, keep: bool = False) -> SeedResult:
     return SeedResult(summary, history if keep else None)
 
 
+# -- progress hook (chaoslab.liveview.SeedProgress): called once per task as it finishes,
+# in completion order, with the task's index; never concurrently. With a hook the tqdm bar
+# stays off (the live view shows the same progress).
+OnResult = Callable[[int, SeedResult], None]
+
+
 def run_all(tasks: Sequence[Task], workers: int, executor: str, *,
-            keep_all: bool = False) -> list[SeedResult]:
+            keep_all: bool = False, on_result: OnResult | None = None) -> list[SeedResult]:
     """Every task's result, in task order; the first one keeps its history (every one
-    with `keep_all`: the twin reads each seed's figures from its history)."""
+    with `keep_all`: the twin reads each seed's figures from its history). `on_result` is
+    told of each task as it finishes (see OnResult)."""
     keep = [keep_all or i == 0 for i in range(len(tasks))]
     if executor.startswith("dask://"):
-        return _dask(tasks, keep, executor.removeprefix("dask://"))
-    with _bar(len(tasks)) as bar:
-        return _Share(tasks, max(1, min(workers, len(tasks))), bar, keep_all).run()
+        return _dask(tasks, keep, executor.removeprefix("dask://"), on_result)
+    with _bar(len(tasks), quiet=on_result is not None) as bar:
+        return _Share(tasks, max(1, min(workers, len(tasks))), bar, keep_all,
+                      on_result).run()
 
 
 class _Share:
@@ -93,8 +101,9 @@ class _Share:
     claimed under a lock when its runner is free; the parent claims the first (kept) one."""
 
     def __init__(self, tasks: Sequence[Task], workers: int, bar: tqdm[Any],
-                 keep_all: bool = False) -> None:
+                 keep_all: bool = False, on_result: OnResult | None = None) -> None:
         self._tasks = tasks
+        self._on_result = on_result
         self._keep_all = keep_all
         self._bar = bar
         self._out: list[SeedResult | None] = [None] * len(tasks)
@@ -145,15 +154,18 @@ class _Share:
         with self._lock:
             self._out[i] = result
             self._bar.update(1)
+            if self._on_result is not None:  # under the lock: never two calls at once
+                self._on_result(i, result)
 
     def _stop(self) -> None:
         with self._lock:
             self._next = len(self._tasks)
 
 
-def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedResult]:
+def _dask(tasks: Sequence[Task], keep: list[bool], address: str,
+          on_result: OnResult | None = None) -> list[SeedResult]:
     try:
-        from distributed import Client
+        from distributed import Client, as_completed
     except ImportError:
         raise BadInput("--executor dask://... needs the 'dask' extra: pip install "
                        "'chaoslab[dask]'") from None
@@ -164,12 +176,21 @@ def _dask(tasks: Sequence[Task], keep: list[bool], address: str) -> list[SeedRes
                        "expected a running scheduler at HOST:PORT") from None
     with client:
         futures = client.map(run_seed, list(tasks), keep, pure=False)
-        gathered: list[SeedResult] = client.gather(  # type: ignore[no-untyped-call]
-            futures, asynchronous=False)
-        return gathered  # gathered at once: no progress bar to show here
+        if on_result is None:
+            gathered: list[SeedResult] = client.gather(  # type: ignore[no-untyped-call]
+                futures, asynchronous=False)
+            return gathered
+        where = {f.key: i for i, f in enumerate(futures)}
+        out: list[SeedResult | None] = [None] * len(futures)
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            i = where[future.key]
+            result: SeedResult = future.result()
+            out[i] = result
+            on_result(i, result)
+        return [r for r in out if r is not None]
 
 
-def _bar(total: int) -> tqdm[Any]:
-    quiet = not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
+def _bar(total: int, quiet: bool = False) -> tqdm[Any]:
+    quiet = quiet or not sys.stderr.isatty() or bool(os.environ.get("CHAOSLAB_NO_PROGRESS"))
     return tqdm(total=total, unit="seed", disable=quiet, delay=PROGRESS_AFTER_S,
                 file=sys.stderr)

@@ -2,12 +2,16 @@
 
 Phases: validate everything (scenario, policies, invariants, every target against the lab's
 topology, the output directory) before anything starts, so bad input exits 2 with nothing
-started; start the lab in OUT/lab (or attach to the one in $CHAOSLAB_LAB_DIR, started by
-`chaoslab lab up --detach`, or the compose lab's deploy/lab.json); play the plan; heal;
-write policies.json (the resolved set), report.json, report.html and history.jsonl. The lab
-runs the policy set this run resolves, the scenario's overrides included: a lab it starts is
-handed that set's file, and an attached lab running another set (by digest) is refused. A
-lab this command started is stopped however the run ends (an error, Ctrl-C, SIGTERM): no
+started; choose the lab (`choose_lab`: `--lab DIR`; else $CHAOSLAB_LAB_DIR; else the lab
+`chaoslab lab up` started in runs/lab when it runs, found as `lab status` finds it; else a
+lab of its own in OUT/lab, also with `--new-lab`) and say which; play the plan under the
+live view (`chaoslab.liveview`: the scenario clock, the faults as applied and healed, the
+counts, the invariants so far); heal; write policies.json (the resolved set), report.json,
+report.html and history.jsonl. The lab runs the policy set this run resolves, the
+scenario's overrides included: a lab it starts is handed that set's file; a lab named with
+`--lab` or $CHAOSLAB_LAB_DIR running another set (by digest) is refused, and the lab of
+runs/lab running another set is left alone (the run starts its own, and says why). A lab
+this command started is stopped however the run ends (an error, Ctrl-C, SIGTERM): no
 process and no proxy is left behind.
 `--check`: exit 1 when an invariant is false.
 """
@@ -26,11 +30,12 @@ from pathlib import Path
 from types import FrameType
 
 from chaoslab import compose_lab
-from chaoslab.cli import SCENARIO_DIR
+from chaoslab.cli import LAB_DIR, SCENARIO_DIR
 from chaoslab.errors import BadInput
 from chaoslab.live.cpu import PEAK_MIN_S, CpuMeter
 from chaoslab.live.plan import MIN_SAFE_FAULT_S, TARGET_LIVE_S, LivePlan, build_plan, safe_speed
-from chaoslab.live.runner import play
+from chaoslab.live.runner import LiveRun, play
+from chaoslab.liveview import LiveWatch, View, make_view, showing
 from mock_services.lab.procs import read_pids
 from mock_services.lab.state import LabState
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
@@ -49,6 +54,7 @@ from scenario.invariants import InvariantError, build_checkers
 from scenario.report import build_report, write_report
 from scenario.report_model import LabCpu, RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
+from scenario.verdict import Checker
 from sim.policyset import policy_set
 
 RUNS_DIR = Path("runs")
@@ -95,21 +101,66 @@ def policy_mismatch(lab_state: LabState, policies: PolicySet, label: str, out: P
     held = f" ({short_digest(have)})" if have else ""
     return (f"the lab in {where} runs policies {lab_state.policies!r}{held}, not the set this "
             f"run resolves from {label!r} ({short_digest(want)}): {differs}; start the right "
-            f"lab with 'chaoslab lab up --detach --dir DIR --policies {suggest}' and point "
-            f"{LAB_DIR_ENV} at it, or unset {LAB_DIR_ENV}")
+            f"lab with 'chaoslab lab up --detach --dir DIR --policies {suggest}' and pass "
+            f"--lab DIR, or --new-lab for a lab of this run's own")
+
+
+def running_lab(run_dir: Path) -> Lab | None:
+    """The lab running in `run_dir`, found as `lab status` finds it (its map, and at least
+    one of its processes alive); None when there is none."""
+    try:
+        lab = compose_lab.attach(run_dir)
+    except LabError:
+        return None
+    if lab.state.docker_project:
+        return lab  # a compose lab's containers are not ours to count: its map says it runs
+    try:
+        alive = any(lab.running().values())
+    except OSError:
+        return None
+    return lab if alive else None
+
+
+def choose_lab(args: argparse.Namespace, policies: PolicySet, out: Path,
+               default_dir: Path = LAB_DIR) -> tuple[Lab | None, str]:
+    """The running lab this run uses (None: start one in OUT/lab) and the sentence that
+    says which and why. `BadInput` when the lab named by --lab or $CHAOSLAB_LAB_DIR is not
+    running or runs another policy set."""
+    if getattr(args, "new_lab", False):
+        return None, f"lab: starting a lab of its own in {out / 'lab'} (--new-lab)"
+    named: Path | None = getattr(args, "lab", None)
+    flag = "--lab"
+    if named is None and os.environ.get(LAB_DIR_ENV):
+        named, flag = Path(os.environ[LAB_DIR_ENV]), f"${LAB_DIR_ENV}"
+    if named is not None:
+        lab = running_lab(named)
+        if lab is None:
+            raise BadInput(f"{flag} {named}: no lab runs there; expected the directory of a "
+                           f"running 'chaoslab lab up --detach --dir DIR' (or its lab.json)")
+        mismatch = policy_mismatch(lab.state, policies, args.policies, out, str(named))
+        if mismatch is not None:
+            raise BadInput(mismatch)
+        return lab, f"lab: using the running lab in {named} ({flag})"
+    lab = running_lab(default_dir)
+    if lab is None:
+        return None, (f"lab: none running in {default_dir} ('chaoslab lab up --detach' starts "
+                      f"one to reuse); starting a lab of its own in {out / 'lab'}")
+    mismatch = policy_mismatch(lab.state, policies, args.policies, out, str(default_dir))
+    if mismatch is not None:
+        return None, (f"lab: the lab running in {default_dir} runs policies "
+                      f"{lab.state.policies!r}, not this run's set; leaving it alone and "
+                      f"starting a lab of its own in {out / 'lab'} (--lab {default_dir} to "
+                      f"be told what differs)")
+    return lab, f"lab: using the running lab in {default_dir} (started by 'chaoslab lab up')"
 
 
 @contextmanager
-def lab_for(policies: PolicySet, label: str, out: Path) -> Iterator[Lab]:
+def lab_for(policies: PolicySet, label: str, out: Path,
+            running: Lab | None = None) -> Iterator[Lab]:
     """The lab of the run, running `policies` (resolved from `label`, overrides included):
-    attached (left running) or started in OUT/lab (always stopped)."""
-    attach_dir = os.environ.get(LAB_DIR_ENV)
-    if attach_dir:
-        lab = compose_lab.attach(Path(attach_dir))  # embedded, or the compose lab's map
-        mismatch = policy_mismatch(lab.state, policies, label, out, attach_dir)
-        if mismatch is not None:
-            raise BadInput(mismatch)
-        yield lab
+    `running` (left running) or one started in OUT/lab (always stopped)."""
+    if running is not None:
+        yield running
         return
     lab = up(LabConfig(out / "lab", default_topology(), label, policy_set=policies,
                        ready_timeout_s=READY_TIMEOUT_S))
@@ -136,6 +187,34 @@ def prepare(args: argparse.Namespace) -> tuple[Scenario, PolicySet, LivePlan, Pa
     return scenario, policies, plan, out
 
 
+def begin_view(view: View, scenario: Scenario, plan: LivePlan, label: str) -> None:
+    """Open the live view on the scenario's clock with the plan's fault windows."""
+    planned = [(w.fault.kind, w.fault.target, w.start_s, w.end_s)
+               for w in plan.schedule.windows]
+    view.begin(f"{scenario.name} [{label}] live x{plan.speed:g}", start=scenario.start,
+               speed=plan.speed, horizon_s=plan.horizon_s, faults=planned)
+
+
+def _play(view: View, checkers: list[tuple[str, Checker]], policies: PolicySet, *,
+          args: argparse.Namespace, plan: LivePlan, out: Path,
+          running: Lab | None) -> tuple[LiveRun, CpuMeter]:
+    """The run proper on the chosen lab, watched by the view; the view ends however it
+    ends (the heal and the lab's stop still run: `play` and `lab_for`)."""
+    ended = "stopped before its end: every fault healed, the lab it started stopped"
+    try:
+        if running is None:
+            view.phase(f"starting the lab in {out / 'lab'}")
+        with lab_for(policies, args.policies, out, running) as lab:
+            # the run proper only: the lab's start and the driver's warm-up are not measured
+            meter = CpuMeter(pids=lambda: read_pids(lab.state.run_dir))
+            live = play(lab, plan, policies, args.seed, meter=meter,
+                        progress=LiveWatch(view, checkers))
+        ended = "run over: healed; writing the report"
+    finally:
+        view.end(ended)
+    return live, meter
+
+
 def run(args: argparse.Namespace) -> int:
     """Run `chaoslab lab run` with parsed arguments; return the exit code."""
     scenario, policies, plan, out = prepare(args)
@@ -143,13 +222,16 @@ def run(args: argparse.Namespace) -> int:
         checkers = build_checkers(scenario.invariants)
     except InvariantError as exc:
         raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
+    running, which = choose_lab(args, policies, out)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     t0 = time.perf_counter()
+    view = make_view()
     try:
-        with lab_for(policies, args.policies, out) as lab:
-            # the run proper only: the lab's start and the driver's warm-up are not measured
-            meter = CpuMeter(pids=lambda: read_pids(lab.state.run_dir))
-            live = play(lab, plan, policies, args.seed, meter=meter)
+        with showing(view):
+            begin_view(view, scenario, plan, args.policies)
+            view.phase(which)
+            live, meter = _play(view, checkers, policies, args=args, plan=plan, out=out,
+                                running=running)
     except LabError as exc:
         print(f"chaoslab: {exc}", file=sys.stderr)
         return 2 if exc.bad_input else 1
@@ -162,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
           f"{warm.seconds:.1f} s; users drawn from {live.population} people")
     meta = RunMeta(scenario=scenario.name, mode="live", policies=args.policies, seed=args.seed,
                    duration_s=plan.horizon_s, wall_s=wall_s,
+                   description=scenario.description, start=scenario.start,
                    policies_digest=write_policies(policies, out / POLICIES_FILE),
                    lab_cpu=LabCpu.model_validate(meter.use.as_dict()) if meter.use else None,
                    workload=Workload(speed=plan.speed, scale=plan.speed, arrivals=plan.drawn(),

@@ -32,10 +32,11 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -83,6 +84,18 @@ def live_population(plan: LivePlan) -> int:
     """The people of each kind who use the portal: the compressed scenario's population, or
     all of the lab's demo population when that is smaller (see the module's docstring)."""
     return plan.compressed.workload.population
+
+
+class Progress(Protocol):
+    """What the live view (`chaoslab.liveview.LiveWatch`) is told of a run: its phases, and
+    the histories the nemesis and the users append to while the run proper lasts."""
+
+    def phase(self, text: str) -> None:
+        """A phase of the run begins."""
+
+    def watching(self, histories: Sequence[History], clock: Callable[[], float]
+                 ) -> AbstractContextManager[None]:
+        """Watch `histories` (on the run's `clock`) until the block ends."""
 
 
 class Stopped(Exception):
@@ -138,16 +151,16 @@ def run_interruptible(main: Coroutine[Any, Any, None], on_interrupt: Callable[[]
 def heal_lab(lab: Lab) -> None:
     """Every process up and ready, every proxy clean, every upstream admin fault off."""
     lab.reset()
+    admin = lab.admin()
     for s in lab.state.topology.upstreams():
         with contextlib.suppress(httpx.HTTPError):
-            httpx.post(lab.state.url(s.name) + "/admin/fault", json={"mode": "ok"},
-                       timeout=ADMIN_TIMEOUT_S)
+            admin.post(s.name, "/admin/fault", json={"mode": "ok"}, timeout_s=ADMIN_TIMEOUT_S)
 
 
 def record_final_state(lab: Lab, history: History, now_s: float) -> None:
     """One `final` op per write key invoked: how many times the portal applied it."""
-    url = lab.state.url(lab.state.topology.portals()[0].name)
-    r = httpx.get(url + "/admin/applied", timeout=ADMIN_TIMEOUT_S)
+    r = lab.admin().get(lab.state.topology.portals()[0].name, "/admin/applied",
+                        timeout_s=ADMIN_TIMEOUT_S)
     r.raise_for_status()
     applied = applied_by_logical_key(r.json())
     keys = sorted({op.key for op in history if op.type == "invoke" and op.f in WRITE_FS
@@ -184,9 +197,11 @@ def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig
     storms = tuple(Storm(w.start_s, w.end_s, w.fault.max_retries, w.fault.retry_delay_s)
                    for w in plan.schedule.windows if isinstance(w.fault, RefreshStorm))
     sms = next((s.name for s in lab.state.topology.services if s.kind == "sms"), None)
-    admin = {s.name: lab.state.url(s.name) for s in lab.state.topology.portals()}
+    access = lab.admin()  # the admin listeners, their token and the client-address key
+    admin = access.urls([s.name for s in lab.state.topology.portals()])
     return DriverConfig(lab.state.portal_urls(), policies,
-                        sms_url=lab.state.url(sms) if sms is not None else None,
+                        sms_url=access.url(sms) if sms is not None else None,
+                        admin_token=access.token, client_key=access.secrets.client_key,
                         behaviour=Behaviour.of_workload(plan.compressed.workload),
                         active_users=live_population(plan), storms=storms,
                         drain_s=upper_bound_s(plan.compressed.workload.patience)
@@ -202,10 +217,12 @@ def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
 
 
 def play(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
-         load: DriverConfig | None = None, *, meter: CpuMeter | None = None) -> LiveRun:
+         load: DriverConfig | None = None, *, meter: CpuMeter | None = None,
+         progress: Progress | None = None) -> LiveRun:
     """Play `plan` on `lab` after the driver's warm-up: the history (sorted by time, with the
     final state), the arrivals played per kind, the warm-up and the population used. `meter`
-    measures the lab's CPU over the run proper (not the warm-up)."""
+    measures the lab's CPU over the run proper (not the warm-up); `progress` (the live
+    view) is told the phases and watches the histories while the run proper lasts."""
     history = History()
     rng = random.Random(seed)
     t0_mono = time.monotonic()
@@ -230,6 +247,9 @@ def play(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
         nonlocal warm
         warm = await driver.warm_up(arrivals)
 
+    if progress is not None:
+        progress.phase("warming up: logging in the users and writing the prescriptions the "
+                       "run will dispense (not recorded)")
     run_interruptible(warm_up(), on_interrupt=driver.stop)  # before the run's clock starts
     # the scenario's service demand (workers, waiting room, service times, upstream
     # latencies, drawn from the seed), from the run's first request until it heals
@@ -238,20 +258,22 @@ def play(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
         with meter or contextlib.nullcontext():
             t0_wall, t0_mono = time.time(), time.monotonic()  # the run's time 0 (`clock`)
             return _run(lab, plan, driver, arrivals, history=history, clock=clock,
-                        wait_until=wait_until, stop=stop, t0_wall=t0_wall, warm=warm)
+                        wait_until=wait_until, stop=stop, t0_wall=t0_wall, warm=warm,
+                        progress=progress)
     finally:
         clear_demand(lab)
 
 
 def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], *,
          history: History, clock: Callable[[], float], wait_until: Callable[[float], None],
-         stop: threading.Event, t0_wall: float, warm: WarmUp) -> LiveRun:
+         stop: threading.Event, t0_wall: float, warm: WarmUp,
+         progress: Progress | None = None) -> LiveRun:
     """The run proper, once warmed up, with the scenario's demand in force."""
     errors: list[BaseException] = []
 
     async def load_run() -> None:
         await driver.run(arrivals, start_s=0.0)
-    admin = HttpUpstreamAdmin(timeout_s=ADMIN_TIMEOUT_S)
+    admin = HttpUpstreamAdmin(timeout_s=ADMIN_TIMEOUT_S, token=lab.admin().token)
     with ToxiproxyClient(lab.state.toxiproxy_url, timeout_s=ADMIN_TIMEOUT_S) as proxies:
         injector = Injector(faults_topology(lab.state), history, clock, proxies,
                             supervisor=LabSupervisor(lab), admin=admin)
@@ -267,14 +289,15 @@ def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], 
 
         thread = threading.Thread(target=nemesis, name="nemesis", daemon=True)
         thread.start()
+        watch = (progress.watching([history, driver.history], clock) if progress is not None
+                 else contextlib.nullcontext())
         try:
-            try:
+            with watch:  # ends before the users' ops join the history: none counted twice
                 run_interruptible(load_run(), on_interrupt=driver.stop)
-            finally:
-                history.ops.extend(driver.history.ops)
-            while thread.is_alive():  # the timeline's healing phase may outlast the arrivals
-                thread.join(0.1)
+                while thread.is_alive():  # the timeline's healing phase may outlast arrivals
+                    thread.join(0.1)
         finally:
+            history.ops.extend(driver.history.ops)
             stop.set()
             thread.join()
             admin.close()

@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from chaoslab.cli import main
+from mock_services.lab.state import NoLab
+from mock_services.lab.state import load as load_map
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 UNKNOWN_SWITCH = """
@@ -71,7 +73,7 @@ def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> 
     done = subprocess.run(
         # seed 2 draws every kind of the scenario at least once in its 7 s at x2
         [sys.executable, "-m", "chaoslab", "lab", "run", str(scenario), "--speed", "2",
-         "--seed", "2", "--out", str(out), "--check"],
+         "--seed", "2", "--out", str(out), "--check", "--new-lab"],
         capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 1, done.stderr
     assert "invariants false: " in done.stdout and "admitted_p99" in done.stdout
@@ -108,7 +110,7 @@ def test_ctrl_c_heals_and_stops_everything(tmp_path: Path) -> None:
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-m", "chaoslab", "lab", "run", str(SCENARIOS / "switch_failure.toml"),
-         "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--out", str(out), "--new-lab"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60.0
         # interrupt once the run is under way: the lab is up and the nemesis has acted
@@ -134,8 +136,9 @@ def _faults_started(out: Path) -> bool:
     """True once the nemesis has put its first toxic on a client link (read from the lab's
     Toxiproxy, whose address the lab map names)."""
     try:
-        url = json.loads((out / "lab" / "lab.json").read_text(encoding="utf-8"))["toxiproxy_url"]
-        proxy = httpx.get(f"{url}/proxies/client-portal-a", timeout=2.0).json()
-    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        lab = load_map(out / "lab")
+        name = lab.proxy_name("client-portal-a")  # the lab's proxies carry its id
+        proxy = httpx.get(f"{lab.toxiproxy_url}/proxies/{name}", timeout=2.0).json()
+    except (NoLab, ValueError, httpx.HTTPError):
         return False
     return bool(proxy.get("toxics"))
