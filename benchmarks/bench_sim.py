@@ -6,7 +6,8 @@ between runs made right after each other (a pair per round) and the median of th
 ratios is reported, never a ratio of medians taken minutes apart.
 
     python benchmarks/bench_sim.py            # the ratios (a few minutes)
-    python benchmarks/bench_sim.py --validate # + the M/M/c check at 10^6 requests (2 %)
+    python benchmarks/bench_sim.py --validate # only the validation table (every family of
+                                              # sim.validation, 10 seeds of 10^5, 2 %)
     python benchmarks/bench_sim.py --day      # + a full year_end_peak day, timed
 
 1. the model reduced to M/M/c (arrivals, client, user pipeline, portal, history) against a
@@ -25,6 +26,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable, Generator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +36,14 @@ from scenario.schema import load_scenario
 from sim.model import simulate
 from sim.policyset import policy_set
 from sim.runner import Task, run_all
-from sim.validation import MMC_SERVICE_S, erlang_c_wait_s, mmc_scenario
+from sim.validation import MMC_SERVICE_S, Check, families, mmc_scenario
 
 ROUNDS = 3
 PAIRS = 5  # rounds of the model against the bare model
 SERVERS, LOAD = 4, 0.7
 N = 60_000
 REPLICATIONS, REPLICATION_N = 4, 60_000  # two per worker, a few seconds each
+VALIDATE_SEEDS, VALIDATE_N = 10, 100_000  # per family: 10^6 arrivals, a 95 % t interval
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
@@ -111,11 +114,43 @@ def scaling() -> tuple[float, float, float, list[float]]:
     return statistics.median(ones), statistics.median(twos), statistics.median(ups), ups
 
 
+def _one_seed(args: tuple[int, int]) -> float:
+    """One seed of the `index`-th validation family (a worker process's task)."""
+    index, seed = args
+    return families(VALIDATE_N)[index].one_seed(seed)
+
+
+def validation_table(workers: int) -> bool:
+    """Print every family against its closed form; True when each 95 % interval over the
+    seeds lies within 2 % of it."""
+    print(f"validation: {VALIDATE_SEEDS} seeds x {VALIDATE_N:,} arrivals per family; the 95 % "
+          f"interval (Student t) of the mean over seeds must lie within 2 % of the closed form")
+    print(f"{'family':50s} {'measure':15s} {'closed form':>11s} {'model':>9s} {'error':>8s} "
+          f"{'95 % CI':>8s}  ok")
+    seeds = range(1, VALIDATE_SEEDS + 1)
+    good = True
+    with ProcessPoolExecutor(workers) as pool:
+        for i, family in enumerate(families(VALIDATE_N)):
+            check = Check(family, tuple(pool.map(_one_seed, [(i, s) for s in seeds])))
+            ok = check.within(0.02)
+            good = good and ok
+            print(f"{family.name:50s} {family.measure:15s} {family.theory:11.5f} "
+                  f"{check.mean:9.5f} {100 * check.error:+7.2f}% "
+                  f"{100 * check.half_width / family.theory:7.2f}%  {'yes' if ok else 'NO'}",
+                  flush=True)
+    return good
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--validate", action="store_true", help="M/M/c at 10^6 requests")
+    parser.add_argument("--validate", action="store_true",
+                        help="only the validation table (exit 1 if a family misses 2 %%)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="worker processes for the validation table (default 2)")
     parser.add_argument("--day", action="store_true", help="time a year_end_peak day")
     args = parser.parse_args()
+    if args.validate:
+        raise SystemExit(0 if validation_table(max(1, args.workers)) else 1)
 
     print("load average (1/5/15 min): " + "/".join(f"{x:.1f}" for x in os.getloadavg()))
     ratio, ratios, bares, models = paired(bare_mmc, model_mmc, N, N, PAIRS)
@@ -138,14 +173,6 @@ def main() -> None:
     requests = sum(1 for op in rep.history.ops if op.type == "invoke")
     print(f"switch_failure (resilient, every feature): {requests / wall:,.0f} requests/s, "
           f"{len(rep.history) / wall:,.0f} ops/s")
-    if args.validate:
-        for servers, load in ((1, 0.5), (2, 0.6), (4, 0.7)):
-            scenario = mmc_scenario(servers, load, 1_000_000)
-            counters = simulate(scenario, policy_set("baseline", scenario), 1).counters
-            sim_w = counters.wait_sum_s / counters.served
-            theory = erlang_c_wait_s(load * servers / MMC_SERVICE_S, MMC_SERVICE_S, servers)
-            print(f"M/M/{servers} load {load}: {counters.served:,} requests, W_q {sim_w:.5f} s "
-                  f"vs Erlang C {theory:.5f} s: {100 * (sim_w / theory - 1):+.2f} % (goal 2 %)")
     if args.day:
         scenario = load_scenario(SCENARIOS / "year_end_peak.toml")
         for preset in ("baseline", "resilient"):

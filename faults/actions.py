@@ -49,11 +49,16 @@ class SetAdminFault:
     retry_after_s: int = 0
     delay_ms: int = 0
     n: int = 0
+    speed: float = 1.0  # the service's speed (0 < speed <= 1): its service times / speed
 
     def body(self) -> dict[str, object]:
-        """The JSON body of the admin request (SERVICES_CONTRACT.md)."""
-        return {"mode": self.mode, "n": self.n, "delay_ms": self.delay_ms,
-                "retry_after_s": self.retry_after_s}
+        """The JSON body of the admin request (SERVICES_CONTRACT.md); `speed` only when
+        degraded, so a service that predates it still takes every other fault."""
+        body: dict[str, object] = {"mode": self.mode, "n": self.n, "delay_ms": self.delay_ms,
+                                   "retry_after_s": self.retry_after_s}
+        if self.speed != 1.0:
+            body["speed"] = self.speed
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,26 @@ class RestartRack:
     """Start every process of a rack again."""
 
     rack: str
+
+
+BreakdownWork = Literal["drop", "resume", "restart"]
+
+
+@dataclass(frozen=True, slots=True)
+class StopReplica:
+    """A replica breaks down; `work` says what becomes of its requests (see
+    `faults.catalog.ReplicaFailure`)."""
+
+    replica: str
+    work: BreakdownWork
+
+
+@dataclass(frozen=True, slots=True)
+class StartReplica:
+    """A broken-down replica is repaired."""
+
+    replica: str
+    work: BreakdownWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +121,7 @@ class ShiftWorkload:
 
 
 Action = (SetProxyEnabled | AddToxic | RemoveToxic | SetAdminFault | KillRack | RestartRack
-          | Deploy | AwaitDeploy | ShiftWorkload)
+          | StopReplica | StartReplica | Deploy | AwaitDeploy | ShiftWorkload)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,12 @@ from faults.actions import (
     SetAdminFault,
     SetProxyEnabled,
     ShiftWorkload,
+    StartReplica,
     Step,
+    StopReplica,
 )
 from faults.errors import InvalidFault, UnknownTarget
-from faults.topology import Topology
+from faults.topology import Link, Topology
 from faults.toxics import ToxicSpec
 
 
@@ -174,6 +176,72 @@ class PowerLoss:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplicaFailure:
+    """A portal replica breaks down and is repaired; `work` says what becomes of its requests.
+
+    "drop": the process dies (SIGKILL) and restarts at the repair: queued and in-service
+    requests are lost, connections refused meanwhile (a power loss of one replica).
+    "resume": the process stops (SIGSTOP) and continues (SIGCONT): connections still queue,
+    work in service pauses and resumes where it stopped (preemptive resume).
+    "restart": as "resume", but work in service starts again from its beginning at the repair
+    (preemptive repeat, the same demand). The live lab needs a supervisor that can stop and
+    continue a process for the last two; without one the injector refuses them.
+    """
+
+    kind: ClassVar[str] = "replica_failure"
+    replica: str
+    work: Literal["drop", "resume", "restart"] = "drop"
+
+    @property
+    def target(self) -> str:
+        return self.replica
+
+    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+        _replica_link(topology, self.kind, self.replica)
+        return (Step(StopReplica(self.replica, self.work), StartReplica(self.replica, self.work)),)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DegradedReplica:
+    """A replica loses part of its capacity (CPU steal, a garbage collector, a degraded disk):
+    it works at `speed` (0 < speed <= 1) of its normal speed, so each request it starts
+    meanwhile holds its worker for its service time / speed. The usual trigger of a
+    metastable failure (Bronson et al., HotOS 2021). Set through the replica's admin route."""
+
+    kind: ClassVar[str] = "degraded_replica"
+    replica: str
+    speed: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.speed <= 1.0:
+            raise InvalidFault(f"{self.kind}: speed is {self.speed}; expected 0 < speed <= 1")
+
+    @property
+    def target(self) -> str:
+        return self.replica
+
+    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+        link = _replica_link(topology, self.kind, self.replica)
+        if not link.admin_url:
+            raise UnknownTarget(f"{self.kind}: replica {self.replica!r} has no admin_url on "
+                                f"its client link {link.proxy!r}; expected the replica's admin "
+                                f"address")
+        return (Step(SetAdminFault(self.replica, link.admin_url, "ok", speed=self.speed),
+                     SetAdminFault(self.replica, link.admin_url, "ok")),)
+
+
+def _replica_link(topology: Topology, kind: str, replica: str) -> Link:
+    """The client link of `replica` ("client-<replica>", as the lab names it)."""
+    try:
+        return topology.link(f"client-{replica}", "client")
+    except UnknownTarget:
+        replicas = sorted(name.removeprefix("client-") for name, link in topology.links.items()
+                          if link.kind == "client")
+        raise UnknownTarget(f"{kind}: replica {replica!r} is not in the topology; expected "
+                            f"one of {replicas}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeploymentWindow:
     """A deployment without a maintenance window: the service's replicas are restarted."""
 
@@ -256,10 +324,11 @@ class RawToxic:
 
 
 Fault = (SwitchFailure | SlowUpstream | UpstreamOutage | NetworkLoss | PowerLoss
-         | DeploymentWindow | PeakLoad | RefreshStorm | RawToxic)
+         | ReplicaFailure | DegradedReplica | DeploymentWindow | PeakLoad | RefreshStorm
+         | RawToxic)
 FAULT_TYPES: dict[str, type[Fault]] = {cls.kind: cls for cls in (
-    SwitchFailure, SlowUpstream, UpstreamOutage, NetworkLoss, PowerLoss, DeploymentWindow,
-    PeakLoad, RefreshStorm, RawToxic)}
+    SwitchFailure, SlowUpstream, UpstreamOutage, NetworkLoss, PowerLoss, ReplicaFailure,
+    DegradedReplica, DeploymentWindow, PeakLoad, RefreshStorm, RawToxic)}
 NETWORK_KINDS = frozenset({"switch_failure", "slow_upstream", "upstream_outage",
                            "network_loss", "toxic"})
 WORKLOAD_KINDS = frozenset({"peak_load", "refresh_storm"})

@@ -35,7 +35,9 @@ from faults.actions import (
     SetAdminFault,
     SetProxyEnabled,
     ShiftWorkload,
+    StartReplica,
     Step,
+    StopReplica,
 )
 from faults.admin import UpstreamAdmin
 from faults.catalog import Fault, PeakLoad, RefreshStorm
@@ -80,6 +82,17 @@ class ThreadDeploys:
         return thread
 
 
+class Breakdowns(Protocol):
+    """Breaks a replica down and repairs it, its work dropped, resumed or restarted
+    (`faults.catalog.ReplicaFailure`)."""
+
+    def stop_replica(self, replica: str, work: str) -> None:
+        """Break `replica` down."""
+
+    def start_replica(self, replica: str, work: str) -> None:
+        """Repair `replica`."""
+
+
 class Workload(Protocol):
     """Acts on workload faults: a surge or a refresh storm starts (`on`) or ends."""
 
@@ -93,7 +106,8 @@ class Injector:
     `clock` returns the run's time in seconds (simulated or live). `supervisor` and
     `admin` may be None when no fault needs them; a fault that does is refused up front.
     `deploys` runs deploys alongside the timeline (threads unless told otherwise);
-    `workload`, when given, is told when a workload fault starts and ends.
+    `workload`, when given, is told when a workload fault starts and ends; `breakdowns`
+    breaks replicas down (a replica_failure is refused up front without it).
     """
 
     def __init__(
@@ -107,6 +121,7 @@ class Injector:
         admin: UpstreamAdmin | None = None,
         deploys: DeployRunner | None = None,
         workload: Workload | None = None,
+        breakdowns: Breakdowns | None = None,
         tag: str = "chaos",
     ) -> None:
         self.topology = topology
@@ -117,6 +132,7 @@ class Injector:
         self.admin = admin
         self.deploys: DeployRunner = deploys if deploys is not None else ThreadDeploys()
         self.workload = workload
+        self.breakdowns = breakdowns
         self.tag = tag
         self._seq = 0
         self._active: dict[int, Applied] = {}
@@ -231,6 +247,10 @@ class Injector:
             if isinstance(step.apply, SetAdminFault) and self.admin is None:
                 raise FaultError(f"{fault.kind} on {fault.target!r} needs the upstream "
                                  f"admin client; this injector has none")
+            if isinstance(step.apply, StopReplica) and self.breakdowns is None:
+                raise FaultError(f"{fault.kind} on {fault.target!r} needs a port that breaks "
+                                 f"replicas down (work {step.apply.work!r}); this injector "
+                                 f"has none")
 
     def _run(self, fault: Fault, action: Action, on: bool) -> None:
         """Run one action of `fault` (`on` is False only for a self-healing step's undo)."""
@@ -247,6 +267,12 @@ class Injector:
             self.admin.set_fault(action)
         elif isinstance(action, KillRack | RestartRack):
             self._supervise(action)
+        elif isinstance(action, StopReplica | StartReplica):
+            assert self.breakdowns is not None  # checked by _check_ports
+            if isinstance(action, StopReplica):
+                self.breakdowns.stop_replica(action.replica, action.work)
+            else:
+                self.breakdowns.start_replica(action.replica, action.work)
         elif isinstance(action, Deploy):
             assert self.supervisor is not None  # checked by _check_ports
             self._deploys[action.service] = self.deploys.start(self.supervisor, action)

@@ -279,12 +279,49 @@ def _clock(hours: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+class Backoff(Strict):
+    """Exponential backoff between a user's re-submissions: the k-th (k = 0, 1, ...) waits
+    min(max, base * multiplier^k); with jitter "full" a uniform draw in [0, that) (AWS's
+    "full jitter", Brooker 2015), with "none" exactly that."""
+
+    base: PositiveDuration
+    multiplier: Annotated[float, Field(ge=1.0)] = 2.0
+    max: PositiveDuration = 3600.0  # defaults are not validated: seconds here
+    jitter: Literal["full", "none"] = "full"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Backoff:
+        if self.max < self.base:
+            raise ValueError(f"max at least base, got max {self.max:g} s < base {self.base:g} s")
+        return self
+
+
 class Refresh(Strict):
-    """Users who re-submit after a slow or failed response (DOMAIN.md: 0.5-0.7 after 3-10 s)."""
+    """Users who re-submit after a slow or failed response (DOMAIN.md: 0.5-0.7 after 3-10 s).
+
+    The pause before a re-submission is drawn from `delay`, or, when `backoff` is given,
+    grows exponentially with each re-submission of the same operation (not both)."""
 
     probability: Share = 0.0
     delay: Dist = Uniform.model_validate({"dist": "uniform", "low": "3s", "high": "10s"})
+    backoff: Backoff | None = None
     max_refreshes: Annotated[int, Field(ge=0)] = 2
+
+    @model_validator(mode="after")
+    def _one_pause(self) -> Refresh:
+        if self.backoff is not None and "delay" in self.model_fields_set:
+            raise ValueError("workload.refresh|either delay or backoff, not both")
+        return self
+
+
+GiveUp = Literal["request", "queue"]
+"""How a user's patience ends an operation: "request", a client timeout over the whole
+request (wait and service; the server may still work on it: `Server.orphans`); "queue",
+abandonment while waiting (the request leaves the queue; once served, the user waits for it)."""
+Orphans = Literal["policy", "serve", "drop"]
+"""What a replica does with a queued request whose client has gone (timed out, disconnected):
+"serve" it anyway, "drop" it when it reaches a worker, or "policy": drop it when the policy
+set has admission control and the client propagates its deadline, serve it otherwise."""
 
 
 class Workload(Strict):
@@ -294,6 +331,8 @@ class Workload(Strict):
     kinds: dict[Kind, RequestKind]
     calendar: Calendar = Calendar()
     patience: Dist = Deterministic.model_validate({"dist": "deterministic", "value": "60s"})
+    give_up: GiveUp = "request"  # how patience ends an operation (see `GiveUp`)
+    give_up_by: dict[Literal["citizens", "employers", "clinics", "pharmacies"], GiveUp] = {}
     refresh: Refresh = Refresh()
     step: PositiveDuration = 900.0  # defaults are not validated: seconds here, units in files
 
@@ -305,6 +344,18 @@ class Workload(Strict):
         if not math.isfinite(sum(k.share for k in self.kinds.values())):
             raise ValueError("workload.kinds|shares whose sum is a finite number")
         return self
+
+
+class Server(Strict):
+    """How the portal's replicas treat work whose client has gone (`Orphans`), for every
+    policy set or per policy set name (`orphans_by`, e.g. baseline = "serve")."""
+
+    orphans: Orphans = "policy"
+    orphans_by: dict[str, Orphans] = {}
+
+    def orphans_for(self, policy_set: str) -> Orphans:
+        """The orphaned-work rule under the policy set named `policy_set`."""
+        return self.orphans_by.get(policy_set, self.orphans)
 
 
 class TimedFault(Strict):
@@ -339,12 +390,14 @@ class Attack(Strict):
 class Stochastic(Strict):
     """Failures drawn per component from MTBF/MTTR, power cuts by zone, and deployments.
 
-    `mtbf`/`mttr` (means) are keyed by component: a switch, a rack or an upstream;
+    `mtbf`/`mttr` (means) are keyed by component: a switch, a rack, an upstream or a portal
+    replica (a `replica_failure` whose work is `replica_work`: see faults/catalog.py);
     power cuts fall in the scheduled 09:00-17:00 blocks of DOMAIN.md, on a random rack.
     """
 
     mtbf: dict[str, PositiveDuration] = {}
     mttr: dict[str, PositiveDuration] = {}
+    replica_work: Literal["drop", "resume", "restart"] = "drop"  # a replica's breakdowns
     power_cuts_per_day: Factor = 0.0
     power_cut: Duration = 7200.0
     deploys_per_week: Factor = 0.0
@@ -416,6 +469,7 @@ class Scenario(Strict):
     faults: list[TimedFault] = []
     attack: Attack | None = None
     stochastic: Stochastic = Stochastic()
+    server: Server = Server()
     policies: Policies = Policies()
     invariants: dict[str, dict[str, Any]] = {}
     # calendar seconds per run second: 1 in a file (which may not set it), K once compressed
@@ -472,18 +526,20 @@ class Scenario(Strict):
                 raise ValueError(f"faults[{i}].population|one of {list(POPULATIONS)}, got "
                                  f"{fault.population!r}")
             target = getattr(fault, "link", None) or getattr(fault, "switch", None) or \
-                getattr(fault, "rack", None) or getattr(fault, "service", None)
+                getattr(fault, "rack", None) or getattr(fault, "service", None) or \
+                getattr(fault, "replica", None)
             known = {"link": links, "switch": set(topo.switches), "rack": set(topo.racks),
-                     "service": {"portal"}}
+                     "service": {"portal"}, "replica": {r.name for r in topo.replicas}}
             for attr, names in known.items():
                 if getattr(fault, attr, None) is not None and target not in names:
                     raise ValueError(f"faults[{i}].{attr}|one of {sorted(names)}, "
                                      f"got {target!r}")
         for name, mtbf in self.stochastic.mtbf.items():
-            components = {*topo.switches, *topo.racks, *topo.upstreams}
+            components = {*topo.switches, *topo.racks, *topo.upstreams,
+                          *(r.name for r in topo.replicas)}
             if name not in components:
-                raise ValueError(f"stochastic.mtbf.{name}|a switch, rack or upstream: one of "
-                                 f"{sorted(components)}")
+                raise ValueError(f"stochastic.mtbf.{name}|a switch, rack, upstream or replica: "
+                                 f"one of {sorted(components)}")
             least = self.duration / MAX_FAILURES
             if mtbf + self.stochastic.mttr.get(name, least) < least:
                 raise ValueError(f"stochastic.mtbf.{name}|mtbf + mttr of at least {least:g} s "

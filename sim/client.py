@@ -20,13 +20,17 @@ from policies.outcome import Outcome
 from policies.simpy_driver import run_call
 from scenario.history import WRITE_FS
 from sim.links import LinkState, Stop, cross, message_bytes
-from sim.portal import gate, serve, serve_inline
+from sim.portal import ABANDONED, abandon, gate, serve, serve_inline
 from sim.world import Job, ReplicaState, World
 
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")
 REFUSED = (Outcome(False, error="refused"), "refused")
 RESET = (Outcome(False, error="reset"), "refused")
 UNKNOWN = frozenset({"timeout", "refused", "reset"})  # the request may have been applied
+
+
+class GaveUp(Exception):
+    """The user abandoned the queue (`schema.GiveUp` "queue"): the operation ends, failed."""
 
 
 def operation(world: World, kind: str, n: int, source: str, key: str | None = None
@@ -45,10 +49,11 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
     refresh = 1.0 if storm is not None else world.refresh_probability()
     max_refreshes = storm.max_retries if storm is not None else world.max_refreshes
     deadline = env.now + world.patience(rng)
+    queue_patience = spec.queue_patience  # patience bounds the wait only (else the request)
     home = n % len(world.replicas)
     tries = [0]
     last = [""]  # the last attempt's label in the history's vocabulary ("shed", "stale", ...)
-    inline = not spec.upstreams
+    inline = not spec.upstreams and not world.pausable
     priority = spec.priority
     failover = world.failover  # fixed when the world is built
     replicas = world.replicas
@@ -56,6 +61,8 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
     def attempt(timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
         rep = world.pick(home, tries[0]) if failover else replicas[home]
         tries[0] += 1
+        if queue_patience and env.now >= deadline:
+            raise GaveUp  # out of patience before this attempt could start
         if (rep.down or rep.draining or world.down) and not world.reachable(rep):
             world.avoid(rep)
             last[0] = "refused"
@@ -114,8 +121,11 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
                  ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
         """The request at replica `rep`, answered by the portal or the client's timeout."""
         workers = rep.workers
+        service_s = -1.0
         if inline and workers.count < workers.capacity:
-            service_s = spec.service(rng)
+            service_s = spec.service(rng)  # drawn once: the portal serves this draw
+            if rep.speed != 1.0:
+                service_s /= rep.speed
             if service_s < timeout_s:
                 answer = gate(world, rep, kind, priority, source=peer, account=account)
                 if answer is None:
@@ -133,10 +143,14 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             last[0] = refused[1]
             return refused
         job = Job(kind, key, priority, peer, account, now=env.now, event=None)
+        job.service_s = service_s
         event = job.event = env.event()
         expires_s = env.now + timeout_s
         if expires_s < world.horizon_s:  # a timer past the run's end never fires
             env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
+        if queue_patience and deadline < min(expires_s, world.horizon_s):
+            env.timeout(deadline - env.now).callbacks.append(
+                lambda _: abandon(world, rep, job))
         # the serve process's first step does not depend on the rest of this step, which
         # schedules nothing more: it may run at once when its Initialize would fire next
         if expires_s > env.now and env.nothing_due():
@@ -145,6 +159,8 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             env.process(serve(world, rep, job))
         yield event
         answer = job.answer or REFUSED
+        if answer is ABANDONED:
+            raise GaveUp
         last[0] = answer[1]
         if answer[1] == "refused":
             world.avoid(rep)
@@ -152,15 +168,23 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
 
     refreshes = 0
     while True:
-        result = yield from run_call(env, world.runtime.user, attempt, rng,
-                                     deadline_s=deadline, idempotent=True)
+        try:
+            result = yield from run_call(env, world.runtime.user, attempt, rng,
+                                         deadline_s=None if queue_patience else deadline,
+                                         idempotent=True)
+        except GaveUp:  # left the queue: not applied, and no patience left to refresh
+            world.history.complete(op, "fail", env.now, error="abandoned")
+            if kind == "dispense" and source.startswith("pharmacy"):
+                world.pharmacies.fallback(world, source, n)
+            return False
         if result.ok:
             world.history.complete(op, "ok", env.now, value=result.value or "")
             if kind == "dispense":
                 world.pharmacies.dispensed(source, env.now)
             return True
         if refreshes < max_refreshes and rng.random() < refresh:
-            pause = storm.retry_delay_s if storm is not None else world.refresh_delay(rng)
+            pause = storm.retry_delay_s if storm is not None else world.refresh_pause(
+                rng, refreshes)
             if env.now + pause < deadline:
                 refreshes += 1
                 yield env.timeout(pause)

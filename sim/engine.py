@@ -186,6 +186,9 @@ class Environment(simpy.Environment):
                 gc.enable()
 
 
+WITHDRAWN = "withdrawn"  # the value a withdrawn grant resumes its waiter with
+
+
 class Workers:
     """A `simpy.Resource` of `capacity` slots that grants them in the same order, cheaper.
 
@@ -220,6 +223,33 @@ class Workers:
         self.queue.append(grant)
         self._grant()
         yield grant
+
+    def request(self) -> simpy.Event | None:
+        """`acquire` for a caller that may withdraw: None when a slot is taken at once, else
+        the grant event to yield, which `withdraw` may take back while it waits."""
+        env = self.env
+        if self.count < self.capacity and not self.queue and env.nothing_due():
+            self.count += 1
+            return None
+        grant: simpy.Event = _new(simpy.Event)
+        grant.env = env
+        grant.callbacks = []
+        grant._value = PENDING
+        self.queue.append(grant)
+        self._grant()
+        return grant
+
+    def withdraw(self, grant: simpy.Event) -> bool:
+        """Take a waiting request out of the queue (its waiter resumes at once with
+        `WITHDRAWN`); False when it already has a slot."""
+        if grant._value is not PENDING:
+            return False
+        self.queue.remove(grant)
+        grant._ok = True
+        grant._value = WITHDRAWN
+        env = self.env
+        heappush(env._queue, (env._now, URGENT, next(env._eid), grant))
+        return True
 
     def release(self) -> None:
         """Give a slot back; the first waiter gets it when this release's event fires."""

@@ -19,7 +19,14 @@ from typing import Any
 import simpy
 
 from faults.actions import AddToxic, Deploy
-from faults.catalog import DeploymentWindow, Fault, PowerLoss, SwitchFailure, UpstreamOutage
+from faults.catalog import (
+    DeploymentWindow,
+    Fault,
+    PowerLoss,
+    ReplicaFailure,
+    SwitchFailure,
+    UpstreamOutage,
+)
 from faults.schedule import Window, fixed_schedule, random_schedule
 from scenario.schema import Scenario, ScenarioError
 from sim.links import toxic_type
@@ -52,6 +59,8 @@ def _component_faults(scenario: Scenario, name: str) -> list[Fault]:
         return [SwitchFailure(switch=name)]
     if name in topo.racks:
         return [PowerLoss(rack=name)]
+    if any(r.name == name for r in topo.replicas):
+        return [ReplicaFailure(replica=name, work=scenario.stochastic.replica_work)]
     return [UpstreamOutage(link=f"{topo.replicas[0].name}-{name}")]
 
 

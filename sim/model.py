@@ -51,9 +51,12 @@ def build(scenario: Scenario, ps: PolicySet, seed: int) -> World:
     # home replica (they refresh the same page), resilient's fail over
     world.failover = ps.user.failover
     world.dedupe = ps.idempotency_keys
-    # The portal drops a request whose client has gone only when it has admission control
-    # and the client propagates its deadline (resilient); the baseline serves it anyway.
-    world.drop_expired = ps.admission is not None and ps.user.timeout.propagate_deadline
+    # What the portal does with a request whose client has gone (`schema.Orphans`): by
+    # default ("policy") it drops it only when it has admission control and the client
+    # propagates its deadline (resilient); the baseline serves it anyway.
+    orphans = scenario.server.orphans_for(ps.name)
+    world.drop_expired = orphans == "drop" or (orphans == "policy" and (
+        ps.admission is not None and ps.user.timeout.propagate_deadline))
     world.env.process(arrivals(world, seed))
     return world
 

@@ -17,11 +17,13 @@ request is seen by the client when the service would have ended instead of at on
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 from typing import Any
 
 import simpy
 
 from policies.outcome import Outcome
+from sim.engine import WITHDRAWN
 from sim.world import Job, ReplicaState, World
 
 ATTACKER = "attacker-"
@@ -32,6 +34,8 @@ RATE_LIMITED = (Outcome(False, 429), "rate_limited")
 UNAUTHORIZED = (Outcome(False, 401), "unauthorized")
 BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
 EXPIRED = (Outcome(False, 504), "http_504")
+ABANDONED = (Outcome(False, error="abandoned"), "abandoned")
+PAUSED = "paused"  # what a breakdown wakes the requests in service with
 RESET = (Outcome(False, error="reset"), "refused")
 Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
@@ -51,7 +55,9 @@ def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: s
                     "shed")
     if kind == "login" and guard.login_refused(account, source, world.env.now):
         return RATE_LIMITED if admission is None else _released(world, rep, RATE_LIMITED, 0.0)
-    if len(rep.workers.queue) >= rep.spec.max_queue:
+    workers = rep.workers
+    if len(workers.queue) >= rep.spec.max_queue and (
+            workers.queue or workers.count >= workers.capacity):  # max_queue 0: a loss system
         return QUEUE_FULL if admission is None else _released(world, rep, QUEUE_FULL, 0.0)
     return None
 
@@ -64,19 +70,32 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     epoch = rep.epoch
     workers = rep.workers  # the pool this request waits in, even if a crash replaces it
     rep.inflight[job] = None
-    yield from workers.acquire()
+    grant = job.grant = workers.request()
+    if grant is not None:
+        if (yield grant) is WITHDRAWN:
+            return  # its user abandoned the queue (`abandon`)
+        job.grant = None
     if rep.epoch != epoch:
         workers.release()
         return  # the replica crashed while this waited; the client saw the reset
-    world.counters.wait_sum_s += env.now - job.started_s
+    waited_s = env.now - job.started_s
+    world.counters.wait_sum_s += waited_s
     world.counters.served += 1
+    if waited_s > 0.0:
+        world.counters.waited += 1
     if job.done:
         if world.drop_expired:  # the client is gone: do not spend a thread on it
             _finish(world, rep, job, EXPIRED, epoch)
             workers.release()
             return
         world.counters.wasted += 1
-    yield env.timeout(kind.service(world.rng))
+    service_s = job.service_s if job.service_s >= 0.0 else kind.service(world.rng)
+    if rep.speed != 1.0:
+        service_s /= rep.speed
+    if world.pausable:
+        yield from _pausable(world, rep, service_s)
+    else:
+        yield env.timeout(service_s)
     value = ""
     # a wrong password fails before any upstream is asked (no OTP for an attacker)
     upstreams = () if job.source.startswith(ATTACKER) else kind.upstreams
@@ -108,6 +127,58 @@ def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) ->
     answer = _commit(world, job, world.kinds[job.kind].write, "")
     _released(world, rep, answer, world.env.now - job.started_s)
     job.reply((Outcome(False, error="reset"), "refused") if world.isolated(rep) else answer)
+
+
+def abandon(world: World, rep: ReplicaState, job: Job) -> None:
+    """The user of `job` gives up waiting: if it still waits for a worker it leaves the
+    queue, its admission slot is freed and the client reads ABANDONED; once in service the
+    user waits on (Erlang-A's abandonment, `schema.GiveUp` "queue")."""
+    grant = job.grant
+    if job.done or grant is None or not rep.workers.withdraw(grant):
+        return
+    rep.inflight.pop(job, None)
+    _released(world, rep, ABANDONED, world.env.now - job.started_s)
+    job.reply(ABANDONED)
+
+
+def _pausable(world: World, rep: ReplicaState, service_s: float) -> ProcGen:
+    """`service_s` of work on a replica that may break down with its work paused: it waits
+    out a breakdown, then resumes where it stopped or, after a "restart" one, starts again."""
+    env = world.env
+    left = service_s
+    while True:
+        if rep.stopped is not None:
+            restart = rep.stop_work == "restart"
+            yield rep.stopped
+            if restart:
+                left = service_s
+            continue
+        started = env.now
+        wake = env.event()
+        env.timeout(left).callbacks.append(partial(_ended, wake))
+        rep.serving[wake] = None
+        cause = yield wake
+        rep.serving.pop(wake, None)
+        if cause is not PAUSED:
+            return
+        left -= env.now - started
+
+
+def _ended(wake: simpy.Event, _timer: simpy.Event) -> None:
+    _wake(wake, None)
+
+
+def _wake(event: simpy.Event, cause: object) -> None:
+    """Resume a request in service with `cause` (None: its service ended), once."""
+    if not event.triggered:
+        event.succeed(cause)
+
+
+def pause(rep: ReplicaState) -> None:
+    """Wake every request in service on `rep`, which broke down: they wait for the repair."""
+    for wake in list(rep.serving):
+        _wake(wake, PAUSED)
+    rep.serving.clear()
 
 
 def _commit(world: World, job: Job, write: bool, value: str) -> Answer:

@@ -4,9 +4,10 @@
 the live lab with: `SimProxies` (a `ProxyControl`: a proxy's enabled flag and toxics become the
 world's `LinkState` for that link), `SimSupervisor` (a `Supervisor` and the injector's
 `DeployRunner`: racks lose power, replicas restart as SimPy processes), `SimAdmin` (an
-`UpstreamAdmin`: an upstream's HTTP-level fault) and `SimWorkload` (the arrival rates and the
-refresh storm). `sim_topology` names the links, switches, racks and services as the lab does,
-so a fault plans the same steps in both runners.
+`UpstreamAdmin`: an upstream's HTTP-level fault, a replica's speed), `SimBreakdowns` (a
+replica breaks down: its work dropped, paused and resumed, or restarted) and `SimWorkload`
+(the arrival rates and the refresh storm). `sim_topology` names the links, switches, racks
+and services as the lab does, so a fault plans the same steps in both runners.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from faults.toxics import ToxicInfo, ToxicSpec
 from policies.outcome import Outcome
 from scenario.schema import Scenario
 from sim.links import LinkState, toxic_type
+from sim.portal import pause
 from sim.world import ReplicaState, World
 
 RESET = (Outcome(False, error="reset"), "refused")
@@ -40,8 +42,9 @@ def sim_topology(scenario: Scenario) -> Topology:
     on the replica's switch, the processes of each rack, the replicas of "portal"."""
     topo = scenario.topology
     links: dict[str, Link] = {}
-    for rep in topo.replicas:
-        links[f"client-{rep.name}"] = Link(f"client-{rep.name}", rep.switch, "client")
+    for rep in topo.replicas:  # a client link carries its replica's admin address
+        links[f"client-{rep.name}"] = Link(f"client-{rep.name}", rep.switch, "client",
+                                           admin_url=ADMIN_URL + rep.name)
         for up in topo.upstreams:
             name = f"{rep.name}-{up}"
             links[name] = Link(name, rep.switch, "upstream", admin_url=ADMIN_URL + up)
@@ -95,18 +98,28 @@ class SimProxies:
 
 class SimAdmin:
     """An `UpstreamAdmin`: an upstream's HTTP-level fault, felt on every link to it (the lab's
-    admin route sets it on the upstream process, whichever replica calls)."""
+    admin route sets it on the upstream process, whichever replica calls); a replica's admin
+    route sets its speed (a `degraded_replica`)."""
 
     def __init__(self, world: World, topology: Topology) -> None:
         self.world = world
         self.links: dict[str, list[str]] = {}  # upstream -> the proxies of its links
         for link in topology.links.values():
-            if link.admin_url.startswith(ADMIN_URL):
+            if link.kind == "upstream" and link.admin_url.startswith(ADMIN_URL):
                 self.links.setdefault(link.admin_url.removeprefix(ADMIN_URL), []).append(
                     link.proxy)
+        self.replicas = {rep.spec.name: rep for rep in world.replicas}
 
     def set_fault(self, action: SetAdminFault) -> None:
         upstream = action.admin_url.removeprefix(ADMIN_URL)
+        rep = self.replicas.get(upstream)
+        if rep is not None:
+            if action.mode != "ok":
+                raise UnknownTarget(f"replica admin {action.admin_url!r}: mode "
+                                    f"{action.mode!r} is not simulated on a replica; expected "
+                                    f"'ok' with a speed")
+            rep.speed = action.speed  # requests started from now on take service / speed
+            return
         if upstream not in self.links:
             raise UnknownTarget(f"upstream admin {action.admin_url!r} is not in the simulated "
                                 f"lab; expected one of {sorted(self.links)}")
@@ -210,6 +223,42 @@ class SimSupervisor:
             yield env.timeout(DRAIN_POLL_S)
 
 
+class SimBreakdowns:
+    """The injector's `Breakdowns` port: a replica breaks down and is repaired, its work
+    dropped (killed), or paused and resumed or restarted (`faults.catalog.ReplicaFailure`)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.replicas = {rep.spec.name: rep for rep in world.replicas}
+
+    def _replica(self, name: str) -> ReplicaState:
+        rep = self.replicas.get(name)
+        if rep is None:
+            raise UnknownTarget(f"replica {name!r} is not in the simulated lab; expected one "
+                                f"of {sorted(self.replicas)}")
+        return rep
+
+    def stop_replica(self, replica: str, work: str) -> None:
+        rep, world = self._replica(replica), self.world
+        if work == "drop":
+            world.toggle(replica, True)  # unreachable until repaired, as a power loss
+            rep.crash(world.env, RESET)
+            return
+        if rep.stopped is None:
+            rep.stopped = world.env.event()
+        rep.stop_work = work
+        pause(rep)
+
+    def start_replica(self, replica: str, work: str) -> None:
+        rep, world = self._replica(replica), self.world
+        if work == "drop":
+            world.toggle(replica, False)
+            return
+        stopped, rep.stopped = rep.stopped, None
+        if stopped is not None:
+            stopped.succeed()
+
+
 class SimWorkload:
     """The injector's workload port: a surge multiplies arrivals; a storm makes users retry."""
 
@@ -237,5 +286,6 @@ def sim_injector(world: World) -> Injector:
         world.injector = Injector(topology, world.history, lambda: env.now,
                                   SimProxies(world, topology), supervisor=supervisor,
                                   admin=SimAdmin(world, topology), deploys=supervisor,
-                                  workload=SimWorkload(world))
+                                  workload=SimWorkload(world),
+                                  breakdowns=SimBreakdowns(world))
     return world.injector

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 import simpy
 
 from policies.outcome import Outcome
+from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
-from scenario.schema import Replica, Scenario
+from scenario.schema import Replica, Scenario, Workload
 from sim.engine import Environment, Workers
 from sim.links import HEALTHY, LinkState
 
@@ -42,9 +43,11 @@ class Job:
         "answer",
         "done",
         "event",
+        "grant",
         "key",
         "kind",
         "priority",
+        "service_s",
         "source",
         "started_s",
     )
@@ -60,6 +63,8 @@ class Job:
         self.key = key
         self.priority = priority
         self.started_s = now
+        self.service_s = -1.0  # the attempt's service time when drawn at admission (once)
+        self.grant: simpy.Event | None = None  # its wait for a worker, while it waits
 
     def reply(self, value: tuple[Outcome, str]) -> None:
         """Answer the client once (the outcome and a history label); later answers drop."""
@@ -80,6 +85,11 @@ class ReplicaState:
     epoch: int = 0
     down: bool = False
     draining: bool = False
+    speed: float = 1.0  # a degraded replica's speed: its service times / speed
+    stopped: simpy.Event | None = None  # broken down (resume/restart): fires at the repair
+    stop_work: str = ""  # what the breakdown does to work in service: "resume" | "restart"
+    # the wake-ups of requests in service on a replica that may break down (`portal.serve`)
+    serving: dict[simpy.Event, None] = field(default_factory=dict)
     # a dict, not a set: a crash resets its jobs in admission order, not in an order that
     # hangs on memory addresses (a set of objects iterates by id)
     inflight: dict[Job, None] = field(default_factory=dict)
@@ -112,6 +122,7 @@ class KindRuntime:
     upstreams: tuple[str, ...]
     priority: int
     write: bool
+    queue_patience: bool = False  # its users abandon while waiting (give_up = "queue")
 
 
 @dataclass(slots=True)
@@ -119,6 +130,7 @@ class Counters:
     """Cheap running sums the validation tests and the report read."""
 
     served: int = 0
+    waited: int = 0  # served after a wait for a worker (Erlang C's P(wait))
     wait_sum_s: float = 0.0
     wasted: int = 0
 
@@ -145,12 +157,16 @@ class World:
         self.admin_failures: dict[str, int] = {}  # fail_n admin faults: failures left
         self.kinds: dict[str, KindRuntime] = {
             name: KindRuntime(sampler(k.service), tuple(k.upstreams), k.priority,
-                              name in WRITE_FS) for name, k in wl.kinds.items()}
+                              name in WRITE_FS, _gives_up_in_queue(wl, name))
+            for name, k in wl.kinds.items()}
         if "dispense" in self.kinds:  # registering a paper prescription costs a dispense
             self.kinds["reconcile"] = self.kinds["dispense"]
         self.population = wl.population
         self.patience = sampler(wl.patience)
         self.refresh_delay = sampler(wl.refresh.delay)
+        self.backoff = wl.refresh.backoff
+        # replicas may pause work in service: every request is served by `portal.serve`
+        self.pausable = _may_pause(scenario)
         self.max_refreshes = wl.refresh.max_refreshes
         self.applied: dict[str, int] = {}
         self.rate_factors: dict[str, float] = {}  # population -> peak multiplier
@@ -187,6 +203,18 @@ class World:
         """With failover, clients route around a replica that refused them for a while."""
         if self.failover:
             self.avoid_until[self.replicas.index(rep)] = self.env.now + AVOID_S
+
+    def refresh_pause(self, rng: random.Random, done: int) -> float:
+        """The pause before a user's re-submission, `done` re-submissions into the
+        operation: drawn from the refresh delay, or exponential backoff (`schema.Backoff`)."""
+        b = self.backoff
+        if b is None:
+            return self.refresh_delay(rng)
+        try:
+            cap = min(b.max, b.base * b.multiplier ** done)
+        except OverflowError:
+            cap = b.max
+        return rng.random() * cap if b.jitter == "full" else cap
 
     def refresh_probability(self) -> float:
         """How likely a user re-submits after a failed answer (1 during a refresh storm)."""
@@ -236,3 +264,20 @@ class World:
         count = self.applied.get(key, 0)
         if count == 0 or not self.dedupe:
             self.applied[key] = count + 1
+
+
+def _gives_up_in_queue(workload: Workload, kind: str) -> bool:
+    """Whether the users of `kind` abandon while waiting (`schema.GiveUp`), per population."""
+    population = POPULATION[source_of(kind)]
+    given = [mode for name, mode in workload.give_up_by.items() if name == population]
+    return (given[0] if given else workload.give_up) == "queue"
+
+
+def _may_pause(scenario: Scenario) -> bool:
+    """Whether some replica may break down with its work paused (resume or restart)."""
+    replicas = {r.name for r in scenario.topology.replicas}
+    st = scenario.stochastic
+    if st.replica_work != "drop" and replicas & set(st.mtbf):
+        return True
+    return any(f.kind == "replica_failure" and (f.model_extra or {}).get("work", "drop") != "drop"
+               for f in scenario.faults)

@@ -8,7 +8,9 @@ runs with the slot held, and the slot is then held for what is left of the draw:
 sleep, no CPU burnt), plus the handler's upstream calls. An upstream with a demand answers
 after a delay drawn from its latency distribution. Draws come from one `random.Random` per
 service, seeded from the run's seed and the service's name, and are multiplied by the
-demand's `time_factor`. With no demand every request passes straight through.
+demand's `time_factor` and divided by the service's `speed` (1 unless a `degraded_replica`
+fault set it through `POST /admin/fault`). With no demand every request passes straight
+through.
 
 `POST /admin/demand` (loopback only) re-reads the demand file; requests already holding or
 awaiting a slot finish on the pool they started in, new ones use the new one.
@@ -160,6 +162,7 @@ class Emulator:
                  now: Callable[[], float] = time.monotonic) -> None:
         self.name, self.path, self.sleep, self.now = name, path, sleep, now
         self.replica, self.upstream = replica, upstream
+        self.speed = 1.0  # a degraded service's speed: its draws are divided by it
         self._plan: _Plan | None = None
         self.reload()
 
@@ -217,7 +220,7 @@ class Emulator:
         pool = plan.pool
         if pool is not None:
             await pool.acquire()
-        service_s = draw(plan.rng)
+        service_s = draw(plan.rng) / self.speed
         upstream_s = [0.0]
         waited = _UPSTREAM_S.set(upstream_s)
         started = self.now()
@@ -245,7 +248,7 @@ class Emulator:
         plan = self._plan
         if plan is None or plan.latency is None:
             return 0.0
-        drawn = plan.latency(plan.rng)
+        drawn = plan.latency(plan.rng) / self.speed
         await self.sleep(drawn)
         return drawn
 

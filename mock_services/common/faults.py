@@ -8,6 +8,11 @@ out or sees a gateway error without knowing the write happened: the payment case
 time, each holding its server for delay_ms, the rest wait in FIFO order; a request whose
 caller gave up is still served, as a real server's queue does — the setting of a metastable
 failure, Bronson et al., HotOS 2021).
+
+`speed` (0 < speed <= 1, any mode) degrades the service's emulated demand: a portal replica
+holds its worker slot for its drawn service time / speed, an upstream answers after its
+drawn latency / speed (`mock_services.common.emulation.Emulator.speed`): the live side of the
+catalog's `degraded_replica`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class FaultConfig(BaseModel):
     n: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     delay_ms: Annotated[int, Field(ge=0, le=600_000)] = 0
     retry_after_s: Annotated[int, Field(ge=0, le=3600)] = 1
+    speed: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 1.0
 
 
 class ResponseLost(ServiceError):
@@ -108,8 +114,11 @@ def fault_router() -> APIRouter:
 
     @router.post("/admin/fault")
     async def set_fault(body: FaultConfig, request: Request, _: Loopback) -> FaultConfig:
-        """Set this upstream's injected fault."""
+        """Set this service's injected fault (and the speed of its emulated demand)."""
         faults_of(request).set(body)
+        emulator = getattr(request.app.state, "demand", None)
+        if emulator is not None:
+            emulator.speed = body.speed
         return body
 
     @router.get("/admin/fault")

@@ -19,9 +19,13 @@ from faults.actions import (
     SetAdminFault,
     SetProxyEnabled,
     ShiftWorkload,
+    StartReplica,
+    Step,
+    StopReplica,
 )
 from faults.catalog import (
     FAULT_TYPES,
+    DegradedReplica,
     DeploymentWindow,
     Fault,
     NetworkLoss,
@@ -29,6 +33,7 @@ from faults.catalog import (
     PowerLoss,
     RawToxic,
     RefreshStorm,
+    ReplicaFailure,
     SlowUpstream,
     SwitchFailure,
     UpstreamOutage,
@@ -53,7 +58,8 @@ TOPOLOGY = Topology(
 def test_the_mission_faults_are_all_in_the_catalog() -> None:
     assert set(FAULT_TYPES) == {
         "switch_failure", "slow_upstream", "upstream_outage", "network_loss", "power_loss",
-        "deployment_window", "peak_load", "refresh_storm", "toxic"}
+        "replica_failure", "degraded_replica", "deployment_window", "peak_load",
+        "refresh_storm", "toxic"}
 
 
 def test_switch_failure_disables_every_proxy_on_that_switch_and_heals_by_enabling() -> None:
@@ -235,3 +241,34 @@ def test_the_catalog_and_schedules_import_no_io() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+REPLICAS = Topology(links={
+    "client-portal-a": Link("lab1-client-portal-a", "sw-a", "client", "http://127.0.0.1:9201"),
+    "client-portal-b": Link("lab1-client-portal-b", "sw-b", "client"),
+})
+
+
+def test_a_replica_failure_stops_and_starts_the_replica_with_its_work_rule() -> None:
+    for work in ("drop", "resume", "restart"):
+        fault = ReplicaFailure(replica="portal-a", work=work)  # type: ignore[arg-type]
+        assert fault.target == "portal-a"
+        assert fault.plan(REPLICAS, "t") == (
+            Step(StopReplica("portal-a", work), StartReplica("portal-a", work)),)
+    with pytest.raises(UnknownTarget, match=r"replica 'portal-z' is not in the topology; "
+                       r"expected one of \['portal-a', 'portal-b'\]"):
+        ReplicaFailure(replica="portal-z").plan(REPLICAS, "t")
+
+
+def test_a_degraded_replica_sets_its_speed_through_its_admin_route_and_heals_at_full() -> None:
+    (step,) = DegradedReplica(replica="portal-a", speed=0.25).plan(REPLICAS, "t")
+    assert step.apply == SetAdminFault("portal-a", "http://127.0.0.1:9201", "ok", speed=0.25)
+    assert step.heal == SetAdminFault("portal-a", "http://127.0.0.1:9201", "ok")
+    assert step.apply.body()["speed"] == 0.25 and "speed" not in step.heal.body()
+    with pytest.raises(UnknownTarget, match="has no admin_url"):
+        DegradedReplica(replica="portal-b").plan(REPLICAS, "t")
+    for speed in (0.0, -0.5, 1.5):
+        with pytest.raises(InvalidFault, match="expected 0 < speed <= 1"):
+            DegradedReplica(replica="portal-a", speed=speed)
+    record = fault_to_record(DegradedReplica(replica="portal-a", speed=0.5))
+    assert fault_from_record(record) == DegradedReplica(replica="portal-a", speed=0.5)

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from faults.actions import Deploy
 from faults.admin import HttpUpstreamAdmin, RecordingAdmin
 from faults.catalog import (
+    DegradedReplica,
     DeploymentWindow,
     Fault,
     NetworkLoss,
@@ -27,6 +28,7 @@ from faults.catalog import (
     PowerLoss,
     RawToxic,
     RefreshStorm,
+    ReplicaFailure,
     SlowUpstream,
     SwitchFailure,
     UpstreamOutage,
@@ -178,7 +180,59 @@ def test_a_fault_needing_a_missing_port_is_refused_before_it_starts() -> None:
         injector.apply(PowerLoss(rack="rack-1"))
     with pytest.raises(FaultError, match="needs the upstream admin client"):
         injector.apply(UpstreamOutage(link="portal->shahkar", mode="http_503"))
+    replicas = Topology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
+    bare = Injector(replicas, history, ManualClock(), MemoryProxies(["citizens_portal"]))
+    with pytest.raises(FaultError, match="replica_failure on 'portal-1' needs a port that "
+                       "breaks replicas down \\(work 'resume'\\)"):
+        bare.apply(ReplicaFailure(replica="portal-1", work="resume"))
     assert len(history) == 0
+
+
+class RecordingBreakdowns:
+    """A `Breakdowns` port that records its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    def stop_replica(self, replica: str, work: str) -> None:
+        self.calls.append(("stop", replica, work))
+
+    def start_replica(self, replica: str, work: str) -> None:
+        self.calls.append(("start", replica, work))
+
+
+def test_a_replica_failure_goes_to_the_breakdowns_port_and_heals() -> None:
+    history, port = History(), RecordingBreakdowns()
+    replicas = Topology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
+    injector = Injector(replicas, history, ManualClock(), MemoryProxies(["citizens_portal"]),
+                        breakdowns=port)
+    with injector.fault(ReplicaFailure(replica="portal-1", work="restart")):
+        assert port.calls == [("stop", "portal-1", "restart")]
+    assert port.calls[-1] == ("start", "portal-1", "restart")
+    assert [(op.f, op.key) for op in history.ops] == [
+        ("fault:start", "portal-1"), ("fault:stop", "portal-1")]
+
+
+def test_a_degraded_replica_posts_its_speed_to_the_replicas_admin_route() -> None:
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), json.loads(request.content)))
+        return httpx.Response(200)
+
+    replicas = Topology(links={"client-portal-1": Link(
+        "citizens_portal", "sw-a", "client", "http://127.0.0.1:9201")})
+    admin = HttpUpstreamAdmin(transport=httpx.MockTransport(handler))
+    injector = Injector(replicas, History(), ManualClock(), MemoryProxies([]), admin=admin)
+    with injector.fault(DegradedReplica(replica="portal-1", speed=0.5)):
+        pass
+    assert seen == [
+        ("http://127.0.0.1:9201/admin/fault",
+         {"mode": "ok", "n": 0, "delay_ms": 0, "retry_after_s": 0, "speed": 0.5}),
+        ("http://127.0.0.1:9201/admin/fault",
+         {"mode": "ok", "n": 0, "delay_ms": 0, "retry_after_s": 0}),
+    ]
+    admin.close()
 
 
 def test_deploys_go_to_the_supervisor_and_workload_faults_are_only_recorded(lab: Lab) -> None:

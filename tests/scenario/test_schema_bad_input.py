@@ -121,9 +121,38 @@ BAD = [
      'open_within_s = 30, fault_kinds = ["upstream_outage"]',
      'open_within_s = 30, fault_kinds = ["meteor"]',
      "key invariants.breaker_opens_in_time.fault_kinds: expected fault kinds among "
-     "['deployment_window', 'network_loss', 'peak_load', "),
+     "['degraded_replica', 'deployment_window', 'network_loss', 'peak_load', "),
     ("preset_unknown", METASTABLE, "[policies]", '[policies]\npreset = "nosuch"',
      "key policies.preset: expected one of ['baseline', 'resilient'], got 'nosuch'"),
+    # 7. the semantics of giving up, orphaned work, breakdowns and backoff (issue 20)
+    ("give_up_unknown", METASTABLE, 'step = "1h"', 'step = "1h"\ngive_up = "sulk"',
+     "key workload.give_up: expected 'request' or 'queue', got 'sulk'"),
+    ("give_up_by_unknown_population", METASTABLE, 'step = "1h"',
+     'step = "1h"\ngive_up_by = { martians = "queue" }', "key workload.give_up_by.martians"),
+    ("orphans_unknown", METASTABLE, "[policies]", '[server]\norphans = "keep"\n\n[policies]',
+     "key server.orphans: expected 'policy', 'serve' or 'drop', got 'keep'"),
+    ("backoff_and_delay", METASTABLE, 'step = "1h"',
+     'step = "1h"\nrefresh = { delay = { dist = "deterministic", value = "1s" }, '
+     'backoff = { base = "1s" } }', "key workload.refresh: expected either delay or backoff"),
+    ("backoff_inverted", METASTABLE, 'step = "1h"',
+     'step = "1h"\nrefresh = { backoff = { base = "10s", max = "1s" } }',
+     "key workload.refresh.backoff: expected max at least base"),
+    ("backoff_shrinking", METASTABLE, 'step = "1h"',
+     'step = "1h"\nrefresh = { backoff = { base = "1s", multiplier = 0.5 } }',
+     "key workload.refresh.backoff.multiplier: expected greater than or equal to 1"),
+    ("degraded_speed_zero", METASTABLE, 'kind = "peak_load"\nrate_multiplier = 2.0\n'
+     'population = "all"', 'kind = "degraded_replica"\nreplica = "portal-a"\nspeed = 0.0',
+     "key faults[0]: degraded_replica: speed is 0.0; expected 0 < speed <= 1"),
+    ("degraded_replica_unknown", METASTABLE, 'kind = "peak_load"\nrate_multiplier = 2.0\n'
+     'population = "all"', 'kind = "degraded_replica"\nreplica = "portal-z"',
+     "key faults[0].replica: expected one of ['portal-a'], got 'portal-z'"),
+    ("breakdown_work_unknown", METASTABLE, 'kind = "peak_load"\nrate_multiplier = 2.0\n'
+     'population = "all"', 'kind = "replica_failure"\nreplica = "portal-a"\nwork = "pray"',
+     "key faults[0]: replica_failure field 'work'"),
+    ("mtbf_replica_work_unknown", METASTABLE, "[policies]",
+     '[stochastic]\nmtbf = { portal-a = "1h" }\nmttr = { portal-a = "1m" }\n'
+     'replica_work = "pray"\n\n[policies]',
+     "key stochastic.replica_work: expected 'drop', 'resume' or 'restart', got 'pray'"),
 ]
 
 

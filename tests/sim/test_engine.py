@@ -67,6 +67,9 @@ class SimPyWorkers:
     def acquire(self) -> Generator[simpy.Event, Any, None]:
         yield self.resource.request()
 
+    def request(self) -> simpy.Event:
+        return self.resource.request()
+
     def release(self) -> None:
         self.resource.release(self.resource.users[0])  # any held slot: they are alike
 
