@@ -19,6 +19,7 @@ from chaoslab import __version__
 from chaoslab.errors import BadInput, ChaoslabError, NotLanded
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+LAB_DIR = Path("runs/lab")  # where `lab up` starts the lab, and where `lab run` looks for it
 
 # subcommand -> (module, function, the issue that lands it)
 HANDLERS: dict[str, tuple[str, str, str]] = {
@@ -30,6 +31,8 @@ HANDLERS: dict[str, tuple[str, str, str]] = {
     "lab run": ("chaoslab.live", "run", "#8 the live chaos suite"),
     "report": ("scenario.compare", "run", "#8 the live chaos suite"),
     "twin": ("chaoslab.twin", "run", "#19 the digital twin"),
+    "explore": ("chaoslab.explore", "run", "#24 explore and tune"),
+    "tune": ("chaoslab.tune", "run", "#24 explore and tune"),
 }
 
 Handler = Callable[[argparse.Namespace], int]
@@ -146,14 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     labsub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
     p = labsub.add_parser("up", help="start the lab on loopback and print its map")
     p.add_argument("--detach", action="store_true", help="return once the lab is ready")
-    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+    p.add_argument("--dir", type=Path, default=LAB_DIR, metavar="DIR",
                    help="run directory for pid files, logs and databases (default: runs/lab)")
     _add_policies(p)
     p = labsub.add_parser("down", help="stop every process and proxy of the lab")
-    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+    p.add_argument("--dir", type=Path, default=LAB_DIR, metavar="DIR",
                    help="run directory of the lab (default: runs/lab)")
     p = labsub.add_parser("status", help="tell what of the lab is up")
-    p.add_argument("--dir", type=Path, default=Path("runs/lab"), metavar="DIR",
+    p.add_argument("--dir", type=Path, default=LAB_DIR, metavar="DIR",
                    help="run directory of the lab (default: runs/lab)")
     p = labsub.add_parser("run", help="run a scenario live against the lab")
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
@@ -162,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the scenario's safe speed: a run of about a minute whose "
                    "shortest fault lasts at least 5 s)")
     p.add_argument("--seed", type=int, default=1, help="seed of the workload (default: 1)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--lab", type=Path, default=None, metavar="DIR",
+                       help="the running lab to use (a `lab up --dir DIR`, or a lab.json map); "
+                       "default: the lab `lab up` started in runs/lab when it runs, else "
+                       "one of its own in OUT/lab")
+    which.add_argument("--new-lab", action="store_true",
+                       help="start a lab of its own in OUT/lab even when one is running")
     _add_policies(p)
     _add_out_check(p)
 
@@ -177,6 +187,52 @@ def build_parser() -> argparse.ArgumentParser:
                    help="worker processes for the simulated seeds (default: the cores)")
     _add_policies(p)
     _add_out_check(p)
+
+    p = sub.add_parser("explore", help="search the fault schedules that break a policy set "
+                       "(simulated), shrink each to a minimal scenario file")
+    p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
+    p.add_argument("--budget", type=positive_int, default=60,
+                   help="simulated runs per invariant's search; a failure found gets as many "
+                   "again to shrink (default: 60)")
+    p.add_argument("--max-faults", type=positive_int, default=2,
+                   help="faults in effect at once, at most (default: 2)")
+    p.add_argument("--seeds", type=positive_int, default=3,
+                   help="a failure must hold on a majority of this many seeds (default: 3)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="the first seed, and the search's (default: 1)")
+    p.add_argument("--invariant", action="append", default=[], metavar="NAME",
+                   help="search only this invariant (repeatable; default: every one)")
+    p.add_argument("--confirm", choices=["live"], default=None,
+                   help="replay each minimal schedule in the lab (`lab run`) and say whether "
+                   "the lab fails the same way")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="parallel searches, one per invariant (default: the cores)")
+    p.add_argument("--executor", type=executor_spec, default="local",
+                   help="'local' or dask://HOST:PORT (default: local)")
+    _add_policies(p)
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output directory (default: runs/<scenario>/explore-<utc-stamp>)")
+
+    p = sub.add_parser("tune", help="search policy values and capacity that pass every "
+                       "invariant at the least cost (Optuna)")
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario names or .toml files; a set must pass all of them")
+    p.add_argument("--budget", type=positive_int, default=24, help="trials (default: 24)")
+    p.add_argument("--space", type=Path, default=None, metavar="FILE",
+                   help="the search space (default: chaoslab/tune_space.toml)")
+    p.add_argument("--seeds", type=positive_int, default=2,
+                   help="seeds per scenario a set must pass (default: 2)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="the first seed, and the sampler's (default: 1)")
+    p.add_argument("--storage", default=None, metavar="URL",
+                   help="Optuna storage to resume from, e.g. sqlite:///runs/tune.db")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="trials simulated at once (default: the cores)")
+    p.add_argument("--executor", type=executor_spec, default="local",
+                   help="'local' or dask://HOST:PORT (default: local)")
+    _add_policies(p)
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output directory (default: runs/tune/<utc-stamp>)")
 
     p = sub.add_parser("report", help="side-by-side table of reports")
     p.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="run directories")

@@ -1,0 +1,534 @@
+"""`chaoslab explore SCENARIO`: search fault schedules that break a policy set, in the simulator.
+
+The scenario gives the world (topology, workload, invariants); its scripted faults are set
+aside. For each invariant, Hypothesis's engine searches schedules of up to K overlapping
+catalog faults (kind, target, start, duration, severity) and load surges for one under which
+the invariant is false, then shrinks it: fewest faults first (an empty schedule when the load
+alone breaks it), then the first kind of `KINDS` (the mildest), shortest, least severe. The
+search is guided, not only random: every simulated history reports what the policies did —
+the share of operations failed and shed, the p99, breaker opens, upstream amplification — as
+`hypothesis.target` observations, and Hypothesis climbs them.
+
+A schedule counts as failing only when it fails on a majority of `confirm` seeds (so noise of
+one seed is not a finding). Each finding is written as a scenario file that `sim`, `lab run`
+and `twin` replay, and ranked by how robustly (seeds failing) and how badly (operations lost)
+it fails. Searches of different invariants are independent processes (or Dask tasks), each
+derandomised from the seed, so the same seed and budget give the same findings on any executor.
+
+Why Hypothesis: its engine already does targeted search and, above all, shrinking of
+structured examples, which is the hard part of "minimal schedule"; the project uses it for
+its properties. Hand-written here: only the schedule space and the scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from hypothesis import HealthCheck, Phase, find, settings, target
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample, Unsatisfiable
+
+from chaoslab.errors import BadInput
+from scenario.schema import Scenario, find_scenario, load_scenario
+from scenario.summary import Summary
+from sim.policyset import policy_set
+from sim.runner import Task, run_seed
+
+# The kinds explored, mildest first (Hypothesis shrinks toward the first). A raw toxic is
+# left out: the named kinds already cover what the toxics do to the portal.
+KINDS = ("slow_upstream", "degraded_replica", "peak_load", "refresh_storm", "upstream_outage",
+         "network_loss", "replica_failure", "switch_failure", "power_loss", "deployment_window")
+UNITS_PER_RUN = 60  # start and duration are drawn in 1/60 of the scenario's duration
+MAX_UNITS = 30  # a fault lasts at most half the scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """One exploration: the policies, the budget of simulated runs per invariant, at most K
+    faults at once, the seeds a failure must hold on (a majority), and the search's seed."""
+
+    policies: str = "resilient"
+    budget: int = 60
+    max_faults: int = 2
+    confirm: int = 3
+    seed: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A minimal schedule under which `invariant` is false on `failing` of `seeds` seeds."""
+
+    invariant: str
+    faults: list[dict[str, Any]]  # scenario records: kind, fields, start, duration (text)
+    failing: int
+    seeds: int
+    lost_share: float  # operations failed or shed, mean over the confirming seeds
+    detail: str  # the checker's own words on the first failing seed
+    runs: int  # simulated runs this search spent
+    file: str = ""  # the replayable scenario, once written
+    live: str = ""  # "fails the same way" / "holds live" / "" (not confirmed live)
+
+    @property
+    def rank_key(self) -> tuple[float, float, int]:
+        return (-self.failing / self.seeds, -self.lost_share, len(self.faults))
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one invariant's search found: a finding, or how many runs found none."""
+
+    invariant: str
+    finding: Finding | None
+    runs: int
+    note: str = ""
+
+
+# -- the space --------------------------------------------------------------------------
+
+def targets(scenario: Scenario) -> dict[str, list[str]]:
+    """Every target each kind can take in this scenario's topology."""
+    topo = scenario.topology
+    replicas = [r.name for r in topo.replicas]
+    upstream_links = sorted(f"{r}-{u}" for r in replicas for u in topo.upstreams)
+    return {
+        "slow_upstream": upstream_links, "upstream_outage": upstream_links,
+        "network_loss": [f"client-{r}" for r in replicas],
+        "degraded_replica": replicas, "replica_failure": replicas,
+        "switch_failure": list(topo.switches), "power_loss": list(topo.racks),
+        "deployment_window": ["portal"],
+        "peak_load": ["all", "citizens", "employers", "clinics", "pharmacies"],
+        "refresh_storm": ["all"],
+    }
+
+
+def _fields(kind: str, target: str) -> st.SearchStrategy[dict[str, Any]]:
+    """The fault's own fields, least severe first wherever Hypothesis shrinks."""
+    one = st.just
+    match kind:
+        case "slow_upstream":
+            return st.builds(lambda ms: {"link": target, "latency_ms": ms},
+                             st.sampled_from([1000, 2000, 3000, 5000, 10000, 20000, 30000]))
+        case "upstream_outage":
+            return st.builds(lambda mode: {"link": target, "mode": mode},
+                             st.sampled_from(["http_503", "disabled", "reset_peer"]))
+        case "network_loss":
+            return one({"link": target, "mode": "blackhole"})
+        case "degraded_replica":
+            return st.builds(lambda s: {"replica": target, "speed": s},
+                             st.sampled_from([0.8, 0.6, 0.5, 0.4, 0.25, 0.1]))
+        case "replica_failure":
+            return st.builds(lambda w: {"replica": target, "work": w},
+                             st.sampled_from(["resume", "restart", "drop"]))
+        case "switch_failure":
+            return one({"switch": target})
+        case "power_loss":
+            return one({"rack": target})
+        case "deployment_window":
+            return st.builds(lambda rolling: {"service": target, "rolling": rolling},
+                             st.booleans().map(lambda b: not b))  # rolling first
+        case "peak_load":
+            return st.builds(lambda x: {"population": target, "rate_multiplier": x},
+                             st.sampled_from([1.5, 2.0, 3.0, 4.0, 6.0]))
+        case "refresh_storm":
+            return st.builds(lambda n: {"max_retries": n, "retry_delay_s": 0.0},
+                             st.integers(1, 8))
+    raise AssertionError(f"explore: no space for fault kind {kind!r}")
+
+
+def schedules(scenario: Scenario, max_faults: int,
+              kinds: Sequence[str] = KINDS) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Schedules of at most `max_faults` faults, as scenario records."""
+    unit = scenario.duration / UNITS_PER_RUN
+    space = targets(scenario)
+
+    def timed(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+        names = space[kind]
+        if not names:
+            return st.nothing()
+        return st.sampled_from(names).flatmap(lambda t: st.builds(
+            lambda fields, start, length: {"kind": kind, **fields,
+                                           "start": _seconds(start * unit),
+                                           # every fault heals before the run ends
+                                           "duration": _seconds(
+                                               min(length, UNITS_PER_RUN - start) * unit)},
+            _fields(kind, t), st.integers(0, UNITS_PER_RUN - 1), st.integers(1, MAX_UNITS)))
+
+    one = st.one_of([timed(k) for k in kinds if space.get(k)])
+    return st.lists(one, max_size=max_faults).map(_apart)
+
+
+def _seconds(s: float) -> str:
+    return f"{round(s, 3):g}s"
+
+
+def _start(record: dict[str, Any]) -> float:
+    return float(str(record["start"]).removesuffix("s"))
+
+
+def _end(record: dict[str, Any]) -> float:
+    return _start(record) + float(str(record["duration"]).removesuffix("s"))
+
+
+def _apart(faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The schedule with faults on one target never overlapping (the timeline's rule): a
+    later fault on a busy target is dropped."""
+    kept: list[dict[str, Any]] = []
+    for f in sorted(faults, key=_start):
+        key = _target_key(f)
+        if all(_target_key(k) != key or _end(k) <= _start(f) for k in kept):
+            kept.append(f)
+    return kept
+
+
+def _target_key(record: dict[str, Any]) -> str:
+    for attr in ("link", "switch", "rack", "service", "replica"):
+        if attr in record:
+            return f"{attr}:{record[attr]}"
+    if record["kind"] == "peak_load":
+        return f"load:{record['population']}"
+    return "retries:all"
+
+
+Base = dict[str, Any]  # a scenario file as parsed TOML, without its faults
+
+
+def with_faults(base: Base, faults: list[dict[str, Any]]) -> Scenario:
+    """The scenario of `base` with `faults` as its whole timeline, validated as a file is."""
+    return Scenario.model_validate({**base, "faults": faults})
+
+
+def load(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
+    """The scenario and its file without faults (the world explore keeps)."""
+    path = find_scenario(name_or_path, directory)
+    scenario = load_scenario(path)  # bad input: one sentence, exit 2
+    with open(path, "rb") as fh:
+        base = tomllib.load(fh)
+    base.pop("faults", None)
+    base["name"] = scenario.name  # a file may leave it to its own name
+    return scenario, base
+
+
+# -- one search ---------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class _Search:
+    """One invariant's search: its evaluations (memoised) and its budget."""
+
+    base: Base
+    invariant: str
+    options: Options
+    runs: int = 0
+    seen: dict[str, tuple[bool, Summary]] = field(default_factory=dict)
+    best: tuple[tuple[int, float, float], list[dict[str, Any]]] | None = None
+    guiding: bool = True  # inside Hypothesis's engine: report targets
+
+    def run_one(self, faults: list[dict[str, Any]], seed: int) -> Summary:
+        key = json.dumps([faults, seed], sort_keys=True)
+        if key not in self.seen:
+            # the budget buys the search; a failure found buys its shrinking as much again
+            if self.runs >= self.options.budget * (1 if self.best is None else 2):
+                raise _BudgetSpent
+            self.runs += 1
+            world = with_faults(self.base, faults)
+            summary = run_seed(Task(world, self.options.policies, seed)).summary
+            self.seen[key] = (_false(summary, self.invariant), summary)
+        return self.seen[key][1]
+
+    def fails(self, faults: list[dict[str, Any]]) -> bool:
+        """Whether the invariant is false on a majority of the confirming seeds; reports what
+        the policies did on the first seed as Hypothesis targets."""
+        first = self.run_one(faults, self.options.seed)
+        if self.guiding:
+            for label, value in guidance(first).items():
+                target(value, label=label)
+        if not _false(first, self.invariant):
+            return False
+        need = self.options.confirm // 2 + 1
+        failing = 1
+        for i in range(1, self.options.confirm):
+            failing += _false(self.run_one(faults, self.options.seed + i), self.invariant)
+            if failing >= need or failing + self.options.confirm - 1 - i < need:
+                break
+        if failing < need:
+            return False
+        size = (len(faults), sum(_end(f) - _start(f) for f in faults), _severity(faults))
+        if self.best is None or size < self.best[0]:
+            self.best = (size, faults)
+        return True
+
+    def finding(self, faults: list[dict[str, Any]]) -> Finding:
+        seeds = [self.options.seed + i for i in range(self.options.confirm)]
+        summaries = []
+        for s in seeds:
+            key = json.dumps([faults, s], sort_keys=True)
+            if key in self.seen:
+                summaries.append(self.seen[key][1])
+            else:  # the confirmation of the minimal schedule on every seed, beyond the budget
+                world = with_faults(self.base, faults)
+                summaries.append(run_seed(Task(world, self.options.policies, s)).summary)
+                self.runs += 1
+        failing = [x for x in summaries if _false(x, self.invariant)]
+        detail = next((v.detail for v in failing[0].verdicts if v.name == self.invariant),
+                      "") if failing else ""
+        return Finding(self.invariant, faults, len(failing), len(seeds),
+                       sum(_lost(x) for x in summaries) / len(summaries), detail, self.runs)
+
+
+class _BudgetSpent(Exception):
+    """The search's budget of simulated runs is spent."""
+
+
+def _false(summary: Summary, invariant: str) -> bool:
+    return any(v.name == invariant and v.valid is False for v in summary.verdicts)
+
+
+def _severity(faults: list[dict[str, Any]]) -> float:
+    """A tie-break toward milder faults: later kinds of KINDS and stronger fields weigh more."""
+    total = 0.0
+    for f in faults:
+        total += KINDS.index(f["kind"]) if f["kind"] in KINDS else len(KINDS)
+        total += f.get("latency_ms", 0) / 30000 + (1 - f.get("speed", 1.0))
+        total += f.get("rate_multiplier", 1.0) / 6 + f.get("max_retries", 0) / 8
+    return total
+
+
+def _lost(summary: Summary) -> float:
+    counts = [c for c in summary.by_kind.values()]
+    total = sum(sum(c.values()) for c in counts)
+    lost = sum(c.get("failed", 0) + c.get("shed", 0) for c in counts)
+    return lost / total if total else 0.0
+
+
+def guidance(summary: Summary) -> dict[str, float]:
+    """What the policies did, as quantities to climb: operations failed and shed, the p99 of
+    the successful ones, breaker opens, the worst upstream amplification."""
+    counts = list(summary.by_kind.values())
+    total = sum(sum(c.values()) for c in counts) or 1
+    lat = sorted(summary.latencies_s)
+    p99 = lat[min(len(lat) - 1, math.ceil(0.99 * len(lat)) - 1)] if lat else 0.0
+    amps = [u.amplification for u in summary.upstreams.values() if u.amplification is not None]
+    return {
+        "failed": sum(c.get("failed", 0) for c in counts) / total,
+        "shed": sum(c.get("shed", 0) for c in counts) / total,
+        "p99_s": p99,
+        "breaker_opens": float(sum(u.breaker_opens for u in summary.upstreams.values())),
+        "amplification": max(amps, default=1.0),
+    }
+
+
+def search(base: Base, invariant: str, options: Options) -> Outcome:
+    """Search, shrink and confirm a failing schedule of `invariant`."""
+    scenario = with_faults(base, [])
+    s = _Search(base, invariant, options)
+    conf = settings(max_examples=max(1, options.budget), database=None, deadline=None,
+                    phases=[Phase.generate, Phase.target, Phase.shrink],
+                    suppress_health_check=list(HealthCheck))
+    faults: list[dict[str, Any]] | None
+    try:
+        faults = find(schedules(scenario, options.max_faults), s.fails, settings=conf,
+                      random=random.Random(f"{options.seed}:{invariant}"))
+    except (NoSuchExample, Unsatisfiable):
+        faults = None
+    except _BudgetSpent:
+        faults = None if s.best is None else s.best[1]  # the smallest failure seen so far
+    if faults is None:
+        return Outcome(invariant, None, s.runs,
+                       f"no schedule found in {s.runs} simulated runs")
+    return Outcome(invariant, s.finding(_fewest(s, faults)), s.runs)
+
+
+def _fewest(s: _Search, faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop every fault the failure does not need, one at a time (Hypothesis's shrinker may
+    have run out of budget before trying): the schedule is then 1-minimal in its faults."""
+    s.guiding = False
+    s.options = Options(**{**asdict(s.options), "budget": 10**9})  # the last pass is bounded
+    i = 0
+    while i < len(faults):
+        fewer = faults[:i] + faults[i + 1:]
+        if s.fails(fewer):
+            faults = fewer
+        else:
+            i += 1
+    return faults
+
+
+# -- the command --------------------------------------------------------------------------
+
+def explore(base: Base, options: Options, workers: int = 1, executor: str = "local",
+            invariants: Sequence[str] | None = None) -> list[Outcome]:
+    """Every invariant's search (`invariants`, default all of the scenario's), in order."""
+    scenario = with_faults(base, [])
+    names = list(invariants or scenario.invariants)
+    unknown = sorted(set(names) - set(scenario.invariants))
+    if unknown:
+        raise BadInput(f"--invariant {unknown[0]}: not an invariant of scenario "
+                       f"{scenario.name}; expected one of {sorted(scenario.invariants)}")
+    jobs = [(base, n, options) for n in names]
+    return _map(_search_job, jobs, workers, executor)
+
+
+def _search_job(job: tuple[Base, str, Options]) -> Outcome:
+    return search(*job)
+
+
+def _map(fn: Callable[[Any], Outcome], jobs: list[Any], workers: int,
+         executor: str) -> list[Outcome]:
+    if executor.startswith("dask://"):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise BadInput("--executor dask://... needs the 'dask' extra: pip install "
+                           "'chaoslab[dask]'") from None
+        address = executor.removeprefix("dask://")
+        try:
+            client = Client(f"tcp://{address}", timeout="10s")  # type: ignore[no-untyped-call]
+        except OSError as exc:
+            raise BadInput(f"--executor {executor}: no Dask scheduler answered ({exc})") from None
+        with client:
+            futures = client.map(fn, jobs, pure=False)
+            return list(client.gather(futures))  # type: ignore[no-untyped-call]
+    if workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def write_findings(base: Base, outcomes: list[Outcome], out: Path,
+                   options: Options) -> list[Finding]:
+    """Each finding's scenario file, explore.json and explore.html under `out`; the findings,
+    ranked."""
+    out.mkdir(parents=True, exist_ok=True)
+    findings = sorted((o.finding for o in outcomes if o.finding is not None),
+                      key=lambda f: f.rank_key)
+    scenario, source = with_faults(base, []), base
+    ranked: list[Finding] = []
+    for f in findings:
+        name = f"{scenario.name}-explore-{f.invariant}"
+        data = {**source, "name": name, "faults": f.faults,
+                "description": f"chaoslab explore: a minimal schedule under which "
+                               f"{f.invariant} fails for {options.policies} "
+                               f"({f.failing}/{f.seeds} seeds). {source['description']}"}
+        path = out / f"{name}.toml"
+        _atomic(path, tomli_w.dumps(data))
+        load_scenario(path)  # the file replays: it validates as written
+        ranked.append(Finding(**{**asdict(f), "file": str(path)}))
+    doc = {"scenario": scenario.name, "options": asdict(options),
+           "findings": [asdict(f) for f in ranked],
+           "searched": [{"invariant": o.invariant, "runs": o.runs, "found": o.finding is not None,
+                         "note": o.note} for o in outcomes]}
+    _atomic(out / "explore.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    _atomic(out / "explore.html", render_html(scenario.name, options, ranked, outcomes))
+    return ranked
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def describe(faults: list[dict[str, Any]]) -> str:
+    """One line: the schedule in words."""
+    if not faults:
+        return "no fault at all: the load alone"
+    parts = []
+    for f in faults:
+        fields = ", ".join(f"{k}={v}" for k, v in f.items()
+                           if k not in {"kind", "start", "duration"})
+        parts.append(f"{f['kind']}({fields}) at {f['start']} for {f['duration']}")
+    return "; ".join(parts)
+
+
+def render_html(name: str, options: Options, findings: list[Finding],
+                outcomes: list[Outcome]) -> str:
+    """One page: the ranked findings, and the invariants no schedule broke."""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{e(f.invariant)}</td><td>{e(describe(f.faults))}</td>"
+        f"<td>{f.failing}/{f.seeds}</td><td>{f.lost_share:.1%}</td><td>{e(f.detail)}</td>"
+        f"<td>{e(f.live or 'not confirmed')}</td><td><code>{e(Path(f.file).name)}</code></td></tr>"
+        for i, f in enumerate(findings, 1))
+    held = "".join(f"<li>{e(o.invariant)}: {e(o.note)}</li>" for o in outcomes
+                   if o.finding is None)
+    return (f"<!doctype html><meta charset=utf-8><title>explore {e(name)}</title>"
+            "<style>body{font:14px system-ui;margin:2em}td,th{border:1px solid #ccc;"
+            "padding:4px 8px;vertical-align:top}table{border-collapse:collapse}</style>"
+            f"<h1>chaoslab explore: {e(name)} under {e(options.policies)}</h1>"
+            f"<p>budget {options.budget} simulated runs per invariant, at most "
+            f"{options.max_faults} faults, a failure must hold on a majority of "
+            f"{options.confirm} seeds from seed {options.seed}.</p>"
+            "<table><tr><th>#</th><th>invariant</th><th>minimal schedule</th>"
+            "<th>seeds failing</th><th>operations lost</th><th>checker</th><th>live</th>"
+            f"<th>scenario file</th></tr>{rows}</table>"
+            f"<h2>Held within the budget</h2><ul>{held or '<li>none</li>'}</ul>")
+
+
+
+# -- the command line -----------------------------------------------------------------------
+
+def confirm_live(finding: Finding, policies: str, out: Path) -> str:
+    """Replay the finding's scenario file in the lab (`chaoslab lab run`) and say whether the
+    lab fails the same invariant."""
+    run_dir = out / f"live-{Path(finding.file).stem}"
+    cmd = [sys.executable, "-m", "chaoslab", "lab", "run", finding.file, "--policies", policies,
+           "--out", str(run_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    report = run_dir / "report.json"
+    if not report.exists():
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"live run failed (exit {proc.returncode}): {last}"
+    verdicts = {v["name"]: v["valid"] for v in json.loads(report.read_text())["invariants"]}
+    valid = verdicts.get(finding.invariant)
+    if valid is False:
+        return "fails the same way live"
+    return "holds live" if valid is True else f"live verdict {valid!r}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """`chaoslab explore`: search, write the findings, print them ranked; exit 1 when an
+    invariant was broken (like `sim --check`), 0 when every invariant held."""
+    from chaoslab.cli import SCENARIO_DIR  # the CLI's own constant; imported late (no cycle)
+
+    _, base = load(args.scenario, SCENARIO_DIR)
+    options = Options(policies=args.policies, budget=args.budget, max_faults=args.max_faults,
+                      confirm=args.seeds, seed=args.seed)
+    policy_set(args.policies, with_faults(base, []))  # bad policies: exit 2 before any run
+    out: Path = args.out or Path("runs") / base["name"] / (
+        "explore-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
+    t0 = time.perf_counter()
+    outcomes = explore(base, options, args.workers or os.cpu_count() or 1, args.executor,
+                       args.invariant or None)
+    findings = write_findings(base, outcomes, out, options)
+    if args.confirm == "live":
+        findings = [replace(f, live=confirm_live(f, args.policies, out)) for f in findings]
+        findings = write_findings(base, [
+            Outcome(o.invariant, next((f for f in findings if f.invariant == o.invariant),
+                                      None), o.runs, o.note) for o in outcomes], out, options)
+    runs = sum(o.runs for o in outcomes)
+    print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs in "
+          f"{time.perf_counter() - t0:.1f} s; {len(findings)} of {len(outcomes)} invariants "
+          f"broken -> {out}")
+    for i, f in enumerate(findings, 1):
+        live = f"; {f.live}" if f.live else ""
+        print(f"  {i}. {f.invariant}: {describe(f.faults)} — fails on {f.failing}/{f.seeds} "
+              f"seeds, {f.lost_share:.1%} of operations lost{live}\n     {f.file}")
+    for o in outcomes:
+        if o.finding is None:
+            print(f"  held: {o.invariant} ({o.note})")
+    return 1 if findings else 0

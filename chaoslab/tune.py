@@ -1,0 +1,393 @@
+"""`chaoslab tune SCENARIO...`: search policy values and capacity for a set that passes every
+invariant of every scenario across seeds, at the least cost.
+
+Each trial is a policy set (a base set with some keys changed, `--space`) and a capacity
+(replicas, workers per replica), simulated on every scenario and seed. It is feasible when no
+invariant is false on any of those runs; its costs, all minimised, are the capacity (replicas x
+workers), the added latency (mean p50 of successful operations, seconds) and the upstream
+amplification (calls per operation, the worst upstream). Optuna does the search: TPE with the
+constraint (the count of false verdicts, <= 0 feasible), multi-objective, seeded; trials are
+asked in fixed-size batches and simulated in parallel (processes or a Dask cluster), so a seed
+and a budget give the same trials on any executor. A trial stops at its first false verdict (the
+hopeless are pruned: one run instead of all of them). `--storage sqlite:///F.db` resumes.
+
+Out: tune.json (every trial), pareto.html (Optuna's interactive Pareto-front plot, Plotly), the
+chosen set as `chosen-policies.json` (what `--policies FILE` takes) and its capacity. When no
+trial is feasible, tune says so and searches the capacity alone, with the base policies, for
+the least that passes ("how many replicas does Esfand's last evening need").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from chaoslab.errors import BadInput
+from chaoslab.explore import Base, load
+from policies.errors import PolicyConfigError
+from policies.presets import PolicySet, with_overrides
+from policies.resolve import dump_policies, resolve_policies
+from scenario.invariants import build_checkers
+from scenario.schema import Scenario
+from scenario.summary import Summary, summarize
+from sim.model import simulate
+
+DEFAULT_SPACE = Path(__file__).with_name("tune_space.toml")
+BATCH = 4  # trials asked at once: fixed, so results do not depend on the worker count
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One searched value: a policy key (dotted) or a capacity knob, and its range."""
+
+    key: str
+    low: float = 0.0
+    high: float = 0.0
+    log: bool = False
+    integer: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        if self.choices:
+            return self.choices[trial.suggest_categorical(
+                self.key, list(range(len(self.choices))))]
+        if self.integer:
+            return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.key, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """The policy keys searched and the capacity knobs (`replicas`, `workers`)."""
+
+    policies: tuple[Param, ...]
+    capacity: tuple[Param, ...]
+
+
+def load_space(path: Path, base: PolicySet) -> Space:
+    """The space of a TOML file (see chaoslab/tune_space.toml); one sentence on bad input."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"--space {path}: cannot read it ({exc}); expected a TOML file") from None
+    unknown = sorted(set(data) - {"policies", "capacity"})
+    if unknown:
+        raise BadInput(f"--space {path}: unknown table [{unknown[0]}]; expected [policies] "
+                       f"and [capacity]")
+    known = _keys(json.loads(dump_policies(base)))
+    params = [_param(path, "policies", k, v) for k, v in data.get("policies", {}).items()]
+    for p in params:
+        if p.key not in known:
+            raise BadInput(f"--space {path}: [policies] {p.key!r} is not a key of the policy "
+                           f"set; expected a dotted key such as 'client.retry.max_attempts'")
+        if p.key == "paper_quota_share":
+            raise BadInput(f"--space {path}: paper_quota_share is the law (20 %), not a "
+                           f"parameter; remove it")
+    capacity = [_param(path, "capacity", k, v) for k, v in data.get("capacity", {}).items()]
+    for c in capacity:
+        if c.key not in {"replicas", "workers"} or c.choices or c.low < 1:
+            raise BadInput(f"--space {path}: [capacity] {c.key!r}: expected 'replicas' or "
+                           f"'workers' with integer low >= 1 and high")
+    return Space(tuple(params), tuple(capacity))
+
+
+def _param(path: Path, table: str, key: str, spec: Any) -> Param:
+    where = f"--space {path}: [{table}] {key!r}"
+    if not isinstance(spec, dict):
+        raise BadInput(f"{where}: expected a table like {{ low = 1, high = 5 }} or "
+                       f"{{ choices = [...] }}")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise BadInput(f"{where}: choices must be a non-empty list")
+        return Param(key, choices=tuple(choices))
+    low, high = spec.get("low"), spec.get("high")
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+               for x in (low, high)) or low > high:  # type: ignore[operator]
+        raise BadInput(f"{where}: expected finite numbers low <= high, got {low!r}, {high!r}")
+    log = bool(spec.get("log", False))
+    if log and low <= 0:  # type: ignore[operator]
+        raise BadInput(f"{where}: a log range needs low > 0, got {low!r}")
+    integer = isinstance(low, int) and isinstance(high, int)
+    return Param(key, float(low), float(high), log, integer)  # type: ignore[arg-type]
+
+
+def _keys(tree: Mapping[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for k, v in tree.items():
+        out |= _keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}"}
+    return out
+
+
+def _nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def with_capacity(base: Base, replicas: int | None, workers: int | None) -> Base:
+    """`base` with `replicas` portal replicas (new ones on the switches and racks in turn)
+    and `workers` worker threads each; None keeps the file's."""
+    topo = dict(base.get("topology", {}))
+    default = Scenario.model_validate({**base, "faults": []}).topology
+    rows = [dict(r) for r in topo.get("replicas", [r.model_dump() for r in default.replicas])]
+    switches = topo.get("switches", default.switches)
+    racks = topo.get("racks", default.racks)
+    while replicas is not None and len(rows) < replicas:
+        i = len(rows)
+        rows.append({**rows[-1], "name": f"portal-{chr(ord('a') + i)}",
+                     "switch": switches[i % len(switches)], "rack": racks[i % len(racks)]})
+    if workers is not None:
+        rows = [{**r, "workers": workers} for r in rows]
+    return {**base, "topology": {**topo, "replicas": rows}}
+
+
+# -- one trial ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One trial's runs: false verdicts, the runs made, and the costs."""
+
+    false: int
+    runs: int
+    capacity: int
+    latency_s: float
+    amplification: float
+    failed: tuple[str, ...]  # "scenario:invariant@seed" of the first false verdicts
+
+
+Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int]]
+
+
+def evaluate(job: Job) -> Result:
+    """Simulate every scenario on every seed; stop at the first false verdict."""
+    bases, source, overrides, replicas, workers, seeds = job
+    # the trial's set is what chosen-policies.json will hold; each scenario then applies its
+    # own overrides on top, as `chaoslab sim SCENARIO --policies chosen-policies.json` does
+    trial_set = resolve_policies(source, _nested(overrides))
+    p50s: list[float] = []
+    amps: list[float] = []
+    capacity = 0
+    runs = 0
+    for base in bases:
+        world = Scenario.model_validate(with_capacity(base, replicas, workers))
+        capacity = max(capacity, sum(r.workers for r in world.topology.replicas))
+        checkers = build_checkers(world.invariants)
+        policies = with_overrides(trial_set, world.policies.for_preset(source) or None)
+        for seed in seeds:
+            summary = summarize(simulate(world, policies, seed).history, checkers)
+            runs += 1
+            p50s.append(_p50(summary))
+            amps.append(max((u.amplification for u in summary.upstreams.values()
+                             if u.amplification is not None), default=1.0))
+            false = [v.name for v in summary.verdicts if v.valid is False]
+            if false:  # hopeless: its costs so far, and the verdicts that sank it
+                return Result(len(false), runs, capacity, sum(p50s) / len(p50s),
+                              sum(amps) / len(amps),
+                              tuple(f"{world.name}:{n}@{seed}" for n in false))
+    return Result(0, runs, capacity, sum(p50s) / len(p50s), sum(amps) / len(amps), ())
+
+
+def _p50(summary: Summary) -> float:
+    lat = sorted(summary.latencies_s)
+    return lat[len(lat) // 2] if lat else NO_LATENCY_S
+
+
+NO_LATENCY_S = 3600.0  # the p50 of a run with no successful operation: an hour, not infinity
+
+
+# -- the search ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """A tuning: the base policies, trials, seeds per scenario, the search's seed."""
+
+    policies: str = "resilient"
+    budget: int = 24
+    seeds: int = 2
+    seed: int = 1
+
+
+Mapper = Callable[[Callable[[Job], Result], list[Job]], list[Result]]
+
+
+def tune(bases: list[Base], space: Space, options: Options, mapper: Mapper, *,
+         storage: str | None = None, study_name: str = "chaoslab-tune") -> optuna.Study:
+    """Run `options.budget` trials (fewer when a resumed study has some) in batches."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(  # reads each trial's set_constraint
+        seed=options.seed, multivariate=True,
+        n_startup_trials=min(8, max(1, options.budget // 3)))
+    study = optuna.create_study(
+        directions=["minimize", "minimize", "minimize"], sampler=sampler, storage=storage,
+        study_name=study_name, load_if_exists=storage is not None)
+    seeds = [options.seed + i for i in range(options.seeds)]
+    while (left := options.budget - len(study.trials)) > 0:
+        trials = [study.ask() for _ in range(min(BATCH, left))]
+        jobs = [_job(bases, space, options, t, seeds) for t in trials]
+        for trial, result in zip(trials, mapper(evaluate, jobs), strict=True):
+            trial.set_constraint("false_verdicts", float(result.false))
+            trial.set_user_attr("constraints", [float(result.false)])
+            trial.set_user_attr("result", {**asdict(result), "failed": list(result.failed)})
+            values = [float(result.capacity), result.latency_s, result.amplification]
+            study.tell(trial, values)
+    return study
+
+
+def _constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
+    return list(trial.user_attrs.get("constraints", [1.0]))
+
+
+def _job(bases: list[Base], space: Space, options: Options, trial: optuna.Trial,
+         seeds: list[int]) -> Job:
+    overrides = {p.key: p.suggest(trial) for p in space.policies}
+    capacity = {p.key: p.suggest(trial) for p in space.capacity}
+    return (bases, options.policies, overrides, capacity.get("replicas"),
+            capacity.get("workers"), seeds)
+
+
+def feasible(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Completed trials with no false verdict, cheapest first (capacity, latency, calls)."""
+    done = [t for t in study.trials if t.values is not None
+            and _constraints(t)[0] <= 0]
+    return sorted(done, key=lambda t: (t.values[0], t.values[1], t.values[2], t.number))
+
+
+def pareto(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The feasible trials no other feasible trial beats on every cost."""
+    ok = feasible(study)
+    return [t for t in ok if not any(
+        all(a <= b for a, b in zip(o.values, t.values, strict=True)) and o.values != t.values
+        for o in ok)]
+
+
+def chosen_overrides(trial: optuna.trial.FrozenTrial, space: Space) -> dict[str, Any]:
+    """The policy values of `trial` (choices by value, not index)."""
+    out = {}
+    for p in space.policies:
+        v = trial.params[p.key]
+        out[p.key] = p.choices[v] if p.choices else v
+    return out
+
+
+def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: Mapper,
+                    ) -> tuple[int, int] | None:
+    """With the base policies, the least (replicas, workers) that passes, searching workers
+    per replica up to 4x the space's high at each replica count; None when none does."""
+    caps = {p.key: p for p in space.capacity}
+    rep = caps.get("replicas")
+    wk = caps.get("workers")
+    replica_counts = range(int(rep.low), int(rep.high) + 1) if rep else [None]
+    top = int(wk.high * 4) if wk else 64
+    seeds = [options.seed + i for i in range(options.seeds)]
+    for replicas in replica_counts:
+        grid = sorted({max(1, round(top * f)) for f in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)})
+        jobs: list[Job] = [(bases, options.policies, {}, replicas, w, seeds) for w in grid]
+        results = mapper(evaluate, jobs)
+        passing = [w for w, r in zip(grid, results, strict=True) if r.false == 0]
+        if passing:
+            hi = min(passing)
+            lo = max([w for w in grid if w < hi] or [0])
+            while hi - lo > 1:  # bisect between the last failing and the first passing
+                mid = (lo + hi) // 2
+                [r] = mapper(evaluate, [(bases, options.policies, {}, replicas, mid, seeds)])
+                lo, hi = (lo, mid) if r.false == 0 else (mid, hi)
+            return (replicas or 0, hi)
+    return None
+
+
+# -- the command line -----------------------------------------------------------------------
+
+def local_mapper(workers: int, executor: str) -> Mapper:
+    """Map jobs over local processes or a Dask cluster (order kept)."""
+    from chaoslab.explore import _map
+
+    def mapper(fn: Callable[[Job], Result], jobs: list[Job]) -> list[Result]:
+        return _map(fn, jobs, workers, executor)  # type: ignore[arg-type,return-value]
+    return mapper
+
+
+def run(args: argparse.Namespace) -> int:
+    """`chaoslab tune`: exit 0 with a chosen set, 1 when none in the space passes."""
+    from chaoslab.cli import SCENARIO_DIR
+
+    bases = [load(name, SCENARIO_DIR)[1] for name in args.scenarios]
+    try:
+        base_set = resolve_policies(args.policies)
+    except PolicyConfigError as exc:
+        raise BadInput(f"--policies {args.policies}: {exc}") from None
+    space = load_space(args.space or DEFAULT_SPACE, base_set)
+    options = Options(args.policies, args.budget, args.seeds, args.seed)
+    out: Path = args.out or Path("runs") / "tune" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+    mapper = local_mapper(args.workers or os.cpu_count() or 1, args.executor)
+    t0 = time.perf_counter()
+    study = tune(bases, space, options, mapper, storage=args.storage)
+    front = pareto(study)
+    _write_trials(study, space, out)
+    _write_plot(study, out)
+    names = ", ".join(b["name"] for b in bases)
+    print(f"tune {names} [{args.policies}]: {len(study.trials)} trials in "
+          f"{time.perf_counter() - t0:.1f} s; {len(feasible(study))} pass every invariant "
+          f"-> {out}")
+    if not front:
+        need = capacity_needed(bases, options, space, mapper)
+        print("  no policy set within the space passes every invariant on every seed")
+        if need is None:
+            print("  and no capacity up to 4x the space's workers passes with the base set")
+        else:
+            print(f"  with {args.policies}, the least capacity that passes: {need[0] or 'the'} "
+                  f"replicas x {need[1]} workers each")
+        return 1
+    print("  Pareto front (capacity, latency p50, amplification):")
+    for t in front:
+        print(f"    #{t.number}: {t.values[0]:.0f} workers, {t.values[1] * 1000:.0f} ms, "
+              f"{t.values[2]:.2f} calls/op  {_params(t)}")
+    best = front[0]
+    chosen = resolve_policies(args.policies, _nested(chosen_overrides(best, space)))
+    (out / "chosen-policies.json").write_text(dump_policies(chosen))
+    print(f"  chosen: trial #{best.number} -> {out / 'chosen-policies.json'} "
+          f"(capacity {best.values[0]:.0f} workers; {_params(best)})")
+    return 0
+
+
+def _params(t: optuna.trial.FrozenTrial) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in t.params.items())
+
+
+def _write_trials(study: optuna.Study, space: Space, out: Path) -> None:
+    rows = [{"number": t.number, "params": t.params, "values": t.values,
+             "feasible": _constraints(t)[0] <= 0, "result": t.user_attrs.get("result")}
+            for t in study.trials]
+    doc = {"space": [asdict(p) for p in (*space.policies, *space.capacity)],
+           "pareto": [t.number for t in pareto(study)], "trials": rows}
+    (out / "tune.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def _write_plot(study: optuna.Study, out: Path) -> None:
+    """pareto.html: Optuna's interactive Pareto-front plot (infeasible trials greyed, from their
+    `set_constraint`), Plotly's script inlined so the page works offline."""
+    try:
+        fig = optuna.visualization.plot_pareto_front(
+            study, target_names=["capacity", "latency p50 (s)", "amplification"])
+    except (ValueError, ImportError) as exc:  # e.g. no completed trial
+        (out / "pareto.html").write_text(f"<p>no plot: {exc}</p>\n")
+        return
+    fig.write_html(str(out / "pareto.html"), include_plotlyjs=True)
