@@ -33,6 +33,8 @@ HANDLERS: dict[str, tuple[str, str, str]] = {
     "twin": ("chaoslab.twin", "run", "#19 the digital twin"),
     "explore": ("chaoslab.explore", "run", "#24 explore and tune"),
     "tune": ("chaoslab.tune", "run", "#24 explore and tune"),
+    "validate": ("chaoslab.authoring", "validate", "#23 scenario authoring"),
+    "new": ("chaoslab.authoring", "new", "#23 scenario authoring"),
 }
 
 Handler = Callable[[argparse.Namespace], int]
@@ -118,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("scenarios", help="list the scenarios with one line each")
+
+    p = sub.add_parser("validate", help="every problem of each scenario file at once "
+                       "(exit 2 when any)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="scenario files (.toml) or names of shipped scenarios")
+
+    p = sub.add_parser("new", help="write a commented scenario to start from")
+    p.add_argument("name", metavar="NAME", help="the new scenario's name (letters, digits, "
+                   "'_', '-', '.')")
+    p.add_argument("--from", dest="source", default="switch_failure", metavar="SCENARIO",
+                   help="the scenario to copy, comments kept: a name or a .toml file "
+                   "(default: switch_failure)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="where to write it; never overwritten (default: ./NAME.toml)")
 
     p = sub.add_parser("sim", help="run a scenario in simulated time over many seeds")
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")

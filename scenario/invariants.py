@@ -8,7 +8,9 @@ to its thresholds model (with defaults) and its checker factory.
 
 `build_checkers` turns such a table into named checkers; an unknown name or a bad threshold
 raises `InvariantError` (a ValueError) whose message is one sentence naming the invariant,
-the key and what was expected.
+the key and what was expected. docs/scenarios.md lists every invariant, its `summary`, its
+thresholds model's docstring and each threshold's type and default, generated from
+`REGISTRY` (`python -m scenario.docs`): a new invariant is documented by registering it.
 """
 
 from __future__ import annotations

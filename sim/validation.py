@@ -141,7 +141,7 @@ def reduced(name: str, servers: int, rate: float, requests: int, *, max_queue: i
     data: dict[str, Any] = {
         "name": name, "description": "a textbook queue: the model reduced",
         "duration": f"{requests / rate:.6f}s",
-        "topology": {"switches": ["switch-a"], "racks": ["rack-a"], "replicas": [
+        "topology": {"switches": ["switch-a"], "racks": ["rack-a"], "upstreams": {}, "replicas": [
             {"name": "portal-a", "switch": "switch-a", "rack": "rack-a", "workers": servers,
              "max_queue": max_queue}]},
         "workload": {"rate_per_s": rate, "step": "400d",
