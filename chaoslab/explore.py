@@ -316,19 +316,23 @@ def _lost(summary: Summary) -> float:
 
 
 def guidance(summary: Summary) -> dict[str, float]:
-    """What the policies did, as quantities to climb: operations failed and shed, the p99 of
-    the successful ones, breaker opens, the worst upstream amplification."""
+    """What the policies did, as quantities to climb: operations failed and shed (overall and
+    by request kind: which class admission sheds), the p99 of the successful ones, breaker
+    opens, the worst upstream amplification (retries and budgets at work)."""
     counts = list(summary.by_kind.values())
     total = sum(sum(c.values()) for c in counts) or 1
     lat = sorted(summary.latencies_s)
     p99 = lat[min(len(lat) - 1, math.ceil(0.99 * len(lat)) - 1)] if lat else 0.0
     amps = [u.amplification for u in summary.upstreams.values() if u.amplification is not None]
+    shed_by_kind = {f"shed:{kind}": c.get("shed", 0) / max(1, sum(c.values()))
+                    for kind, c in sorted(summary.by_kind.items())}  # shedding by class
     return {
         "failed": sum(c.get("failed", 0) for c in counts) / total,
         "shed": sum(c.get("shed", 0) for c in counts) / total,
         "p99_s": p99,
         "breaker_opens": float(sum(u.breaker_opens for u in summary.upstreams.values())),
         "amplification": max(amps, default=1.0),
+        **shed_by_kind,
     }
 
 
