@@ -1,7 +1,8 @@
 """The upstreams' admin fault route (`POST /admin/fault`): a protocol, HTTP and memory versions.
 
 HTTP-level faults Toxiproxy cannot make (503 with Retry-After, slow or lost responses) are
-set on the upstream service itself, loopback only (see SERVICES_CONTRACT.md).
+set on the upstream service itself, on its admin listener (`admin_url`, which no proxy
+fronts) with the lab's admin token (mock_services/README.md, "What the lab trusts").
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ class UpstreamAdmin(Protocol):
 
 
 class HttpUpstreamAdmin:
-    """`UpstreamAdmin` over HTTP, with a timeout; `transport` is for tests."""
+    """`UpstreamAdmin` over HTTP, with a timeout and the admin token (`Authorization:
+    Bearer`; "" sends none); `transport` is for tests."""
 
-    def __init__(self, *, timeout_s: float = 5.0,
+    def __init__(self, *, timeout_s: float = 5.0, token: str = "",
                  transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(timeout=timeout_s, transport=transport, headers=headers)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -2,13 +2,21 @@
 
 The flags are those of SERVICES_CONTRACT.md; --seed and the population sizes are extras with
 defaults every process shares. Bad arguments print one sentence and exit 2.
+
+One process serves two listeners: the client app on --port (what the proxies front) and, with
+--admin-port, the admin app (admin routes, /metrics; the admin token on every request) on
+its own port, which no proxy fronts. uvicorn's proxy headers are off: X-Forwarded-For is read
+only from the proxies a deployment names with --trusted-proxy (none by default).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import ipaddress
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -20,6 +28,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 
 from mock_services import seed
+from mock_services.common.access import admin_app
 
 SERVICES = ("portal", "shahkar", "registry", "payment", "sms")
 UPSTREAMS = ("shahkar", "registry", "payment", "sms")
@@ -49,6 +58,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="the scenario's service demand to emulate (JSON, the lab's "
                         "demand.json); read at start when it exists and on POST /admin/demand "
                         "(default: none, no emulation)")
+    p.add_argument("--admin-port", type=int, default=None, metavar="N",
+                   help="TCP port of the admin listener (admin routes, /metrics, their docs; "
+                        "1-65535); default: none, no admin listener")
+    p.add_argument("--admin-host", default="127.0.0.1",
+                   help="address the admin listener binds (default 127.0.0.1)")
+    p.add_argument("--secrets-file", type=Path, default=None, metavar="PATH",
+                   help="the lab's secrets.json (admin_token, client_key); default: none, a "
+                        "random admin token and no signed client addresses believed")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDR",
+                   help="an address whose X-Forwarded-For is believed (repeatable); default: "
+                        "none, X-Forwarded-For is ignored")
     p.add_argument("--log-level", default="warning", choices=("debug", "info", "warning", "error"))
     return p
 
@@ -67,7 +87,8 @@ def _upstreams(pairs: Sequence[str], parser: argparse.ArgumentParser) -> dict[st
 def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> FastAPI:
     """The app the arguments describe (one sentence and exit 2 when they are bad)."""
     common = {"data_dir": args.data_dir, "replica_id": args.replica_id, "seed": args.seed,
-              "citizens": args.citizens, "demand": args.demand}
+              "citizens": args.citizens, "demand": args.demand,
+              "secrets_file": args.secrets_file}
     try:
         if args.service == "portal":
             from mock_services.portal.app import create_app
@@ -88,6 +109,57 @@ def build_app(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Fast
         parser.error(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}")
     except ValueError as exc:  # PolicyConfigError and friends: already one sentence
         parser.error(str(exc))
+
+
+def _check_ports(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    for flag, port in (("--port", args.port), ("--admin-port", args.admin_port)):
+        if port is not None and not 1 <= port <= 65535:
+            parser.error(f"{flag} {port} must be between 1 and 65535")
+    if args.admin_port == args.port:
+        parser.error(f"--admin-port {args.admin_port} must differ from --port")
+    for proxy in args.trusted_proxy:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            parser.error(f"--trusted-proxy {proxy!r} must be an IP address")
+
+
+def _admin_socket(args: argparse.Namespace, parser: argparse.ArgumentParser) -> socket.socket:
+    """The admin listener's socket, bound now so a taken port is one sentence, not a crash."""
+    family = socket.AF_INET6 if ":" in args.admin_host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.admin_host, args.admin_port))
+    except OSError as exc:
+        sock.close()
+        parser.error(f"--admin-port {args.admin_port} on {args.admin_host}: cannot bind "
+                     f"({exc.strerror or exc}); expected a free port")
+    sock.set_inheritable(True)
+    return sock
+
+
+class _AdminServer(uvicorn.Server):
+    """The admin listener's server: the client server owns the signals and ends it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """No handlers of its own (uvicorn would re-raise the signal after its exit)."""
+        yield
+
+
+async def _serve(main: uvicorn.Server, admin: uvicorn.Server | None,
+                 admin_sock: socket.socket | None) -> None:
+    """Serve the client listener until it exits, the admin listener alongside it."""
+    if admin is None or admin_sock is None:
+        await main.serve()
+        return
+    admin_task = asyncio.create_task(admin.serve(sockets=[admin_sock]))
+    try:
+        await main.serve()
+    finally:
+        admin.should_exit = True
+        await admin_task
 
 
 class _Server(uvicorn.Server):
@@ -116,12 +188,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, build, serve until SIGTERM (graceful) or SIGKILL (nothing acknowledged is lost)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if not 1 <= args.port <= 65535:
-        parser.error(f"--port {args.port} must be between 1 and 65535")
+    _check_ports(args, parser)
     app = build_app(args, parser)
+    trusted = list(args.trusted_proxy)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level,
-                            timeout_graceful_shutdown=10, access_log=False)
-    _Server(config).run()
+                            timeout_graceful_shutdown=10, access_log=False,
+                            proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    admin, admin_sock = None, None
+    if args.admin_port is not None:
+        admin_sock = _admin_socket(args, parser)
+        admin = _AdminServer(uvicorn.Config(
+            admin_app(app), log_level=args.log_level, access_log=False, lifespan="off",
+            proxy_headers=False, timeout_graceful_shutdown=2))
+    # one loop for both servers (asyncio's own: uvloop is not a dependency here)
+    asyncio.run(_serve(_Server(config), admin, admin_sock))
     return 0
 
 

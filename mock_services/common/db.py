@@ -43,8 +43,13 @@ def _retry_locked(step: Callable[[], object]) -> None:
 class Database:
     """One SQLite file with its schema; `read`/`write` run a function on a connection."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, synchronous: str = "FULL") -> None:
+        """`synchronous`: FULL for anything acknowledged; NORMAL (still crash-consistent in
+        WAL) only for state whose last moments may be forgotten (shared rate limits)."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous {synchronous!r}: expected FULL or NORMAL")
         self.path = path
+        self.synchronous = synchronous
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -61,7 +66,7 @@ class Database:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             _retry_locked(lambda: conn.execute("PRAGMA journal_mode=WAL"))
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._local.conn, self._local.generation = conn, self._generation
             with self._lock:
                 self._all.append(conn)

@@ -1,7 +1,8 @@
 """The services' error tree and the handlers that turn every error into a JSON 4xx/5xx.
 
 ServiceError
-├── BadRequest (400)          malformed header, missing Idempotency-Key
+├── BadRequest (400)          malformed outside the body (a header that breaks
+│                             its schema is a 400 from the validation handler)
 ├── Unauthorized (401)        no or expired session, wrong password
 ├── Forbidden (403)           someone else's record, non-loopback admin call
 ├── NotFound (404)
@@ -13,18 +14,25 @@ ServiceError
 └── Unavailable (503)         shed, upstream down; carries Retry-After
 (and sqlite3.OperationalError, e.g. locked past the busy timeout: 503 + Retry-After)
 
-Bodies are `{"error": "<one sentence>"}` (plus `detail` for validation errors).
+Bodies are `{"error": "<one sentence>"}` (`ErrorOut`), plus `detail` for validation errors
+(`ValidationErrorOut`). A request that breaks the schema in a header (a missing or malformed
+Idempotency-Key) is a 400; in its path, query or body, a 422. A 405 names the path's methods
+in `Allow`. Routes declare the errors they may answer with `responses(...)`, so the OpenAPI
+document lists every status a client can get (`schemathesis --checks all` holds it to that).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 
 class ServiceError(Exception):
@@ -104,24 +112,120 @@ class UpstreamFailed(ServiceError):
     status = 502
 
 
+MAX_PROBLEMS = 20  # a validation error lists at most this many problems
+
+
+class ErrorOut(BaseModel):
+    """Every error body: one sentence saying what went wrong (a shed 503 adds `"shed": true`)."""
+
+    error: str
+
+
+class ValidationProblem(BaseModel):
+    """One place where the request broke the schema."""
+
+    loc: list[str] = Field(description="where: location (path, query, header, body), then "
+                                       "field names and list indexes")
+    msg: str = Field(description="what is wrong there, in one sentence")
+    type: str = Field(description="pydantic's error type, e.g. missing, string_too_long")
+
+
+class ValidationErrorOut(ErrorOut):
+    """A 422 (or the 400 of a bad header): the first problem in `error`, every one (up to 20)
+    in `detail`; a domain rule broken (no schema problem) has no `detail`."""
+
+    detail: list[ValidationProblem] = Field(default_factory=list, max_length=MAX_PROBLEMS)
+
+
+_DESCRIPTIONS = {
+    400: "Malformed outside the body's schema: a missing or malformed header (Idempotency-Key "
+         "on a write), or a body that could not be read as JSON",
+    401: "No valid session, or wrong credentials",
+    403: "The caller may not do this (another's record, another role)",
+    404: "No such record, or not one the caller may see",
+    409: "The record's state forbids the change",
+    410: "The record expired",
+    413: "The body exceeds the service's limit",
+    422: "The request breaks the schema (detail says where) or a rule of the domain",
+    429: "Rate limited; Retry-After says when to come back",
+    502: "An upstream gave no usable answer; nothing was written",
+    503: "Temporarily unable (shed, overloaded, an upstream or the database busy); "
+         "Retry-After says when to come back",
+    504: "The work was done but the answer was lost (an injected fault)",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "whole seconds to wait before retrying",
+                                "schema": {"type": "integer", "minimum": 1}}}
+
+
+def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route or router that may answer these error statuses.
+
+    `descriptions` (keyed `s404=...`) replace the generic sentence with the route's own."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "model": ValidationErrorOut if status in (400, 422) else ErrorOut,
+            "description": descriptions.get(f"s{status}", _DESCRIPTIONS[status])}
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        out[status] = entry
+    return out
+
+
 def error_response(status: int, message: str, retry_after_s: float | None = None,
-                   **extra: Any) -> JSONResponse:
+                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     """The JSON error body, with Retry-After (whole seconds, at least 1) when given."""
-    headers = {}
+    all_headers = dict(headers or {})
     if retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after_s)))
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
+        all_headers["Retry-After"] = str(max(1, round(retry_after_s)))
+    return JSONResponse({"error": message, **extra}, status_code=status, headers=all_headers)
 
 
-def _validation_sentence(exc: RequestValidationError) -> str:
-    errors = exc.errors()
-    if not errors:
-        return "the request is invalid"
-    first = errors[0]
-    loc = ".".join(str(p) for p in first.get("loc", ()))
-    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return f"{loc}: {msg}{more}"
+def _header_name(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def _sentence(problem: dict[str, Any], more: int) -> str:
+    """One problem as a sentence: "body.items.0.quantity: ..." or "the X header is required"."""
+    loc = [str(p) for p in problem.get("loc", ())]
+    msg = str(problem.get("msg", "invalid value")).removeprefix("Value error, ")
+    if loc[:1] == ["header"] and len(loc) > 1:
+        name = _header_name(loc[1])
+        text = (f"the {name} header is required" if problem.get("type") == "missing"
+                else f"the {name} header is malformed: {msg}")
+    else:
+        text = f"{'.'.join(loc)}: {msg}"
+    return text + (f" (and {more} more problems)" if more else "")
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    """400 when a header is at fault (the request is malformed outside its body), else 422;
+    the sentence names the first problem of that kind."""
+    errors = list(exc.errors())
+    in_header = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("header",)]
+    status, first = (400, in_header[0]) if in_header else (422, errors[0] if errors else {})
+    message = _sentence(first, len(errors) - 1) if first else "the request is invalid"
+    detail = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg")),
+               "type": str(e.get("type", "value_error"))} for e in errors[:MAX_PROBLEMS]]
+    return error_response(status, message, detail=detail)
+
+
+def _routes(app: FastAPI) -> Iterable[Any]:
+    try:  # FastAPI >= 0.120 keeps included routers whole; this walks their routes
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI: the routes are flat already
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route at this path (a path's GET and PUT are two routes); a
+    literal path beats a template, as in the OpenAPI document (`/prescriptions/paper` is not
+    `/prescriptions/{tracking_code}`)."""
+    scope = {**request.scope, "method": ""}  # no method: any route at the path is PARTIAL
+    matching = [r for r in _routes(request.app) if r.matches(scope)[0] is Match.PARTIAL]
+    literal = [r for r in matching if "{" not in str(getattr(r, "path", "{"))]
+    return ", ".join(sorted({m for r in literal or matching for m in r.methods or ()}))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -133,13 +237,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        detail = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))}
-                  for e in exc.errors()[:20]]
-        return error_response(422, _validation_sentence(exc), detail=detail)
+        return _validation_response(exc)
 
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 lists the methods the path has
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return error_response(exc.status_code, str(exc.detail), headers=headers)
 
     async def database_busy(_: Request, exc: Exception) -> JSONResponse:
         # Past the busy timeout (writers queued behind other replicas): try again shortly.

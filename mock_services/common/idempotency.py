@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +18,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header
 
 from mock_services.common.db import Database
-from mock_services.common.errors import BadRequest, Unprocessable
 from mock_services.common.errors import Conflict as ConflictError
+from mock_services.common.errors import Unprocessable
 from policies.idempotency import IN_PROGRESS, NEW, PAYLOAD_MISMATCH, Conflict, New, Replay
 
 SCHEMA = """
@@ -32,7 +31,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 _PENDING = 0  # status of a key claimed by SqliteIdempotencyStore.begin, not finished yet
 KEY_PATTERN = r"^[A-Za-z0-9._:\-]{1,128}$"
-_KEY = re.compile(KEY_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -92,18 +90,22 @@ def run_once(conn: sqlite3.Connection, scope: str, key: str, digest: str, *, now
     return response, False
 
 
+IDEMPOTENCY_422 = ("The body breaks the schema (detail says where) or a rule of the domain, "
+                   "or the Idempotency-Key was already used with another body")
+
+
 async def _require_key(  # async: FastAPI would run a def in its thread pool
-    idempotency_key: Annotated[str | None, Header(max_length=128, pattern=KEY_PATTERN)] = None,
+    idempotency_key: Annotated[str, Header(
+        max_length=128, pattern=KEY_PATTERN,
+        description="the write's key: a retry with the same key and body gets the recorded "
+                    "answer (Idempotent-Replayed: true), never a second write")],
 ) -> str:
-    if idempotency_key is None:
-        raise BadRequest("the Idempotency-Key header is required on every write")
-    if not _KEY.match(idempotency_key):
-        raise BadRequest("Idempotency-Key must be 1-128 letters, digits or ._:-")
-    return idempotency_key
+    return idempotency_key  # missing or malformed: a 400 (a header problem) naming it
 
 
 IdempotencyKey = Annotated[str, Depends(_require_key)]
-"""A route parameter: the write's Idempotency-Key header, 400 when missing."""
+"""A route parameter: the write's Idempotency-Key header, required (the OpenAPI document says
+so), 400 when missing or malformed."""
 
 
 class SqliteIdempotencyStore:

@@ -43,18 +43,21 @@ class ServiceMiddleware:
                 return
         seen = 0
         status = 500
-        started = False
+        started = over = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
+                over = True
                 raise _TooLarge
             return message
 
         async def counting_send(message: Message) -> None:
             nonlocal status, started
+            if over and not started:
+                return  # the app's answer to a body cut short (FastAPI's 400): ours is 413
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
             await send(message)
@@ -65,6 +68,7 @@ class ServiceMiddleware:
         except _TooLarge:
             if started:
                 raise
+        if over and not started:  # a chunked body over the limit, however the app took it
             status = 413
             await self._reject(send, limit)
         route = scope.get("route")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, IPvAnyNetwork
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mock_services import seed as demo
+from mock_services.common.access import Secrets, read_secrets
 
 
 class ServiceSettings(BaseSettings):
@@ -24,10 +25,10 @@ class ServiceSettings(BaseSettings):
     doctors: Annotated[int, Field(ge=1, le=10_000)] = demo.DEFAULT_DOCTORS
     pharmacies: Annotated[int, Field(ge=1, le=10_000)] = demo.DEFAULT_PHARMACIES
     max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 4_000_000
-    # Client networks the admin routes answer besides loopback; empty (the default) is
-    # loopback only. Only the compose file sets it (CHAOSLAB_ADMIN_NETWORKS='["CIDR", ...]'),
-    # to its own network, so the chaos suite's container can reach the admin routes.
-    admin_networks: tuple[IPvAnyNetwork, ...] = ()
+    # The lab's secrets (mock_services.common.access): the admin token every admin request
+    # carries and the key that signs client addresses. None: a random admin token nobody else
+    # knows, and no stated client address believed.
+    secrets_file: Path | None = None
     # The scenario's service demand to emulate (mock_services.common.demand): read at start
     # when the file exists, and again on POST /admin/demand. None: no emulation.
     demand: Path | None = None
@@ -36,3 +37,14 @@ class ServiceSettings(BaseSettings):
         """The demo population these settings name (deterministic)."""
         return demo.demo_population(self.seed, self.citizens, self.employers, self.doctors,
                                     self.pharmacies)
+
+    @field_validator("secrets_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_secrets(value)  # SecretsError is a ValueError: one sentence, at start
+        return value
+
+    def lab_secrets(self) -> Secrets | None:
+        """The secrets the file holds (None without one)."""
+        return read_secrets(self.secrets_file) if self.secrets_file else None

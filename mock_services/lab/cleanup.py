@@ -27,9 +27,10 @@ def teardown(run_dir: Path, grace_s: float = 10.0,
     except state.NoLab:
         lab_state = None
     if lab_state is not None and not lab_state.embedded_proxy:
-        # an external proxy outlives us: remove what we created on it (if it is gone, so are they)
+        # an external proxy outlives us: remove what we created on it (if it is gone, so are
+        # they), by our names alone: other labs may share that Toxiproxy
         with contextlib.suppress(proxyapi.ProxyApiError):
-            proxyapi.delete(lab_state.toxiproxy_url, [x.name for x in lab_state.topology.links])
+            proxyapi.delete(lab_state.toxiproxy_url, lab_state.proxy_names())
     pids = {name: pid for name, pid in procs.read_pids(run_dir).items()
             if procs.belongs_to(pid, run_dir)}
     for pid in pids.values():

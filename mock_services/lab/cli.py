@@ -2,12 +2,15 @@
 
 Each returns the exit code: 0 done, 1 a failure (a service that did not start), 2 bad input
 (a port in use, no lab to stop). Errors are one sentence on stderr, never a traceback.
+A failed `up` removes the run directory it made, unless a process it started left a log there.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import os
+import shutil
 import signal
 import sys
 import threading
@@ -15,7 +18,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from mock_services.lab import state
+from mock_services.lab import procs, proxyapi, state
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, teardown
 from mock_services.lab.supervisor import up as start_lab
 from policies.resolve import short_digest
@@ -26,6 +29,33 @@ WATCH_INTERVAL_S = 0.5  # how often a foreground supervisor checks its lab is st
 def _fail(exc: LabError) -> int:
     print(f"chaoslab: {exc}", file=sys.stderr)
     return 2 if exc.bad_input else 1
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """`path` and those of its ancestors that do not exist yet, deepest first: what `up`
+    will make."""
+    missing = []
+    for p in (path, *path.absolute().parents):
+        if os.path.lexists(p):  # a dangling symlink is there too: never ours to remove
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_made(made: list[Path]) -> None:
+    """After a failed `up`: remove the directories it made, unless a process it started left
+    a log there (the error names that log); then the parents it made, if empty."""
+    if not made:
+        return
+    logs = procs.log_path(made[0], "any").parent
+    if any(logs.glob("*.log")):
+        return
+    shutil.rmtree(made[0], ignore_errors=True)
+    for parent in made[1:]:
+        try:
+            parent.rmdir()
+        except OSError:  # something else was put there meanwhile: not ours
+            return
 
 
 def up(args: argparse.Namespace) -> int:
@@ -41,9 +71,11 @@ def up(args: argparse.Namespace) -> int:
     # both stop a foreground lab, also when started where SIGINT was ignored (a background job)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        made = _missing_dirs(run_dir)
         try:
             lab = start_lab(LabConfig(run_dir, policies=getattr(args, "policies", "resilient")))
         except LabError as exc:
+            _remove_made(made)
             return _fail(exc)
         print(lab.state.describe(), flush=True)
         print(f"policies   {lab.state.policies} (sha256 {short_digest(lab.state.digest())}) "
@@ -67,11 +99,12 @@ def up(args: argparse.Namespace) -> int:
 
 
 def down(args: argparse.Namespace) -> int:
-    """Stop every process and proxy of the lab in --dir (also after a supervisor crash)."""
+    """Stop every process and proxy of the lab in --dir (also after a supervisor crash);
+    no lab map and no pid file there (never started, or already down) is bad input: 2."""
     run_dir: Path = args.dir
-    if not (run_dir / state.STATE_FILE).exists() and not (run_dir / "pids").is_dir():
+    if not (run_dir / state.STATE_FILE).exists() and not procs.read_pids(run_dir):
         print(f"chaoslab: no lab in {run_dir}; nothing to stop", file=sys.stderr)
-        return 0
+        return 2
     if (run_dir / state.STATE_FILE).exists():
         try:
             state.load(run_dir)
@@ -84,7 +117,8 @@ def down(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    """Tell what of the lab in --dir is up: 0 all up, 1 partly or not at all."""
+    """Tell what of the lab in --dir is up, its proxies on Toxiproxy included: 0 all up,
+    1 partly or not at all."""
     run_dir: Path = args.dir
     try:
         lab = Lab.attach(run_dir)
@@ -96,7 +130,25 @@ def status(args: argparse.Namespace) -> int:
     print(lab.state.describe())
     for name, is_up in running.items():
         print(f"{name:<10} {'up' if is_up else 'DOWN'}")
-    all_up = all(running.values())
+    proxies_up = _check_proxies(lab.state)
+    all_up = all(running.values()) and proxies_up
     print(f"lab is {'up' if all_up else 'partly down'} "
           f"(checked in {time.monotonic() - started:.2f} s)")
     return 0 if all_up else 1
+
+
+def _check_proxies(lab_state: state.LabState) -> bool:
+    """Print whether every proxy of the lab is on its Toxiproxy (naming each one missing):
+    a lab whose proxies were deleted, or whose Toxiproxy is gone, is not up."""
+    wanted = lab_state.proxy_names()
+    try:
+        present = set(proxyapi.names(lab_state.toxiproxy_url))
+    except proxyapi.ProxyApiError as exc:
+        print(f"proxies    DOWN ({exc})")
+        return False
+    missing = [name for name in wanted if name not in present]
+    for name in missing:
+        print(f"{name:<28} MISSING")
+    print(f"proxies    {len(wanted) - len(missing)} of {len(wanted)} on "
+          f"{lab_state.toxiproxy_url}")
+    return not missing

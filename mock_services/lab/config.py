@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mock_services.lab import ports, proxyapi
-from mock_services.lab.state import LabState
+from mock_services.lab.state import LabState, new_lab_id
 from mock_services.lab.topology import (
     LinkSpec,
     ServiceSpec,
@@ -94,7 +94,7 @@ def resolve(config: LabConfig) -> LabState:
     if url is None:
         url = f"http://{ports.HOST}:{free.pop()}"
     return LabState(config.run_dir.resolve(), resolved, url.rstrip("/"), embedded,
-                    config.policies, os.getpid())
+                    config.policies, os.getpid(), lab_id=new_lab_id())
 
 
 def _with_port(s: ServiceSpec, port: int) -> ServiceSpec:
@@ -102,6 +102,7 @@ def _with_port(s: ServiceSpec, port: int) -> ServiceSpec:
 
 
 def proxy_defs(lab: LabState) -> list[proxyapi.ProxyDef]:
-    return [proxyapi.ProxyDef(x.name, f"{ports.HOST}:{x.listen_port}",
+    """One proxy per link, named with the lab's id (`LabState.proxy_name`)."""
+    return [proxyapi.ProxyDef(lab.proxy_name(x.name), f"{ports.HOST}:{x.listen_port}",
                               f"{ports.HOST}:{lab.topology.service(x.target).port}")
             for x in lab.topology.links]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from mock_services.common.demand import Demand, ReplicaDemand, write_demand
+from mock_services.lab.access import admin_access
 from mock_services.lab.config import LabError
 from mock_services.lab.state import LabState
 
@@ -62,12 +63,13 @@ def for_lab(state: LabState, demand: Demand) -> Demand:
 
 
 def _reload(state: LabState) -> dict[str, str]:
-    """POST /admin/demand to every service: name -> "reloaded", or "down" when nothing
-    listens (it reads the file when it starts again)."""
+    """POST /admin/demand to every service's admin listener: name -> "reloaded", or "down"
+    when nothing listens (it reads the file when it starts again)."""
     out: dict[str, str] = {}
+    admin = admin_access(state)
     for s in state.topology.services:
         try:
-            r = httpx.post(state.url(s.name) + "/admin/demand", timeout=RELOAD_TIMEOUT_S)
+            r = admin.post(s.name, "/admin/demand", timeout_s=RELOAD_TIMEOUT_S)
         except httpx.ConnectError:
             out[s.name] = "down"
             continue

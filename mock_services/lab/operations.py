@@ -61,7 +61,7 @@ def served(metrics_text: str) -> int:
 
 def _served(lab: Lab, name: str) -> int | None:
     try:
-        r = httpx.get(lab.state.url(name) + "/metrics", timeout=1.0)
+        r = lab.admin().get(name, "/metrics", timeout_s=1.0)
     except httpx.HTTPError:
         return None
     return served(r.text) if r.status_code == 200 else None

@@ -13,11 +13,21 @@ The policy set is recorded three ways: `policies`, the human label (a preset nam
 given); `policies_file`, the resolved set every process of the lab was handed
 (`<run_dir>/policies.json`); `policies_digest`, its sha256. A map without a file (the compose
 lab's: its services resolve the preset name they were started with) resolves the label.
+
+Every lab started by `lab up` has an id (`lab_id`, 8 hex characters from `secrets`), and
+every proxy it creates is named `<lab_id>-<link>` ("3f9a12c0-client-portal-a"), so two labs
+can share one Toxiproxy: each creates, heals and deletes only its own proxies. Scenarios,
+faults and the topology name links by their logical name ("client-portal-a"); `proxy_name`
+is the one place that maps a link to its proxy. A map without an id names its proxies by
+their links alone: the compose lab's (its Toxiproxy container is its own and loads those
+fixed names from deploy/toxiproxy.json) and maps written before labs had ids.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,6 +45,13 @@ from policies.presets import PolicySet
 from policies.resolve import load_policies, policies_digest, resolve_policies
 
 STATE_FILE = "lab.json"
+LAB_ID_BYTES = 4  # 8 hex characters: two labs on one Toxiproxy never draw the same
+_LAB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")  # a valid prefix of a proxy name
+
+
+def new_lab_id() -> str:
+    """A fresh lab id, unguessable and short enough to read in a proxy's name."""
+    return secrets.token_hex(LAB_ID_BYTES)
 
 
 class NoLab(RuntimeError):
@@ -56,6 +73,7 @@ class LabState:
     docker_project: str = ""  # "": processes with pid files; else that compose project
     policies_file: str = ""  # the resolved set handed to every process; "": resolve the label
     policies_digest: str = ""  # sha256 of that file's text
+    lab_id: str = ""  # "": proxies named by their links alone (the compose lab, old maps)
 
     def policy_set(self) -> PolicySet:
         """The lab's resolved policy set (`PolicyConfigError` when it cannot be read)."""
@@ -78,6 +96,15 @@ class LabState:
             if link.source == source and link.target == target:
                 return link
         raise KeyError(f"no link {source}->{target}")
+
+    def proxy_name(self, link: str) -> str:
+        """The name of the Toxiproxy proxy carrying `link` (a link's logical name, as the
+        topology, faults and scenarios name it): `<lab_id>-<link>`."""
+        return f"{self.lab_id}-{link}" if self.lab_id else link
+
+    def proxy_names(self) -> list[str]:
+        """The names of every proxy of the lab, in link order: all it may create or delete."""
+        return [self.proxy_name(x.name) for x in self.topology.links]
 
     def proxied_url(self, source: str, target: str) -> str:
         """The address `source` uses to reach `target`: the listen address of their proxy."""
@@ -106,6 +133,8 @@ class LabState:
             "topology": asdict(self.topology), "toxiproxy_url": self.toxiproxy_url,
             "embedded_proxy": self.embedded_proxy, "policies": self.policies,
             "supervisor_pid": self.supervisor_pid}
+        if self.lab_id:
+            data["lab_id"] = self.lab_id
         if self.addresses:
             data["addresses"] = dict(self.addresses)
         if self.docker_project:
@@ -123,7 +152,8 @@ class LabState:
         """The human map printed by `lab up` and `lab status`: every service's address."""
         t = self.topology
         lines = [f"toxiproxy  {self.toxiproxy_url}"
-                 f"{' (embedded)' if self.embedded_proxy else ' (external)'}"]
+                 f"{' (embedded)' if self.embedded_proxy else ' (external)'}"
+                 f"{f'  lab id {self.lab_id}' if self.lab_id else ''}"]
         for rack in t.racks:
             for s in t.rack_services(rack):
                 lines.append(f"{s.name:<10} {self.url(s.name):<24} {rack}  ({s.kind})")
@@ -131,7 +161,8 @@ class LabState:
             for link in t.switch_links(switch):
                 listen = self.proxied_url(link.source, link.target).removeprefix("http://")
                 target = self.url(link.target).removeprefix("http://")
-                lines.append(f"{link.name:<20} {listen:<16} -> {target}  {switch}")
+                lines.append(f"{self.proxy_name(link.name):<28} {listen:<16} -> {target}  "
+                             f"{switch}")
         lines.append(f"run dir    {self.run_dir}")
         return "\n".join(lines)
 
@@ -157,13 +188,17 @@ def load(run_dir: Path) -> LabState:
             {str(k): str(v) for k, v in dict(data.get("addresses", {})).items()},
             str(data.get("docker_project", "")),
             policies_file=str(data.get("policies_file", "")),
-            policies_digest=str(data.get("policies_digest", "")))
+            policies_digest=str(data.get("policies_digest", "")),
+            lab_id=str(data.get("lab_id", "")))
     except KeyError as exc:
         raise NoLab(f"{path}: missing key {exc.args[0]!r}; expected the map written by "
                     "'lab up' or 'python -m chaoslab.compose'") from None
     except (TypeError, ValueError) as exc:  # TopologyError is a ValueError
         raise NoLab(f"{path}: {exc}") from None
     _check_addresses(lab_state, path)
+    if lab_state.lab_id and not _LAB_ID.fullmatch(lab_state.lab_id):
+        raise NoLab(f"{path}: lab_id is {lab_state.lab_id!r}; expected 1 to 32 letters, digits, "
+                    "'_', '.' or '-', starting with a letter or digit")
     return lab_state
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -10,17 +11,21 @@ import anyio
 import httpx
 from fastapi import FastAPI
 
+from mock_services.common.access import split_admin
 from mock_services.common.app import base_app
 from mock_services.common.clock import Clock, SystemClock
 from mock_services.common.emulation import Emulator, Sleep, install
+from mock_services.common.faults import FaultInjector, fault_router
 from mock_services.common.metrics import Metrics
 from mock_services.portal import store
 from mock_services.portal.admission import AdmissionMiddleware
 from mock_services.portal.context import PortalContext
 from mock_services.portal.events import EventLog
+from mock_services.portal.limits import SharedLimits
 from mock_services.portal.payments import PaymentWorker
 from mock_services.portal.routes import admin, auth, drafts, lists, prescriptions, records
 from mock_services.portal.routes import workshops as workshop_routes
+from mock_services.portal.security import hash_password
 from mock_services.portal.settings import PortalSettings
 from mock_services.portal.upstream import UpstreamClient
 from policies.presets import PolicySet
@@ -46,15 +51,14 @@ def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
             events=events, replica_id=settings.replica_id)
         for name, url in settings.upstreams.items()
     }
-    by_account, by_source = (policy_set.login_limit.build() if policy_set.login_limit
-                             else (None, None))
     return PortalContext(
         settings=settings, db=db, clock=clock, rng=rng, policies=policy_set,
         upstreams=upstreams, metrics=metrics, events=events,
         cache=policy_set.cache.build() if policy_set.cache else None,
         admission=AdmissionController(policy_set.admission) if policy_set.admission else None,
-        login_by_account=by_account, login_by_source=by_source,
+        limits=SharedLimits(settings.data_dir),
         hashing=anyio.CapacityLimiter(settings.max_concurrent_hashes),
+        dummy_hash=hash_password(secrets.token_urlsafe(16), settings.scrypt_n),
         demand=Emulator(f"portal-{settings.replica_id}", settings.demand, sleep,
                         replica=settings.replica_id, now=clock.now))
 
@@ -81,9 +85,10 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
         # The upstream clients and the event log stay open: an in-process test client may
         # run the lifespan more than once, and the process exit closes them anyway.
         ctx.db.close()
+        ctx.limits.close()
 
     app = base_app("portal", VERSION, settings.max_body_bytes,
-                   admin_networks=settings.admin_networks, lifespan=lifespan)
+                   lab_secrets=settings.lab_secrets(), lifespan=lifespan)
     metrics: Metrics = app.state.metrics
     ctx = _context(settings, policies, clock=the_clock, rng=the_rng,
                    transports=transports or {}, metrics=metrics, log_events=log_events,
@@ -91,9 +96,12 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
     holder["ctx"] = ctx
     app.state.ctx = ctx
     install(app, ctx.demand)
+    # the admin fault route: a degraded_replica fault sets the emulated demand's speed
+    app.state.faults = FaultInjector(the_clock)
+    app.include_router(fault_router())
     if ctx.admission is not None:
         app.add_middleware(AdmissionMiddleware, controller=ctx.admission, clock=the_clock,
                            metrics=metrics)
     for module in (auth, records, workshop_routes, lists, prescriptions, drafts, admin):
         app.include_router(module.router)
-    return app
+    return split_admin(app)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Header
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mock_services.common.errors import Forbidden, Unauthorized
 from mock_services.portal.context import Ctx
@@ -22,13 +23,19 @@ class Principal:
     role: Role
 
 
+# The OpenAPI document's security scheme (what schemathesis and clients read): our own 401
+# sentence answers a missing or non-Bearer header, not FastAPI's.
+_BEARER = HTTPBearer(auto_error=False, description="the token POST /auth/login (or /auth/otp) "
+                     "gave; sessions live in the shared database, so any replica accepts it")
+
+
 async def _principal(
     ctx: Ctx,
-    authorization: Annotated[str | None, Header(max_length=200)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
 ) -> Principal:
-    if authorization is None or not authorization.startswith("Bearer "):
+    if bearer is None:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
-    digest = token_digest(authorization.removeprefix("Bearer ").strip())
+    digest = token_digest(bearer.credentials.strip())
     now = ctx.clock.now()
     row = await ctx.db.aread(lambda c: c.execute(
         "SELECT national_id, role, expires_s FROM sessions WHERE token_hash=?",

@@ -15,11 +15,11 @@ from mock_services.common.emulation import Emulator
 from mock_services.common.errors import Unavailable
 from mock_services.common.metrics import Metrics
 from mock_services.portal.events import EventLog
+from mock_services.portal.limits import SharedLimits
 from mock_services.portal.settings import PortalSettings
 from mock_services.portal.upstream import UpstreamClient
 from policies.cache import StaleIfErrorCache
 from policies.presets import PolicySet
-from policies.ratelimit import KeyedTokenBucket
 from policies.shedding import AdmissionController
 
 
@@ -37,22 +37,22 @@ class PortalContext:
     events: EventLog
     cache: StaleIfErrorCache[object] | None
     admission: AdmissionController | None
-    login_by_account: KeyedTokenBucket | None
-    login_by_source: KeyedTokenBucket | None
+    limits: SharedLimits  # login, recovery and lookup limits, shared by the replicas
     hashing: anyio.CapacityLimiter
+    dummy_hash: str  # verified when an account does not exist: a real hash's cost
     demand: Emulator  # the scenario's service demand, emulated (a pass-through without one)
 
     def reset_policies(self) -> None:
         """Fresh policy state, as at start: breakers closed, budgets, throttles and hedge
         statistics empty, the admission limit at its initial value, login limits full.
         Caches keep their content. The chaos suite calls it between tests, so that no test
-        inherits a breaker opened, or a limit cut, by the one before."""
+        inherits a breaker opened, or a limit cut, by the one before. The limits are shared:
+        one replica's reset fills them for every replica."""
         for name, client in self.upstreams.items():
             client.pipeline = self.policies.client_for(name).build(name)
         if self.admission is not None:
             self.admission.reset()
-        if self.policies.login_limit is not None:
-            self.login_by_account, self.login_by_source = self.policies.login_limit.build()
+        self.limits.clear()
 
     def upstream(self, name: str) -> UpstreamClient:
         """The client of upstream `name`; 503 when this replica was started without it."""

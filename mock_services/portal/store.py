@@ -58,6 +58,10 @@ CREATE TABLE IF NOT EXISTS paper_prescriptions (
     items TEXT NOT NULL, dispensed_on TEXT NOT NULL, registered_s REAL NOT NULL,
     idem_key TEXT NOT NULL, PRIMARY KEY (pharmacy_id, control_no)
 );
+CREATE TABLE IF NOT EXISTS trusted_sources (
+    national_id TEXT NOT NULL, source TEXT NOT NULL, until_s REAL NOT NULL,
+    PRIMARY KEY (national_id, source)
+);
 CREATE TABLE IF NOT EXISTS draft_versions (
     owner_id TEXT NOT NULL, form_id TEXT NOT NULL, version INTEGER NOT NULL,
     data TEXT NOT NULL, saved_s REAL NOT NULL, idem_key TEXT NOT NULL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 
@@ -14,11 +14,19 @@ from mock_services.common.app import base_app
 from mock_services.common.clock import Clock, SystemClock
 from mock_services.common.db import Database
 from mock_services.common.emulation import Emulator, install
+from mock_services.common.errors import responses
 from mock_services.common.faults import FaultInjector, fault_router
 from mock_services.common.settings import ServiceSettings
 
 VERSION = "1.0.0"
 META_SCHEMA = "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+
+
+def errors(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` of an upstream route: `statuses`, and what every route with the
+    `Faults` dependency may answer: 503 (an injected outage, the database busy) and 504 (an
+    injected lost response)."""
+    return responses(*statuses, 503, 504, **descriptions)
 
 
 def seed_once(db: Database, marker: str, fill: Callable[[sqlite3.Connection], None]) -> None:
@@ -45,7 +53,7 @@ def upstream_app(name: str, settings: ServiceSettings, schema: str,
         db.close()
 
     app = base_app(name, VERSION, settings.max_body_bytes,
-                   admin_networks=settings.admin_networks, lifespan=lifespan)
+                   lab_secrets=settings.lab_secrets(), lifespan=lifespan)
     the_clock = clock or SystemClock()
     app.state.db = db
     app.state.clock = the_clock

@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common import idempotency
-from mock_services.common.app import Loopback
+from mock_services.common.access import AdminOnly, split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.errors import NotFound
 from mock_services.common.faults import Faults
 from mock_services.common.settings import ServiceSettings
-from mock_services.upstreams.base import ClockDep, Db, upstream_app
+from mock_services.upstreams.base import ClockDep, Db, errors, upstream_app
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS payments (
@@ -30,7 +30,7 @@ PaymentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:\-]{1,80}$")]
 class PaymentIn(BaseModel):
     """POST /payments: charge `amount_rial` to `payer` for `payment_id`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     payment_id: PaymentId
     payer: Annotated[str, Field(pattern=r"^\d{10}$")]
     amount_rial: Annotated[int, Field(gt=0, le=10**15)]
@@ -70,7 +70,10 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
     """The payment gateway."""
     app = upstream_app("payment", settings, SCHEMA, clock)
 
-    @app.post("/payments", tags=["payment"], status_code=201, response_model=PaymentOut)
+    @app.post("/payments", tags=["payment"], status_code=201, response_model=PaymentOut,
+              responses={200: {"model": PaymentOut, "description": "Already paid (under another "
+                               "key): the first payment, nothing charged again"},
+                         **errors(400, 413, 422, s422=idempotency.IDEMPOTENCY_422)})
     async def pay(body: PaymentIn, key: idempotency.IdempotencyKey, db: Db, clock: ClockDep,
                   faults: Faults) -> JSONResponse:
         """Charge once; a retry with the same key (or the same payment ID) charges nothing more."""
@@ -82,7 +85,8 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 
-    @app.get("/payments/{payment_id}", tags=["payment"])
+    @app.get("/payments/{payment_id}", tags=["payment"],
+             responses=errors(404, s404="No payment with this ID"))
     async def get_payment(payment_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:\-]{1,80}$")],
                           db: Db, faults: Faults) -> PaymentOut:
         """One payment's status (how a caller resolves a lost response)."""
@@ -94,11 +98,11 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
                           amount_rial=row["amount_rial"], receipt=row["receipt"])
 
     @app.get("/admin/payments", tags=["admin"])
-    async def all_payments(db: Db, _: Loopback) -> PaymentsOut:
+    async def all_payments(db: Db, _: AdminOnly) -> PaymentsOut:
         """Every payment made, for the chaos suite's final-state check (loopback only)."""
         rows = await db.aread(lambda c: c.execute("SELECT * FROM payments").fetchall())
         return PaymentsOut(payments=[PaymentOut(payment_id=r["payment_id"], payer=r["payer"],
                                                 amount_rial=r["amount_rial"], receipt=r["receipt"])
                                      for r in rows])
 
-    return app
+    return split_admin(app)

@@ -7,16 +7,17 @@ import sqlite3
 from typing import Annotated
 
 from fastapi import FastAPI, Path
-from pydantic import AfterValidator, BaseModel
+from pydantic import BaseModel
 
+from mock_services.common.access import split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.errors import NotFound
 from mock_services.common.faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.insurance_list import INSURED_SHARE_PCT, pct
-from mock_services.domain.national_id import national_id_problem
+from mock_services.domain.national_id import NationalIdPath
 from mock_services.seed import insurance_history
-from mock_services.upstreams.base import Db, seed_once, upstream_app
+from mock_services.upstreams.base import Db, errors, seed_once, upstream_app
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -30,16 +31,9 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_by_workshop ON history (workshop_code);
 """
 PAYSLIP_MONTHS = 6
+NO_PERSON = errors(404, s404="No person with this national ID in the registry")
 
 
-def _valid(value: str) -> str:
-    problem = national_id_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-NidPath = Annotated[str, Path(pattern=r"^\d{10}$"), AfterValidator(_valid)]
 WorkshopPath = Annotated[str, Path(pattern=r"^\d{10}$")]
 
 
@@ -148,8 +142,8 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
 
     seed_once(app.state.db, f"seed:{settings.seed}", fill)
 
-    @app.get("/persons/{national_id}", tags=["registry"])
-    async def person(national_id: NidPath, db: Db, faults: Faults) -> PersonOut:
+    @app.get("/persons/{national_id}", tags=["registry"], responses=NO_PERSON)
+    async def person(national_id: NationalIdPath, db: Db, faults: Faults) -> PersonOut:
         """Who holds this national ID."""
         row = await db.aread(lambda c: c.execute(
             "SELECT * FROM persons WHERE national_id=?", (national_id,)).fetchone())
@@ -158,15 +152,15 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
             raise NotFound(f"no person with national ID {national_id} in the registry")
         return PersonOut(**dict(row))
 
-    @app.get("/persons/{national_id}/history", tags=["registry"])
-    async def history(national_id: NidPath, db: Db, faults: Faults) -> HistoryOut:
+    @app.get("/persons/{national_id}/history", tags=["registry"], responses=NO_PERSON)
+    async def history(national_id: NationalIdPath, db: Db, faults: Faults) -> HistoryOut:
         """The person's monthly insurance records."""
         records = await db.aread(lambda c: _history(c, national_id))
         await faults.after_commit()
         return HistoryOut(national_id=national_id, records=records)
 
-    @app.get("/persons/{national_id}/payslips", tags=["registry"])
-    async def payslips(national_id: NidPath, db: Db, faults: Faults) -> PayslipsOut:
+    @app.get("/persons/{national_id}/payslips", tags=["registry"], responses=NO_PERSON)
+    async def payslips(national_id: NationalIdPath, db: Db, faults: Faults) -> PayslipsOut:
         """The person's last pay slips, derived from their insured wages."""
         records = await db.aread(lambda c: _history(c, national_id))
         await faults.after_commit()
@@ -176,18 +170,18 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
                  for r in reversed(records[-PAYSLIP_MONTHS:])]
         return PayslipsOut(national_id=national_id, payslips=slips)
 
-    @app.get("/persons/{national_id}/eligibility", tags=["registry"])
-    async def eligibility(national_id: NidPath, db: Db, faults: Faults) -> EligibilityOut:
+    @app.get("/persons/{national_id}/eligibility", tags=["registry"], responses=NO_PERSON)
+    async def eligibility(national_id: NationalIdPath, db: Db, faults: Faults) -> EligibilityOut:
         """Whether the person is insured (a prescription and its dispensing need it)."""
         answer = await db.aread(lambda c: _eligibility(c, national_id))
         await faults.after_commit()
         return answer
 
-    @app.get("/workshops/{code}", tags=["registry"])
+    @app.get("/workshops/{code}", tags=["registry"], responses=errors())
     async def workshop(code: WorkshopPath, db: Db, faults: Faults) -> WorkshopStandingOut:
         """The registry's records under a workshop code (none yet for a new workshop)."""
         answer = await db.aread(lambda c: _standing(c, code))
         await faults.after_commit()
         return answer
 
-    return app
+    return split_admin(app)

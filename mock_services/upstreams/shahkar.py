@@ -7,12 +7,13 @@ import sqlite3
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
+from mock_services.common.access import split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.mobile import Mobile
 from mock_services.domain.national_id import NationalId
-from mock_services.upstreams.base import Db, seed_once, upstream_app
+from mock_services.upstreams.base import Db, errors, seed_once, upstream_app
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ownership (
@@ -24,7 +25,7 @@ CREATE TABLE IF NOT EXISTS ownership (
 class MatchQuery(BaseModel):
     """POST /shahkar: does `mobile` belong to `national_code`?"""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     mobile: Mobile
     national_code: NationalId
 
@@ -46,7 +47,7 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
 
     seed_once(app.state.db, f"seed:{settings.seed}", fill)
 
-    @app.post("/shahkar", tags=["shahkar"])
+    @app.post("/shahkar", tags=["shahkar"], responses=errors(400, 413))
     async def match(query: MatchQuery, db: Db, faults: Faults) -> MatchAnswer:
         """Whether the mobile is registered to the national ID."""
         row = await db.aread(lambda c: c.execute(
@@ -55,4 +56,4 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
         await faults.after_commit()
         return MatchAnswer(matched=row is not None)
 
-    return app
+    return split_admin(app)

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common import idempotency
-from mock_services.common.app import Loopback
+from mock_services.common.access import AdminOnly, split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.mobile import MOBILE_PATTERN, Mobile, normalise_mobile
-from mock_services.upstreams.base import ClockDep, Db, upstream_app
+from mock_services.upstreams.base import ClockDep, Db, errors, upstream_app
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -29,7 +29,7 @@ CREATE INDEX IF NOT EXISTS outbox_mobile ON outbox (mobile, id);
 class SmsIn(BaseModel):
     """POST /sms: send `text` to `mobile`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     mobile: Mobile
     text: Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -66,7 +66,8 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
     """The SMS gateway."""
     app = upstream_app("sms", settings, SCHEMA, clock)
 
-    @app.post("/sms", tags=["sms"], status_code=202, response_model=SmsOut)
+    @app.post("/sms", tags=["sms"], status_code=202, response_model=SmsOut,
+              responses=errors(400, 413, 422, s422=idempotency.IDEMPOTENCY_422))
     async def send(body: SmsIn, key: idempotency.IdempotencyKey, db: Db, clock: ClockDep,
                    faults: Faults) -> JSONResponse:
         """Accept a message once per key."""
@@ -79,7 +80,7 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
 
     @app.get("/admin/messages", tags=["admin"])
     async def messages(mobile: Annotated[str, Query(pattern=MOBILE_PATTERN)], db: Db,
-                       _: Loopback, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Messages:
+                       _: AdminOnly, limit: Annotated[int, Query(ge=1, le=100)] = 10) -> Messages:
         """What the phone with this number received (loopback only): drivers read codes here."""
         number = normalise_mobile(mobile)
         rows = await db.aread(lambda c: c.execute(
@@ -88,4 +89,4 @@ def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI
         return Messages(messages=[Message(message_id=r["id"], mobile=r["mobile"], text=r["text"],
                                           sent_s=r["sent_s"]) for r in rows])
 
-    return app
+    return split_admin(app)

@@ -58,10 +58,10 @@ def login_all(lab: Lab, n: int) -> list[tuple[str, str]]:
 
 def wait_applied(lab: Lab, keys: Sequence[str], deadline_s: float) -> None:
     """Poll the portal until every key is applied at least once (or fail at the deadline)."""
-    url = lab.state.url(lab.state.topology.portals()[0].name) + "/admin/applied"
+    admin, portal = lab.admin(), lab.state.topology.portals()[0].name
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        applied = applied_by_logical_key(httpx.get(url, timeout=5.0).json())
+        applied = applied_by_logical_key(admin.get(portal, "/admin/applied").json())
         if all(applied.get(k, 0) >= 1 for k in keys):
             return
         time.sleep(POLL_S)  # a poll with a deadline, not a synchronisation by sleep

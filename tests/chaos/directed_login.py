@@ -1,9 +1,10 @@
 """Directed login runs: waves of real logins, each user from an address of its own.
 
-uvicorn trusts X-Forwarded-For from 127.0.0.1 (its default `forwarded_allow_ips`), and every
-lab client connects from there, so a login carrying `X-Forwarded-For: 10.x.y.z` is seen by
-the portal as coming from that address: that is how the lab tells users and attackers apart
-for the per-source login limit, and keeps one test's logins from spending another's budget.
+Every lab client connects from 127.0.0.1, so these logins state their address as the load
+balancer does, in the signed X-Chaoslab-Client headers (the lab's client key): the portal
+then sees each as coming from that address. That is how the lab tells users and attackers
+apart for the per-source login limit, and keeps one test's logins from spending another's
+budget. (X-Forwarded-For is not believed: anyone could send it.)
 """
 
 from __future__ import annotations
@@ -38,18 +39,24 @@ def source(group: int, i: int) -> str:
     return f"10.{group}.{i // 250}.{i % 250 + 1}"
 
 
-def login_op(person: Person, address: str,
+def stated(lab: Lab, address: str) -> dict[str, str]:
+    """The signed headers that make the portal see a request as coming from `address`."""
+    return lab.admin().client_headers(address)
+
+
+def login_op(lab: Lab, person: Person, address: str,
              password: str | None = None) -> Callable[[str], http.HttpRequest]:
     """A login request of `person` (with `password`, theirs by default) from `address`."""
     req = api.login(person.national_id, person.password if password is None else password)
-    return lambda _token: replace(req, headers={**req.headers, "X-Forwarded-For": address})
+    headers = {**req.headers, **stated(lab, address)}
+    return lambda _token: replace(req, headers=headers)
 
 
 def login_wave(lab: Lab, injector: Injector, preset: str, users: Sequence[Person],
                group: int) -> None:
     """Every user of `users` logs in once, all at once, through the `user` policies."""
     run_ops(lab, injector, preset,
-            [("login", login_op(p, source(group, i)), i) for i, p in enumerate(users)],
+            [("login", login_op(lab, p, source(group, i)), i) for i, p in enumerate(users)],
             login=False)
 
 
@@ -63,7 +70,7 @@ def warm_logins(lab: Lab, users: Sequence[Person], group: int) -> list[tuple[str
     with httpx.Client(timeout=30.0) as client:
         for i, p in enumerate(users):
             r = client.post(url, json={"national_id": p.national_id, "password": p.password},
-                            headers={"X-Forwarded-For": source(group, i)})
+                            headers=stated(lab, source(group, i)))
             assert r.status_code == 200, f"warm-up login of citizen {i}: {r.status_code} {r.text}"
             out.append((p.national_id, str(r.json()["token"])))
     return out

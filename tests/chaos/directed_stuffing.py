@@ -15,7 +15,7 @@ from mock_services.lab.supervisor import Lab
 from mock_services.seed import Person
 from scenario.history import ATTACKER, OpType
 from tests.chaos.bots import Bots
-from tests.chaos.directed_login import source
+from tests.chaos.directed_login import source, stated
 
 ATTACK_GROUP = 66  # attackers' addresses: 10.66.x.y, none shared with a legitimate user
 # Each attacker sends at most this many attempts a second (a bot paced per connection): on an
@@ -26,12 +26,13 @@ LOGIN_PATH = "/auth/login"
 
 
 async def _attacker(base_url: str, injector: Injector, n: int, victims: Sequence[Person],
-                    until_s: float) -> None:
-    """Attacker `n`: wrong-password logins round the victims, paced, until `until_s`."""
+                    until_s: float, address: dict[str, str]) -> None:
+    """Attacker `n`: wrong-password logins round the victims, paced, until `until_s`, from
+    the address the signed headers `address` state (each attacker a source of its own, as
+    the load balancer would see a botnet)."""
     process, i, next_s = f"{ATTACKER}{n}", 0, 0.0
     bot = Bots(base_url)
-    headers = {"Content-Type": "application/json",
-               "X-Forwarded-For": source(ATTACK_GROUP, n)}
+    headers = {"Content-Type": "application/json", **address}
     try:
         while (now := injector.clock()) < until_s:
             await asyncio.sleep(max(0.0, next_s - now))  # the bot's pace, not a synchronisation
@@ -56,11 +57,11 @@ async def _attacker(base_url: str, injector: Injector, n: int, victims: Sequence
 
 
 async def _user(client: httpx.AsyncClient, url: str, injector: Injector, i: int,
-                person: Person, group: int) -> None:
+                person: Person, address: dict[str, str]) -> None:
     op = injector.history.invoke(f"user-{i}", "login", injector.clock(), priority=1)
     r = await client.post(url, json={"national_id": person.national_id,
                                      "password": person.password},
-                          headers={"X-Forwarded-For": source(group, i)}, timeout=30.0)
+                          headers=address, timeout=30.0)
     kind: OpType = "ok" if r.status_code == 200 else "fail"
     injector.history.complete(op, kind, injector.clock(),
                               error="" if kind == "ok" else f"http_{r.status_code}")
@@ -77,13 +78,14 @@ def stuff(lab: Lab, injector: Injector, *, attackers: int, victims: Sequence[Per
     async def main() -> None:
         async with httpx.AsyncClient(limits=limits) as client:
             until = injector.clock() + attack_s
-            attack = [asyncio.ensure_future(_attacker(base_url, injector, n, victims, until))
-                      for n in range(attackers)]
+            attack = [asyncio.ensure_future(_attacker(
+                base_url, injector, n, victims, until, stated(lab, source(ATTACK_GROUP, n))))
+                for n in range(attackers)]
             await asyncio.sleep(user_gap_s)  # pacing of the arrivals, not synchronisation
             legit = []
             for i, person in enumerate(users):
                 legit.append(asyncio.ensure_future(_user(client, url, injector, i, person,
-                                                         group)))
+                                                         stated(lab, source(group, i)))))
                 await asyncio.sleep(user_gap_s)
             await asyncio.wait_for(asyncio.gather(*legit, *attack), timeout=attack_s + 60.0)
 

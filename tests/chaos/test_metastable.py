@@ -24,7 +24,6 @@ import random
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from chaoslab.pytest_plugin import LabFactory, lab_injector
@@ -72,7 +71,7 @@ def _run(lab: Lab, injector: Injector, preset: str, seed: int = 5) -> Verdicts:
     nid = demo_population().citizens[0].national_id
     bots = Bots(lab.state.proxied_url("portal-a", "registry"))
     history, clock = injector.history, injector.clock
-    httpx.post(lab.state.url("registry") + "/admin/fault", timeout=5.0, json={
+    lab.admin().post("registry", "/admin/fault", json={
         "mode": "capacity", "n": 1, "delay_ms": SERVICE_MS}).raise_for_status()
 
     async def attempt(timeout_s: float) -> tuple[Outcome, None]:

@@ -135,8 +135,7 @@ class LabMachine(RuleBasedStateMachine):
         for portal in self.lab.state.topology.portals():
             if running.get(portal.name):
                 try:
-                    r = httpx.get(self.lab.state.url(portal.name) + "/admin/applied",
-                                  timeout=5.0)
+                    r = self.lab.admin().get(portal.name, "/admin/applied")
                 except httpx.HTTPError:
                     continue
                 if r.status_code == 200:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from mock_services.common.access import admin_app
 from mock_services.common.clock import Clock, ManualClock
 from mock_services.common.emulation import Sleep
 from mock_services.common.faults import FaultConfig
@@ -64,11 +65,24 @@ class Lab:
         transport = httpx.ASGITransport(app=app, client=(host, 50000))
         return httpx.AsyncClient(transport=transport, base_url="http://portal")
 
+    @staticmethod
+    def admin(app: FastAPI) -> httpx.AsyncClient:
+        """A client of `app`'s admin listener, with its admin token."""
+        transport = httpx.ASGITransport(app=admin_app(app), client=("127.0.0.1", 50001))
+        return httpx.AsyncClient(transport=transport, base_url="http://admin",
+                                 headers={"Authorization": f"Bearer {app.state.admin_token}"})
+
+    async def applied(self) -> dict[str, int]:
+        """GET /admin/applied on a replica of the shared database (its admin listener)."""
+        async with self.admin(self.portal()) as c:
+            counts: dict[str, int] = (await c.get("/admin/applied")).json()
+            return counts
+
     def fault(self, name: str, **config: Any) -> None:
         self.upstreams[name].state.faults.set(FaultConfig(**config))
 
     async def sms_code(self, mobile: str) -> str:
-        async with self.client(self.upstreams["sms"]) as c:
+        async with self.admin(self.upstreams["sms"]) as c:
             r = await c.get("/admin/messages", params={"mobile": mobile})
             text: str = r.json()["messages"][0]["text"]
             return text.rsplit(" ", 1)[-1]

@@ -192,7 +192,8 @@ async def test_portal_holds_one_worker_per_request(lab: Lab, tmp_path: Path) -> 
             assert pool.busy == 1 and len(sleep.pending) == 1  # serialised: one worker
             full = await client.get(url, headers=headers)  # the waiting room is full
             assert full.status_code == 503 and "queue is full" in full.json()["error"]
-            metrics = (await client.get("/metrics")).text
+            async with lab.admin(app) as admin:
+                metrics = (await admin.get("/metrics")).text
             assert "emulated_busy_workers 1.0" in metrics
             assert "emulated_queue_length 1.0" in metrics
             sleep.release()
@@ -210,7 +211,8 @@ async def test_portal_without_demand_is_unchanged(lab: Lab, tmp_path: Path) -> N
         headers = await lab.login(client, me)
         r = await client.get(f"/citizens/{me.national_id}/history", headers=headers)
         assert r.status_code == 200
-        assert (await client.get("/admin/demand")).json()["demand"] is None
+    async with lab.admin(app) as admin:
+        assert (await admin.get("/admin/demand")).json()["demand"] is None
     assert sleep.calls == [] and ctx_of(app).demand.pool is None
 
 
@@ -221,12 +223,12 @@ async def test_demand_reloads_through_the_admin_route(lab: Lab, tmp_path: Path) 
 
     def current() -> Demand | None:
         return emulator.demand
-    async with lab.client(app) as client:
+    async with lab.admin(app) as client:
         assert (await client.post("/admin/demand")).json()["demand"] is None
         _write(tmp_path, kinds={"login": FIXED},
                replicas={"r0": {"workers": 2, "max_queue": 0}})
-        async with lab.client(app, host="10.1.2.3") as outsider:
-            assert (await outsider.post("/admin/demand")).status_code == 403
+        async with lab.client(app) as outsider:  # the client listener, from loopback
+            assert (await outsider.post("/admin/demand")).status_code == 404
         assert current() is None
         body = (await client.post("/admin/demand")).json()
         assert body["workers"] == 2 and body["max_queue"] == 0

@@ -30,7 +30,7 @@ def body(lst: InsuranceList) -> dict[str, Any]:
 
 
 async def payments(lab: Lab) -> list[dict[str, Any]]:
-    async with lab.client(lab.upstreams["payment"]) as c:
+    async with lab.admin(lab.upstreams["payment"]) as c:
         found: list[dict[str, Any]] = (await c.get("/admin/payments")).json()["payments"]
         return found
 
@@ -56,8 +56,7 @@ async def test_list_paid_and_idempotent(lab: Lab, baseline: httpx.AsyncClient) -
     paid = await payments(lab)
     assert len(paid) == 1 and paid[0]["amount_rial"] == first["payable_rial"]
     assert paid[0]["receipt"] == first["receipt"]
-    async with lab.client(lab.portal()) as c:
-        applied = (await c.get("/admin/applied")).json()
+    applied = await lab.applied()
     assert applied["L-1"] == 1
 
 
@@ -86,8 +85,7 @@ async def test_list_validation_changes_nothing(lab: Lab, baseline: httpx.AsyncCl
     r = await baseline.post("/lists", content=b"x" * 5_000_000, headers=headers)
     assert r.status_code == 413
     assert await payments(lab) == []
-    async with lab.client(lab.portal()) as c:
-        assert "bad-1" not in (await c.get("/admin/applied")).json()
+    assert "bad-1" not in await lab.applied()
 
 
 async def test_dbf_pair_upload(lab: Lab, baseline: httpx.AsyncClient) -> None:

@@ -111,7 +111,7 @@ async def test_registry_down_fails_prescribe_and_dispense_unwritten(
     assert _rows(lab, "SELECT COUNT(*) FROM prescriptions") == before
     assert _rows(lab, "SELECT dispensed_by FROM prescriptions WHERE tracking_code=?",
                  code) == [(None,)]
-    applied = (await baseline.get("/admin/applied")).json()
+    applied = await lab.applied()
     assert "x1" not in applied and "x2" not in applied
     lab.fault("registry", mode="ok")  # the same keys, retried, now apply (they were free)
     r = await baseline.post("/prescriptions", json=rx, headers={**dh, "Idempotency-Key": "x1"})

@@ -15,10 +15,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from mock_services.common.access import client_headers, new_secrets, read_secrets, write_secrets
 from mock_services.domain.list_builder import WorkerFacts, build_list
 from mock_services.seed import demo_population
 
@@ -34,9 +36,29 @@ def free_port() -> int:
         return port
 
 
+ADMIN_PORTS: dict[int, int] = {}  # a service's port -> its admin listener's
+
+
+def lab_secrets(data_dir: Path) -> Path:
+    """The secrets file of the test's processes (written once, as `lab up` does)."""
+    path = data_dir / "secrets.json"
+    if not path.exists():
+        write_secrets(path, new_secrets())
+    return path
+
+
+def admin(method: str, port: int, data_dir: Path, path: str, **kwargs: Any) -> httpx.Response:
+    """A request to the admin listener of the service on `port`, with the admin token."""
+    token = read_secrets(lab_secrets(data_dir)).admin_token
+    return httpx.request(method, f"http://127.0.0.1:{ADMIN_PORTS[port]}{path}", timeout=10,
+                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
+
+
 def spawn(service: str, port: int, data_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    admin_port = ADMIN_PORTS.setdefault(port, free_port())
     cmd = [sys.executable, "-m", "mock_services", service, "--port", str(port),
-           "--data-dir", str(data_dir), "--citizens", CITIZENS, *extra]
+           "--data-dir", str(data_dir), "--citizens", CITIZENS, "--admin-port",
+           str(admin_port), "--secrets-file", str(lab_secrets(data_dir)), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -94,7 +116,8 @@ def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
         with running(portal):
             r = httpx.get(f"{base}/drafts/list-form", headers=headers, timeout=10)
             assert r.status_code == 200 and r.json()["data"] == draft["data"]
-            r = httpx.get(f"{base}/admin/applied", timeout=10)
+            assert httpx.get(f"{base}/admin/applied", timeout=10).status_code == 404
+            r = admin("GET", portal_port, tmp_path, "/admin/applied")
             assert r.json()["draft-1"] == 1
             events = (tmp_path / "portal-r0.events.jsonl").read_text().splitlines()
             assert any('"upstream:shahkar"' in line for line in events)  # the login's check
@@ -111,6 +134,11 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         ["portal", "--port", "8000", "--data-dir", str(tmp_path), "--policies", "nope.toml"],
         ["kiosk", "--port", "8000", "--data-dir", str(tmp_path)],
         ["sms", "--port", "8000", "--data-dir", str(tmp_path), "--replica-id", "a b"],
+        ["sms", "--port", "8000", "--data-dir", str(tmp_path), "--admin-port", "8000"],
+        ["sms", "--port", "8000", "--data-dir", str(tmp_path), "--admin-port", "70000"],
+        ["sms", "--port", "8000", "--data-dir", str(tmp_path), "--secrets-file",
+         str(tmp_path / "none.json")],
+        ["sms", "--port", "8000", "--data-dir", str(tmp_path), "--trusted-proxy", "proxy"],
     ]
     for argv in cases:
         with pytest.raises(SystemExit) as exc:
@@ -142,13 +170,13 @@ def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> N
         r = httpx.post(f"{base}/auth/login", timeout=10,
                        json={"national_id": employer.national_id, "password": employer.password})
         headers = {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": "q-9"}
-        httpx.post(f"{pay_url}/admin/fault", json={"mode": "unavailable"}, timeout=5)
+        admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "unavailable"})
         r = httpx.post(f"{base}/lists", json=lst.model_dump(mode="json"), headers=headers,
                        timeout=30)
         assert r.status_code == 202 and r.json()["status"] == "queued", r.text
         os.kill(portal.pid, signal.SIGKILL)  # the queued work must outlive the process
         portal.wait(timeout=10)
-        httpx.post(f"{pay_url}/admin/fault", json={"mode": "ok"}, timeout=5)
+        admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "ok"})
         portal = start("portal", portal_port, tmp_path, *portal_args)
         with running(portal):
             deadline = time.monotonic() + 30.0  # the worker retries with backoff <= 60 s
@@ -158,5 +186,39 @@ def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> N
                                    timeout=10).json()["status"]
                 time.sleep(0.2)
             assert status == "paid"
-            paid = httpx.get(f"{pay_url}/admin/payments", timeout=5).json()["payments"]
+            paid = admin("GET", payment_port, tmp_path, "/admin/payments").json()["payments"]
             assert len(paid) == 1 and paid[0]["amount_rial"] == r.json()["payable_rial"]
+
+
+def _stuff(base: str, who: list[str], headers_of: Any) -> list[int]:
+    """Wrong-password logins, five per account (the per-account burst), each with the
+    headers `headers_of(n)` gives attempt n; the statuses."""
+    statuses = []
+    for n in range(25):
+        r = httpx.post(f"{base}/auth/login", timeout=10, headers=headers_of(n),
+                       json={"national_id": who[n // 5], "password": "wrong-password"})
+        statuses.append(r.status_code)
+    return statuses
+
+
+def test_the_per_source_limit_keys_on_the_peer_not_on_x_forwarded_for(tmp_path: Path) -> None:
+    """Issue #21 item 3: uvicorn believed X-Forwarded-For from loopback, so a client rotating
+    it had a fresh per-source bucket (burst 20) on every attempt. Now only a signed
+    X-Chaoslab-Client moves a client's identity; a forged one counts as the peer."""
+    portal_port = free_port()
+    policies = tmp_path / "slow-refill.toml"  # a bucket refills 0.01 tokens in 100 s: the
+    # statuses do not depend on how fast the attempts go (resilient's 2 tokens/s would)
+    policies.write_text('preset = "resilient"\n[login_limit]\nper_source_rate_per_s = 1e-4\n'
+                        'per_account_rate_per_s = 1e-4\n')
+    portal = start("portal", portal_port, tmp_path, "--policies", str(policies))
+    base = f"http://127.0.0.1:{portal_port}"
+    accounts = [p.national_id for p in demo_population(1, int(CITIZENS)).citizens[:5]]
+    key = read_secrets(lab_secrets(tmp_path)).client_key
+    with running(portal):
+        forged = _stuff(base, accounts, lambda n: {
+            "X-Forwarded-For": f"10.9.{n}.1",
+            **client_headers(b"not the lab's key", f"10.8.{n}.1")})
+        assert forged[:20] == [401] * 20 and forged[20:] == [429] * 5  # one source: the peer
+        admin("POST", portal_port, tmp_path, "/admin/policies/reset")
+        signed = _stuff(base, accounts, lambda n: client_headers(key, f"10.7.{n}.1"))
+        assert signed == [401] * 25  # the load balancer's word: 25 sources of one attempt

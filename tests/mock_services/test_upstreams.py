@@ -39,7 +39,8 @@ async def test_payment_once_per_key_and_per_payment_id(lab: Lab) -> None:
         changed = await c.post("/payments", json={**order, "amount_rial": 1},
                                headers={"Idempotency-Key": "k1"})
         assert changed.status_code == 422
-        assert len((await c.get("/admin/payments")).json()["payments"]) == 1
+        async with lab.admin(lab.upstreams["payment"]) as admin:
+            assert len((await admin.get("/admin/payments")).json()["payments"]) == 1
         assert (await c.get("/payments/L1")).json()["amount_rial"] == 500
         assert (await c.get("/payments/L2")).status_code == 404
 
@@ -63,9 +64,10 @@ async def test_fault_modes(lab: Lab) -> None:
         t0 = lab.clock.now()
         assert (await c.get("/payments/L9")).status_code == 200
         assert lab.clock.now() - t0 >= 3.0
-        assert (await c.get("/admin/fault")).json()["mode"] == "slow"
-        r = await c.post("/admin/fault", json={"mode": "explode"})
-        assert r.status_code == 422
+        async with lab.admin(lab.upstreams["payment"]) as admin:
+            assert (await admin.get("/admin/fault")).json()["mode"] == "slow"
+            r = await admin.post("/admin/fault", json={"mode": "explode"})
+            assert r.status_code == 422
 
 
 async def test_sms_outbox(lab: Lab) -> None:
@@ -75,7 +77,8 @@ async def test_sms_outbox(lab: Lab) -> None:
             r = await c.post("/sms", json={"mobile": mobile, "text": f"code {key}"},
                              headers={"Idempotency-Key": key})
             assert r.status_code == 202
-        got = (await c.get("/admin/messages", params={"mobile": mobile})).json()["messages"]
+    async with lab.admin(lab.upstreams["sms"]) as admin:
+        got = (await admin.get("/admin/messages", params={"mobile": mobile})).json()["messages"]
         assert [m["text"] for m in got] == ["code s2", "code s1"]
 
 
@@ -113,7 +116,7 @@ async def test_same_key_concurrently_on_two_replicas_applies_once(lab: Lab) -> N
             for i in range(10)))
         assert {r.status_code for r in replies} == {201}
         assert len({r.json()["tracking_code"] for r in replies}) == 1
-        assert (await ca.get("/admin/applied")).json()["rx-race"] == 1
+    assert (await lab.applied())["rx-race"] == 1
 
 
 class _CountingClock(SystemClock):

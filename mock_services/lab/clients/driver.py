@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from mock_services.common.access import client_headers
 from mock_services.lab.clients import http, user, workload
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.portal_api import PRIORITY, applied_by_logical_key
@@ -50,16 +51,15 @@ WARM_TIMEOUT_S = 10.0  # one warm-up request
 
 
 
-FORWARDED_FOR = "X-Forwarded-For"
-
 
 def source_address(arrival: Arrival) -> str:
     """The address a scenario arrival comes from, as the simulator keys its limits: every
     user their own (the simulator's peer is the operation itself), each attacker source one
     for all its attempts; "" for a rate-profile arrival (no scenario source). Addresses are
     in 198.18.0.0/15 (RFC 2544's benchmarking range): header values only, never dialled.
-    All the lab's clients reach the portal through Toxiproxy from 127.0.0.1, so the portal
-    reads this header as its front proxy's word (uvicorn's proxy headers from loopback)."""
+    The driver is the load balancer's stand-in: it states this address in the signed
+    X-Chaoslab-Client headers (`DriverConfig.client_key`), the only client address the
+    portal believes; without the key the portal keys every user on the socket peer."""
     if not arrival.source:
         return ""
     if arrival.source.startswith(ATTACKER):
@@ -84,7 +84,10 @@ class DriverConfig:
     """Where the portal is and how the users behave.
 
     portal_urls: replica name -> the address clients use (its client proxy in the lab).
-    sms_url: where the doctors' phones read their codes (the SMS gateway), None: no doctors.
+    sms_url: where the doctors' phones read their codes (the SMS gateway's admin listener),
+    None: no doctors.
+    admin_token: what the admin listeners (`admin_urls`, `sms_url`) want; client_key: the
+    lab's key that signs each user's address (b"": users are keyed on the socket peer).
     """
 
     portal_urls: Mapping[str, str]
@@ -102,6 +105,12 @@ class DriverConfig:
     # replica name -> its own address (not through a proxy), where `warm_up` resets the
     # policy state (login limits) it used up; empty: it waits out the rate limits instead
     admin_urls: Mapping[str, str] = field(default_factory=dict)
+    admin_token: str = ""
+    client_key: bytes = field(default=b"", repr=False)
+
+    def admin_headers(self) -> dict[str, str]:
+        """The header of an admin request (none without a token)."""
+        return {"Authorization": f"Bearer {self.admin_token}"} if self.admin_token else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +244,8 @@ class LoadDriver:
             async def sms(mobile: str) -> str | None:
                 if self.config.sms_url is None:
                     return None
-                return await workload.read_otp(c, self.config.sms_url, mobile)
+                return await workload.read_otp(c, self.config.sms_url, mobile,
+                                               self.config.admin_headers())
 
             session = workload.Session("warm-up", self.shared, perform, submit, sms, rng)
             logins = asyncio.Semaphore(WARM_LOGINS_AT_ONCE)
@@ -274,7 +284,8 @@ class LoadDriver:
         """Every replica's policy state back to its start (`POST /admin/policies/reset`)."""
         for url in self.config.admin_urls.values():
             with contextlib.suppress(httpx.HTTPError):
-                await client.post(url + "/admin/policies/reset", timeout=WARM_TIMEOUT_S)
+                await client.post(url + "/admin/policies/reset", timeout=WARM_TIMEOUT_S,
+                                  headers=self.config.admin_headers())
 
     async def run(self, profile: RateProfile | Sequence[Arrival], *,
                   start_s: float | None = None) -> History:
@@ -328,10 +339,12 @@ class LoadDriver:
         rng = random.Random(self.rng.getrandbits(64))  # the user's own stream: order-proof
 
         address = source_address(arrival)
+        stated = (client_headers(self.config.client_key, address)
+                  if address and self.config.client_key else {})
 
         async def submit(req: http.HttpRequest) -> http.Completion:
-            if address:  # the user's own address, as the portal's front proxy would say it
-                req = replace(req, headers={**req.headers, FORWARDED_FOR: address})
+            if stated:  # the user's own address, as the load balancer states (and signs) it
+                req = replace(req, headers={**req.headers, **stated})
             # without failover (the user policy's), every attempt goes to the user's home
             return await http.call(client, replicas, self.pipeline, req, clock=self.clock,
                                    rng=rng, sleep=self.sleep, stable_keys=stable,
@@ -357,7 +370,8 @@ class LoadDriver:
         async def sms(mobile: str) -> str | None:
             if self.config.sms_url is None:
                 return None
-            return await workload.read_otp(client, self.config.sms_url, mobile)
+            return await workload.read_otp(client, self.config.sms_url, mobile,
+                                           self.config.admin_headers())
 
         def record(f: str, key: str, error: str) -> None:
             invoked = self.history.invoke(arrival.process, f, self.now(), key=key,
@@ -395,10 +409,13 @@ class LoadDriver:
         self.events.clear()
 
 
-async def record_final_state(history: History, admin_url: str, now_s: float) -> dict[str, int]:
-    """Read how often each write was applied (`GET /admin/applied` on a portal replica,
-    directly) and add one `final` op per write key of the history; return the counts."""
-    async with httpx.AsyncClient() as c:
+async def record_final_state(history: History, admin_url: str, now_s: float,
+                             admin_token: str = "") -> dict[str, int]:
+    """Read how often each write was applied (`GET /admin/applied` on a portal replica's admin
+    listener, with the admin token) and add one `final` op per write key of the history;
+    return the counts."""
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    async with httpx.AsyncClient(headers=headers) as c:
         r = await c.get(f"{admin_url}/admin/applied", timeout=10)
     r.raise_for_status()
     applied = applied_by_logical_key(r.json())

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from mock_services.lab.access import admin_access
 from mock_services.lab.clients.driver import DriverConfig, LoadDriver, record_final_state
 from mock_services.lab.clients.profile import ProfileError, month_end_rush, steady
 from mock_services.lab.clients.program import run_program
@@ -74,9 +75,13 @@ async def _run(args: argparse.Namespace) -> int:
         raise ValueError("no --rate given; expected at least one KIND=PER_S")
     profile = (month_end_rush(args.duration_s, args.rush_s, rates) if args.rush_s > 0
                else steady(args.duration_s, rates))
+    admin = admin_access(lab)
+    portals = [p.name for p in lab.topology.portals()]
     config = DriverConfig(lab.portal_urls(), _policies(lab, args.policies),
-                          sms_url=lab.url("sms"), behaviour=Behaviour(),
-                          max_in_flight=args.max_in_flight, active_users=args.active_users)
+                          sms_url=admin.url("sms"), behaviour=Behaviour(),
+                          max_in_flight=args.max_in_flight, active_users=args.active_users,
+                          admin_urls=admin.urls(portals), admin_token=admin.token,
+                          client_key=admin.secrets.client_key)
     driver = LoadDriver(config, rng=random.Random(args.seed))
     try:
         history = await driver.run(profile)
@@ -85,7 +90,7 @@ async def _run(args: argparse.Namespace) -> int:
             driver.history.write_jsonl(args.out)
         raise
     portal = lab.topology.portals()[0].name
-    await record_final_state(history, lab.url(portal), driver.now())
+    await record_final_state(history, admin.url(portal), driver.now(), admin.token)
     if args.out is not None:
         history.write_jsonl(args.out)
     summary = Counter(f"{op.f} {op.type}{' ' + op.error if op.error else ''}"

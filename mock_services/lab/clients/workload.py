@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -348,10 +348,13 @@ BEHAVIOURS: dict[str, Callable[[Session], Awaitable[None]]] = {
 }
 
 
-async def read_otp(client: httpx.AsyncClient, sms_url: str, mobile: str) -> str | None:
-    """The newest code the phone `mobile` received (the SMS gateway's outbox)."""
+async def read_otp(client: httpx.AsyncClient, sms_url: str, mobile: str,
+                   headers: Mapping[str, str] | None = None) -> str | None:
+    """The newest code the phone `mobile` received (the SMS gateway's outbox, on its admin
+    listener: `headers` carry the admin token)."""
     try:
-        r = await client.get(f"{sms_url}/admin/messages", params={"mobile": mobile}, timeout=5)
+        r = await client.get(f"{sms_url}/admin/messages", params={"mobile": mobile}, timeout=5,
+                             headers=dict(headers or {}))
     except httpx.HTTPError:
         return None
     return api.otp_from_messages(r.json()) if r.status_code == 200 else None

@@ -1,4 +1,4 @@
-"""Loopback-only routes for the chaos suite: final-state reads, and a policy-state reset."""
+"""Admin routes for the chaos suite (admin listener and token): final reads, policy reset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mock_services.common.app import Loopback
+from mock_services.common.access import AdminOnly
 from mock_services.portal.context import Ctx
 from mock_services.portal.store import applied_counts
 
@@ -14,20 +14,20 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 @router.get("/applied")
-async def applied(ctx: Ctx, _: Loopback) -> dict[str, int]:
+async def applied(ctx: Ctx, _: AdminOnly) -> dict[str, int]:
     """How many times each write's Idempotency-Key is applied."""
     return await ctx.db.aread(applied_counts)
 
 
 @router.post("/policies/reset")
-async def reset_policies(ctx: Ctx, _: Loopback) -> dict[str, str]:
+async def reset_policies(ctx: Ctx, _: AdminOnly) -> dict[str, str]:
     """Back to the policies' initial state (see `PortalContext.reset_policies`)."""
     ctx.reset_policies()
     return {"policies": ctx.policies.name, "state": "reset"}
 
 
 @router.get("/queue")
-async def queue(ctx: Ctx, _: Loopback) -> dict[str, Any]:
+async def queue(ctx: Ctx, _: AdminOnly) -> dict[str, Any]:
     """The durable payment queue: pending and completed jobs, and lists by status."""
 
     def read(conn: Any) -> dict[str, Any]:

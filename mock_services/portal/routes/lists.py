@@ -20,7 +20,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common import idempotency
-from mock_services.common.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from mock_services.common.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unavailable,
+    Unprocessable,
+    responses,
+)
 from mock_services.domain.dbf_list import parse_dbf_pair
 from mock_services.domain.insurance_list import (
     InsuranceList,
@@ -33,14 +40,25 @@ from mock_services.portal.auth import CurrentUser, Principal, require_role
 from mock_services.portal.context import Ctx, PortalContext
 from mock_services.portal.payments import PaymentOrder, mark_paid, pay
 
-router = APIRouter(prefix="/lists", tags=["lists"])
+router = APIRouter(prefix="/lists", tags=["lists"], responses=responses(401, 503))
+SUBMIT_ERRORS = responses(
+    400, 403, 409, 413, 422,
+    s403="Not an employer's account, or not one of the employer's workshops",
+    s409="This list (workshop, year, month, list number) was already submitted",
+    s422="The body breaks the schema (detail says where) or the list's own rules (its "
+         "arithmetic, a worker twice), or the Idempotency-Key was already used with another body",
+    s503="The payment gateway failed and the list was not submitted (baseline), or the "
+         "portal is overloaded; Retry-After says when to come back")
+SUBMITTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "Recorded, the payment queued (resilient): status_url says when it "
+                         "is paid"}}
 B64 = Annotated[str, Field(min_length=4, max_length=3_000_000)]
 
 
 class DbfUpload(BaseModel):
     """POST /lists/dbf: the DSKKAR00 and DSKWOR00 files, base64-encoded."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     dskkar_b64: B64
     dskwor_b64: B64
 
@@ -137,7 +155,7 @@ async def _submit(ctx: PortalContext, user: Principal, key: str,
                       "submitted, send it again", retry_after_s=10)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={**SUBMITTED, **SUBMIT_ERRORS})
 async def submit_rows(body: InsuranceList, key: idempotency.IdempotencyKey, user: CurrentUser,
                       ctx: Ctx) -> JSONResponse:
     """Submit a list as JSON rows (DBF field names)."""
@@ -152,7 +170,7 @@ def _decode(name: str, text: str) -> bytes:
         raise Unprocessable(f"{name} is not valid base64") from exc
 
 
-@router.post("/dbf", status_code=201)
+@router.post("/dbf", status_code=201, responses={**SUBMITTED, **SUBMIT_ERRORS})
 async def submit_dbf(body: DbfUpload, key: idempotency.IdempotencyKey, user: CurrentUser,
                      ctx: Ctx) -> JSONResponse:
     """Submit a list as the DSKKAR00/DSKWOR00 pair (base64 in JSON)."""
@@ -166,7 +184,7 @@ async def submit_dbf(body: DbfUpload, key: idempotency.IdempotencyKey, user: Cur
         return await _submit(ctx, user, key, lst)
 
 
-@router.get("/{list_id}")
+@router.get("/{list_id:int}", responses=responses(404, s404="No such list among the caller's"))
 async def status(list_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser,
                  ctx: Ctx) -> dict[str, Any]:
     """A submitted list's status (its employer only)."""

@@ -13,29 +13,60 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Annotated, Any
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, timezone
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Query
+import jdatetime
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from mock_services.common import idempotency
-from mock_services.common.errors import Conflict, Gone, NotFound
+from mock_services.common.access import client_identity
+from mock_services.common.errors import Conflict, Gone, NotFound, TooManyRequests, responses
 from mock_services.domain.insurance_list import Date8
 from mock_services.domain.national_id import NationalId
 from mock_services.portal import checks
 from mock_services.portal.auth import CurrentUser, require_role
-from mock_services.portal.context import Ctx
+from mock_services.portal.context import Ctx, PortalContext
+from mock_services.portal.limits import Limit
+from mock_services.portal.security import new_tracking_code
 
-router = APIRouter(prefix="/prescriptions", tags=["prescriptions"])
+T = TypeVar("T")
+
+router = APIRouter(prefix="/prescriptions", tags=["prescriptions"], responses=responses(
+    401, 403, 503, s403="Not the role this needs (a doctor prescribes, a pharmacy dispenses)"))
+NOT_PRESENTED = "No such prescription for this patient available to the caller (a miss)"
+WRITE_422 = ("The body breaks the schema (detail says where), the registry has no insured "
+             "person with the national ID, or the Idempotency-Key was already used with "
+             "another body")
 TRACKING = r"^\d{12}$"
 DAY_S = 86_400.0
+# Presenting a code that matches nothing is a guess: each costs a token per account and per
+# source (shared by the replicas); a pharmacy mistyping now and then never runs dry, a guesser
+# gets 10 misses, then one a minute (a code is one of 9e11, from `secrets`).
+MISSES_PER_ACCOUNT = Limit("lookup:account", rate_per_s=1 / 60, burst=10.0)
+MISSES_PER_SOURCE = Limit("lookup:source", rate_per_s=1 / 30, burst=20.0)
+TEHRAN = timezone(timedelta(hours=3, minutes=30))  # Iran Standard Time, no DST since 2022
+
+
+class _Digits(StringConvertor):
+    """A path segment of digits only. A tracking code is digits, so `/prescriptions/paper`
+    is no tracking code: `GET /prescriptions/paper` is a 405 naming POST, as the document
+    says, not a lookup of the code "paper"."""
+
+    regex = "[0-9]+"
+
+
+register_url_convertor("digits", _Digits())
 
 
 class Item(BaseModel):
     """One drug line."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     drug_code: Annotated[str, Field(pattern=r"^[A-Z0-9]{3,12}$")]
     quantity: Annotated[int, Field(ge=1, le=1000)]
 
@@ -46,7 +77,7 @@ Items = Annotated[list[Item], Field(min_length=1, max_length=20)]
 class PrescriptionIn(BaseModel):
     """POST /prescriptions: a doctor prescribes with the patient's national ID alone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     patient_national_id: NationalId
     items: Items
 
@@ -54,14 +85,14 @@ class PrescriptionIn(BaseModel):
 class DispenseIn(BaseModel):
     """POST /prescriptions/{code}/dispense: the national ID the patient presented."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     patient_national_id: NationalId
 
 
 class PaperIn(BaseModel):
     """POST /prescriptions/paper: a paper prescription dispensed during an outage."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     control_no: Annotated[str, Field(pattern=r"^[A-Za-z0-9\-]{4,20}$")]
     patient_national_id: NationalId
     items: Items
@@ -79,7 +110,7 @@ def _respond(stored: idempotency.StoredResponse, replayed: bool) -> JSONResponse
     return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=responses(400, 413, 422, 502, s422=WRITE_422))
 async def prescribe(body: PrescriptionIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                     ctx: Ctx) -> JSONResponse:
     """A doctor registers a prescription for an insured patient (the registry confirms the
@@ -96,8 +127,8 @@ async def prescribe(body: PrescriptionIn, key: idempotency.IdempotencyKey, user:
         items = json.dumps([i.model_dump() for i in body.items])
 
         def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-            while True:  # a random code; the primary key catches the rare repeat
-                code = f"{ctx.rng.randrange(10**11, 10**12)}"
+            while True:  # a code from `secrets`; the primary key catches the rare repeat
+                code = new_tracking_code()
                 if conn.execute("SELECT 1 FROM prescriptions WHERE tracking_code=?",
                                 (code,)).fetchone() is None:
                     break
@@ -121,14 +152,32 @@ def _presented(conn: sqlite3.Connection, code: str, patient: str, pharmacy: str)
     return found
 
 
-@router.get("/{tracking_code}")
+async def _guarded(ctx: PortalContext, request: Request, pharmacy: str,
+                  read: Callable[[sqlite3.Connection], T]) -> T:
+    """`read` a presented prescription, unless this account or source has used up its misses
+    (429); a miss (404) costs one of each."""
+    checks = [(MISSES_PER_ACCOUNT, pharmacy), (MISSES_PER_SOURCE, client_identity(request))]
+    refused = await ctx.limits.peek_all(checks, ctx.clock.now())
+    if refused is not None:
+        ctx.metrics.events.labels("lookup_rate_limited").inc()
+        raise TooManyRequests("too many unknown prescriptions presented; wait and retry",
+                              retry_after_s=max(1.0, refused[1]))
+    try:
+        return await ctx.db.aread(read)
+    except NotFound:
+        await ctx.limits.charge(checks, ctx.clock.now())
+        raise
+
+
+@router.get("/{tracking_code:digits}", responses=responses(404, 429, s404=NOT_PRESENTED))
 async def lookup(tracking_code: Annotated[str, Path(pattern=TRACKING)],
                  patient_national_id: Annotated[str, Query(pattern=r"^\d{10}$")],
-                 user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
-    """A pharmacy reads the prescription the patient presents (code + national ID)."""
+                 request: Request, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+    """A pharmacy reads the prescription the patient presents (code + national ID); misses
+    are rate-limited per account and per source."""
     require_role(user, "pharmacy")
-    row = await ctx.db.aread(lambda c: _presented(c, tracking_code, patient_national_id,
-                                                  user.national_id))
+    row = await _guarded(ctx, request, user.national_id, lambda c: _presented(
+        c, tracking_code, patient_national_id, user.national_id))
     return _view(row)
 
 
@@ -142,9 +191,12 @@ def _dispensable(conn: sqlite3.Connection, code: str, patient: str, pharmacy: st
         raise Gone(f"prescription {code} expired (valid {valid_days} days)")
 
 
-@router.post("/{tracking_code}/dispense")
+@router.post("/{tracking_code:digits}/dispense", responses=responses(
+    400, 404, 409, 410, 413, 422, 429, 502, s404=NOT_PRESENTED, s422=WRITE_422,
+    s409="Already dispensed", s410="Expired"))
 async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: DispenseIn,
-                   key: idempotency.IdempotencyKey, user: CurrentUser, ctx: Ctx) -> JSONResponse:
+                   *, key: idempotency.IdempotencyKey, request: Request, user: CurrentUser,
+                   ctx: Ctx) -> JSONResponse:
     """A pharmacy dispenses a presented prescription, once, to a patient the registry still
     finds insured on the day of dispensing."""
     require_role(user, "pharmacy")
@@ -156,8 +208,8 @@ async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: 
         patient, days = body.patient_national_id, ctx.settings.prescription_valid_days
         # what the pharmacy's own records refuse is refused before the registry is asked
         started = ctx.clock.now()
-        await ctx.db.aread(lambda c: _dispensable(c, tracking_code, patient, user.national_id,
-                                                  now_s=started, valid_days=days))
+        await _guarded(ctx, request, user.national_id, lambda c: _dispensable(
+            c, tracking_code, patient, user.national_id, now_s=started, valid_days=days))
         await checks.insured(ctx, patient)  # 502/503/422: nothing written
         now = ctx.clock.now()
 
@@ -174,7 +226,9 @@ async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: 
         return _respond(stored, replayed)
 
 
-@router.post("/paper", status_code=201)
+@router.post("/paper", status_code=201, responses=responses(
+    400, 409, 413, 422, s409="This pharmacy registered this control number already",
+    s422=idempotency.IDEMPOTENCY_422))
 async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                          ctx: Ctx) -> JSONResponse:
     """Register, after an outage, a prescription dispensed on paper (once per control number)."""
@@ -198,18 +252,32 @@ async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: C
     return _respond(stored, replayed)
 
 
+def month_bounds_s(period: str) -> tuple[float, float]:
+    """[start, end) of Solar Hijri month YYYYMM in seconds since the epoch, Tehran time."""
+    yy, mm = int(period[:4]), int(period[4:])
+    first = jdatetime.date(yy, mm, 1).togregorian()
+    after = (jdatetime.date(yy + 1, 1, 1) if mm == 12 else jdatetime.date(yy, mm + 1, 1)
+             ).togregorian()
+    return (datetime.combine(first, time(), TEHRAN).timestamp(),
+            datetime.combine(after, time(), TEHRAN).timestamp())
+
+
 @router.get("/claims/{period}")
 async def claim(period: Annotated[str, Path(pattern=r"^1[34]\d\d(0[1-9]|1[0-2])$")],
                 user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
-    """The pharmacy's claim for a Solar Hijri month (YYYYMM): electronic, paper, paper share."""
+    """The pharmacy's claim for a Solar Hijri month (YYYYMM): electronic (dispensed in that
+    month, Tehran time), paper (dispensed_on in it), paper share."""
     require_role(user, "pharmacy")
+
+    start_s, end_s = month_bounds_s(period)
 
     def counts(conn: sqlite3.Connection) -> tuple[int, int]:
         paper = conn.execute("SELECT COUNT(*) FROM paper_prescriptions WHERE pharmacy_id=? "
                              "AND substr(dispensed_on, 1, 6)=?",
                              (user.national_id, period)).fetchone()[0]
-        electronic = conn.execute("SELECT COUNT(*) FROM prescriptions WHERE dispensed_by=?",
-                                  (user.national_id,)).fetchone()[0]
+        electronic = conn.execute("SELECT COUNT(*) FROM prescriptions WHERE dispensed_by=? "
+                                  "AND dispensed_s >= ? AND dispensed_s < ?",
+                                  (user.national_id, start_s, end_s)).fetchone()[0]
         return int(electronic), int(paper)
 
     electronic, paper = await ctx.db.aread(counts)

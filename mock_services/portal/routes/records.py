@@ -7,27 +7,18 @@ with the `X-Stale: true` header. Without it (baseline) a registry failure is a 5
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Response
-from pydantic import AfterValidator
+from fastapi import APIRouter, Response
 
-from mock_services.common.errors import NotFound, Unavailable, UpstreamFailed
-from mock_services.domain.national_id import national_id_problem
+from mock_services.common.errors import NotFound, Unavailable, UpstreamFailed, responses
+from mock_services.domain.national_id import NationalIdPath
 from mock_services.portal.auth import CurrentUser, require_self
 from mock_services.portal.context import Ctx, PortalContext
 
-router = APIRouter(prefix="/citizens", tags=["records"])
-
-
-def _valid(value: str) -> str:
-    problem = national_id_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
-
-
-NidPath = Annotated[str, Path(pattern=r"^\d{10}$"), AfterValidator(_valid)]
+router = APIRouter(prefix="/citizens", tags=["records"], responses=responses(
+    401, 403, 404, 502, 503, s403="Someone else's records",
+    s404="The registry has no records for the national ID"))
 
 
 async def _read_through(ctx: PortalContext, kind: str, national_id: str,
@@ -61,7 +52,7 @@ async def _read_through(ctx: PortalContext, kind: str, national_id: str,
 
 
 @router.get("/{national_id}/history")
-async def history(national_id: NidPath, user: CurrentUser, ctx: Ctx,
+async def history(national_id: NationalIdPath, user: CurrentUser, ctx: Ctx,
                   response: Response) -> dict[str, Any]:
     """The caller's insurance history (only their own)."""
     require_self(user, national_id)
@@ -70,7 +61,7 @@ async def history(national_id: NidPath, user: CurrentUser, ctx: Ctx,
 
 
 @router.get("/{national_id}/payslips")
-async def payslips(national_id: NidPath, user: CurrentUser, ctx: Ctx,
+async def payslips(national_id: NationalIdPath, user: CurrentUser, ctx: Ctx,
                    response: Response) -> dict[str, Any]:
     """The caller's recent pay slips (only their own)."""
     require_self(user, national_id)

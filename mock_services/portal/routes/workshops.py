@@ -15,19 +15,21 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mock_services.common import idempotency
-from mock_services.common.errors import Conflict
+from mock_services.common.errors import Conflict, responses
 from mock_services.domain.insurance_list import Text, WorkshopCode
 from mock_services.portal import checks
 from mock_services.portal.auth import CurrentUser, require_role
 from mock_services.portal.context import Ctx
 
-router = APIRouter(prefix="/workshops", tags=["workshops"])
+router = APIRouter(prefix="/workshops", tags=["workshops"], responses=responses(
+    401, 403, 503, s403="Not an employer's account (a registration: or Shahkar reports the "
+    "mobile on file is not the employer's)"))
 
 
 class WorkshopIn(BaseModel):
     """POST /workshops."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the schema says
     code: WorkshopCode
     name: Annotated[Text, Field(min_length=1)]
 
@@ -39,15 +41,18 @@ class WorkshopOut(BaseModel):
     name: str
 
 
-def _free(conn: sqlite3.Connection, code: str, employer: str) -> None:
-    """The code is not registered yet: 409 naming whose it is if it is."""
+def _free(conn: sqlite3.Connection, code: str) -> None:
+    """The code is not registered yet: 409 if it is, the same sentence whoever holds it (an
+    employer learns nothing of another's workshops; their own are on GET /workshops)."""
     row = conn.execute("SELECT employer_id FROM workshops WHERE code=?", (code,)).fetchone()
     if row is not None:
-        whose = "you" if row["employer_id"] == employer else "another employer"
-        raise Conflict(f"workshop {code} is already registered to {whose}")
+        raise Conflict(f"workshop {code} is already registered")
 
 
-@router.post("", status_code=201, response_model=WorkshopOut)
+@router.post("", status_code=201, response_model=WorkshopOut, responses=responses(
+    400, 404, 409, 413, 422, 502, s404="No portal account for the employer's national ID",
+    s409="The workshop code is already registered (whoever holds it)",
+    s422=idempotency.IDEMPOTENCY_422))
 async def register(body: WorkshopIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                    ctx: Ctx) -> JSONResponse:
     """Register a workshop code to the calling employer (once), after Shahkar confirms the
@@ -59,14 +64,14 @@ async def register(body: WorkshopIn, key: idempotency.IdempotencyKey, user: Curr
         if applied is not None:  # a retry of an applied write: nobody is asked again
             return _respond(applied, True)
         employer = user.national_id
-        await ctx.db.aread(lambda c: _free(c, body.code, employer))  # 409 before asking anyone
+        await ctx.db.aread(lambda c: _free(c, body.code))  # 409 before asking anyone
         # the scenario's order: shahkar, then registry; 502/503/403: nothing written
         await checks.mobile_confirmed(ctx, employer)
         await checks.workshop_standing(ctx, body.code)
         now = ctx.clock.now()
 
         def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-            _free(conn, body.code, employer)
+            _free(conn, body.code)
             conn.execute("INSERT INTO workshops VALUES (?, ?, ?, ?, ?)",
                          (body.code, employer, body.name, now, key))
             return idempotency.StoredResponse(201, {"code": body.code, "name": body.name})

@@ -55,9 +55,10 @@ SESSIONS: dict[str, dict[str, str]] = {}  # per lab (its run directory): nationa
 def drive(lab: Lab, profile: RateProfile, *, seed: int, policies: str = "resilient",
           disruption: Disruption | None = None) -> tuple[History, LoadDriver]:
     """Play `profile` against the lab (with `disruption` meanwhile); return the history."""
+    admin = lab.admin()
     config = DriverConfig(lab.state.portal_urls(), load_policy_set(policies),
-                          sms_url=lab.state.url("sms"), behaviour=BEHAVIOUR,
-                          active_users=ACTIVE_USERS)
+                          sms_url=admin.url("sms"), behaviour=BEHAVIOUR,
+                          active_users=ACTIVE_USERS, admin_token=admin.token)
     driver = LoadDriver(config, rng=random.Random(seed),
                         sessions=SESSIONS.setdefault(str(lab.state.run_dir), {}))
     timer = disruption.start() if disruption else None

@@ -56,10 +56,36 @@ def test_an_unreachable_external_toxiproxy_is_bad_input(tmp_path: Path,
 
 def test_down_and_status_without_a_lab_say_so(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.down(argparse.Namespace(dir=tmp_path)) == 0
+    assert cli.down(argparse.Namespace(dir=tmp_path)) == 2  # no lab to stop: bad input
     assert cli.status(argparse.Namespace(dir=tmp_path)) == 1
     out = capsys.readouterr()
-    assert "no lab in" in out.err and "lab is down" in out.out
+    assert f"chaoslab: no lab in {tmp_path}; nothing to stop" in out.err
+    assert "lab is down" in out.out
+
+
+def test_down_twice_is_bad_input_the_second_time(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A stopped lab leaves its logs and an empty pids/: nothing is running there."""
+    (tmp_path / "pids").mkdir()
+    (tmp_path / "logs").mkdir()
+    assert cli.down(argparse.Namespace(dir=tmp_path)) == 2
+    assert "nothing to stop" in capsys.readouterr().err
+
+
+def test_a_failed_up_leaves_no_directory_it_made(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
+    run_dir = tmp_path / "new" / "lab"
+    assert cli.up(argparse.Namespace(dir=run_dir, detach=True)) == 2
+    assert "did not answer" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the run directory nor its parent
+    (tmp_path / "mine").mkdir()  # a directory that was there before stays
+    assert cli.up(argparse.Namespace(dir=tmp_path / "mine", detach=True)) == 2
+    assert (tmp_path / "mine").is_dir()
 
 
 def test_a_dir_under_a_file_is_one_sentence(tmp_path: Path,

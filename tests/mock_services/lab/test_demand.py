@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mock_services.common.demand import load_demand
@@ -23,7 +22,7 @@ SCENARIO = Path(__file__).parents[3] / "scenarios" / "switch_failure.toml"
 
 
 def _demand_of(lab: Lab, name: str) -> dict[str, object]:
-    r = httpx.get(lab.state.url(name) + "/admin/demand", timeout=5.0)
+    r = lab.admin().get(name, "/admin/demand")
     assert r.status_code == 200, r.text
     body: dict[str, object] = r.json()
     return body

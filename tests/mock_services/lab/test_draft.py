@@ -68,7 +68,7 @@ def test_typed_fields_survive_a_dead_link_and_a_killed_process(healthy_lab: Lab,
         wait_version(db, 40, typist)
         with ToxiproxyClient(healthy_lab.state.toxiproxy_url) as toxiproxy:
             for link in CLIENT_LINKS:  # the clinic's internet goes
-                toxiproxy.set_enabled(link, False)
+                toxiproxy.set_enabled(healthy_lab.state.proxy_name(link), False)
             cut = local_version(db)
             wait_version(db, cut + 30, typist)  # typing goes on offline
             typist.send_signal(signal.SIGKILL)  # and then the power
@@ -79,7 +79,7 @@ def test_typed_fields_survive_a_dead_link_and_a_killed_process(healthy_lab: Lab,
             assert offline["source"] == "local" and offline["version"] == typed
             assert offline["fields"] == expected
             for link in CLIENT_LINKS:
-                toxiproxy.set_enabled(link, True)
+                toxiproxy.set_enabled(healthy_lab.state.proxy_name(link), True)
     finally:
         typist.kill()
         typist.communicate(timeout=10)

@@ -101,8 +101,11 @@ def test_down_after_the_supervisor_crashed_leaves_no_process_and_no_proxy(
         else:
             err = supervisor.stderr.read() if supervisor.stderr else ""
             pytest.fail(f"lab did not come up: {err}")
-        names = set(httpx.get(f"{toxiproxy_url}/proxies", timeout=5).json())
-        assert {"client-portal-a", "client-portal-b", "portal-a-payment"} <= names
+        lab_id = json.loads((run_dir / "lab.json").read_text())["lab_id"]
+        names = {n for n in httpx.get(f"{toxiproxy_url}/proxies", timeout=5).json()
+                 if n.startswith(f"{lab_id}-")}  # the lab's proxies carry its id
+        assert {f"{lab_id}-{x}" for x in ("client-portal-a", "portal-a-payment")} <= names
+        assert len(names) == 10  # one per link
         pids = _pids(run_dir)
         assert len(pids) == len(SERVICES)  # an external proxy: no embedded one
         supervisor.send_signal(signal.SIGKILL)
@@ -175,15 +178,14 @@ def test_a_second_lab_in_the_same_directory_is_refused(lab: Lab) -> None:
 
 def test_reset_heals_a_killed_rack_an_upstream_fault_and_the_proxies(lab: Lab) -> None:
     lab.kill(["registry"])
-    httpx.post(lab.state.url("shahkar") + "/admin/fault", json={"mode": "unavailable"},
-               timeout=5).raise_for_status()
-    httpx.post(f"{lab.state.toxiproxy_url}/proxies/client-portal-a",
-               json={"enabled": False}, timeout=5).raise_for_status()
+    lab.admin().post("shahkar", "/admin/fault", json={"mode": "unavailable"}).raise_for_status()
+    proxy_url = f"{lab.state.toxiproxy_url}/proxies/{lab.state.proxy_name('client-portal-a')}"
+    httpx.post(proxy_url, json={"enabled": False}, timeout=5).raise_for_status()
     shahkar = lab.state.proxied_url("portal-a", "shahkar") + "/shahkar"
     query = {"mobile": "09121234567", "national_code": "0013542419"}
     assert httpx.post(shahkar, json=query, timeout=5).status_code == 503
     lab.reset()
     assert all(lab.running().values())
-    proxy = httpx.get(f"{lab.state.toxiproxy_url}/proxies/client-portal-a", timeout=5).json()
+    proxy = httpx.get(proxy_url, timeout=5).json()
     assert proxy["enabled"] is True
     assert httpx.post(shahkar, json=query, timeout=5).status_code == 200

@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -42,12 +41,13 @@ def test_arrivals_keep_coming_when_the_portal_hangs_and_overflow_is_recorded(
     driver = LoadDriver(config, rng=random.Random(41), sessions=sessions)
     with ToxiproxyClient(healthy_lab.state.toxiproxy_url) as toxiproxy:
         for link in CLIENT_LINKS:  # requests go in, nothing ever comes back
-            toxiproxy.add_toxic(link, ToxicSpec.of("timeout", timeout=0, name="blackhole"))
+            toxiproxy.add_toxic(healthy_lab.state.proxy_name(link),
+                                ToxicSpec.of("timeout", timeout=0, name="blackhole"))
         try:
             history = asyncio.run(driver.run(profile))
         finally:
             for link in CLIENT_LINKS:
-                toxiproxy.remove_toxic(link, "blackhole")
+                toxiproxy.remove_toxic(healthy_lab.state.proxy_name(link), "blackhole")
     first_invokes: dict[str, float] = {}
     for op in history:
         if op.type == "invoke":
@@ -64,7 +64,7 @@ def _history_reads(lab: Lab) -> int:
     """Insurance-history requests the portal replicas have answered (their /metrics)."""
     total = 0.0
     for portal in lab.state.topology.portals():
-        text = httpx.get(lab.state.url(portal.name) + "/metrics", timeout=5.0).text
+        text = lab.admin().get(portal.name, "/metrics").text
         for family in text_string_to_metric_families(text):
             if family.name == "http_requests":
                 total += sum(s.value for s in family.samples if s.name.endswith("_total")

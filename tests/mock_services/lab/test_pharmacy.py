@@ -67,15 +67,16 @@ def test_agent_killed_mid_reconciliation_registers_each_paper_prescription_once(
                         str(tmp_path / "before.jsonl")))["electronic"] == 16
     with ToxiproxyClient(healthy_lab.state.toxiproxy_url) as toxiproxy:
         for link in CLIENT_LINKS:  # the pharmacy's internet is down
-            toxiproxy.set_enabled(link, False)
+            toxiproxy.set_enabled(healthy_lab.state.proxy_name(link), False)
         outage = finish(agent(healthy_lab, tmp_path, "serve", "--rx",
                               str(tmp_path / "outage.jsonl")))
         # paper + 1 <= 20 % of (16 electronic + paper + 1): four on paper, the rest deferred
         assert outage == {"electronic": 0, "paper": 4, "deferred": 4, "refused": 0}
         for link in CLIENT_LINKS:
-            toxiproxy.set_enabled(link, True)
+            toxiproxy.set_enabled(healthy_lab.state.proxy_name(link), True)
             # a slow link, so the kill lands while registrations are on their way
-            toxiproxy.add_toxic(link, ToxicSpec.of("latency", latency=150, name="slow"))
+            toxiproxy.add_toxic(healthy_lab.state.proxy_name(link),
+                                ToxicSpec.of("latency", latency=150, name="slow"))
         first = agent(healthy_lab, tmp_path, "reconcile")
         deadline = time.monotonic() + 60
         while local_counts(tmp_path)[0] < 2:
@@ -87,7 +88,7 @@ def test_agent_killed_mid_reconciliation_registers_each_paper_prescription_once(
         registered, pending = local_counts(tmp_path)
         assert registered >= 2 and pending >= 1, "the kill did not land mid-reconciliation"
         for link in CLIENT_LINKS:
-            toxiproxy.remove_toxic(link, "slow")
+            toxiproxy.remove_toxic(healthy_lab.state.proxy_name(link), "slow")
     assert finish(agent(healthy_lab, tmp_path, "reconcile")) == {"pending": 0}
 
     pharmacy = demo_population(1).pharmacies[0].national_id
