@@ -47,6 +47,7 @@ from faults.admin import HttpUpstreamAdmin
 from faults.catalog import Fault
 from faults.client import ToxiproxyClient
 from faults.injector import Applied, Injector
+from mock_services.lab.breakdowns import LabBreakdowns
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.state import NoLab
@@ -199,7 +200,8 @@ def lab_injector(lab: Lab) -> Iterator[Injector]:
     with ToxiproxyClient(lab.state.toxiproxy_url) as proxies:
         inj = Injector(faults_topology(lab.state), History(),
                        lambda: time.monotonic() - t0, proxies,
-                       supervisor=LabSupervisor(lab), admin=admin)
+                       supervisor=LabSupervisor(lab), admin=admin,
+                       breakdowns=LabBreakdowns(lab))
         try:
             yield inj
         finally:

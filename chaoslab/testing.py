@@ -39,6 +39,7 @@ from faults.catalog import (
     PowerLoss,
     RawToxic,
     RefreshStorm,
+    ReplicaFailure,
     SlowUpstream,
     SwitchFailure,
     UpstreamOutage,
@@ -53,9 +54,10 @@ from scenario.report_model import Report
 __all__ = [
     "Applied", "DeploymentWindow", "Fault", "FaultContext", "Injector", "Lab", "LabFactory",
     "NetworkLoss", "PeakLoad", "Person", "Population", "PowerLoss", "RawToxic", "RefreshStorm",
-    "Report", "RunScenario", "SlowUpstream", "SwitchFailure", "ToxicSpec", "UpstreamOutage",
-    "chaos_lab", "chaos_labs", "demo_accounts", "fault", "injector", "lab_injector",
-    "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure", "run_scenario",
+    "ReplicaFailure", "Report", "RunScenario", "SlowUpstream", "SwitchFailure", "ToxicSpec",
+    "UpstreamOutage", "chaos_lab", "chaos_labs", "demo_accounts", "fault", "injector",
+    "lab_injector", "pytest_addoption", "pytest_collection_modifyitems", "pytest_configure",
+    "run_scenario",
 ]
 
 

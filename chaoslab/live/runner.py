@@ -46,6 +46,7 @@ from faults.admin import HttpUpstreamAdmin
 from faults.catalog import RefreshStorm
 from faults.client import ToxiproxyClient
 from faults.injector import Injector
+from mock_services.lab.breakdowns import LabBreakdowns
 from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp
 from mock_services.lab.clients.portal_api import applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival
@@ -276,7 +277,8 @@ def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], 
     admin = HttpUpstreamAdmin(timeout_s=ADMIN_TIMEOUT_S, token=lab.admin().token)
     with ToxiproxyClient(lab.state.toxiproxy_url, timeout_s=ADMIN_TIMEOUT_S) as proxies:
         injector = Injector(faults_topology(lab.state), history, clock, proxies,
-                            supervisor=LabSupervisor(lab), admin=admin)
+                            supervisor=LabSupervisor(lab), admin=admin,
+                            breakdowns=LabBreakdowns(lab))
 
         def nemesis() -> None:
             try:

@@ -14,6 +14,17 @@ through.
 
 `POST /admin/demand` (loopback only) re-reads the demand file; requests already holding or
 awaiting a slot finish on the pool they started in, new ones use the new one.
+
+A `replica_failure` that pauses the replica (work "resume" or "restart", faults/catalog.py)
+SIGSTOPs its process, but a stopped process's clock runs on: at SIGCONT every emulated hold
+whose deadline passed meanwhile would end at once, as if the service had gone on working
+while stopped. So the lab supervisor calls `POST /admin/breakdown {"work": ...}` just before
+the SIGSTOP and `DELETE /admin/breakdown` just after the SIGCONT: in between, the emulated
+service clock stands still (no hold ends, none progresses), and at the repair each request in
+service goes on where it stopped ("resume", preemptive resume) or starts its drawn service
+time again from the repair ("restart", preemptive repeat: the same draw), as in the
+simulator (`sim/portal.py`). Only the emulated part restarts: the handler's real work already
+done (its SQLite reads, its upstream calls) is not redone.
 """
 
 from __future__ import annotations
@@ -27,10 +38,11 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from mock_services.common.app import Loopback
 from mock_services.common.demand import Demand, DemandError, load_demand
@@ -41,20 +53,63 @@ from scenario.dists import Sampler, sampler
 Sleep = Callable[[float], Awaitable[None]]
 
 
-# the current request's seconds in upstream calls (a one-item list, set by `Emulator.serve`)
-_UPSTREAM_S: ContextVar[list[float] | None] = ContextVar("emulated_upstream_s", default=None)
+class _Account:
+    """One request in service: what of its time counts as its own work toward its draw.
+
+    Its own work is the time since `since` on the emulator's service clock (wall time less
+    the time the replica stood broken down) less its upstream calls. A "restart" repair
+    moves `since` to the repair and forgets the upstream seconds: the work starts again.
+    """
+
+    __slots__ = ("block", "emulator", "mark", "paused_then", "since", "upstream_s")
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.upstream_s = 0.0
+        self.since = self.paused_then = 0.0
+        # the upstream call under way: its start and the paused total then
+        self.block: tuple[float, float] | None = None
+        self.mark = 0.0  # the paused total when the call began or its last hop was counted
+        self.restart()
+
+    def restart(self) -> None:
+        """Count the request's own work from now on, nothing before."""
+        self.since = self.emulator.now()
+        self.paused_then = self.mark = self.emulator.paused_s()
+        self.upstream_s = 0.0
+
+    def counted(self, started: float, paused_then: float) -> float:
+        """Seconds since `started` (the paused total then: `paused_then`) that count: after
+        `since`, and not broken down."""
+        if started < self.since:  # a restart forgot what came before it
+            started, paused_then = self.since, self.paused_then
+        return self.emulator.now() - started - (self.emulator.paused_s() - paused_then)
+
+    def own_s(self) -> float:
+        """The request's own work so far, in seconds of service."""
+        return self.counted(self.since, self.paused_then) - self.upstream_s
+
+
+# the current request's account (set by `Emulator.serve`)
+_ACCOUNT: ContextVar[_Account | None] = ContextVar("emulated_account", default=None)
 
 
 @contextmanager
 def upstream_time(now: Callable[[], float]) -> Iterator[None]:
-    """Count the block's time as the current request's upstream calls (not its own work)."""
-    started = now()
+    """Count the block's time as the current request's upstream calls (not its own work);
+    time the replica stood broken down meanwhile counts as neither. (`now` is the caller's
+    clock; inside an emulated request the emulator's, the same clock in the portal.)"""
+    account = _ACCOUNT.get()
+    if account is None:  # outside an emulated request nobody counts
+        yield
+        return
+    account.block = (account.emulator.now(), account.emulator.paused_s())
+    account.mark = account.block[1]
     try:
         yield
     finally:
-        cell = _UPSTREAM_S.get()
-        if cell is not None:  # outside an emulated request nobody counts
-            cell[0] += now() - started
+        account.upstream_s += account.counted(*account.block)
+        account.block = None
 
 
 EMULATED_HEADER = "X-Chaoslab-Emulated-Latency"
@@ -66,9 +121,17 @@ proxies, parsing) as its own work, which the service time draw already stands fo
 def hop_overhead(seconds: float) -> None:
     """Count `seconds` of the current upstream call as the portal's own work, not as the
     upstream's latency (the round trip beyond what the upstream reported as emulated)."""
-    cell = _UPSTREAM_S.get()
-    if cell is not None and seconds > 0:
-        cell[0] -= seconds
+    account = _ACCOUNT.get()
+    if account is None or account.block is None:
+        return
+    # The round trip includes any time the replica stood broken down meanwhile: that is
+    # nobody's work (an error of at most one hop when it fell between two attempts), and
+    # after a restart only the call's time since the repair can count.
+    paused = account.emulator.paused_s()
+    seconds = min(seconds - (paused - account.mark), account.counted(*account.block))
+    account.mark = paused
+    if seconds > 0:
+        account.upstream_s -= seconds
 
 
 class QueueFull(Unavailable):
@@ -164,6 +227,12 @@ class Emulator:
         self.replica, self.upstream = replica, upstream
         self.speed = 1.0  # a degraded service's speed: its draws are divided by it
         self._plan: _Plan | None = None
+        self._paused_total = 0.0  # seconds broken down before the current breakdown
+        self._paused_at: float | None = None  # when the current breakdown began
+        self._work = ""  # the current breakdown's rule for work in service
+        self._repaired = asyncio.Event()
+        self._breakdowns = 0
+        self._serving: set[_Account] = set()
         self.reload()
 
     @property
@@ -185,6 +254,43 @@ class Emulator:
         """Requests waiting for a slot now (0 without a pool)."""
         pool = self.pool
         return pool.queue_length if pool else 0
+
+    @property
+    def broken_down(self) -> str:
+        """The current breakdown's work rule ("resume" or "restart"), "" when serving."""
+        return self._work if self._paused_at is not None else ""
+
+    def paused_s(self) -> float:
+        """Seconds this service has stood broken down so far (its service clock is wall
+        time less these)."""
+        current = self.now() - self._paused_at if self._paused_at is not None else 0.0
+        return self._paused_total + current
+
+    def break_down(self, work: str) -> None:
+        """The replica is about to stop: hold its emulated service clock still until
+        `repair` (`work`, "resume" or "restart", says what the repair does to the requests
+        in service). A second call while broken down only updates `work`."""
+        if work not in ("resume", "restart"):
+            raise ValueError(f"work {work!r}; expected 'resume' or 'restart'")
+        self._work = work
+        if self._paused_at is None:
+            self._paused_at = self.now()
+            self._breakdowns += 1
+            self._repaired = asyncio.Event()
+
+    def repair(self) -> bool:
+        """The replica runs again: its service clock goes on, and after a "restart"
+        breakdown every request in service starts its service time again from now. False
+        when it was not broken down."""
+        if self._paused_at is None:
+            return False
+        self._paused_total += self.now() - self._paused_at
+        self._paused_at = None
+        if self._work == "restart":
+            for account in self._serving:
+                account.restart()
+        self._repaired.set()
+        return True
 
     def reload(self) -> Demand | None:
         """Re-read the demand file (raises `DemandError` and keeps the old one if it is bad)."""
@@ -221,9 +327,9 @@ class Emulator:
         if pool is not None:
             await pool.acquire()
         service_s = draw(plan.rng) / self.speed
-        upstream_s = [0.0]
-        waited = _UPSTREAM_S.set(upstream_s)
-        started = self.now()
+        account = _Account(self)
+        self._serving.add(account)
+        waited = _ACCOUNT.set(account)
         try:
             yield
         finally:
@@ -233,14 +339,27 @@ class Emulator:
             # costs max(service time, real work) plus its upstreams' latencies, as the
             # simulator's request costs its service time plus its calls; a handler that
             # does more real work than its draw (an scrypt hash) shows as a longer service.
-            own_s = self.now() - started - upstream_s[0]
-            _UPSTREAM_S.reset(waited)
+            _ACCOUNT.reset(waited)
             try:
-                if service_s > own_s:
-                    await self.sleep(service_s - own_s)
+                await self._hold(account, service_s)
             finally:
+                self._serving.discard(account)
                 if pool is not None:
                     pool.release()
+
+    async def _hold(self, account: _Account, service_s: float) -> None:
+        """Sleep what is left of `service_s` after the request's own work; a breakdown
+        meanwhile is waited out, then what is left is worked out again (`_Account`)."""
+        while True:
+            if self._paused_at is not None:
+                await self._repaired.wait()
+            left = service_s - account.own_s()
+            if left <= 0:
+                return
+            seen = self._breakdowns
+            await self.sleep(left)
+            if self._breakdowns == seen and self._paused_at is None:
+                return  # no breakdown began while it slept: the draw is served
 
     async def delay(self) -> float:
         """Wait this upstream's latency draw (nothing without a demand naming it); the seconds
@@ -256,12 +375,13 @@ class Emulator:
         """The state `GET/POST /admin/demand` answer with."""
         plan = self._plan
         if plan is None:
-            return {"demand": None, "service": self.name}
+            return {"demand": None, "service": self.name, "broken_down": self.broken_down or None}
         pool = plan.pool
         return {"demand": plan.demand.model_dump(mode="json"), "service": self.name,
                 "workers": pool.workers if pool else None,
                 "max_queue": pool.max_queue if pool else None,
-                "busy": self.busy(), "queue_length": self.queue_length()}
+                "busy": self.busy(), "queue_length": self.queue_length(),
+                "broken_down": self.broken_down or None}
 
 
 def emulator_of(request: Request) -> Emulator:
@@ -270,9 +390,33 @@ def emulator_of(request: Request) -> Emulator:
     return emulator
 
 
+class BreakdownBody(BaseModel):
+    """POST /admin/breakdown: the replica is about to be stopped (SIGSTOP); what its repair
+    does to the work in service."""
+
+    model_config = ConfigDict(extra="forbid")
+    work: Literal["resume", "restart"]
+
+
 def demand_router() -> APIRouter:
-    """POST /admin/demand (re-read the file) and GET /admin/demand (loopback only)."""
+    """POST /admin/demand (re-read the file), GET /admin/demand, and POST/DELETE
+    /admin/breakdown (the emulated service clock stands still, then goes on) — admin only."""
     router = APIRouter(tags=["admin"])
+
+    @router.post("/admin/breakdown")
+    async def break_down(body: BreakdownBody, request: Request, _: Loopback) -> dict[str, Any]:
+        """Hold the emulated service clock still: the supervisor stops the process next."""
+        emulator = emulator_of(request)
+        emulator.break_down(body.work)
+        return emulator.describe()
+
+    @router.delete("/admin/breakdown")
+    async def repair(request: Request, _: Loopback) -> dict[str, Any]:
+        """The process was continued: the service clock goes on, and the work in service
+        resumes or restarts (a no-op when not broken down)."""
+        emulator = emulator_of(request)
+        emulator.repair()
+        return emulator.describe()
 
     @router.post("/admin/demand")
     async def reload_demand(request: Request, _: Loopback) -> dict[str, Any]:

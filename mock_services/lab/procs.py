@@ -85,24 +85,54 @@ def belongs_to(pid: int, run_dir: Path) -> bool:
     return marker in environ.split(b"\0") and alive(pid)
 
 
-def alive(pid: int) -> bool:
-    """True if `pid` exists and is not a zombie."""
+def state(pid: int) -> str | None:
+    """The scheduler state of `pid` from /proc ("R", "S", "T" stopped, "Z" zombie, ...);
+    None when it is gone or there is no /proc."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
+        return None
+    # the state is the field after the parenthesised command name
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` exists and is not a zombie."""
+    current = state(pid)
+    if current is None:
         try:
             os.kill(pid, 0)
         except OSError:
             return False
         return True
-    # the state is the field after the parenthesised command name
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+    return current not in ("Z", "X")
 
 
 def signal_group(pid: int, sig: signal.Signals) -> None:
-    """Send `sig` to the process group led by `pid` (its session), ignoring a gone group."""
+    """Send `sig` to the process group led by `pid` (its session), ignoring a gone group.
+
+    A SIGTERM is followed by a SIGCONT, as init systems do: a process stopped by a
+    replica_failure (SIGSTOP) acts on its SIGTERM only once continued, so a deploy or a
+    teardown would otherwise wait out its whole grace period and then SIGKILL it.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
+        if sig == signal.SIGTERM:
+            os.killpg(pid, signal.SIGCONT)
+
+
+def wait_stopped(pid: int, deadline_s: float) -> bool:
+    """Poll until `pid` is stopped (SIGSTOP delivered) or gone, or `deadline_s` (monotonic)
+    passes; True if it is stopped (also when /proc cannot tell: the signal was sent)."""
+    while True:
+        current = state(pid)
+        if current is None:
+            return alive(pid)  # no /proc: trust the signal; gone: not stopped
+        if current in ("T", "t"):
+            return True
+        if current in ("Z", "X") or time.monotonic() >= deadline_s:
+            return False
+        time.sleep(0.005)  # polling interval of the deadline loop, not a synchronisation
 
 
 def wait_gone(pids: Sequence[int], deadline_s: float, procs: Sequence[subprocess.Popen[bytes]]

@@ -5,7 +5,9 @@ external Toxiproxy), writes the map, then starts the proxy server and every serv
 creates one proxy per link and waits for readiness with a deadline. Any failure tears down
 what was started and raises `LabError` naming the culprit (with the tail of its log).
 `teardown(run_dir)` (in `cleanup`) works from the pid files alone, so it also cleans up after
-a crashed supervisor. Faults (power loss, deploys) live in `mock_services.lab.operations`.
+a crashed supervisor. Faults (power loss, deploys) live in `mock_services.lab.operations`,
+a replica's breakdown (`replica_failure`) in `mock_services.lab.breakdowns`; `pause` and
+`resume` (SIGSTOP, SIGCONT) are what a breakdown that pauses the work sends.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
-
-from mock_services.lab import ports, procs, proxyapi, state
+from mock_services.lab import access, ports, procs, proxyapi, state
 from mock_services.lab.cleanup import teardown
 from mock_services.lab.config import (
     PROXY,
@@ -41,7 +41,9 @@ def service_argv(lab: LabState, s: ServiceSpec) -> tuple[str, ...]:
     argv = [sys.executable, "-m", "mock_services", s.kind, "--host", ports.HOST,
             "--port", str(s.port), "--data-dir", str(lab.data_dir(s)),
             "--policies", lab.policies_file or lab.policies,  # the resolved file, if any
-            "--demand", str(demand_path(lab.run_dir))]  # read if it exists (lab.demand)
+            "--demand", str(demand_path(lab.run_dir)),  # read if it exists (lab.demand)
+            "--admin-port", str(access.admin_port(lab, s.name)),  # no proxy fronts it
+            "--secrets-file", str(access.secrets_path(lab.run_dir))]
     if s.kind == "portal":
         argv += ["--replica-id", s.replica_id or s.name]
         for link in lab.topology.links_from(s.name):
@@ -103,6 +105,26 @@ class Lab:
                 procs.signal_group(pid, signal.SIGKILL)
         self._reap(names, time.monotonic() + 5.0)
 
+    def pause(self, names: list[str]) -> None:
+        """SIGSTOP the named processes (a replica breaks down with its work paused) and wait
+        until the kernel has stopped them: from then on their connections only queue."""
+        deadline = time.monotonic() + 5.0
+        for name in names:
+            pid = self.pid(name)
+            if pid is None:
+                continue  # not running: nothing to stop
+            procs.signal_group(pid, signal.SIGSTOP)
+            if not procs.wait_stopped(pid, deadline) and procs.alive(pid):
+                raise LabError(f"{name} (pid {pid}) did not stop within 5 s of SIGSTOP")
+
+    def resume(self, names: list[str]) -> None:
+        """SIGCONT the named processes (a paused replica is repaired); harmless on a running
+        one, and a gone one is skipped."""
+        for name in names:
+            pid = self.pid(name)
+            if pid is not None:
+                procs.signal_group(pid, signal.SIGCONT)
+
     def stop(self, names: list[str]) -> None:
         """SIGTERM the named processes (graceful: in-flight requests drain), at once."""
         for name in names:
@@ -124,9 +146,13 @@ class Lab:
 
     def set_ready(self, name: str, ready: bool) -> None:
         """Take replica `name` out of (or back into) rotation through its admin endpoint."""
-        r = httpx.post(self.state.url(name) + "/admin/ready", json={"ready": ready}, timeout=2.0)
+        r = self.admin().post(name, "/admin/ready", json={"ready": ready}, timeout_s=2.0)
         if r.status_code >= 400:
             raise LabError(f"{name} refused POST /admin/ready: HTTP {r.status_code}")
+
+    def admin(self) -> access.AdminAccess:
+        """The lab's admin listeners and their token (read from the run directory)."""
+        return access.admin_access(self.state)
 
     def running(self) -> dict[str, bool]:
         """Every process of the lab -> whether it is alive."""
@@ -142,25 +168,33 @@ class Lab:
         """Back to a healthy lab between tests: every process up and ready, proxies clean,
         the portals' policy state fresh."""
         running = self.running()
+        # a replica a crashed run left stopped (SIGSTOP) answers nothing until continued
+        self.resume([name for name, up in running.items() if up])
         dead = [s.name for s in self.state.topology.services if not running.get(s.name)]
         if dead:
             self.kill(dead)  # forget their stale pid files before starting them afresh
             self.start(dead)
         self.wait_ready([s.name for s in self.state.topology.services
                          if s.kind != "portal"] + dead)
+        admin = self.admin()
         for portal in self.state.topology.portals():
             self.set_ready(portal.name, True)
-            r = httpx.post(self.state.url(portal.name) + "/admin/policies/reset", timeout=2.0)
+            # its emulated service clock runs again (404: a build without breakdowns has
+            # nothing to clear)
+            r = admin.request("DELETE", portal.name, "/admin/breakdown", timeout_s=2.0)
+            if r.status_code >= 400 and r.status_code != 404:
+                raise LabError(f"{portal.name} refused DELETE /admin/breakdown: "
+                               f"HTTP {r.status_code}")
+            r = admin.post(portal.name, "/admin/policies/reset", timeout_s=2.0)
             if r.status_code >= 400:
                 raise LabError(f"{portal.name} refused POST /admin/policies/reset: "
                                f"HTTP {r.status_code}")
         for upstream in self.state.topology.upstreams():  # HTTP-level faults back to normal
-            r = httpx.post(self.state.url(upstream.name) + "/admin/fault", json={"mode": "ok"},
-                           timeout=2.0)
+            r = admin.post(upstream.name, "/admin/fault", json={"mode": "ok"}, timeout_s=2.0)
             if r.status_code >= 400:
                 raise LabError(f"{upstream.name} refused POST /admin/fault: HTTP {r.status_code}")
         try:
-            proxyapi.reset(self.state.toxiproxy_url)
+            proxyapi.reset(self.state.toxiproxy_url, self.state.proxy_names())  # ours alone
         except proxyapi.ProxyApiError as exc:
             raise LabError(str(exc)) from None
 
@@ -195,6 +229,7 @@ def up(config: LabConfig) -> Lab:
     lab_state = replace(lab_state, policies_file=str(policies_file),
                         policies_digest=write_policies(policy_set, policies_file))
     lab_state.save()
+    access.prepare(lab_state)  # secrets.json and admin.json, before any process reads them
     lab = Lab(lab_state, config)
     try:
         if lab_state.embedded_proxy:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -58,3 +59,21 @@ def test_log_tail_reports_the_last_lines(tmp_path: Path) -> None:
         "talker", (sys.executable, "-c", "print('\\n'.join(map(str, range(50))))")))
     proc.wait(timeout=30)
     assert procs.log_tail(tmp_path, "talker", lines=3) == "47\n48\n49"
+
+
+def test_a_stopped_process_is_seen_stopped_and_still_goes_quietly_on_sigterm(
+        tmp_path: Path) -> None:
+    """SIGSTOP (a replica_failure that pauses the work) shows as state "T"; a SIGTERM then
+    reaches it because a SIGCONT follows it: it exits by itself instead of being SIGKILLed
+    once its grace is out (Python's default SIGTERM handler ends it)."""
+    proc = procs.spawn(tmp_path, procs.ProcessSpec("sleeper", SLEEPER))
+    try:
+        assert procs.state(proc.pid) in ("S", "R")
+        procs.signal_group(proc.pid, signal.SIGSTOP)
+        assert procs.wait_stopped(proc.pid, time.monotonic() + 5.0)
+        assert procs.state(proc.pid) == "T"
+        assert procs.terminate_group(proc.pid, [proc], grace_s=30.0)  # quietly, not killed
+        assert proc.wait(timeout=5) == -signal.SIGTERM
+        assert procs.state(proc.pid) is None and not procs.wait_stopped(proc.pid, 0.0)
+    finally:
+        procs.kill_group(proc.pid, [proc])
