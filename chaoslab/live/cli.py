@@ -36,6 +36,7 @@ from chaoslab.live.cpu import PEAK_MIN_S, CpuMeter
 from chaoslab.live.plan import MIN_SAFE_FAULT_S, TARGET_LIVE_S, LivePlan, build_plan, safe_speed
 from chaoslab.live.runner import LiveRun, play
 from chaoslab.liveview import LiveWatch, View, make_view, showing
+from faults.errors import FaultError, InvalidFault, UnknownTarget
 from mock_services.lab.procs import read_pids
 from mock_services.lab.state import LabState
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, up
@@ -235,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
     except LabError as exc:
         print(f"chaoslab: {exc}", file=sys.stderr)
         return 2 if exc.bad_input else 1
+    except FaultError as exc:  # a fault the lab could not apply or heal: one sentence
+        print(f"chaoslab: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, InvalidFault | UnknownTarget) else 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     wall_s = time.perf_counter() - t0
