@@ -8,15 +8,18 @@ lab compares digests and says what differs, and `lab up --policies` starts what 
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chaoslab import compose_lab
 from chaoslab.cli import SCENARIO_DIR, build_parser, main
 from chaoslab.errors import BadInput
 from chaoslab.live import cli as live_cli
+from mock_services.lab import access as lab_access
 from mock_services.lab import cli as lab_cli
 from mock_services.lab import state
 from mock_services.lab.config import LabConfig
@@ -71,6 +74,18 @@ def test_the_overrides_of_a_scenario_reach_the_live_set(tmp_path: Path) -> None:
     assert policies_digest(live) != policies_digest(resolve_policies("resilient"))
 
 
+def _args(policies: str) -> argparse.Namespace:
+    """`lab run`'s arguments that choose a lab: none named, $CHAOSLAB_LAB_DIR decides."""
+    return argparse.Namespace(lab=None, new_lab=False, policies=policies)
+
+
+@pytest.fixture(autouse=True)
+def _maps_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake labs below run no process: a lab map counts as running (attaching reads only
+    the map), so choosing one compares digests without starting anything."""
+    monkeypatch.setattr(live_cli, "running_lab", compose_lab.attach)
+
+
 def _fake_lab(run_dir: Path, label: str, ps: PolicySet | None) -> Path:
     """A lab map as `lab up` writes it (no process runs: attaching reads only the map)."""
     lab = LabState(run_dir, default_topology(), "http://127.0.0.1:9", True, label, 0)
@@ -88,8 +103,8 @@ def test_attaching_compares_digests_and_says_what_differs(
     monkeypatch.setenv(live_cli.LAB_DIR_ENV, str(lab_dir))
     out = tmp_path / "out"
     wanted = _live_set("metastable_retry", "resilient", out)
-    with pytest.raises(BadInput) as exc, live_cli.lab_for(wanted, "resilient", out):
-        pass
+    with pytest.raises(BadInput) as exc:
+        live_cli.choose_lab(_args("resilient"), wanted, out)
     message = str(exc.value)
     assert message.startswith(f"the lab in {lab_dir} runs policies 'resilient' "
                               f"({short_digest(policies_digest(resolve_policies('resilient')))})")
@@ -107,8 +122,8 @@ def test_attaching_to_another_preset_names_that_preset(
     lab_dir = _fake_lab(tmp_path / "lab", "baseline", resolve_policies("baseline"))
     monkeypatch.setenv(live_cli.LAB_DIR_ENV, str(lab_dir))
     wanted = _live_set("switch_failure", "resilient", tmp_path / "out")
-    with pytest.raises(BadInput) as exc, live_cli.lab_for(wanted, "resilient", tmp_path / "o"):
-        pass
+    with pytest.raises(BadInput) as exc:
+        live_cli.choose_lab(_args("resilient"), wanted, tmp_path / "o")
     assert "--policies resilient'" in str(exc.value)
     assert not (tmp_path / "o").exists()  # a plain preset: nothing written
 
@@ -120,19 +135,20 @@ def test_attaching_to_the_same_set_by_another_name_is_accepted(
     wanted = _live_set("metastable_retry", "resilient", tmp_path / "out")
     lab_dir = _fake_lab(tmp_path / "lab", "my-file.json", wanted)
     monkeypatch.setenv(live_cli.LAB_DIR_ENV, str(lab_dir))
-    with live_cli.lab_for(wanted, "resilient", tmp_path / "out") as lab:
-        assert lab.state.digest() == policies_digest(wanted)
+    lab, _ = live_cli.choose_lab(_args("resilient"), wanted, tmp_path / "out")
+    assert lab is not None and lab.state.digest() == policies_digest(wanted)
     compose_dir = _fake_lab(tmp_path / "compose", "baseline", None)
     monkeypatch.setenv(live_cli.LAB_DIR_ENV, str(compose_dir))
     baseline = _live_set("switch_failure", "baseline", tmp_path / "out")
-    with live_cli.lab_for(baseline, "baseline", tmp_path / "out") as lab:
-        assert lab.state.policies_file == ""
+    lab, _ = live_cli.choose_lab(_args("baseline"), baseline, tmp_path / "out")
+    assert lab is not None and lab.state.policies_file == ""
 
 
 def test_the_map_records_the_resolved_file_and_the_services_get_it(tmp_path: Path) -> None:
     ps = resolve_policies("baseline", {"user": {"failover": True}})
     _fake_lab(tmp_path, "baseline", ps)
     lab = state.load(tmp_path)
+    lab_access.prepare(lab)  # the secrets and admin ports `lab up` writes before any process
     assert lab.policies == "baseline"
     assert lab.policies_file == str(tmp_path / POLICIES_FILE)
     assert lab.policies_digest == policies_digest(ps) == lab.digest()
