@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test`; and `make compose-test`, the
+# docker-compose lab run for real (deploy/compose-test/run.sh: installs the engine, as root).
 # Each creates .venv when missing and installs the project into it; the stamp file makes
 # that step a no-op until pyproject.toml changes.
 
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean compose-test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +37,9 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 pytest: $(STAMP)
 	$(PYTEST) -n auto $(CPU_TESTS) $(PYTEST_ARGS:.xml=-cpu.xml)
 	$(PYTEST) $(addprefix --ignore=,$(CPU_TESTS)) $(PYTEST_ARGS)
+
+compose-test: $(STAMP)
+	@PYTHON=$(BIN)/python bash deploy/compose-test/run.sh
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from chaoslab.docker_lab import DockerSupervisor
+from faults.errors import UnknownTarget
 from mock_services.lab.config import LabConfig, LabError
 from mock_services.lab.readiness import NotReady, wait_ready
 from mock_services.lab.state import LabState
@@ -41,8 +42,12 @@ class ComposeLab(Lab):
         self.engine = engine or DockerSupervisor(project=lab_state.docker_project)
 
     def pid(self, name: str) -> int | None:
-        """Containers have no pid of ours."""
-        return None
+        """The host pid of the service container's main process (None while it is stopped):
+        a new one after a restart, as a restarted process of the embedded lab has."""
+        try:
+            return self.engine.pid(name)
+        except UnknownTarget:
+            return None
 
     def start(self, names: list[str]) -> None:
         """Start the named services' containers (not waiting for readiness)."""
@@ -51,6 +56,15 @@ class ComposeLab(Lab):
     def kill(self, names: list[str]) -> None:
         """SIGKILL the named services' containers (a power cut)."""
         self.engine.kill(names)
+
+    def pause(self, names: list[str]) -> None:
+        """Freeze the named services' containers (a replica breaks down, its work paused):
+        the engine's `pause`, not a signal to a host pid this container cannot see."""
+        self.engine.freeze(names, True)
+
+    def resume(self, names: list[str]) -> None:
+        """Thaw the named services' containers (harmless on a running one)."""
+        self.engine.freeze(names, False)
 
     def stop(self, names: list[str]) -> None:
         """SIGTERM the named services' containers; the engine SIGKILLs after the grace."""

@@ -33,6 +33,7 @@ INVARIANTS: dict[str, dict[str, object]] = {
 
 def _deploy(lab: Lab, injector: Injector, *, rolling: bool, seed: int) -> Outcome:
     before = {p.name: lab.pid(p.name) for p in lab.state.topology.portals()}
+    assert None not in before.values(), f"a lab that cannot tell its replicas apart: {before}"
 
     def deploy() -> None:
         applied = injector.apply(DeploymentWindow(service="portal", rolling=rolling,

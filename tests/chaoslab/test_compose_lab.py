@@ -1,7 +1,8 @@
 """Attaching to the compose lab from its map (deploy/lab.json), against an in-memory engine.
 
-No container runs here: the map is the checked-in one, the Docker engine is the fake of
-test_docker_lab (httpx.MockTransport) and readiness is recorded instead of polled, so the
+No container runs here: the map and the admin listeners are the checked-in ones (copied, with
+fresh secrets, as the containers see /lab), the Docker engine is the fake of test_docker_lab
+(httpx.MockTransport) and readiness is recorded instead of polled, so the
 tests check what attach builds and what reaches the engine: the container hosts, the
 faults' view of the lab, SIGKILL of a rack's containers for a power loss, start and readiness
 after it, and one sentence for a bad map. The pytest plugin's attach mode runs in a pytest
@@ -11,6 +12,7 @@ subprocess on the same map.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 from chaoslab import compose_lab
 from chaoslab.compose_lab import ComposeLab, attach
 from chaoslab.docker_lab import DockerSupervisor
+from mock_services.common.access import new_secrets, write_secrets
 from mock_services.lab.config import LabError
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
@@ -29,6 +32,15 @@ from tests.chaoslab.test_docker_lab import FakeEngine, labels, no_wait, posts
 
 ROOT = Path(__file__).resolve().parents[2]
 MAP = ROOT / "deploy" / "lab.json"
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Path:
+    """The compose lab's run directory as the chaos container sees it (/lab)."""
+    for name in ("lab.json", "admin.json"):
+        shutil.copy(ROOT / "deploy" / name, tmp_path / name)
+    write_secrets(tmp_path / "secrets.json", new_secrets())
+    return tmp_path
 
 
 @pytest.fixture
@@ -47,21 +59,23 @@ def readied(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
-def attached(engine: FakeEngine, policies: str | None = None) -> ComposeLab:
+def attached(engine: FakeEngine, policies: str | None = None,
+             path: Path = MAP) -> ComposeLab:
     client = httpx.Client(transport=httpx.MockTransport(engine.handler))
-    lab = attach(MAP, policies, engine=DockerSupervisor(client, wait=no_wait))
+    lab = attach(path, policies, engine=DockerSupervisor(client, wait=no_wait))
     assert isinstance(lab, ComposeLab)
     return lab
 
 
-def test_attach_reads_container_hosts_from_the_map(engine: FakeEngine) -> None:
-    lab = attached(engine)
-    assert lab.state.run_dir == ROOT / "deploy"
+def test_attach_reads_container_hosts_from_the_map(engine: FakeEngine, lab_dir: Path) -> None:
+    assert attached(engine).state.run_dir == ROOT / "deploy"
+    lab = attached(engine, path=lab_dir)
     assert lab.state.toxiproxy_url == "http://toxiproxy:8474"
     assert lab.state.url("shahkar") == "http://shahkar:8000"
     assert lab.state.portal_urls()["portal-b"] == "http://toxiproxy:21006"
     view = faults_topology(lab.state)
-    assert view.links["portal-a-payment"].admin_url == "http://payment:8000"
+    # admin faults go to the upstream's admin listener on the compose network
+    assert view.links["portal-a-payment"].admin_url == "http://payment:8001"
     assert view.racks["rack-b"] == ("portal-b", "registry", "payment")
     assert lab.state.policies == "resilient"
     assert attached(engine, "baseline").state.policies == "baseline"
@@ -94,8 +108,9 @@ def test_a_naive_deploy_stops_and_starts_the_containers(engine: FakeEngine,
                                                         readied: list[list[str]]) -> None:
     lab = attached(engine)
     LabSupervisor(lab).naive_deploy("portal", [])
-    assert posts(engine) == ["POST /containers/c-portal-a/stop?t=10",
-                             "POST /containers/c-portal-b/stop?t=10",
+    # both replicas get their SIGTERM before either is waited for: all at once
+    assert posts(engine) == ["POST /containers/c-portal-a/kill?signal=SIGTERM",
+                             "POST /containers/c-portal-b/kill?signal=SIGTERM",
                              "POST /containers/c-portal-a/start",
                              "POST /containers/c-portal-b/start"]
     assert readied == [["portal-a", "portal-b"]]
