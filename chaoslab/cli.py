@@ -84,6 +84,14 @@ def executor_spec(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected 'local' or 'dask://HOST:PORT', got {text!r}")
 
 
+def _add_scale_out(p: argparse.ArgumentParser, workers: str, what: str) -> None:
+    """--workers and --executor, as sim, explore and tune share them."""
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help=f"{workers} (default: the number of cores)")
+    p.add_argument("--executor", type=executor_spec, default="local",
+                   metavar="local|dask://H:P", help=f"where {what} run (default: local)")
+
+
 def _add_policies(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--policies",
@@ -139,14 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", metavar="SCENARIO", help="a scenario name or a .toml file")
     p.add_argument("--seeds", type=positive_int, default=8, help="replications (default: 8)")
     p.add_argument("--seed", type=int, default=1, help="the first seed (default: 1)")
-    p.add_argument(
-        "--workers", type=positive_int, default=None,
-        help="worker processes for local replications (default: the number of cores)",
-    )
-    p.add_argument(
-        "--executor", type=executor_spec, default="local", metavar="local|dask://H:P",
-        help="where replications run (default: local)",
-    )
+    _add_scale_out(p, "worker processes for local replications", "replications")
     p.add_argument("--speed", type=positive_float, default=1.0,
                    help="compress the scenario clock K times, as `lab run --speed K` plays it")
     _add_policies(p)
@@ -221,10 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm", choices=["live"], default=None,
                    help="replay each minimal schedule in the lab (`lab run`) and say whether "
                    "the lab fails the same way")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="parallel searches, one per invariant (default: the cores)")
-    p.add_argument("--executor", type=executor_spec, default="local",
-                   help="'local' or dask://HOST:PORT (default: local)")
+    _add_scale_out(p, "parallel searches, one per invariant", "the searches")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output directory (default: runs/<scenario>/explore-<utc-stamp>)")
@@ -242,10 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the first seed, and the sampler's (default: 1)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="Optuna storage to resume from, e.g. sqlite:///runs/tune.db")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="trials simulated at once (default: the cores)")
-    p.add_argument("--executor", type=executor_spec, default="local",
-                   help="'local' or dask://HOST:PORT (default: local)")
+    _add_scale_out(p, "trials simulated at once", "the trials")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output directory (default: runs/tune/<utc-stamp>)")
