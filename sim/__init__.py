@@ -10,6 +10,8 @@ processes), `pharmacy` (paper fallback and reconciliation), `engine` (the event 
 summarised where it ran, and the report pooled from the summaries).
 
 Scale: the model is the portal, not its 43 M users. Each scenario says how many real
-requests one simulated request stands for (1:8 for the day scenarios, 1:2400 for `year`)
-and scales the replicas' worker threads with it, so utilisation keeps its real shape.
+requests one simulated request stands for: 1:1 for `year_end_peak` (the portal's 16 worker
+threads a replica, ~5 million requests a day), 1:8 with the worker threads divided by 8
+for the day scenarios the live lab also plays, 1:2400 for `year` (scenarios/README.md,
+"Scale", says why and what the 1:8 scale changes).
 """

@@ -16,14 +16,13 @@ from typing import Any
 
 import simpy
 
+from policies.decisions import Attempt, Done, Sleep
 from policies.outcome import Outcome
-from policies.simpy_driver import run_call
 from scenario.history import WRITE_FS
 from sim.links import LinkState, Stop, cross, message_bytes
 from sim.portal import ABANDONED, abandon, gate, serve, serve_inline
-from sim.world import Job, ReplicaState, World
+from sim.world import TIMEOUT, Job, ReplicaState, World
 
-TIMEOUT = (Outcome(False, error="timeout"), "timeout")
 REFUSED = (Outcome(False, error="refused"), "refused")
 RESET = (Outcome(False, error="reset"), "refused")
 UNKNOWN = frozenset({"timeout", "refused", "reset"})  # the request may have been applied
@@ -43,6 +42,8 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
         key = f"{kind}:{n}" if kind in WRITE_FS else ""
     process = f"{source}/{n}"
     op = world.history.invoke(process, kind, env.now, key, spec.priority)
+    if key:
+        world.keys.add(key)  # `model.final` reports it
     account = f"u{rng.randrange(world.population)}"
     peer = source if source.startswith("attacker") else process  # the rate limiter's source
     storm = world.storm
@@ -57,19 +58,6 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
     priority = spec.priority
     failover = world.failover  # fixed when the world is built
     replicas = world.replicas
-
-    def attempt(timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
-        rep = world.pick(home, tries[0]) if failover else replicas[home]
-        tries[0] += 1
-        if queue_patience and env.now >= deadline:
-            raise GaveUp  # out of patience before this attempt could start
-        if (rep.down or rep.draining or world.down) and not world.reachable(rep):
-            world.avoid(rep)
-            last[0] = "refused"
-            return REFUSED
-        if world.links and rep.client_link in world.links:
-            return (yield from through_link(rep, world.links[rep.client_link], timeout_s))
-        return (yield from exchange(rep, timeout_s))
 
     def through_link(rep: ReplicaState, link: LinkState, timeout_s: float
                      ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
@@ -142,12 +130,18 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
                 yield env.timeout(0.0)
             last[0] = refused[1]
             return refused
+        return (yield from served(rep, timeout_s, service_s))
+
+    def served(rep: ReplicaState, timeout_s: float, service_s: float
+               ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
+        """An attempt `gate` admitted: the portal serves it (`portal.serve`) unless the
+        client's timeout, or its patience in the queue, answers first."""
         job = Job(kind, key, priority, peer, account, now=env.now, event=None)
         job.service_s = service_s
         event = job.event = env.event()
         expires_s = env.now + timeout_s
         if expires_s < world.horizon_s:  # a timer past the run's end never fires
-            env.timeout(timeout_s).callbacks.append(lambda _: job.reply(TIMEOUT))
+            world.timeouts.add(expires_s, job)  # job.reply(TIMEOUT), if still unanswered
         if queue_patience and deadline < min(expires_s, world.horizon_s):
             env.timeout(deadline - env.now).callbacks.append(
                 lambda _: abandon(world, rep, job))
@@ -166,19 +160,61 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
             world.avoid(rep)
         return answer
 
+    # `policies.simpy_driver.run_call` over the user pipeline, written out here with the
+    # attempt in this generator's own frame: a peak day makes millions of attempts, most
+    # refused at once, and each generator level an attempt crosses costs on every resume.
+    # The decisions, draws and events are run_call's, step for step.
+    user = world.runtime.user
+    call_deadline = None if queue_patience else deadline
     refreshes = 0
     while True:
+        call = user.start(env.now, rng, deadline_s=call_deadline, idempotent=True)
+        value = ""  # the last attempt's label: "", "stale:..", "cached", "accepted"
         try:
-            result = yield from run_call(env, world.runtime.user, attempt, rng,
-                                         deadline_s=None if queue_patience else deadline,
-                                         idempotent=True)
+            while True:
+                decision = call.next(env.now)
+                if isinstance(decision, Attempt):
+                    timeout_s = decision.timeout_s
+                    rep = world.pick(home, tries[0]) if failover else replicas[home]
+                    tries[0] += 1
+                    if queue_patience and env.now >= deadline:
+                        raise GaveUp  # out of patience before this attempt could start
+                    if (rep.down or rep.draining or world.down) and not world.reachable(rep):
+                        world.avoid(rep)
+                        last[0] = "refused"
+                        answer = REFUSED
+                    elif world.links and rep.client_link in world.links:
+                        answer = yield from through_link(rep, world.links[rep.client_link],
+                                                         timeout_s)
+                    elif inline and rep.workers.count < rep.workers.capacity:
+                        answer = yield from exchange(rep, timeout_s)
+                    else:  # `exchange` without its inline path, in this frame
+                        refused = gate(world, rep, kind, priority, source=peer,
+                                       account=account)
+                        if refused is not None:
+                            if not env.nothing_due():
+                                yield env.timeout(0.0)
+                            last[0] = refused[1]
+                            answer = refused
+                        else:
+                            answer = yield from served(rep, timeout_s, -1.0)
+                    value = answer[1]
+                    call.record(env.now, answer[0])
+                elif isinstance(decision, Sleep):
+                    yield env.timeout(decision.seconds)
+                else:
+                    break
         except GaveUp:  # left the queue: not applied, and no patience left to refresh
+            call.cancel(env.now)
             world.history.complete(op, "fail", env.now, error="abandoned")
             if kind == "dispense" and source.startswith("pharmacy"):
                 world.pharmacies.fallback(world, source, n)
             return False
-        if result.ok:
-            world.history.complete(op, "ok", env.now, value=result.value or "")
+        except BaseException:
+            call.cancel(env.now)
+            raise
+        if isinstance(decision, Done):
+            world.history.complete(op, "ok", env.now, value=value or "")
             if kind == "dispense":
                 world.pharmacies.dispensed(source, env.now)
             return True
@@ -189,7 +225,7 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
                 refreshes += 1
                 yield env.timeout(pause)
                 continue
-        error = last[0] if result.outcome is not None else result.reason
+        error = last[0] if call.result_outcome is not None else decision.reason
         if error in UNKNOWN and key:
             world.history.complete(op, "info", env.now, error=error)
         else:

@@ -17,22 +17,25 @@ A peak day fires some 10^7 events, so the loop's own cost per event matters:
 - `Workers` is SimPy's `Resource` (FIFO grants, a slot handed on when its release's event
   fires) without the request, release and queue objects, and with a grant left out when it
   would fire next;
+- `Timers` keeps the clients' timeout timers, nearly all moot by the time they expire, out
+  of the event queue but for the oldest live one, under the keys they would have had;
 - `nothing_due()` tells a process that a zero timeout yielded now (or the Initialize of a
   process it starts) would be the very next event to fire, so it may go on at once instead
   (`start_now`): the same steps in the same order, with one event fewer.
 
 An event left out (a process end nobody waits for, a zero timeout that would have fired
-next) takes no event id, which only renumbers the later ones: their order is unchanged.
+next) takes no event id, which only renumbers the later ones: their order is unchanged. A
+moot timer left out takes its id and never fires, which changes nothing else.
 """
 
 from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from heapq import heappop, heappush
 from operator import attrgetter
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import simpy
 from simpy.core import SimTime
@@ -184,6 +187,84 @@ class Environment(simpy.Environment):
             self._solo = False
             if collecting:
                 gc.enable()
+
+
+class Pending(Protocol):
+    """What `Timers` holds: a thing whose timer is moot once it is `done`."""
+
+    done: bool
+
+
+P = TypeVar("P", bound=Pending)
+
+
+class Timers(Generic[P]):
+    """Timers that rarely fire, kept out of the event queue while they would do nothing.
+
+    A client's timeout timer is set for every attempt the portal admits, and nearly every
+    one finds its attempt answered long before it expires: in the event queue, each would
+    be pushed, popped and fired for nothing (a third of a peak day's events). Here a timer
+    takes its event id when it is set, as `Environment.timeout` does, and waits in a FIFO
+    deque; only the oldest live one is in the event queue, under that same (time, priority,
+    id) key, so it fires exactly when and in the order the plain timer would have. A timer
+    whose item is `done` by the time it would enter the queue is dropped: it would have done
+    nothing (nor delayed anything: a step that fires it schedules nothing). A timer that
+    would expire before the newest one waiting (a shorter timeout) goes to the event queue
+    at once, as a plain timer.
+    """
+
+    __slots__ = ("_armed", "_expire", "_fire_head", "_waiting", "env")
+
+    def __init__(self, env: Environment, expire: Callable[[P], None]) -> None:
+        self.env = env
+        self._expire = expire  # what an expiry does to a live item
+        self._waiting: deque[tuple[float, int, P]] = deque()  # time, event id, item
+        self._armed = False  # the oldest waiting timer is in the event queue
+        self._fire_head = self._fire  # bound once
+
+    def add(self, at_s: float, item: P) -> None:
+        """Call `expire(item)` at `at_s` unless `item` is done by then."""
+        env = self.env
+        eid = next(env._eid)
+        waiting = self._waiting
+        if waiting and at_s < waiting[-1][0]:  # out of order: a plain timer
+            event: simpy.Event = _new(simpy.Event)
+            event.env = env
+            event.callbacks = [lambda _: self._expire_live(item)]
+            event._ok = True
+            event._value = None
+            heappush(env._queue, (at_s, NORMAL, eid, event))
+            return
+        waiting.append((at_s, eid, item))
+        if not self._armed:
+            self._arm()
+
+    def _expire_live(self, item: P) -> None:
+        if not item.done:
+            self._expire(item)
+
+    def _arm(self) -> None:
+        """Put the oldest waiting timer whose item is not done into the event queue."""
+        waiting = self._waiting
+        while waiting and waiting[0][2].done:
+            waiting.popleft()
+        if not waiting:
+            self._armed = False
+            return
+        at_s, eid, _ = waiting[0]
+        env = self.env
+        event: simpy.Event = _new(simpy.Event)
+        event.env = env
+        event.callbacks = [self._fire_head]
+        event._ok = True
+        event._value = None
+        heappush(env._queue, (at_s, NORMAL, eid, event))
+        self._armed = True
+
+    def _fire(self, _event: simpy.Event) -> None:
+        _, _, item = self._waiting.popleft()
+        self._expire_live(item)
+        self._arm()
 
 
 WITHDRAWN = "withdrawn"  # the value a withdrawn grant resumes its waiter with

@@ -96,8 +96,7 @@ def payment_queue(world: World) -> Generator[simpy.Event, Any, None]:
 def final(world: World) -> None:
     """One `final` op per write key: how many times the portal applied it."""
     now = world.env.now
-    keys = {op.key for op in world.history.ops if op.type == "invoke" and op.key}
-    keys.update(world.applied)
+    keys = world.keys | world.applied.keys()  # every invoked key (`World.keys`), every write
     append = world.history.append
     for key in sorted(keys):
         append(Op("info", FINAL, "applied", now, key, str(world.applied.get(key, 0))))

@@ -44,6 +44,7 @@ class Pharmacies:
         history = world.history
         control = f"C-{pharmacy}-{n}"
         op = history.invoke(f"{pharmacy}/p{n}", "paper_record", now, control, 0)
+        world.keys.add(control)
         if self.quota is not None and isinstance(
                 self.quota.request_paper(pharmacy, str(int(now // CLAIM_PERIOD_S))), Reject):
             history.complete(op, "fail", now, error="deferred")

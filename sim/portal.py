@@ -43,8 +43,9 @@ ProcGen = Generator[simpy.Event, Any, Any]
 
 def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: str,
          account: str) -> Answer | None:
-    """Admission control, login rate limits and the accept queue, for an attempt of `kind`
-    from `source` (the rate limiter's peer) as `account`: an answer if refused."""
+    """Admission control, the shared login and recovery rate limits and the accept queue,
+    for an attempt of `kind` from `source` (the rate limiter's peer) as `account`: an answer
+    if refused."""
     guard = world.runtime.guards[rep.spec.name]
     admission = guard.admission
     if admission is not None:
@@ -53,7 +54,8 @@ def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: s
         if decision.__class__ is not world.runtime.admit_type:
             return (Outcome(False, 503, retry_after_s=getattr(decision, "retry_after_s", None)),
                     "shed")
-    if kind == "login" and guard.login_refused(account, source, world.env.now):
+    limits = world.runtime.limits
+    if limits is not None and limits.refused(kind, account, source, world.env.now):
         return RATE_LIMITED if admission is None else _released(world, rep, RATE_LIMITED, 0.0)
     workers = rep.workers
     if len(workers.queue) >= rep.spec.max_queue and (

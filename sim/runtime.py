@@ -1,11 +1,14 @@
 """The policy set at work in the model: the same policy objects the services use.
 
-`Runtime` builds, from a `PolicySet`, what each replica owns (admission control, the login
-rate limiter, one client pipeline per upstream, the stale cache), what the replicas share (the
-verification cache: the live portal keeps `mobile_verified_s` in its shared database) and the
-user pipeline of the load driver. Upstream attempts and user attempts are SimPy generators
-run by `policies.simpy_driver.run_call`; their breaker transitions are drained into the
-history as policy events.
+`Runtime` builds, from a `PolicySet`, what each replica owns (admission control, one client
+pipeline per upstream, the stale cache), what the replicas share (the verification cache: the
+live portal keeps `mobile_verified_s` in its shared database; the login and recovery rate
+limits, `SharedLimits`: the live portal keeps them in its shared `portal-limits.sqlite3`) and
+the user pipeline of the load driver. Upstream calls (`_call`) and user operations
+(`client.operation`) run `policies.simpy_driver.run_call`'s loop over the pipelines' `Call`
+state machine in their own generator frame (the same decisions, draws and events, a
+generator level fewer per attempt); breaker transitions are drained into the history as
+policy events.
 
 Mobile verification (Shahkar) as mock_services/portal/verification.py and routes/auth.py do
 it: a login whose account Shahkar confirmed within `verification_cache_max_age_s` waits at
@@ -25,13 +28,13 @@ import simpy
 
 from faults.actions import SetAdminFault
 from policies.cache import StaleIfErrorCache
-from policies.decisions import Admit, Reject
+from policies.decisions import Admit, Done, Reject, Sleep
+from policies.decisions import Attempt as AttemptDecision
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from policies.presets import PolicySet
-from policies.ratelimit import KeyedTokenBucket
+from policies.serverside import LoginLimitPolicy
 from policies.shedding import AdmissionController
-from policies.simpy_driver import run_call
 from scenario.history import POLICY, SHORT_CIRCUIT, UPSTREAM, Op
 from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
 from sim.world import Job, ReplicaState, UpstreamState, World
@@ -50,21 +53,47 @@ Attempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | Non
 
 @dataclass(slots=True)
 class Guard:
-    """The per-replica server-side policies (None = off); the verification cache is the
-    replicas' shared `Runtime.verified`."""
+    """The per-replica server-side policies (None = off); the verification cache and the rate
+    limits are the replicas' shared `Runtime.verified` and `Runtime.limits`."""
 
     admission: AdmissionController | None
-    login_limit: tuple[KeyedTokenBucket, KeyedTokenBucket] | None  # per account, per source
     pipelines: dict[str, ClientPipeline]
     cache: StaleIfErrorCache[object] | None
 
-    def login_refused(self, account: str, source: str, now: float) -> bool:
-        """True when the login rate limits refuse this attempt."""
-        if self.login_limit is None:
-            return False
-        per_account, per_source = self.login_limit
-        return isinstance(per_source.take(source, now), Reject) or isinstance(
-            per_account.take(account, now), Reject)
+
+class SharedLimits:
+    """The login and password-recovery rate limits, one set of buckets for every replica, as
+    the live portal keeps them (mock_services/portal/limits.py, routes/auth.py): a limit kept
+    per replica gave a source spread over the replicas one burst per replica.
+
+    A login takes a token per source, then (only if that one was given) per account. A
+    recovery has buckets of its own, of the same shape: it takes a token per source, and is
+    refused while its account's bucket is empty, but charges that bucket only once Shahkar
+    has confirmed the mobile (a code is sent: `code_sent`). The live portal's exemption (a
+    source that recovered the account's password in the last hour skips the account bucket)
+    is not modelled: it needs a recovery confirmed from the login's own source, and neither
+    runner's workload makes one (a `recover_password` operation asks for a code only, and
+    every user operation is its own source)."""
+
+    __slots__ = ("login_account", "login_source", "recovery_account", "recovery_source")
+
+    def __init__(self, policy: LoginLimitPolicy) -> None:
+        self.login_account, self.login_source = policy.build()
+        self.recovery_account, self.recovery_source = policy.build()
+
+    def refused(self, kind: str, account: str, source: str, now: float) -> bool:
+        """True when the limits refuse an attempt of `kind` (other kinds are never refused)."""
+        if kind == "login":
+            return isinstance(self.login_source.take(source, now), Reject) or isinstance(
+                self.login_account.take(account, now), Reject)
+        if kind == "recover_password":
+            return isinstance(self.recovery_source.take(source, now), Reject) or \
+                self.recovery_account.tokens(account, now) < 1.0
+        return False
+
+    def code_sent(self, account: str, now: float) -> None:
+        """A recovery code went out to `account`: it counts, refused or not."""
+        self.recovery_account.take(account, now)
 
 
 class Runtime:
@@ -76,10 +105,10 @@ class Runtime:
         for rep in world.replicas:
             self.guards[rep.spec.name] = Guard(
                 admission=AdmissionController(ps.admission) if ps.admission else None,
-                login_limit=ps.login_limit.build() if ps.login_limit else None,
                 pipelines={name: ps.client_for(name).build(name) for name in world.upstreams},
                 cache=ps.cache.build() if ps.cache else None,
             )
+        self.limits = SharedLimits(ps.login_limit) if ps.login_limit else None
         # account -> when Shahkar last confirmed its mobile, seen by every replica (the live
         # portal's users.mobile_verified_s, in the database the replicas share). The
         # population are returning users: each logged in, and so had its mobile confirmed,
@@ -115,16 +144,14 @@ class Runtime:
             and self._recently_verified(user, env.now)
         wait_s = self.ps.verification_deadline_s
         deadline = env.now + wait_s if fallback and wait_s is not None else None
-        result = yield from run_call(env, guard.pipelines[name],
-                                     _upstream_attempt(world, rep, name, call_id), world.rng,
-                                     deadline_s=deadline)
-        if result.attempts == 0:  # offered load the policies kept off the upstream
-            world.history.append(Op("info", UPSTREAM + name, SHORT_CIRCUIT, env.now, call_id,
-                                    result.reason))
+        ok, reason = yield from _call(world, rep, name, call_id,
+                                      pipeline=guard.pipelines[name], deadline_s=deadline)
         self.drain(world)
-        if result.ok:
+        if ok:
             if cache is not None and job.kind in READS:
                 cache.put(user, "", env.now)
+            if name == VERIFIER and job.kind == "recover_password" and self.limits:
+                self.limits.code_sent(user, env.now)
             if name == VERIFIER and job.kind in VERIFIES:
                 seen = self.verified.get(user)
                 if job.kind != "login" or seen is None or env.now - seen > REFRESH_AFTER_S:
@@ -141,13 +168,61 @@ class Runtime:
                 self.queued.add(job.key)
                 self.pending_payments.append(job.key)
             return "accepted"
-        return result.reason
+        return reason
 
     def _recently_verified(self, account: str, now: float) -> bool:
         """Whether Shahkar confirmed `account`'s mobile within the policy's max age."""
         max_age = self.ps.verification_cache_max_age_s
         seen = self.verified.get(account)
         return max_age is not None and seen is not None and now - seen <= max_age
+
+
+def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
+          pipeline: ClientPipeline, deadline_s: float | None
+          ) -> Generator[simpy.Event, Any, tuple[bool, str]]:
+    """`policies.simpy_driver.run_call` of one upstream call, written out with the healthy
+    attempt (no fault on its link or rack) in this generator's frame, as `_upstream_attempt`
+    makes it: the same decisions, draws and events, without a generator per attempt. Whether
+    it succeeded, and the reason it gave up ("" when it succeeded)."""
+    env, rng, history = world.env, world.rng, world.history
+    up = world.upstreams[name]
+    process = UPSTREAM + name
+    link_name = f"{rep.spec.name}-{name}"
+    faulty: Attempt | None = None  # the attempt through a fault, built when first needed
+    call = pipeline.start(env.now, rng, deadline_s=deadline_s, idempotent=True)
+    try:
+        while True:
+            decision = call.next(env.now)
+            if isinstance(decision, AttemptDecision):
+                timeout_s = decision.timeout_s
+                if world.down or (world.links and link_name in world.links):
+                    if faulty is None:
+                        faulty = _upstream_attempt(world, rep, name, call_id)
+                    outcome, _ = yield from faulty(timeout_s)
+                else:
+                    latency = up.latency(rng)
+                    if latency >= timeout_s:
+                        yield env.timeout(timeout_s)
+                        history.append(Op("info", process, "call", env.now, call_id, "timeout",
+                                          "timeout"))
+                        outcome = Outcome(False, error="timeout", duration_s=timeout_s)
+                    else:
+                        yield env.timeout(latency)
+                        history.append(Op("info", process, "call", env.now, call_id, "ok"))
+                        outcome = Outcome(True, 200, duration_s=latency)
+                call.record(env.now, outcome)
+            elif isinstance(decision, Sleep):
+                yield env.timeout(decision.seconds)
+            else:
+                break
+    except BaseException:
+        call.cancel(env.now)
+        raise
+    if isinstance(decision, Done):
+        return True, ""
+    if call.attempts == 0:  # offered load the policies kept off the upstream
+        history.append(Op("info", process, SHORT_CIRCUIT, env.now, call_id, decision.reason))
+    return False, decision.reason
 
 
 def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) -> Attempt:

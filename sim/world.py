@@ -22,7 +22,7 @@ from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario, Workload
-from sim.engine import Environment, Workers
+from sim.engine import Environment, Timers, Workers
 from sim.links import HEALTHY, LinkState
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
@@ -169,6 +169,9 @@ class World:
         self.pausable = _may_pause(scenario)
         self.max_refreshes = wl.refresh.max_refreshes
         self.applied: dict[str, int] = {}
+        # the clients' timeouts of the attempts the portal admitted (`client.served`)
+        self.timeouts: Timers[Job] = Timers(self.env, _timed_out)
+        self.keys: set[str] = set()  # the key of every operation invoked with one
         self.rate_factors: dict[str, float] = {}  # population -> peak multiplier
         self.rate_version = 0
         self.storm: RefreshStorm | None = None
@@ -264,6 +267,13 @@ class World:
         count = self.applied.get(key, 0)
         if count == 0 or not self.dedupe:
             self.applied[key] = count + 1
+
+
+TIMEOUT = (Outcome(False, error="timeout"), "timeout")  # a client timed its attempt out
+
+
+def _timed_out(job: Job) -> None:
+    job.reply(TIMEOUT)
 
 
 def _gives_up_in_queue(workload: Workload, kind: str) -> bool:
