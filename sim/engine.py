@@ -293,24 +293,16 @@ class Workers:
 
     def acquire(self) -> Generator[simpy.Event, Any, None]:
         """Take a slot, waiting for one if none is free (a generator: `yield from`)."""
-        env = self.env
-        if self.count < self.capacity and not self.queue and env.nothing_due():
-            self.count += 1  # granted at once, and its grant would have fired next
-            return
-        grant: simpy.Event = _new(simpy.Event)
-        grant.env = env
-        grant.callbacks = []
-        grant._value = PENDING
-        self.queue.append(grant)
-        self._grant()
-        yield grant
+        grant = self.request()
+        if grant is not None:
+            yield grant
 
     def request(self) -> simpy.Event | None:
         """`acquire` for a caller that may withdraw: None when a slot is taken at once, else
         the grant event to yield, which `withdraw` may take back while it waits."""
         env = self.env
         if self.count < self.capacity and not self.queue and env.nothing_due():
-            self.count += 1
+            self.count += 1  # granted at once, and its grant would have fired next
             return None
         grant: simpy.Event = _new(simpy.Event)
         grant.env = env
