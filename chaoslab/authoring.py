@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from chaoslab.cli import SCENARIO_DIR
-from chaoslab.errors import BadInput
 from policies.presets import PRESETS
+from scenario.errors import BadInput
 from scenario.invariants import InvariantError, build_checker
 from scenario.schema import Scenario, ScenarioError, check_table, find_scenario
 from scenario.schema.fields import check_name

@@ -1,8 +1,10 @@
 """The `chaoslab` command line: the stable surface of DESIGN.md, one parser for every subcommand.
 
-The parsers live here so the surface is defined once; each subcommand's work lives in the
-package that owns it and is found by import path (`HANDLERS`). A subcommand whose package has
-not landed yet says so in one sentence and exits 2: no fake output.
+The parsers live here so the surface is defined once; each subcommand's handler is a module
+of chaoslab/ (but `lab up|down|status`, the lab supervisor's own), found by import path
+(`HANDLERS`) so that `chaoslab --help` loads none of them. A subcommand whose package has not
+landed yet says so in one sentence and exits 2: no fake output. The errors it maps to exit
+codes are `scenario.errors` (ARCHITECTURE.md says why they live there).
 """
 
 from __future__ import annotations
@@ -16,20 +18,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaoslab import __version__
-from chaoslab.errors import BadInput, ChaoslabError, NotLanded
+from scenario.errors import BadInput, ChaoslabError, NotLanded
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 LAB_DIR = Path("runs/lab")  # where `lab up` starts the lab, and where `lab run` looks for it
 
 # subcommand -> (module, function, the issue that lands it)
 HANDLERS: dict[str, tuple[str, str, str]] = {
-    "sim": ("sim.cli", "run", "#7 sim/"),
-    "proxy": ("faults.cli", "run_proxy", "#4 faults/"),
+    "sim": ("chaoslab.simulate", "run", "#7 sim/"),
+    "proxy": ("chaoslab.proxy", "run_proxy", "#4 faults/"),
     "lab up": ("mock_services.lab.cli", "up", "#6 the lab"),
     "lab down": ("mock_services.lab.cli", "down", "#6 the lab"),
     "lab status": ("mock_services.lab.cli", "status", "#6 the lab"),
     "lab run": ("chaoslab.live", "run", "#8 the live chaos suite"),
-    "report": ("scenario.compare", "run", "#8 the live chaos suite"),
+    "report": ("chaoslab.compare", "run", "#8 the live chaos suite"),
     "twin": ("chaoslab.twin", "run", "#19 the digital twin"),
     "explore": ("chaoslab.explore", "run", "#24 explore and tune"),
     "tune": ("chaoslab.tune", "run", "#24 explore and tune"),

@@ -44,7 +44,7 @@ from hypothesis import HealthCheck, Phase, find, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
-from chaoslab.errors import BadInput
+from scenario.errors import BadInput
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import Summary
 from sim.policyset import policy_set

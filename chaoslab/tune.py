@@ -32,11 +32,11 @@ from typing import Any
 
 import optuna
 
-from chaoslab.errors import BadInput
 from chaoslab.explore import Base, load
 from policies.errors import PolicyConfigError
 from policies.presets import PolicySet, with_overrides
 from policies.resolve import dump_policies, resolve_policies
+from scenario.errors import BadInput
 from scenario.invariants import build_checkers
 from scenario.schema import Scenario
 from scenario.summary import Summary, summarize

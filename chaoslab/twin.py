@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from chaoslab.cli import SCENARIO_DIR, main
-from chaoslab.errors import BadInput, ChaoslabError
 from chaoslab.liveview import sim_view
 from chaoslab.twin_html import render
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
 from scenario.agreement import VERDICT, Row, agreed, compare, counts, figures
 from scenario.dists import upper_bound_s
+from scenario.errors import BadInput, ChaoslabError
 from scenario.history import History
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import atomic_write, pool_report, write_report

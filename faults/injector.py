@@ -1,10 +1,11 @@
 """The injector: applies catalog faults to the live lab and heals them, recording both.
 
 Like a Jepsen nemesis, every application and every healing is a fault operation in the
-same history as the client requests (`History.fault`, on the injected clock). Healing
-always runs: `with injector.fault(f): ...` heals when the body returns, raises, or is
-interrupted (KeyboardInterrupt); `heal_all()` heals whatever is still in effect, and every
-heal step is attempted even when an earlier one fails (then `HealError` lists them all).
+same history as the client requests (`FaultLog.fault`, on the injected clock: both runners
+hand it their `scenario.history.History`). Healing always runs: `with injector.fault(f):
+...` heals when the body returns, raises, or is interrupted (KeyboardInterrupt);
+`heal_all()` heals whatever is still in effect, and every heal step is attempted even when
+an earlier one fails (then `HealError` lists them all).
 
 A deploy runs alongside the timeline while replicas restart: on its own thread in the lab
 (`ThreadDeploys`, the default), as a SimPy process in the simulator (its own `DeployRunner`);
@@ -46,7 +47,6 @@ from faults.proxies import ProxyControl
 from faults.schedule import Schedule, Window
 from faults.supervisor import Supervisor
 from faults.topology import Topology
-from scenario.history import History
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,17 @@ class Applied:
     fault: Fault
     steps: tuple[Step, ...]
     start_s: float
+
+
+class FaultLog(Protocol):
+    """Where the injector records each fault it applies and heals: the run's history.
+
+    A port rather than `scenario.history.History` itself, so that faults/ sits below the
+    scenario layer that reads its catalog (ARCHITECTURE.md); `History` is what both runners
+    pass."""
+
+    def fault(self, start: bool, kind: str, target: str, time_s: float) -> object:
+        """Record that the fault `kind` on `target` started (or stopped) at `time_s`."""
 
 
 class DeployHandle(Protocol):
@@ -113,7 +124,7 @@ class Injector:
     def __init__(
         self,
         topology: Topology,
-        history: History,
+        history: FaultLog,
         clock: Callable[[], float],
         proxies: ProxyControl,
         *,

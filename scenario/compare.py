@@ -1,16 +1,14 @@
-"""`chaoslab report DIR [DIR ...]`: the reports of several runs side by side (e.g. sim vs
-live, baseline vs resilient), one column per run labelled mode/policies/scenario.
+"""The reports of several runs side by side (e.g. sim vs live, baseline vs resilient), one
+column per run labelled mode/policies/scenario: the table of `chaoslab report DIR [DIR ...]`
+(its handler is chaoslab/compare.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from scenario.report import ReportError, load_report
 from scenario.report_model import Report
 
 Row = tuple[str, Callable[[Report], object]]
@@ -70,15 +68,3 @@ def render(rows: list[list[str]]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
-
-def run(args: argparse.Namespace) -> int:
-    """Print the side-by-side table of args.dirs' reports; 2 when one is missing or bad."""
-    reports = []
-    for directory in args.dirs:
-        try:
-            reports.append(load_report(report_path(Path(directory))))
-        except ReportError as exc:
-            print(f"chaoslab: {exc}", file=sys.stderr)
-            return 2
-    print(render(table(reports)))
-    return 0

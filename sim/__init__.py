@@ -5,9 +5,11 @@ calendar of `calendar`), `client` (one process per user operation, through the u
 pipeline), `portal` (admission, worker threads, service, upstream calls, commit), `runtime`
 (the policy objects of one replication and the upstream attempts), `world` (the shared
 state: replicas, links, switches, racks), `faults` (the catalog's faults as nemesis
-processes), `pharmacy` (paper fallback and reconciliation), `engine` (the event loop),
-`model` (one replication), `runner` and `cli` (replications on local cores or Dask, each
-summarised where it ran, and the report pooled from the summaries).
+processes), `ports` (the injector's ports, played by SimPy), `pharmacy` (paper fallback and
+reconciliation), `engine` (the event loop), `model` (one replication), `runner`
+(replications on local cores or Dask, each summarised where it ran). The `chaoslab sim`
+handler (chaoslab/simulate.py) pools the summaries into the report: sim/ imports nothing of
+chaoslab/ (ARCHITECTURE.md).
 
 Scale: the model is the portal, not its 43 M users. Each scenario says how many real
 requests one simulated request stands for: 1:1 for `year_end_peak` (the portal's 16 worker

@@ -27,7 +27,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from chaoslab.errors import BadInput
+from scenario.errors import BadInput
 from scenario.history import History, Op, OpType
 from scenario.invariants import build_checkers
 from scenario.schema import Scenario

@@ -31,7 +31,6 @@ from types import FrameType
 
 from chaoslab import compose_lab
 from chaoslab.cli import LAB_DIR, SCENARIO_DIR
-from chaoslab.errors import BadInput
 from chaoslab.live.cpu import PEAK_MIN_S, CpuMeter
 from chaoslab.live.plan import MIN_SAFE_FAULT_S, TARGET_LIVE_S, LivePlan, build_plan, safe_speed
 from chaoslab.live.runner import LiveRun, play
@@ -51,6 +50,7 @@ from policies.resolve import (
     short_digest,
     write_policies,
 )
+from scenario.errors import BadInput
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import build_report, write_report
 from scenario.report_model import LabCpu, RunMeta, Workload

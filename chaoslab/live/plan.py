@@ -19,11 +19,11 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from chaoslab.errors import BadInput
 from faults.errors import FaultError
 from faults.schedule import Schedule, fixed_schedule
 from mock_services.lab.topology import CLIENT, Topology
 from scenario.arrivals import Arrival, arrivals, window_factors
+from scenario.errors import BadInput
 from scenario.schema import Scenario
 from sim.faults import timeline
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from chaoslab.errors import BadInput
+from scenario.errors import BadInput
 
 PROBLEMS = "scenario_problems"  # the pydantic error type that carries `Problem`s
 DIST_NAMES = ("deterministic", "empirical", "exponential", "lognormal", "uniform")

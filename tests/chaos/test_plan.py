@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoslab.errors import BadInput
 from chaoslab.live.plan import MIN_HEAL_S, MIN_SAFE_FAULT_S, build_plan, safe_speed
 from mock_services.lab.topology import default_topology
+from scenario.errors import BadInput
 from scenario.schema import load_scenario
 
 BASE = """

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoslab.errors import BadInput
 from chaoslab.live.cli import LAB_DIR_ENV, choose_lab
 from policies.resolve import resolve_policies
+from scenario.errors import BadInput
 
 SCENARIOS = Path(__file__).parent.parent / "chaos" / "scenarios"
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from chaoslab import compose_lab
+from chaoslab import simulate as sim_cli
 from chaoslab.cli import SCENARIO_DIR, build_parser, main
-from chaoslab.errors import BadInput
 from chaoslab.live import cli as live_cli
 from mock_services.lab import access as lab_access
 from mock_services.lab import cli as lab_cli
@@ -36,7 +36,7 @@ from policies.resolve import (
     short_digest,
     write_policies,
 )
-from sim import cli as sim_cli
+from scenario.errors import BadInput
 
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 PRESETS = ("baseline", "resilient")

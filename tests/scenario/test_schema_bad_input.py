@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoslab.errors import BadInput
+from scenario.errors import BadInput
 from scenario.schema import ScenarioError, load_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import sim.cli
+import chaoslab.simulate
 import sim.faults
 from chaoslab.cli import main
 from faults.errors import InvalidFault
@@ -32,7 +32,7 @@ def test_an_out_that_cannot_be_created_exits_2_before_simulating(
         monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     (tmp_path / "file").write_text("not a directory", encoding="utf-8")
     out = tmp_path / where if not where.startswith("/") else Path(where)
-    monkeypatch.setattr(sim.cli, "run_all", _no_run)
+    monkeypatch.setattr(chaoslab.simulate, "run_all", _no_run)
     assert main(["sim", str(small_scenario), "--seeds", "1", "--out", str(out)]) == 2
     _one_sentence(capsys, f"--out {out}: cannot create or write to it",
                   "expected a writable directory")
@@ -44,7 +44,7 @@ def test_a_failed_write_is_one_sentence_and_leaves_no_directory(
     def full_disk(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sim.cli, "write_report", full_disk)
+    monkeypatch.setattr(chaoslab.simulate, "write_report", full_disk)
     out = tmp_path / "new" / "out"
     assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1",
                  "--out", str(out)]) == 2
@@ -60,7 +60,7 @@ def test_a_path_as_scenario_name_writes_nothing_outside_runs(
     cwd = tmp_path / "a" / "b"
     cwd.mkdir(parents=True)
     monkeypatch.chdir(cwd)
-    monkeypatch.setattr(sim.cli, "run_all", _no_run)
+    monkeypatch.setattr(chaoslab.simulate, "run_all", _no_run)
     assert main(["sim", str(small_scenario), "--seeds", "1"]) == 2
     _one_sentence(capsys, "key name: expected a plain name", "got '../../evil'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "small.toml"]
@@ -97,7 +97,7 @@ def test_a_scenario_the_workers_crashed_or_hung_on_exits_2_before_simulating(
     text = small_scenario.read_text(encoding="utf-8")
     assert edit[0] in text
     small_scenario.write_text(text.replace(*edit), encoding="utf-8")
-    monkeypatch.setattr(sim.cli, "run_all", _no_run)
+    monkeypatch.setattr(chaoslab.simulate, "run_all", _no_run)
     out = tmp_path / "out"
     assert main(["sim", str(small_scenario), "--out", str(out)]) == 2
     _one_sentence(capsys, expected)

@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaoslab.errors import BadInput
 from chaoslab.explore import (
     KINDS,
     Options,
@@ -28,6 +27,7 @@ from chaoslab.explore import (
 )
 from faults.catalog import FAULT_TYPES
 from policies.resolve import dump_policies, resolve_policies
+from scenario.errors import BadInput
 from scenario.schema import load_scenario
 from sim.runner import Task, run_seed
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from chaoslab.cli import main
-from chaoslab.errors import BadInput
 from chaoslab.explore import load
 from chaoslab.tune import (
     DEFAULT_SPACE,
@@ -30,6 +29,7 @@ from chaoslab.tune import (
     tune,
 )
 from policies.resolve import resolve_policies
+from scenario.errors import BadInput
 
 DATA = Path(__file__).resolve().parents[1] / "chaoslab" / "data"
 ERLANG = DATA / "erlang_loss.toml"

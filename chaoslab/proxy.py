@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from chaoslab.errors import BadInput
+from scenario.errors import BadInput
 
 
 def run_proxy(args: argparse.Namespace) -> int:

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chaoslab.cli import SCENARIO_DIR
-from chaoslab.errors import BadInput
 from chaoslab.liveview import sim_view
 from policies.resolve import POLICIES_FILE, policies_digest, write_policies
+from scenario.errors import BadInput
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import pool_report, write_report
 from scenario.report_model import RunMeta, Workload
