@@ -81,20 +81,21 @@ class Hedger:
 class HedgedCall:
     """One hedged lookup: launches, waits, and the first success."""
 
-    __slots__ = ("_h", "_next_at", "deadline_s", "failed", "launched", "result_outcome",
-                 "winner")
+    __slots__ = ("_cap", "_h", "_next_at", "deadline_s", "failed", "launched",
+                 "result_outcome", "winner")
 
     def __init__(self, hedger: Hedger, now: float, deadline_s: float | None) -> None:
         self._h = hedger
         self.deadline_s = math.inf if deadline_s is None else deadline_s
         self.launched = 0
+        self._cap = 1 + hedger.cfg.max_hedges  # attempts allowed; the budget may lower it
         self.failed = 0
         self.winner: int | None = None
         self.result_outcome: Outcome | None = None
         self._next_at = now
 
     def _can_launch_more(self) -> bool:
-        return self.launched < 1 + self._h.cfg.max_hedges
+        return self.launched < self._cap
 
     def next(self, now: float) -> CallDecision:
         """The next thing the driver must do."""
@@ -112,7 +113,9 @@ class HedgedCall:
                 self._next_at = now + self._h.delay_s()
                 timeout = self._h.cfg.attempt_timeout_s
                 return Attempt(timeout if timeout < left else left)
-            self.launched = 1 + self._h.cfg.max_hedges  # budget spent: no more hedges
+            # budget spent: no more hedges, but `launched` stays the true count, so the
+            # lookup still gives up once the attempts in flight have all failed
+            self._cap = self.launched
             more = False
         if self.failed >= self.launched:
             return GiveUp(self._label("error"), "hedges_exhausted")
