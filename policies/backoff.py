@@ -14,6 +14,7 @@ as an argument and never read a clock: the same seed gives the same waits.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Literal
 
@@ -23,14 +24,19 @@ from policies.config import PolicyConfig
 
 Jitter = Literal["none", "full", "equal", "decorrelated"]
 
-# base * multiplier**n overflows a float near n = 1024 for multiplier 2; the cap is reached
-# long before, so the exponent is clamped to keep the functions total.
-_MAX_EXPONENT = 64
-
 
 def exponential(n: int, base_s: float, multiplier: float, cap_s: float) -> float:
-    """Capped exponential backoff without jitter: min(cap, base * multiplier**n)."""
-    return min(cap_s, base_s * multiplier ** min(n, _MAX_EXPONENT))
+    """Capped exponential backoff without jitter: min(cap, base * multiplier**n).
+
+    multiplier**n overflows a float near n = 1024 for multiplier 2, long after any cap is
+    reached; the overflow is taken as "past the cap" so the function stays total. (The
+    exponent is not clamped: with a multiplier near 1 the wait must keep growing to the cap.)
+    """
+    try:
+        grown = base_s * multiplier ** n
+    except OverflowError:
+        grown = math.inf if base_s else 0.0
+    return min(cap_s, grown)
 
 
 def full_jitter(n: int, base_s: float, multiplier: float, cap_s: float,

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from policies.backoff import exponential
 from policies.config import PolicyConfig
 from policies.events import PolicyEvent
 
@@ -139,9 +140,8 @@ class CircuitBreaker:
             cfg = self._cfg
             self._consecutive_opens += 1
             self.opens += 1
-            wait = cfg.wait_open_s * cfg.wait_open_multiplier ** min(
-                self._consecutive_opens - 1, 64)
-            self.open_until = now + min(wait, cfg.max_wait_open_s)
+            self.open_until = now + exponential(self._consecutive_opens - 1, cfg.wait_open_s,
+                                                cfg.wait_open_multiplier, cfg.max_wait_open_s)
         elif new == HALF_OPEN:
             self._half_permits = self._half_calls = self._half_fails = self._half_slows = 0
             self._half_since = now

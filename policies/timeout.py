@@ -1,8 +1,8 @@
 """Timeouts and deadline propagation.
 
 A logical call may carry a deadline (absolute, on the caller's clock). Each attempt gets the
-smaller of the per-attempt timeout and the budget left; a call with less than
-`min_budget_s` left is not made at all (it could only time out and add load). Across a hop the
+smaller of the per-attempt timeout and the budget left; a call with `min_budget_s` or less
+left is not made at all (it could only time out and add load). Across a hop the
 *remaining budget* travels, not the absolute deadline, because the two hosts' clocks differ:
 `encode_budget` / `decode_budget` put it in the `BUDGET_HEADER` request header (gRPC's
 `grpc-timeout` does the same).
@@ -22,8 +22,9 @@ BUDGET_HEADER = "X-Request-Budget-Ms"
 class TimeoutPolicy(PolicyConfig):
     """Per-attempt timeout and deadline handling.
 
-    attempt_timeout_s: the longest one attempt may take; min_budget_s: below this remaining
-    budget no attempt is started; propagate_deadline: send the remaining budget downstream.
+    attempt_timeout_s: the longest one attempt may take; min_budget_s: with this remaining
+    budget or less no attempt is started; propagate_deadline: send the remaining budget
+    downstream.
     """
 
     attempt_timeout_s: float = Field(default=30.0, gt=0.0, allow_inf_nan=False)
