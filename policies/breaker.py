@@ -84,8 +84,8 @@ class CircuitBreaker:
         self._head_epoch = -(2**62)
         size = self._cfg.window_size
         self._count_ring = [0] * size if self._cfg.window_type == "count" else []
-        # time buckets: [epoch, calls, fails, slows] per second of the window
-        self._time_buckets = ([[-(2**62), 0, 0, 0] for _ in range(size)]
+        # time buckets: [calls, fails, slows] per second of the window, second e at e % size
+        self._time_buckets = ([[0, 0, 0] for _ in range(size)]
                               if self._cfg.window_type == "time" else [])
 
     def _record_count(self, code: int) -> None:
@@ -107,22 +107,21 @@ class CircuitBreaker:
         if epoch <= head:
             return
         for e in range(max(head + 1, epoch - size + 1), epoch + 1):
+            # second e's bucket last held second e - size (or nothing): it left the window
             bucket = self._time_buckets[e % size]
-            if bucket[0] > epoch - size:  # pragma: no cover - buckets are cleared in order
-                continue
-            self._calls -= bucket[1]
-            self._fails -= bucket[2]
-            self._slows -= bucket[3]
-            bucket[0], bucket[1], bucket[2], bucket[3] = e, 0, 0, 0
+            self._calls -= bucket[0]
+            self._fails -= bucket[1]
+            self._slows -= bucket[2]
+            bucket[0] = bucket[1] = bucket[2] = 0
         self._head_epoch = epoch
 
     def _record_time(self, now: float, code: int) -> None:
         epoch = int(now // 1)
         self._advance(epoch)
         bucket = self._time_buckets[max(epoch, self._head_epoch) % len(self._time_buckets)]
-        bucket[1] += 1
-        bucket[2] += code & _FAIL
-        bucket[3] += (code & _SLOW) >> 1
+        bucket[0] += 1
+        bucket[1] += code & _FAIL
+        bucket[2] += (code & _SLOW) >> 1
         self._calls += 1
         self._fails += code & _FAIL
         self._slows += (code & _SLOW) >> 1
