@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: demo test lint typecheck pytest bench clean compose-test
+.PHONY: demo test lint typecheck pytest bench clean compose-test mutate
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,16 @@ pytest: $(STAMP)
 compose-test: $(STAMP)
 	@PYTHON=$(BIN)/python bash deploy/compose-test/run.sh
 
+# Mutation testing of policies/, scenario/checkers/ and the proxy's toxics ([tool.mutmut] in
+# pyproject.toml); a fresh run each time, about 25 minutes on two cores. Not part of `make test`.
+# The table it prints is the one MUTATION.md keeps; mutants/survivors.md has every survivor's diff.
+mutate: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(or $(MUTATE_CHILDREN),$(shell nproc)) >/dev/null 2>mutants.log || { tail -20 mutants.log; exit 1; }
+	$(BIN)/python benchmarks/mutation_report.py
+
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) runs .mypy_cache .ruff_cache
+	rm -rf $(VENV) runs .mypy_cache .ruff_cache mutants mutants.log
