@@ -16,7 +16,6 @@ class BandwidthToxic(Toxic):
     """Holds each chunk for its size / rate, carrying the sleep error over to the next."""
 
     wire_name = "bandwidth"
-    units = {"rate": "KB/s"}  # noqa: RUF012 - ClassVar on the base
 
     rate: int = 0  # KB/s
 

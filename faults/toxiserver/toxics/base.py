@@ -70,7 +70,6 @@ class Toxic:
     """Base of every toxic: attributes as dataclass fields, behaviour in `pipe`."""
 
     wire_name: ClassVar[str]
-    units: ClassVar[dict[str, str]] = {}  # attribute -> unit, for messages and docs
     closes_on_removal: ClassVar[bool] = False  # timeout: removing it closes its connections
     resets_at_connect: ClassVar[bool] = False  # reset_peer: sockets get SO_LINGER 0
     buffer_bytes: ClassVar[int] = BUFFER_BYTES  # what the channel ahead of it may hold

@@ -23,7 +23,6 @@ class LatencyToxic(Toxic):
     """
 
     wire_name = "latency"
-    units = {"latency": "ms", "jitter": "ms"}  # noqa: RUF012 - ClassVar on the base
     buffer_bytes = 1024 * GO_CHUNK_BYTES
 
     latency: int = 0  # ms

@@ -20,7 +20,6 @@ class LimitDataToxic(Toxic):
     """Cuts the stream after `bytes` bytes, counted across updates of the toxic."""
 
     wire_name = "limit_data"
-    units = {"bytes": "bytes"}  # noqa: RUF012 - ClassVar on the base
 
     bytes: int = 0  # bytes
 

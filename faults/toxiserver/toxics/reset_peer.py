@@ -12,7 +12,6 @@ class ResetPeerToxic(Toxic):
     """Drops the first chunk and closes; a TCP RST when the toxic was there at connect."""
 
     wire_name = "reset_peer"
-    units = {"timeout": "ms"}  # noqa: RUF012 - ClassVar on the base
     resets_at_connect = True
 
     timeout: int = 0  # ms

@@ -14,7 +14,6 @@ class SlicerToxic(Toxic):
     """Sends each chunk as several smaller ones with `delay` µs between them."""
 
     wire_name = "slicer"
-    units = {"average_size": "bytes", "size_variation": "bytes", "delay": "µs"}  # noqa: RUF012
 
     average_size: int = 0  # bytes
     size_variation: int = 0  # bytes

@@ -12,7 +12,6 @@ class SlowCloseToxic(Toxic):
     """Forwards every chunk, then waits `delay` before passing the end of the stream on."""
 
     wire_name = "slow_close"
-    units = {"delay": "ms"}  # noqa: RUF012 - ClassVar on the base
 
     delay: int = 0  # ms
 

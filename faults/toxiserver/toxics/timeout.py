@@ -12,7 +12,6 @@ class TimeoutToxic(Toxic):
     """A black hole with an idle timer that restarts on every dropped chunk."""
 
     wire_name = "timeout"
-    units = {"timeout": "ms"}  # noqa: RUF012 - ClassVar on the base
     closes_on_removal = True  # the stream it swallowed cannot resume: the connection ends
 
     timeout: int = 0  # ms
