@@ -20,7 +20,9 @@ tests/faults/test_client.py):
 5. Requests have no timeout: ours have one (`timeout_s`) and raise `ToxiproxyTimeout`.
 
 Also: names go into URL paths unquoted in the library, so proxy names are checked here.
-The server is `TOXIPROXY_URL` when set, else http://127.0.0.1:8474.
+The server is `TOXIPROXY_URL` when set, else http://127.0.0.1:8474. This is the project's one
+Toxiproxy client: the injector's, and the lab's (mock_services/lab/proxies.py creates, heals
+and deletes a lab's own proxies through it).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from faults.routing import Transport, bound_to
 from faults.toxics import ToxicInfo, ToxicSpec
 
 DEFAULT_URL = "http://127.0.0.1:8474"
+USER_AGENT = "chaoslab"  # Toxiproxy refuses browser user agents; say who we are
 _NAME = re.compile(r"^[A-Za-z0-9_.:>-]+$")
 
 
@@ -100,7 +103,7 @@ class ToxiproxyClient:
             raise InvalidFault(f"Toxiproxy timeout_s {timeout_s} is invalid; expected > 0")
         self.timeout_s = timeout_s
         self._http = httpx.Client(base_url=self.url + "/", timeout=timeout_s,
-                                  transport=transport)
+                                  transport=transport, headers={"User-Agent": USER_AGENT})
         self._server = toxiproxy.Toxiproxy()
 
     def close(self) -> None:

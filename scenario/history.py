@@ -86,6 +86,9 @@ ATTACKER = "attacker-"
 WRONG_PASSWORD = "wrong_password"  # noqa: S105  # a marker, not a secret
 STALE = "stale"
 ACCEPTED = "accepted"
+# The key of a paper prescription's reconciliation: this prefix + the paper record's key (the
+# pharmacy client writes it, the paper checker and the summary look it up).
+RECONCILE_PREFIX = "reconcile:"
 READ_FS: frozenset[str] = frozenset({"read_history", "read_payslip"})
 WRITE_FS: frozenset[str] = frozenset(
     {"register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from scenario.checkers.breaker import amplification, upstream_names
 from scenario.checkers.index import Index, index, split_replica
-from scenario.checkers.paper import RECONCILE_PREFIX, paper_counts
+from scenario.checkers.paper import paper_counts
 from scenario.checkers.service import counted
-from scenario.history import WRITE_FS, History
+from scenario.history import RECONCILE_PREFIX, WRITE_FS, History
 from scenario.verdict import Checker, Verdict, safely
 
 

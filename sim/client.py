@@ -21,10 +21,9 @@ from policies.outcome import Outcome
 from scenario.history import WRITE_FS
 from sim.links import LinkState, Stop, cross, message_bytes
 from sim.portal import ABANDONED, abandon, gate, serve, serve_inline
-from sim.world import TIMEOUT, Job, ReplicaState, World
+from sim.world import RESET, TIMEOUT, Job, ReplicaState, World
 
 REFUSED = (Outcome(False, error="refused"), "refused")
-RESET = (Outcome(False, error="reset"), "refused")
 UNKNOWN = frozenset({"timeout", "refused", "reset"})  # the request may have been applied
 
 

@@ -24,7 +24,7 @@ import simpy
 
 from policies.outcome import Outcome
 from sim.engine import WITHDRAWN
-from sim.world import Job, ReplicaState, World
+from sim.world import RESET, Job, ReplicaState, World
 
 ATTACKER = "attacker-"
 OK = Outcome(True, 200)
@@ -36,7 +36,6 @@ BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
 EXPIRED = (Outcome(False, 504), "http_504")
 ABANDONED = (Outcome(False, error="abandoned"), "abandoned")
 PAUSED = "paused"  # what a breakdown wakes the requests in service with
-RESET = (Outcome(False, error="reset"), "refused")
 Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
@@ -128,7 +127,7 @@ def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) ->
         return
     answer = _commit(world, job, world.kinds[job.kind].write, "")
     _released(world, rep, answer, world.env.now - job.started_s)
-    job.reply((Outcome(False, error="reset"), "refused") if world.isolated(rep) else answer)
+    job.reply(RESET if world.isolated(rep) else answer)
 
 
 def abandon(world: World, rep: ReplicaState, job: Job) -> None:

@@ -25,13 +25,11 @@ from faults.injector import DeployHandle, Injector
 from faults.supervisor import Supervisor
 from faults.topology import Link, Topology
 from faults.toxics import ToxicInfo, ToxicSpec
-from policies.outcome import Outcome
 from scenario.schema import Scenario
 from sim.links import LinkState, toxic_type
 from sim.portal import pause
-from sim.world import ReplicaState, World
+from sim.world import RESET, ReplicaState, World
 
-RESET = (Outcome(False, error="reset"), "refused")
 ADMIN_URL = "sim://"  # an upstream link's admin address in the simulated lab: sim://<upstream>
 DEPLOY_PER_REPLICA_S = 120.0  # a deploy not paced by its window restarts a replica in ~2 min
 DRAIN_POLL_S = 0.5  # how often a draining replica looks at its in-flight requests

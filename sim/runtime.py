@@ -37,7 +37,7 @@ from policies.serverside import LoginLimitPolicy
 from policies.shedding import AdmissionController
 from scenario.history import POLICY, SHORT_CIRCUIT, UPSTREAM, Op
 from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
-from sim.world import Job, ReplicaState, UpstreamState, World
+from sim.world import RESET, Job, ReplicaState, UpstreamState, World
 
 READS = frozenset({"read_history", "read_payslip"})
 VERIFIES = frozenset({"login", "recover_password"})  # Shahkar answers mark the account verified
@@ -47,7 +47,6 @@ VERIFIER = "shahkar"
 # (verification.REFRESH_AFTER_S) does to keep a login from being a write every time.
 REFRESH_AFTER_S = 3600.0
 REFUSED = Outcome(False, error="refused")
-RESET = Outcome(False, error="reset")
 Attempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | None]]]
 
 
@@ -282,7 +281,7 @@ def _through_link(world: World, link: LinkState, up: UpstreamState, process: str
         yield env.timeout(ends_s)
     if stop is not None:  # the connection closed before an answer came back
         history.append(Op("info", process, "call", env.now, call_id, "fail", "reset"))
-        return RESET, None
+        return RESET[0], None  # the outcome of a cut call (its op was recorded just above)
     if status is not None:
         history.append(Op("info", process, "call", env.now, call_id, "fail",
                           f"http_{status.status}"))

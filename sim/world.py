@@ -270,6 +270,10 @@ class World:
 
 
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")  # a client timed its attempt out
+# The connection was cut (a crash, a disabled proxy, an isolated replica): the outcome an
+# attempt reads, and the history's error of its call. The one definition: the portal, the
+# client, the ports and the runtime's upstream calls all answer with it.
+RESET = (Outcome(False, error="reset"), "refused")
 
 
 def _timed_out(job: Job) -> None:

@@ -46,6 +46,7 @@ from faults.admin import HttpUpstreamAdmin
 from faults.catalog import RefreshStorm
 from faults.client import ToxiproxyClient
 from faults.injector import Injector
+from mock_services.lab.access import AdminAccess
 from mock_services.lab.breakdowns import LabBreakdowns
 from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp
 from mock_services.lab.clients.portal_api import applied_by_logical_key
@@ -149,19 +150,32 @@ def run_interruptible(main: Coroutine[Any, Any, None], on_interrupt: Callable[[]
         raise KeyboardInterrupt
 
 
-def heal_lab(lab: Lab) -> None:
-    """Every process up and ready, every proxy clean, every upstream admin fault off."""
+def heal_lab(lab: Lab, http: httpx.Client | None = None) -> None:
+    """Every process up and ready, every proxy clean, every upstream admin fault off (the
+    admin requests through `http` when given)."""
     lab.reset()
-    admin = lab.admin()
-    for s in lab.state.topology.upstreams():
+    heal_upstreams(lab.admin().using(http), [s.name for s in lab.state.topology.upstreams()])
+
+
+def heal_upstreams(admin: AdminAccess, upstreams: Sequence[str]) -> None:
+    """Every upstream's admin fault off; one that does not answer is skipped (the lab's
+    reset restarted it, faultless)."""
+    for name in upstreams:
         with contextlib.suppress(httpx.HTTPError):
-            admin.post(s.name, "/admin/fault", json={"mode": "ok"}, timeout_s=ADMIN_TIMEOUT_S)
+            admin.post(name, "/admin/fault", json={"mode": "ok"}, timeout_s=ADMIN_TIMEOUT_S)
 
 
-def record_final_state(lab: Lab, history: History, now_s: float) -> None:
+def record_final_state(lab: Lab, history: History, now_s: float,
+                       http: httpx.Client | None = None) -> None:
     """One `final` op per write key invoked: how many times the portal applied it."""
-    r = lab.admin().get(lab.state.topology.portals()[0].name, "/admin/applied",
-                        timeout_s=ADMIN_TIMEOUT_S)
+    append_final_state(lab.admin().using(http), lab.state.topology.portals()[0].name,
+                       history, now_s)
+
+
+def append_final_state(admin: AdminAccess, portal: str, history: History,
+                       now_s: float) -> None:
+    """`record_final_state` with the portal's admin access: one `GET /admin/applied`."""
+    r = admin.get(portal, "/admin/applied", timeout_s=ADMIN_TIMEOUT_S)
     r.raise_for_status()
     applied = applied_by_logical_key(r.json())
     keys = sorted({op.key for op in history if op.type == "invoke" and op.f in WRITE_FS
@@ -305,9 +319,10 @@ def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], 
             admin.close()
     if errors:
         raise errors[0]
-    heal_lab(lab)
-    fold_events(lab, history, t0_wall)
-    record_final_state(lab, history, clock())
+    with httpx.Client() as http:  # one pool for the run's last admin requests
+        heal_lab(lab, http)
+        fold_events(lab, history, t0_wall)
+        record_final_state(lab, history, clock(), http)
     history.ops.sort(key=lambda op: op.time_s)  # stable: each process keeps its order
     return LiveRun(history, dict(sorted(driver.played.items())), warm,
                    len(driver.shared.population.people()))

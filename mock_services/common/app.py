@@ -17,6 +17,7 @@ from mock_services.common.errors import (
 )
 from mock_services.common.metrics import Metrics
 from mock_services.common.middleware import ServiceMiddleware
+from mock_services.common.reasons import Reason
 
 Loopback = AdminOnly
 """The admin guard under its old name (the routes that import it now need the admin token,
@@ -49,7 +50,8 @@ def _ops_router(service: str, readiness: Readiness) -> APIRouter:
     async def readyz() -> dict[str, str]:
         """200 when this replica takes traffic, 503 when it has been taken out of rotation."""
         if not readiness.ready:
-            raise Unavailable(f"{service} is out of rotation", retry_after_s=1)
+            raise Unavailable(f"{service} is out of rotation", Reason.OUT_OF_ROTATION,
+                              retry_after_s=1)
         return {"status": "ready", "service": service}
 
     @router.post("/admin/ready")

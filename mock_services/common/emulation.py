@@ -48,6 +48,7 @@ from mock_services.common.app import Loopback
 from mock_services.common.demand import Demand, DemandError, load_demand
 from mock_services.common.errors import Unavailable, Unprocessable, error_response
 from mock_services.common.metrics import Metrics
+from mock_services.common.reasons import Reason
 from scenario.dists import Sampler, sampler
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -136,6 +137,9 @@ def hop_overhead(seconds: float) -> None:
 
 class QueueFull(Unavailable):
     """The replica's waiting room is full: refused at once (the sim's QUEUE_FULL)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, Reason.QUEUE_FULL)  # no Retry-After, as the sim's
 
 
 QUEUE_FULL_MARK = "emulated_queue_full"
@@ -440,7 +444,7 @@ async def _queue_full(request: Request, exc: Exception) -> JSONResponse:
     # the services' usual 503, marked on the request's state for the admission middleware
     assert isinstance(exc, QueueFull)
     setattr(request.state, QUEUE_FULL_MARK, True)
-    return error_response(exc.status, exc.message, exc.retry_after_s)
+    return error_response(exc.status, exc.message, exc.retry_after_s, reason=exc.reason)
 
 
 def install(app: FastAPI, emulator: Emulator) -> None:

@@ -11,14 +11,16 @@ ServiceError
 ├── PayloadTooLarge (413)
 ├── Unprocessable (422)       domain rule broken, idempotency key reused with another body
 ├── TooManyRequests (429)     login rate limit
-└── Unavailable (503)         shed, upstream down; carries Retry-After
+└── Unavailable (503)         shed, upstream down; carries Retry-After and a `reason`
 (and sqlite3.OperationalError, e.g. locked past the busy timeout: 503 + Retry-After)
 
 Bodies are `{"error": "<one sentence>"}` (`ErrorOut`), plus `detail` for validation errors
-(`ValidationErrorOut`). A request that breaks the schema in a header (a missing or malformed
-Idempotency-Key) is a 400; in its path, query or body, a 422. A 405 names the path's methods
-in `Allow`. Routes declare the errors they may answer with `responses(...)`, so the OpenAPI
-document lists every status a client can get (`schemathesis --checks all` holds it to that).
+(`ValidationErrorOut`); a 503 adds `reason`, why it was refused in a fixed vocabulary
+(`mock_services.common.reasons.Reason`), which clients read instead of the sentence. A
+request that breaks the schema in a header (a missing or malformed Idempotency-Key) is a
+400; in its path, query or body, a 422. A 405 names the path's methods in `Allow`. Routes
+declare the errors they may answer with `responses(...)`, so the OpenAPI document lists
+every status a client can get (`schemathesis --checks all` holds it to that).
 """
 
 from __future__ import annotations
@@ -34,11 +36,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from mock_services.common.reasons import Reason
+
 
 class ServiceError(Exception):
     """An error with its HTTP status and a one-sentence message for the client."""
 
     status = 500
+    reason: Reason | None = None  # why, for clients (a 503's); the message is for people
 
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)
@@ -101,9 +106,14 @@ class TooManyRequests(ServiceError):
 
 
 class Unavailable(ServiceError):
-    """Temporarily unable; Retry-After says when to come back."""
+    """Temporarily unable; Retry-After says when to come back, `reason` why."""
 
     status = 503
+
+    def __init__(self, message: str, reason: Reason, retry_after_s: float | None = None
+                 ) -> None:
+        super().__init__(message, retry_after_s)
+        self.reason = reason
 
 
 class UpstreamFailed(ServiceError):
@@ -116,9 +126,13 @@ MAX_PROBLEMS = 20  # a validation error lists at most this many problems
 
 
 class ErrorOut(BaseModel):
-    """Every error body: one sentence saying what went wrong (a shed 503 adds `"shed": true`)."""
+    """Every error body: one sentence saying what went wrong; a 503 says why in `reason` (a
+    shed 503 also keeps `"shed": true`)."""
 
     error: str
+    reason: Reason | None = Field(
+        None, description="why a 503 refused the request, for clients to act on (the error "
+                          "sentence is for people): " + ", ".join(r.value for r in Reason))
 
 
 class ValidationProblem(BaseModel):
@@ -173,12 +187,16 @@ def responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, 
 
 
 def error_response(status: int, message: str, retry_after_s: float | None = None,
-                   headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    """The JSON error body, with Retry-After (whole seconds, at least 1) when given."""
+                   headers: dict[str, str] | None = None, reason: Reason | None = None,
+                   **extra: Any) -> JSONResponse:
+    """The JSON error body, with Retry-After (whole seconds, at least 1) and `reason` when
+    given."""
     all_headers = dict(headers or {})
     if retry_after_s is not None:
         all_headers["Retry-After"] = str(max(1, round(retry_after_s)))
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=all_headers)
+    why = {} if reason is None else {"reason": reason.value}
+    return JSONResponse({"error": message, **why, **extra}, status_code=status,
+                        headers=all_headers)
 
 
 def _header_name(name: str) -> str:
@@ -233,7 +251,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def service_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ServiceError)
-        return error_response(exc.status, exc.message, exc.retry_after_s)
+        return error_response(exc.status, exc.message, exc.retry_after_s, reason=exc.reason)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -249,7 +267,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def database_busy(_: Request, exc: Exception) -> JSONResponse:
         # Past the busy timeout (writers queued behind other replicas): try again shortly.
         return error_response(503, f"the database is busy ({exc}); try again shortly",
-                              retry_after_s=1)
+                              retry_after_s=1, reason=Reason.DATABASE_BUSY)
 
     app.add_exception_handler(ServiceError, service_error)
     app.add_exception_handler(sqlite3.OperationalError, database_busy)

@@ -27,6 +27,7 @@ from mock_services.common.app import Loopback
 from mock_services.common.clock import Clock
 from mock_services.common.emulation import EMULATED_HEADER
 from mock_services.common.errors import ServiceError, Unavailable
+from mock_services.common.reasons import Reason
 
 FaultMode = Literal["ok", "unavailable", "fail_n", "slow", "lose_response", "capacity"]
 
@@ -68,11 +69,12 @@ class FaultInjector:
         """Called before a request is served: may refuse it or slow it down."""
         c = self.config
         if c.mode == "unavailable":
-            raise Unavailable("upstream is unavailable (injected)", retry_after_s=c.retry_after_s)
+            raise Unavailable("upstream is unavailable (injected)", Reason.INJECTED,
+                              retry_after_s=c.retry_after_s)
         if c.mode == "fail_n" and self.remaining > 0:
             self.remaining -= 1
             raise Unavailable(f"upstream failure (injected, {self.remaining} left)",
-                              retry_after_s=c.retry_after_s)
+                              Reason.INJECTED, retry_after_s=c.retry_after_s)
         if c.mode == "slow" and c.delay_ms > 0:
             await self.clock.sleep(c.delay_ms / 1000)
         if c.mode == "capacity":

@@ -7,13 +7,16 @@ listener, a port of its own that no proxy fronts; every service gets `--admin-po
 lab's tools (supervisor, demand, fault adapter, traffic driver, tests) read both through
 `admin_access(lab)`; a client without them (curl, an attacker) reaches neither the admin
 routes nor a signed client address.
+
+Admin requests go through an `httpx.Client` handed in (`AdminAccess.using`: one pool for a
+run, or a test's `httpx.MockTransport`); without one, each request opens and closes its own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +58,12 @@ class AdminAccess:
 
     addresses: Mapping[str, str]  # service name -> "host:port" of its admin listener
     secrets: Secrets
+    http: httpx.Client | None = field(default=None, compare=False, repr=False)
+
+    def using(self, http: httpx.Client | None) -> AdminAccess:
+        """This access sending its requests through `http` (its pool and transport; the
+        caller closes it); None: a client of its own per request."""
+        return self if http is None else replace(self, http=http)
 
     @property
     def token(self) -> str:
@@ -86,8 +95,11 @@ class AdminAccess:
                 timeout_s: float = ADMIN_TIMEOUT_S, **kwargs: Any) -> httpx.Response:
         """One admin request to `service` with the token (httpx errors propagate)."""
         headers = {**kwargs.pop("headers", {}), **self.headers}
-        return httpx.request(method, self.url(service) + path, headers=headers,
-                             timeout=timeout_s, **kwargs)
+        url = self.url(service) + path
+        if self.http is not None:
+            return self.http.request(method, url, headers=headers, timeout=timeout_s, **kwargs)
+        with httpx.Client() as http:
+            return http.request(method, url, headers=headers, timeout=timeout_s, **kwargs)
 
     def get(self, service: str, path: str, **kwargs: Any) -> httpx.Response:
         """`request("GET", ...)`."""

@@ -12,7 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from mock_services.lab import procs, proxyapi, state
+from faults.client import ToxiproxyClient
+from faults.errors import FaultError
+from mock_services.lab import procs, proxies, state
 from mock_services.lab.state import LabState
 
 
@@ -29,8 +31,9 @@ def teardown(run_dir: Path, grace_s: float = 10.0,
     if lab_state is not None and not lab_state.embedded_proxy:
         # an external proxy outlives us: remove what we created on it (if it is gone, so are
         # they), by our names alone: other labs may share that Toxiproxy
-        with contextlib.suppress(proxyapi.ProxyApiError):
-            proxyapi.delete(lab_state.toxiproxy_url, lab_state.proxy_names())
+        with contextlib.suppress(FaultError), \
+                ToxiproxyClient(lab_state.toxiproxy_url, timeout_s=proxies.TIMEOUT_S) as client:
+            proxies.delete(client, lab_state.proxy_names())
     pids = {name: pid for name, pid in procs.read_pids(run_dir).items()
             if procs.belongs_to(pid, run_dir)}
     for pid in pids.values():

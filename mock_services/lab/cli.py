@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from mock_services.lab import procs, proxyapi, state
+from faults.client import ToxiproxyClient
+from faults.errors import FaultError
+from mock_services.lab import procs, proxies, state
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, teardown
 from mock_services.lab.supervisor import up as start_lab
 from policies.resolve import short_digest
@@ -142,8 +144,9 @@ def _check_proxies(lab_state: state.LabState) -> bool:
     a lab whose proxies were deleted, or whose Toxiproxy is gone, is not up."""
     wanted = lab_state.proxy_names()
     try:
-        present = set(proxyapi.names(lab_state.toxiproxy_url))
-    except proxyapi.ProxyApiError as exc:
+        with ToxiproxyClient(lab_state.toxiproxy_url, timeout_s=proxies.TIMEOUT_S) as client:
+            present = set(proxies.names(client))
+    except FaultError as exc:
         print(f"proxies    DOWN ({exc})")
         return False
     missing = [name for name in wanted if name not in present]

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mock_services.lab import ports, proxyapi
+from faults.client import ProxySpec
+from mock_services.lab import ports
 from mock_services.lab.state import LabState, new_lab_id
 from mock_services.lab.topology import (
     LinkSpec,
@@ -101,8 +102,9 @@ def _with_port(s: ServiceSpec, port: int) -> ServiceSpec:
     return ServiceSpec(s.name, s.kind, s.rack, port, s.replica_id)
 
 
-def proxy_defs(lab: LabState) -> list[proxyapi.ProxyDef]:
+def proxy_defs(lab: LabState) -> list[ProxySpec]:
     """One proxy per link, named with the lab's id (`LabState.proxy_name`)."""
-    return [proxyapi.ProxyDef(lab.proxy_name(x.name), f"{ports.HOST}:{x.listen_port}",
-                              f"{ports.HOST}:{lab.topology.service(x.target).port}")
+    return [ProxySpec(lab.proxy_name(x.name),
+                      upstream=f"{ports.HOST}:{lab.topology.service(x.target).port}",
+                      listen=f"{ports.HOST}:{x.listen_port}")
             for x in lab.topology.links]

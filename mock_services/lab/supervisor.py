@@ -19,7 +19,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from mock_services.lab import access, ports, procs, proxyapi, state
+from faults.client import ToxiproxyClient
+from faults.errors import FaultError
+from mock_services.lab import access, ports, procs, proxies, state
 from mock_services.lab.cleanup import teardown
 from mock_services.lab.config import (
     PROXY,
@@ -194,8 +196,9 @@ class Lab:
             if r.status_code >= 400:
                 raise LabError(f"{upstream.name} refused POST /admin/fault: HTTP {r.status_code}")
         try:
-            proxyapi.reset(self.state.toxiproxy_url, self.state.proxy_names())  # ours alone
-        except proxyapi.ProxyApiError as exc:
+            with ToxiproxyClient(self.state.toxiproxy_url, timeout_s=proxies.TIMEOUT_S) as client:
+                proxies.heal(client, self.state.proxy_names())  # ours alone
+        except FaultError as exc:
             raise LabError(str(exc)) from None
 
     def down(self) -> None:
@@ -221,10 +224,11 @@ def up(config: LabConfig) -> Lab:
     lab_state = resolve(config)
     if not lab_state.embedded_proxy:
         try:
-            proxyapi.version(lab_state.toxiproxy_url)
-        except proxyapi.ProxyApiError as exc:
-            raise LabError(f"{exc}; expected a Toxiproxy server ({TOXIPROXY_URL_ENV})",
-                           bad_input=True) from None
+            with ToxiproxyClient(lab_state.toxiproxy_url, timeout_s=proxies.VERSION_TIMEOUT_S) as c:
+                c.version()
+        except FaultError as exc:
+            raise LabError(f"{str(exc).rstrip('.')}; expected a Toxiproxy server at "
+                           f"${TOXIPROXY_URL_ENV}", bad_input=True) from None
     policies_file = lab_state.run_dir / POLICIES_FILE  # every process is handed this file
     lab_state = replace(lab_state, policies_file=str(policies_file),
                         policies_digest=write_policies(policy_set, policies_file))
@@ -234,7 +238,7 @@ def up(config: LabConfig) -> Lab:
     try:
         if lab_state.embedded_proxy:
             port = int(lab_state.toxiproxy_url.rsplit(":", 1)[1])
-            spec = procs.ProcessSpec(PROXY, proxyapi.server_argv(port))
+            spec = procs.ProcessSpec(PROXY, proxies.server_argv(port))
             lab.procs[PROXY] = procs.spawn(lab_state.run_dir, spec)
         lab.start([s.name for s in lab_state.topology.services])
         deadline = time.monotonic() + config.ready_timeout_s
@@ -245,8 +249,9 @@ def up(config: LabConfig) -> Lab:
             raise LabError(f"the Toxiproxy server is not ready: {exc} (last lines of its log:\n"
                            f"{procs.log_tail(lab_state.run_dir, PROXY)})") from None
         try:
-            proxyapi.populate(lab_state.toxiproxy_url, proxy_defs(lab_state))
-        except proxyapi.ProxyApiError as exc:
+            with ToxiproxyClient(lab_state.toxiproxy_url, timeout_s=proxies.CREATE_TIMEOUT_S) as c:
+                proxies.create(c, proxy_defs(lab_state))
+        except FaultError as exc:
             raise LabError(str(exc)) from None
         lab.wait_ready([s.name for s in lab_state.topology.services])
     except BaseException:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mock_services.common.clock import Clock
 from mock_services.common.emulation import queue_full_refused
 from mock_services.common.metrics import Metrics
+from mock_services.common.reasons import Reason
 from policies.decisions import Reject
 from policies.shedding import AdmissionController
 
@@ -91,7 +92,7 @@ class AdmissionMiddleware:
     async def _shed(send: Send, retry_after_s: float) -> None:
         seconds = max(1, round(retry_after_s))
         body = json.dumps({"error": f"the portal is overloaded; retry after {seconds} s",
-                           "shed": True}).encode()
+                           "reason": Reason.SHED.value, "shed": True}).encode()
         await send({"type": "http.response.start", "status": 503,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"retry-after", str(seconds).encode()),

@@ -21,6 +21,7 @@ from mock_services.common.errors import (
     Unprocessable,
     UpstreamFailed,
 )
+from mock_services.common.reasons import Reason
 from mock_services.portal.context import PortalContext
 from mock_services.portal.upstream import Reply
 from mock_services.portal.verification import ask_shahkar
@@ -32,6 +33,7 @@ def failure(service: str, reply: Reply) -> ServiceError:
     """The error of a call to `service` (a phrase) that gave no usable answer."""
     if reply.reason == "breaker_open":
         return Unavailable(f"{service} is unavailable ({reply.reason}); try later",
+                           Reason.BREAKER_OPEN,
                            retry_after_s=reply.retry_after_s or BREAKER_RETRY_AFTER_S)
     if reply.ok:  # an answer, but not one the portal can use (a 4xx it did not ask for)
         return UpstreamFailed(f"{service} gave an unexpected answer (HTTP {reply.status})")

@@ -14,6 +14,7 @@ from mock_services.common.db import Database
 from mock_services.common.emulation import Emulator
 from mock_services.common.errors import Unavailable
 from mock_services.common.metrics import Metrics
+from mock_services.common.reasons import Reason
 from mock_services.portal.events import EventLog
 from mock_services.portal.limits import SharedLimits
 from mock_services.portal.settings import PortalSettings
@@ -59,7 +60,7 @@ class PortalContext:
         client = self.upstreams.get(name)
         if client is None:
             raise Unavailable(f"the portal has no address for the {name} service",
-                              retry_after_s=30)
+                              Reason.UPSTREAM_UNAVAILABLE, retry_after_s=30)
         return client
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable
 
 from mock_services.common.errors import Unauthorized, Unavailable
+from mock_services.common.reasons import Reason
 from mock_services.portal.context import PortalContext
 from mock_services.portal.security import new_code, new_token, token_digest
 
@@ -38,7 +39,8 @@ async def new_otp(ctx: PortalContext, national_id: str, mobile: str, purpose: st
         "POST", "/sms", json={"mobile": mobile, "text": f"Tamin code: {code}"},
         headers={"Idempotency-Key": f"otp-{challenge}"})
     if not reply.ok:
-        raise Unavailable("the SMS gateway is unavailable; try again shortly", retry_after_s=5)
+        raise Unavailable("the SMS gateway is unavailable; try again shortly",
+                          Reason.UPSTREAM_UNAVAILABLE, retry_after_s=5)
     return challenge
 
 

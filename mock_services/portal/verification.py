@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from mock_services.common.errors import Forbidden, Unavailable
+from mock_services.common.reasons import Reason
 from mock_services.portal.context import PortalContext
 from mock_services.portal.upstream import Reply
 
@@ -63,4 +64,4 @@ async def verify_login_mobile(ctx: PortalContext, national_id: str, mobile: str,
         return "cached"
     ctx.metrics.events.labels("verification_unavailable").inc()
     raise Unavailable("the mobile ownership check (Shahkar) is unavailable; try again shortly",
-                      retry_after_s=5)
+                      Reason.UPSTREAM_UNAVAILABLE, retry_after_s=5)

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from scenario.checkers.index import Index, index
 from scenario.checkers.params import Params, Seconds, Share
-from scenario.history import History
+from scenario.history import RECONCILE_PREFIX, History
 from scenario.verdict import Checker, Verdict
 
-RECONCILE_PREFIX = "reconcile:"
 MONTH_S = 30 * 86400.0
 
 

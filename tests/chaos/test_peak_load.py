@@ -18,6 +18,7 @@ import pytest
 
 from chaoslab.pytest_plugin import LabFactory, lab_injector
 from faults.injector import Injector
+from mock_services.common.reasons import Reason, reason_of
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.supervisor import Lab
 from tests.chaos.bots import Bots
@@ -62,7 +63,7 @@ def _surge(lab: Lab, injector: Injector) -> Outcome:
         except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
             history.complete(op, "fail", clock(), error=type(exc).__name__)
             return
-        shed = answer.status == 503 and b"shed" in answer.body
+        shed = answer.status == 503 and reason_of(answer.body) is Reason.SHED
         history.complete(op, "ok" if answer.status == 200 else "fail", clock(),
                          error="" if answer.status == 200 else
                          "shed" if shed else f"http_{answer.status}")

@@ -66,7 +66,8 @@ async def test_the_admin_listener_wants_the_token(lab: Lab) -> None:
             assert "http_requests_total" in (await admin.get("/metrics")).text
             assert (await admin.post("/admin/ready", json={"ready": False})).status_code == 200
         async with lab.client(app) as local:
-            assert (await local.get("/readyz")).status_code == 503, name
+            out = await local.get("/readyz")
+            assert out.status_code == 503 and out.json()["reason"] == "out_of_rotation", name
 
 
 def test_a_lab_secrets_file_sets_the_token(tmp_path: Path) -> None:

@@ -114,6 +114,7 @@ async def test_admission_sheds_browsing_before_prescriptions(lab: Lab) -> None:
             admission.admit(ctx.clock.now(), 0)
         r = await client.get(f"/citizens/{patient.national_id}/history", headers=ch)
         assert r.status_code == 503 and r.json()["shed"] and int(r.headers["retry-after"]) >= 1
+        assert r.json()["reason"] == "shed"
         rx = {"patient_national_id": patient.national_id, "items": ITEMS}
         r = await client.post("/prescriptions", json=rx, headers={**dh, "Idempotency-Key": "s1"})
         assert r.status_code == 201

@@ -130,6 +130,7 @@ async def test_open_breaker_is_503_with_its_reason(lab: Lab) -> None:
         rx = {"patient_national_id": patient.national_id, "items": ITEMS}
         r = await client.post("/prescriptions", json=rx, headers={**dh, "Idempotency-Key": "b1"})
         assert r.status_code == 503 and "breaker_open" in r.json()["error"]
+        assert r.json()["reason"] == "breaker_open"  # what clients read
         assert int(r.headers["retry-after"]) >= 1
     assert _rows(lab, "SELECT COUNT(*) FROM prescriptions") == [(0,)]
 
@@ -237,6 +238,7 @@ async def test_queue_full_is_a_failed_admission_sample(lab: Lab, tmp_path: Path,
             await until(lambda: len(sleep.pending) == 1)  # the one worker is taken
             full = await client.get(url, headers=headers)
             assert full.status_code == 503 and "queue is full" in full.json()["error"]
+            assert full.json()["reason"] == "queue_full"
             assert samples == [(0.0, False, False)]  # a failed sample, not ignored
             assert admission.limit < limit  # AIMD backs off on it
             sleep.release()

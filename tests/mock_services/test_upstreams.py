@@ -51,6 +51,7 @@ async def test_fault_modes(lab: Lab) -> None:
         lab.fault("payment", mode="unavailable", retry_after_s=7)
         r = await c.post("/payments", json=order, headers={"Idempotency-Key": "f1"})
         assert r.status_code == 503 and r.headers["retry-after"] == "7"
+        assert r.json()["reason"] == "injected"
         lab.fault("payment", mode="fail_n", n=2)
         codes = [(await c.get("/payments/L9")).status_code for _ in range(3)]
         assert codes == [503, 503, 404]

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from mock_services.common.reasons import Reason, reason_of
 from mock_services.lab.clients.replicas import Replica, ReplicaSet
 from policies.aio import run_call
 from policies.outcome import Outcome
@@ -107,17 +108,23 @@ def classify(ok: bool, outcome: Outcome | None, response: httpx.Response | None,
                       attempts)
 
 
+# The 503 reasons the history records as the portal shedding the request: its admission
+# control refused it, or its database stayed locked (the portal sparing itself, as a shed).
+SHED_REASONS = frozenset({Reason.SHED, Reason.DATABASE_BUSY})
+
+
 def status_error(status: int, response: httpx.Response | None) -> str:
-    """The history error of an HTTP failure status."""
+    """The history error of an HTTP failure status; a 503's from the `reason` of its body
+    (mock_services/common/reasons.py), never from the words of its sentence."""
     if status == 429:
         return "rate_limited"
     if status == 401:
         return "unauthorized"
     if status == 503 and response is not None:
-        text = response.text.lower()
-        if "breaker" in text:
+        reason = reason_of(response.content)
+        if reason is Reason.BREAKER_OPEN:
             return "breaker_open"
-        if "shed" in text or "overload" in text or "busy" in text:
+        if reason in SHED_REASONS:
             return "shed"
     return f"http_{status}"
 

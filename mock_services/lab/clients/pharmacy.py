@@ -29,8 +29,7 @@ from mock_services.lab.clients.replicas import ReplicaSet
 from policies.decisions import Admit
 from policies.presets import PolicySet
 from policies.quota import PaperQuota
-from scenario.checkers.paper import RECONCILE_PREFIX
-from scenario.history import History
+from scenario.history import RECONCILE_PREFIX, History
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]

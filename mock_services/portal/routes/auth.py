@@ -20,6 +20,7 @@ from mock_services.common.errors import (
     Unavailable,
     responses,
 )
+from mock_services.common.reasons import Reason
 from mock_services.domain.mobile import Mobile
 from mock_services.domain.national_id import NationalId
 from mock_services.portal.auth import CurrentUser
@@ -223,7 +224,7 @@ async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> dict[str, st
         matched = await shahkar_match(ctx, body.national_id, body.mobile)
         if matched is None:
             raise Unavailable("the mobile ownership check (Shahkar) is unavailable; try again "
-                              "shortly", retry_after_s=5)
+                              "shortly", Reason.UPSTREAM_UNAVAILABLE, retry_after_s=5)
         if not matched:
             raise Forbidden(NOT_REGISTERED)
         now = ctx.clock.now()

@@ -28,6 +28,7 @@ from mock_services.common.errors import (
     Unprocessable,
     responses,
 )
+from mock_services.common.reasons import upstream_reason
 from mock_services.domain.dbf_list import parse_dbf_pair
 from mock_services.domain.insurance_list import (
     InsuranceList,
@@ -152,7 +153,7 @@ async def _submit(ctx: PortalContext, user: Principal, key: str,
 
     await ctx.db.awrite(withdraw)
     raise Unavailable(f"the payment gateway failed ({result.reason}); the list was not "
-                      "submitted, send it again", retry_after_s=10)
+                      "submitted, send it again", upstream_reason(result.reason), retry_after_s=10)
 
 
 @router.post("", status_code=201, responses={**SUBMITTED, **SUBMIT_ERRORS})

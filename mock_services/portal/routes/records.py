@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from mock_services.common.errors import NotFound, Unavailable, UpstreamFailed, responses
+from mock_services.common.reasons import upstream_reason
 from mock_services.domain.national_id import NationalIdPath
 from mock_services.portal.auth import CurrentUser, require_self
 from mock_services.portal.context import Ctx, PortalContext
@@ -47,7 +48,7 @@ async def _read_through(ctx: PortalContext, kind: str, national_id: str,
                     "age_s": round(stale.age_s, 3)}
     if reply.reason in ("breaker_open", "throttled") or reply.status == 503:
         raise Unavailable(f"the records service is unavailable ({reply.reason}); try later",
-                          retry_after_s=reply.retry_after_s or 5)
+                          upstream_reason(reply.reason), retry_after_s=reply.retry_after_s or 5)
     raise UpstreamFailed(f"the records service did not answer ({reply.reason})")
 
 

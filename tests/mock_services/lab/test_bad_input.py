@@ -48,7 +48,8 @@ def test_an_unreachable_external_toxiproxy_is_bad_input(tmp_path: Path,
     code = cli.up(argparse.Namespace(dir=tmp_path, detach=True))
     assert code == 2
     err = capsys.readouterr().err
-    assert f"Toxiproxy at http://127.0.0.1:{dead} did not answer" in err
+    assert f"Toxiproxy is unreachable for GET http://127.0.0.1:{dead}/version" in err
+    assert "expected a Toxiproxy server at $TOXIPROXY_URL" in err
     assert "Traceback" not in err
     assert not (tmp_path / "logs").exists()
     _nothing_left(tmp_path)
@@ -81,7 +82,7 @@ def test_a_failed_up_leaves_no_directory_it_made(tmp_path: Path,
     monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
     run_dir = tmp_path / "new" / "lab"
     assert cli.up(argparse.Namespace(dir=run_dir, detach=True)) == 2
-    assert "did not answer" in capsys.readouterr().err
+    assert "Toxiproxy is unreachable" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the run directory nor its parent
     (tmp_path / "mine").mkdir()  # a directory that was there before stays
     assert cli.up(argparse.Namespace(dir=tmp_path / "mine", detach=True)) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 import httpx
@@ -29,6 +30,10 @@ def _resp(status: int, headers: dict[str, str] | None = None, text: str = "") ->
     return httpx.Response(status, headers=headers, text=text)
 
 
+def _body(error: str, reason: str) -> str:
+    return json.dumps({"error": error, "reason": reason})
+
+
 @pytest.mark.parametrize(
     ("ok", "outcome", "response", "write", "expected"),
     [
@@ -40,8 +45,26 @@ def _resp(status: int, headers: dict[str, str] | None = None, text: str = "") ->
         (False, Outcome(False, error="timeout"), None, False, ("fail", "", "timeout")),
         (False, Outcome(False, error="reset"), None, True, ("info", "", "refused")),
         (False, Outcome(False, 429), _resp(429), False, ("fail", "", "rate_limited")),
-        (False, Outcome(False, 503), _resp(503, text='{"error": "shed: overloaded"}'), True,
-         ("fail", "", "shed")),
+        (False, Outcome(False, 503), _resp(503, text=_body("the portal is overloaded", "shed")),
+         True, ("fail", "", "shed")),
+        (False, Outcome(False, 503), _resp(503, text=_body("the database is busy",
+                                                           "database_busy")),
+         False, ("fail", "", "shed")),
+        (False, Outcome(False, 503), _resp(503, text=_body("registry is unavailable",
+                                                           "breaker_open")),
+         False, ("fail", "", "breaker_open")),
+        (False, Outcome(False, 503), _resp(503, text=_body("the queue is full", "queue_full")),
+         False, ("fail", "", "http_503")),
+        # the sentence is for people: its words decide nothing, only `reason` does
+        (False, Outcome(False, 503), _resp(503, text=_body("busy: the breaker shed it",
+                                                           "upstream_unavailable")),
+         False, ("fail", "", "http_503")),
+        (False, Outcome(False, 503), _resp(503, text='{"error": "overloaded, shed"}'), False,
+         ("fail", "", "http_503")),
+        (False, Outcome(False, 503), _resp(503, text=_body("shed", "no_such_reason")), False,
+         ("fail", "", "http_503")),
+        (False, Outcome(False, 503), _resp(503, text="<html>shed</html>"), False,
+         ("fail", "", "http_503")),
         (False, Outcome(False, 409), _resp(409), True, ("fail", "", "http_409")),
         (False, None, None, True, ("fail", "", "breaker_open")),
     ],
