@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scenario.checkers.index import Attempt, Index, Span, index, split_replica
-from scenario.checkers.params import Params, Seconds
+from scenario.checkers.params import Count, Params, Positive, Seconds, SecondsOrZero
 from scenario.checkers.windows import during, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
@@ -117,8 +117,8 @@ class OpenCallsParams(Params):
 
     upstream: str | None = None
     open_within_s: Seconds = 30.0
-    grace_s: float = 5.0
-    max_probes: int = 3
+    grace_s: SecondsOrZero = 5.0
+    max_probes: Count = 3
     fault_kinds: tuple[str, ...] = ()
 
 
@@ -189,7 +189,7 @@ def amplification(attempts: list[Attempt], short_circuits: int = 0) -> float | N
 class AmplificationParams(Params):
     """The bound on attempts per logical call, for one upstream or all."""
 
-    max_amplification: float = 1.1
+    max_amplification: Positive = 1.1
     upstream: str | None = None
 
 

@@ -11,7 +11,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 
 from scenario.checkers.index import Call, Index, index
-from scenario.checkers.params import Params, Seconds, Share
+from scenario.checkers.params import Count, Params, Positive, Seconds, SecondsOrZero, Share
 from scenario.checkers.windows import merge, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
@@ -34,11 +34,11 @@ class GoodputParams(Params):
     goodput must keep, which faults are peaks, and an optional SLO on good replies.
     """
 
-    capacity_per_s: float | None = None
+    capacity_per_s: Positive | None = None
     min_ratio: Share = 0.8
     fault_kinds: tuple[str, ...] = ("peak_load", "surge")
-    warmup_s: float = 0.0
-    slo_ms: float | None = None
+    warmup_s: SecondsOrZero = 0.0
+    slo_ms: Positive | None = None
 
 
 def goodput_near_capacity(params: GoodputParams,
@@ -46,7 +46,7 @@ def goodput_near_capacity(params: GoodputParams,
     """During each peak, goodput >= min_ratio x min(capacity, offered load)."""
 
     def check(history: History) -> Verdict:
-        if params.capacity_per_s is None or params.capacity_per_s <= 0:
+        if params.capacity_per_s is None:
             return Verdict(name, "unknown", "capacity_per_s is not set for this scenario")
         ix = index(history)
         spans = select_faults(ix, params.fault_kinds)
@@ -81,7 +81,7 @@ class PriorityParams(Params):
 
     interval_s: Seconds = 1.0
     drop_errors: tuple[str, ...] = ("shed", "refused", "timeout", "http_503")
-    max_inverted: int = 0
+    max_inverted: Count = 0
 
 
 def priority_shedding(params: PriorityParams, name: str = "priority_shedding") -> Checker:

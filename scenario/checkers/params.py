@@ -27,6 +27,10 @@ def parse_duration_s(value: object) -> object:
 
 
 Seconds = Annotated[float, BeforeValidator(parse_duration_s), Field(gt=0, allow_inf_nan=False)]
+SecondsOrZero = Annotated[float, BeforeValidator(parse_duration_s),
+                          Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]  # milliseconds, rates, ratios
+Count = Annotated[int, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Quantile = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
 

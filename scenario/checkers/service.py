@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from scenario.checkers.index import Call, index, is_wrong_password
-from scenario.checkers.params import Params, Quantile, Share
+from scenario.checkers.params import Count, Params, Positive, Quantile, Share
 from scenario.checkers.windows import during, quantile, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
@@ -68,7 +68,7 @@ class DeployParams(Params):
     """Which faults are deploys, and how many failed user operations they may cost."""
 
     fault_kinds: tuple[str, ...] = ("deployment_window", "deploy", "rolling_deploy")
-    max_failed: int = 0
+    max_failed: Count = 0
 
 
 def deploy_no_failures(params: DeployParams, name: str = "deploy_no_failures") -> Checker:
@@ -108,7 +108,7 @@ def latency_verdict(name: str, calls: Sequence[Call], q: float, slo_ms: float,
 class LatencyParams(Params):
     """A latency SLO: the quantile and its bound in milliseconds."""
 
-    slo_ms: float = 3000.0
+    slo_ms: Positive = 3000.0
     quantile: Quantile = 0.99
 
 
@@ -125,7 +125,7 @@ def login_p99(params: LatencyParams, name: str = "login_p99") -> Checker:
 class AdmittedLatencyParams(LatencyParams):
     """A latency SLO over admitted requests; `rejected_errors` mark the not admitted."""
 
-    slo_ms: float = 2000.0
+    slo_ms: Positive = 2000.0
     rejected_errors: tuple[str, ...] = ("shed", "rate_limited")
 
 

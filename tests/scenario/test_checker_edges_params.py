@@ -130,3 +130,40 @@ def test_thresholds_are_frozen_and_unknown_keys_refused() -> None:
         bounds.share = 0.1
     with pytest.raises(ValidationError, match="shre"):
         Bounds.model_validate({"shre": 0.1})
+
+
+GE0 = "Input should be greater than or equal to 0"
+GT0 = "Input should be greater than 0"
+
+
+@pytest.mark.parametrize(("invariant", "raw", "says"), [
+    ("open_breaker_calls", {"grace_s": -1}, f"grace_s: {GE0}"),
+    ("open_breaker_calls", {"max_probes": -1}, f"max_probes: {GE0}"),
+    ("upstream_amplification", {"max_amplification": 0}, f"max_amplification: {GT0}"),
+    ("goodput_near_capacity", {"capacity_per_s": -5}, f"capacity_per_s: {GT0}"),
+    ("goodput_near_capacity", {"warmup_s": "-1s"}, "warmup_s: Value error"),
+    ("goodput_near_capacity", {"slo_ms": float("nan")}, "slo_ms: Input should be a finite number"),
+    ("priority_shedding", {"max_inverted": -1}, f"max_inverted: {GE0}"),
+    ("deploy_no_failures", {"max_failed": -2}, f"max_failed: {GE0}"),
+])
+def test_a_threshold_that_cannot_mean_anything_is_refused_in_one_sentence(
+        invariant: str, raw: dict[str, object], says: str) -> None:
+    """A negative grace, probe count or failure allowance, a capacity or SLO of zero or NaN:
+    refused when the scenario is read, naming the invariant and the key, never judged."""
+    from scenario.invariants import InvariantError, build_checker
+
+    with pytest.raises(InvariantError) as caught:
+        build_checker(invariant, raw)
+    message = str(caught.value)
+    assert message.startswith(f"invariant {invariant!r}: {says}")
+    assert "\n" not in message
+
+
+def test_zero_grace_and_zero_warmup_are_thresholds_too() -> None:
+    """0 s of grace (open at the deadline itself) and no warm-up are meaningful and accepted;
+    durations with units work as elsewhere in the file."""
+    from scenario.invariants import build_checker
+
+    build_checker("open_breaker_calls", {"grace_s": 0, "max_probes": 0})
+    build_checker("open_breaker_calls", {"grace_s": "1500ms"})
+    build_checker("goodput_near_capacity", {"warmup_s": "2m", "capacity_per_s": 10})

@@ -31,7 +31,7 @@ def test_the_reference_names_every_key_fault_kind_and_invariant() -> None:
 
 def test_defaults_are_written_as_a_file_would_write_them() -> None:
     text = render()
-    assert "| `slo_ms` | number | 3000 |" in text  # login_p99's SLO, documented at last
+    assert "| `slo_ms` | number > 0 | 3000 |" in text  # login_p99's SLO, documented at last
     assert '| `step` | duration > 0 | "15m" |' in text
     assert '| `office_start` | "HH:MM" | "08:00" |' in text
     assert 'sms = { latency = { dist = "lognormal", p50 = "100ms", p99 = "800ms" }, ' \
