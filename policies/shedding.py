@@ -7,17 +7,22 @@ the whole limit. Once class p is shed, every lower class (a larger number) is sh
 the class that was refused rather than to browsing, so a higher class is never shed while a
 lower one is still being served (criticality-based shedding, Google SRE book ch. 21). A shed
 request is rejected at once — never queued to stall — with a
-Retry-After estimated from the current backlog: (in flight + shed in the last second)
-* mean latency / limit, clamped to [min_retry_after_s, max_retry_after_s].
+Retry-After estimated from the current backlog: (in flight + shed in the current second)
+* mean latency / limit, rounded up to whole seconds and clamped to [min_retry_after_s,
+max_retry_after_s]; the mean latency starts at latency_target_s / 2 and each completion
+moves it 10 % of the way to its latency.
 
 The limit adapts after each completed request (Netflix concurrency-limits):
 - "fixed": stays at initial_limit;
 - "aimd" (AIMDLimit): a failure or a latency over `latency_target_s` multiplies it by
-  `backoff_ratio`; a success while at least half the limit is in use adds 1;
+  `backoff_ratio`; a success while at least half the limit is in use (the completing
+  request included) adds 1, up to max_limit;
 A failure of a dependency (see `release`) adapts neither.
 - "gradient" (Gradient2Limit): gradient = clamp(tolerance * long_rtt / rtt, 0.5, 1);
   new = limit * gradient + sqrt(limit); limit moves towards it by `smoothing`. long_rtt is a
-  slow average of latency, so queueing delay (rtt above it) pulls the limit down.
+  slow average of latency, so queueing delay (rtt above it) pulls the limit down: the first
+  sample sets it, each one moves it 1/600 of the way, and while it is over twice the sample
+  (the load dropped) it also decays by 5 %. A failure sets the gradient to 0.5.
 """
 
 from __future__ import annotations
