@@ -1,13 +1,15 @@
 """A SimPy model of the portal's topology, running the same policies as the services.
 
-Modules, in the order a request meets them: `workload` (arrivals on the Solar Hijri
-calendar of `calendar`), `client` (one process per user operation, through the user
-pipeline), `portal` (admission, worker threads, service, upstream calls, commit), `runtime`
-(the policy objects of one replication and the upstream attempts), `world` (the shared
-state: replicas, links, switches, racks), `faults` (the catalog's faults as nemesis
-processes), `ports` (the injector's ports, played by SimPy), `pharmacy` (paper fallback and
-reconciliation), `engine` (the event loop), `model` (one replication), `runner`
-(replications on local cores or Dask, each summarised where it ran). The `chaoslab sim`
+Modules, in the order a request meets them: `workload` (arrivals, from `scenario.arrivals`),
+`client` (one process per user operation, through the user pipeline), `portal` (admission,
+worker threads, service, commit), `upstream` (the portal's upstream calls through its client
+pipelines), `policystate` (the policy objects of one replication), `world` (the shared state:
+replicas, links, switches, racks, the policies' and the pharmacies' state), `faults` (the
+catalog's faults as nemesis processes), `ports` (the injector's ports, played by SimPy),
+`pharmacy` (a dispense's paper fallback and reconciliation), `engine` (the event loop),
+`model` (one replication), `runner` (replications on local cores or Dask, each summarised
+where it ran). Imports point one way, from the runner down to the state (ARCHITECTURE.md,
+tests/test_layers.py `SIM_LAYERS`). The `chaoslab sim`
 handler (chaoslab/simulate.py) pools the summaries into the report: sim/ imports nothing of
 chaoslab/ (ARCHITECTURE.md).
 

@@ -65,30 +65,30 @@ def _component_faults(scenario: Scenario, name: str) -> list[Fault]:
 
 
 def _stochastic(scenario: Scenario, seed: int, horizon: float) -> Iterator[Window]:
-    st = scenario.stochastic
-    for n, (name, mtbf) in enumerate(sorted(st.mtbf.items())):
+    stochastic = scenario.stochastic
+    for n, (name, mtbf) in enumerate(sorted(stochastic.mtbf.items())):
         faults = _component_faults(scenario, name)
         if scenario.topology.upstreams.get(name) is not None:
             # an upstream process fails for every replica at once: one window per link
             links = [f"{r.name}-{name}" for r in scenario.topology.replicas]
             sched = random_schedule(seed * 1009 + n, faults, horizon_s=horizon, heal_s=HEAL_S,
-                                    mtbf_s=mtbf, mttr_s=st.mttr[name])
+                                    mtbf_s=mtbf, mttr_s=stochastic.mttr[name])
             for w in sched.windows:
                 for link in links:
                     yield Window(w.start_s, w.end_s, UpstreamOutage(link=link))
             continue
         yield from random_schedule(seed * 1009 + n, faults, horizon_s=horizon, heal_s=HEAL_S,
-                                   mtbf_s=mtbf, mttr_s=st.mttr[name]).windows
+                                   mtbf_s=mtbf, mttr_s=stochastic.mttr[name]).windows
     rng = random.Random(seed * 7919 + 1)
     racks = scenario.topology.racks
     end = scenario.duration
     for day in range(int(end // DAY_S) + 1):
-        if racks and rng.random() < st.power_cuts_per_day:
+        if racks and rng.random() < stochastic.power_cuts_per_day:
             start = day * DAY_S + CUTS_START_S + rng.random() * CUTS_SPAN_S
-            if start + st.power_cut < end:
-                yield Window.lasting(round(start, 3), st.power_cut,
+            if start + stochastic.power_cut < end:
+                yield Window.lasting(round(start, 3), stochastic.power_cut,
                                      PowerLoss(rack=rng.choice(racks)))
-        if rng.random() < st.deploys_per_week / 7:
+        if rng.random() < stochastic.deploys_per_week / 7:
             start = day * DAY_S + rng.random() * DAY_S
             span = DEPLOY_PER_REPLICA_S * len(scenario.topology.replicas)
             if start + span < end:

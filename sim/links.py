@@ -6,7 +6,7 @@ stream (client -> server), its response the "downstream" stream (server -> clien
 `cross(link, rng, request_bytes, response_bytes)` draws, once per attempt, what each
 direction does: a delay added to it, or the point where it stops (data dropped) and, if ever,
 when the connection closes. Both sides (the users' link in `sim.client`, the portal's upstream
-links in `sim.runtime`) read the same `Passage`.
+links in `sim.upstream`) read the same `Passage`.
 
 How each toxic is modelled (attributes in Toxiproxy's units, TOXIPROXY.md):
 - latency: latency +- uniform jitter (ms) added to its direction, at least 0 (drawn per

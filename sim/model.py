@@ -19,8 +19,6 @@ from policies.presets import PolicySet
 from scenario.history import FINAL, GAUGE, History, Op
 from scenario.schema import Scenario
 from sim.faults import nemesis, timeline
-from sim.pharmacy import Pharmacies
-from sim.runtime import Runtime
 from sim.workload import arrivals, attacker
 from sim.world import Counters, World
 
@@ -41,39 +39,26 @@ class Replication:
     sim_end_s: float
 
 
-def build(scenario: Scenario, ps: PolicySet, seed: int) -> World:
-    """A world ready to run: policies built, arrivals and faults scheduled."""
-    world = World(scenario, seed)
-    world.horizon_s = scenario.duration + DRAIN_S
-    world.runtime = Runtime(world, ps)
-    world.pharmacies = Pharmacies(ps.paper_quota_share)
-    # the users' failover, as the live clients read it: baseline's users are pinned to their
-    # home replica (they refresh the same page), resilient's fail over
-    world.failover = ps.user.failover
-    world.dedupe = ps.idempotency_keys
-    # What the portal does with a request whose client has gone (`schema.Orphans`): by
-    # default ("policy") it drops it only when it has admission control and the client
-    # propagates its deadline (resilient); the baseline serves it anyway.
-    orphans = scenario.server.orphans_for(ps.name)
-    world.drop_expired = orphans == "drop" or (orphans == "policy" and (
-        ps.admission is not None and ps.user.timeout.propagate_deadline))
+def build(scenario: Scenario, policy_set: PolicySet, seed: int) -> World:
+    """A world ready to run: policies built, arrivals scheduled."""
+    world = World(scenario, policy_set, seed, horizon_s=scenario.duration + DRAIN_S)
     world.env.process(arrivals(world, seed))
     return world
 
 
-def simulate(scenario: Scenario, ps: PolicySet, seed: int) -> Replication:
+def simulate(scenario: Scenario, policy_set: PolicySet, seed: int) -> Replication:
     """Run one replication to the end of the scenario and its drain."""
-    world = build(scenario, ps, seed)
+    world = build(scenario, policy_set, seed)
     faults = tuple(timeline(scenario, seed))
     for window in faults:
         world.env.process(nemesis(world, window))
     if scenario.attack is not None:
         world.env.process(attacker(world, scenario.attack, seed))
-    if ps.payment_queue and "payment" in world.upstreams:
+    if policy_set.payment_queue and "payment" in world.upstreams:
         world.env.process(payment_queue(world))
     world.env.process(gauges(world, max(GAUGE_MIN_S, scenario.duration / GAUGE_SAMPLES)))
     world.env.run(until=world.horizon_s)
-    world.runtime.drain(world)
+    world.policies.drain(world.history)
     final(world)
     return Replication(seed, world.history, faults, world.counters, world.env.now)
 
@@ -81,7 +66,7 @@ def simulate(scenario: Scenario, ps: PolicySet, seed: int) -> Replication:
 def payment_queue(world: World) -> Generator[simpy.Event, Any, None]:
     """The durable async queue: retry each accepted payment until the upstream takes it."""
     env = world.env
-    pending = world.runtime.pending_payments
+    pending = world.policies.pending_payments
     rack = world.upstreams["payment"].rack
     while True:
         yield env.timeout(PAYMENT_RETRY_S)

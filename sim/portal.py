@@ -24,6 +24,7 @@ import simpy
 
 from policies.outcome import Outcome
 from sim.engine import WITHDRAWN
+from sim.upstream import upstream_call
 from sim.world import RESET, Job, ReplicaState, World
 
 ATTACKER = "attacker-"
@@ -45,15 +46,16 @@ def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: s
     """Admission control, the shared login and recovery rate limits and the accept queue,
     for an attempt of `kind` from `source` (the rate limiter's peer) as `account`: an answer
     if refused."""
-    guard = world.runtime.guards[rep.spec.name]
+    policies = world.policies
+    guard = policies.guards[rep.spec.name]
     admission = guard.admission
     if admission is not None:
         now = world.env.now
         decision = admission.admit(now, priority)
-        if decision.__class__ is not world.runtime.admit_type:
+        if decision.__class__ is not policies.admit_type:
             return (Outcome(False, 503, retry_after_s=getattr(decision, "retry_after_s", None)),
                     "shed")
-    limits = world.runtime.limits
+    limits = policies.limits
     if limits is not None and limits.refused(kind, account, source, world.env.now):
         return RATE_LIMITED if admission is None else _released(world, rep, RATE_LIMITED, 0.0)
     workers = rep.workers
@@ -101,7 +103,7 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     # a wrong password fails before any upstream is asked (no OTP for an attacker)
     upstreams = () if job.source.startswith(ATTACKER) else kind.upstreams
     for name in upstreams:
-        label = yield from world.runtime.upstream_call(world, rep, name, job)
+        label = yield from upstream_call(world, rep, name, job)
         if label and label not in ("accepted", "cached") and not label.startswith("stale"):
             answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
             _finish(world, rep, job, answer, epoch)
@@ -191,7 +193,7 @@ def _commit(world: World, job: Job, write: bool, value: str) -> Answer:
 
 
 def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float) -> Answer:
-    admission = world.runtime.guards[rep.spec.name].admission
+    admission = world.policies.guards[rep.spec.name].admission
     if admission is not None:
         # No sample (the slot is freed, the limit left alone) for an upstream that failed,
         # nor for a 429: the login rate limit refusing an abusive client, at once and before

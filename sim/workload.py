@@ -3,7 +3,8 @@
 The process draws lazily from the shared, seeded generator, so the live lab plays the same
 arrivals from the same scenario and seed; the peak multipliers are the world's
 (`world.rate_factors`, changed by the peak_load and refresh_storm faults' nemesis), read at
-each draw. Each arrival starts one `client.operation`; wake-ups (a gap that crossed a
+each draw. Each arrival starts one `client.operation` (a pharmacy's dispense, with its paper
+fallback: `pharmacy.dispense`); wake-ups (a gap that crossed a
 calendar step) only let the clock catch up, so a peak that started meanwhile is seen.
 """
 
@@ -17,6 +18,7 @@ import simpy
 from scenario.arrivals import arrival_rng, attack_rng, attack_stream, stream
 from scenario.schema import Attack
 from sim.client import operation
+from sim.pharmacy import DISPENSE, dispense
 from sim.world import World
 
 
@@ -30,7 +32,9 @@ def arrivals(world: World, seed: int) -> Generator[simpy.Event, Any, None]:
     timeout, process, next_id = env.timeout, env.process, world.next_id
     for t, kind, source in stream(world.scenario, arrival_rng(seed), factors):
         yield timeout(t - env.now)
-        if kind:
+        if kind == DISPENSE:
+            process(dispense(world, next_id(), source))
+        elif kind:
             process(operation(world, kind, next_id(), source))
 
 

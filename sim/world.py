@@ -3,9 +3,14 @@
 `World` holds everything the short generator processes share: the environment, the seeded
 rng, the history, the replicas (each a pool of worker threads, `engine.Workers`, with a bounded
 accept queue), which racks have lost power, and the state of every link a fault touched (its
-proxy enabled or not, its toxics, its upstream's admin fault: `sim.links`). The faults reach
+proxy enabled or not, its toxics, its upstream's admin fault: `sim.links`), the policies at
+work (`sim.policystate`) and the pharmacies' paper records (`Pharmacies`). The faults reach
 it through `sim.ports`, as the live injector reaches the lab. A replica is reachable when it
 is up, its rack has power and its clients' proxy is enabled (a failed switch disables it).
+
+It is built in one step from the scenario, the policy set and the seed, and imports no
+process: the processes (`upstream`, `portal`, `client`, `pharmacy`, `ports`, `faults`,
+`workload`) sit above it and are handed it (tests/test_layers.py holds the order).
 """
 
 from __future__ import annotations
@@ -13,26 +18,26 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import simpy
 
+from faults.catalog import RefreshStorm
+from faults.injector import Injector
+from policies.decisions import Reject
 from policies.outcome import Outcome
+from policies.presets import PolicySet
+from policies.quota import PaperQuota
 from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
 from scenario.schema import Replica, Scenario, Workload
 from sim.engine import Environment, Timers, Workers
 from sim.links import HEALTHY, LinkState
+from sim.policystate import PolicyState
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
-
-if TYPE_CHECKING:
-    from faults.catalog import RefreshStorm
-    from faults.injector import Injector
-    from sim.pharmacy import Pharmacies
-    from sim.runtime import Runtime
+CLAIM_PERIOD_S = 30 * 86_400.0  # a pharmacy's paper quota counts per claim period, a month
 
 
 class Job:
@@ -103,8 +108,6 @@ class ReplicaState:
         self.inflight.clear()
 
 
-
-
 @dataclass(slots=True)
 class UpstreamState:
     """An upstream service: its healthy latency sampler and its rack."""
@@ -115,7 +118,7 @@ class UpstreamState:
 
 
 @dataclass(frozen=True, slots=True)
-class KindRuntime:
+class RequestKind:
     """A request kind as the processes use it: cost sampler, upstreams, priority."""
 
     service: Sampler
@@ -135,39 +138,65 @@ class Counters:
     wasted: int = 0
 
 
+class Pharmacies:
+    """Paper quota and backlog of every pharmacy of one replication (`sim.pharmacy` runs
+    the fallback and the reconciliation on them)."""
+
+    __slots__ = ("backlog", "quota")
+
+    def __init__(self, max_share: float | None) -> None:
+        self.quota = PaperQuota(max_share) if max_share is not None else None
+        self.backlog: dict[str, list[str]] = {}  # pharmacy -> control numbers to reconcile
+
+    def dispensed(self, pharmacy: str, now: float) -> None:
+        """An electronic prescription counts towards the quota's denominator."""
+        if self.quota is not None:
+            self.quota.record_electronic(pharmacy, _claim_period(now))
+
+    def paper_allowed(self, pharmacy: str, now: float) -> bool:
+        """Whether the quota lets `pharmacy` record one more prescription on paper now."""
+        return self.quota is None or not isinstance(
+            self.quota.request_paper(pharmacy, _claim_period(now)), Reject)
+
+
+def _claim_period(now: float) -> str:
+    return str(int(now // CLAIM_PERIOD_S))
+
+
 class World:
     """Everything the processes of one replication share."""
 
-    def __init__(self, scenario: Scenario, seed: int) -> None:
+    def __init__(self, scenario: Scenario, policy_set: PolicySet, seed: int, *,
+                 horizon_s: float = math.inf) -> None:
         self.scenario = scenario
         self.env = Environment()
         self.rng = random.Random(seed)
         self.history = History()
         self.counters = Counters()
-        topo, wl = scenario.topology, scenario.workload
+        topology, workload = scenario.topology, scenario.workload
         self.replicas = [ReplicaState(r, Workers(self.env, r.workers), f"client-{r.name}")
-                         for r in topo.replicas]
+                         for r in topology.replicas]
         self.down: dict[str, int] = {}  # rack name -> active power losses
         self.upstreams = {name: UpstreamState(name, sampler(up.latency), up.rack)
-                          for name, up in topo.upstreams.items()}
+                          for name, up in topology.upstreams.items()}
         # proxy name -> its state, for the links a fault touched and has not healed (the
         # healthy path reads one empty dict)
         self.links: dict[str, LinkState] = {}
         self.injector: Injector | None = None  # built by `sim.faults` for the first fault
         self.admin_failures: dict[str, int] = {}  # fail_n admin faults: failures left
-        self.kinds: dict[str, KindRuntime] = {
-            name: KindRuntime(sampler(k.service), tuple(k.upstreams), k.priority,
-                              name in WRITE_FS, _gives_up_in_queue(wl, name))
-            for name, k in wl.kinds.items()}
+        self.kinds: dict[str, RequestKind] = {
+            name: RequestKind(sampler(k.service), tuple(k.upstreams), k.priority,
+                              name in WRITE_FS, _gives_up_in_queue(workload, name))
+            for name, k in workload.kinds.items()}
         if "dispense" in self.kinds:  # registering a paper prescription costs a dispense
             self.kinds["reconcile"] = self.kinds["dispense"]
-        self.population = wl.population
-        self.patience = sampler(wl.patience)
-        self.refresh_delay = sampler(wl.refresh.delay)
-        self.backoff = wl.refresh.backoff
+        self.population = workload.population
+        self.patience = sampler(workload.patience)
+        self.refresh_delay = sampler(workload.refresh.delay)
+        self.backoff = workload.refresh.backoff
         # replicas may pause work in service: every request is served by `portal.serve`
         self.pausable = _may_pause(scenario)
-        self.max_refreshes = wl.refresh.max_refreshes
+        self.max_refreshes = workload.refresh.max_refreshes
         self.applied: dict[str, int] = {}
         # the clients' timeouts of the attempts the portal admitted (`client.served`)
         self.timeouts: Timers[Job] = Timers(self.env, _timed_out)
@@ -175,13 +204,16 @@ class World:
         self.rate_factors: dict[str, float] = {}  # population -> peak multiplier
         self.rate_version = 0
         self.storm: RefreshStorm | None = None
-        self.failover = False
         self.avoid_until = [0.0] * len(self.replicas)
-        self.dedupe = False
-        self.drop_expired = False
-        self.horizon_s = math.inf  # when the run stops (`model.simulate` sets it)
-        self.runtime: Runtime
-        self.pharmacies: Pharmacies
+        self.horizon_s = horizon_s  # when the run stops (timers past it are never set)
+        self.policies = PolicyState(policy_set, (r.spec.name for r in self.replicas),
+                                    self.upstreams, self.population)
+        self.pharmacies = Pharmacies(policy_set.paper_quota_share)
+        # the users' failover, as the live clients read it: baseline's users are pinned to
+        # their home replica (they refresh the same page), resilient's fail over
+        self.failover = policy_set.user.failover
+        self.dedupe = policy_set.idempotency_keys
+        self.drop_expired = _drops_expired(scenario, policy_set)
         self._ids = 0
 
     def next_id(self) -> int:
@@ -272,7 +304,7 @@ class World:
 TIMEOUT = (Outcome(False, error="timeout"), "timeout")  # a client timed its attempt out
 # The connection was cut (a crash, a disabled proxy, an isolated replica): the outcome an
 # attempt reads, and the history's error of its call. The one definition: the portal, the
-# client, the ports and the runtime's upstream calls all answer with it.
+# client, the ports and the upstream calls (`sim.upstream`) all answer with it.
 RESET = (Outcome(False, error="reset"), "refused")
 
 
@@ -287,11 +319,20 @@ def _gives_up_in_queue(workload: Workload, kind: str) -> bool:
     return (given[0] if given else workload.give_up) == "queue"
 
 
+def _drops_expired(scenario: Scenario, policy_set: PolicySet) -> bool:
+    """What the portal does with a request whose client has gone (`schema.Orphans`): by
+    default ("policy") it drops it only when it has admission control and the client
+    propagates its deadline (resilient); the baseline serves it anyway."""
+    orphans = scenario.server.orphans_for(policy_set.name)
+    return orphans == "drop" or (orphans == "policy" and (
+        policy_set.admission is not None and policy_set.user.timeout.propagate_deadline))
+
+
 def _may_pause(scenario: Scenario) -> bool:
     """Whether some replica may break down with its work paused (resume or restart)."""
     replicas = {r.name for r in scenario.topology.replicas}
-    st = scenario.stochastic
-    if st.replica_work != "drop" and replicas & set(st.mtbf):
+    stochastic = scenario.stochastic
+    if stochastic.replica_work != "drop" and replicas & set(stochastic.mtbf):
         return True
     return any(f.kind == "replica_failure" and (f.model_extra or {}).get("work", "drop") != "drop"
                for f in scenario.faults)

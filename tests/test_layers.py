@@ -6,7 +6,9 @@ the top, inside a function, under `TYPE_CHECKING`, and `importlib.import_module(
 with a literal name. One more rule keeps the fault catalog where both the scenario layer and
 the injector can use it without a cycle: scenario/ reads only the fault model of faults/
 (pure data: what a fault is and the steps it plans), and that model imports none of the
-machinery that applies it (injector, Toxiproxy client, toxiserver, ...).
+machinery that applies it (injector, Toxiproxy client, toxiserver, ...). And inside sim/, the
+modules keep an order of their own, bottom first (`SIM_LAYERS`): the state every process
+shares below the processes, the runner on top, so sim/ has no import cycle.
 
 The packages are read as text with `ast` (nothing is imported), so the test is fast and sees
 imports that a run would not reach.
@@ -33,10 +35,44 @@ LAYERS: tuple[frozenset[str], ...] = (
 FAULT_MODEL = frozenset({"faults.actions", "faults.catalog", "faults.errors", "faults.records",
                          "faults.schedule", "faults.topology", "faults.toxics"})
 NOT_PACKAGES = frozenset({"tests", "benchmarks", "examples"})  # may import anything
+# The order inside sim/, bottom first, with the same rules as LAYERS: a module imports only
+# modules of lower rows; modules side by side never import each other.
+SIM_LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"sim.engine", "sim.links", "sim.policystate", "sim.policyset"}),  # the event
+    # loop | the links' toxics | the policies' state | the policy set's scenario checks
+    frozenset({"sim.world"}),  # the state every process shares, built in one step
+    frozenset({"sim.upstream"}),  # the portal's calls to its upstreams
+    frozenset({"sim.portal"}),  # admission, worker threads, service, commit
+    frozenset({"sim.client", "sim.ports"}),  # user operations | the injector's ports
+    frozenset({"sim.pharmacy", "sim.faults"}),  # paper fallback | faults as nemesis processes
+    frozenset({"sim.workload"}),  # arrivals: every operation of the run
+    frozenset({"sim.model"}),  # one replication
+    frozenset({"sim.runner", "sim.validation"}),  # replications | the queueing-theory checks
+)
 
 
 def _layer(package: str) -> int | None:
     return next((i for i, layer in enumerate(LAYERS) if package in layer), None)
+
+
+def _sim_row(module: str) -> int | None:
+    name = ".".join(module.split(".")[:2])
+    return next((i for i, row in enumerate(SIM_LAYERS) if name in row), None)
+
+
+def _sim_rule(module: str, imported: str) -> str | None:
+    """Why sim's `module` may not import `imported` of sim/, in one sentence; None when it may
+    (the package itself, `sim`, has no row: it imports nothing)."""
+    low, high = _sim_row(imported), _sim_row(module)
+    if low is None or high is None or low < high:
+        return None
+    if low > high:
+        return (f"{module} (row {high} of sim/) imports {imported} (row {low}): an import goes "
+                f"up sim/'s order")
+    if module == ".".join(imported.split(".")[:2]):
+        return None
+    return (f"{module} imports {imported}: they sit side by side on row {low} of sim/'s "
+            f"order and never import each other")
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -98,7 +134,7 @@ def broken_rule(module: str, imported: str) -> str | None:
         if source == "faults" and _in_model(module) and not _in_model(imported):
             return (f"{module} is the fault model and imports {imported}, the machinery that "
                     f"applies faults: the model must stay pure data")
-        return None
+        return _sim_rule(module, imported) if source == "sim" else None
     if low > high:
         return (f"{source} (layer {high}) imports {imported} (layer {low}): an import goes up "
                 f"the layers")
@@ -136,6 +172,13 @@ def test_every_package_has_a_layer() -> None:
     assert packages == set().union(*LAYERS)
 
 
+def test_every_sim_module_has_a_row() -> None:
+    """A new module of sim/ must be placed in SIM_LAYERS (and ARCHITECTURE.md) to be
+    checked."""
+    modules = {_module_name(p, ROOT) for p in (ROOT / "sim").glob("*.py")} - {"sim"}
+    assert modules == set().union(*SIM_LAYERS)
+
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     for package in set().union(*LAYERS):
         (tmp_path / package).mkdir()
@@ -169,6 +212,16 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     ({"faults/catalog.py": "from .client import ToxiproxyClient\n", "faults/client.py": ""},
      "faults/catalog.py:1: faults.catalog is the fault model and imports faults.client, the "
      "machinery that applies faults: the model must stay pure data"),
+    ({"sim/world.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                      "    from sim.pharmacy import Pharmacies\n"},
+     "sim/world.py:3: sim.world (row 1 of sim/) imports sim.pharmacy (row 5): an import goes "
+     "up sim/'s order"),
+    ({"sim/world.py": "def f():\n    from sim.client import operation\n"},
+     "sim/world.py:2: sim.world (row 1 of sim/) imports sim.client (row 4): an import goes up "
+     "sim/'s order"),
+    ({"sim/client.py": "from . import ports\n", "sim/ports.py": ""},
+     "sim/client.py:1: sim.client imports sim.ports: they sit side by side on row 4 of sim/'s "
+     "order and never import each other"),
 ])
 def test_an_import_against_the_layers_is_named_with_its_place_and_rule(
         tmp_path: Path, files: dict[str, str], expected: str) -> None:
@@ -179,6 +232,8 @@ def test_imports_down_the_layers_pass(tmp_path: Path) -> None:
     root = _tree(tmp_path, {
         "chaoslab/cli.py": "import sim.runner\nfrom scenario.errors import BadInput\n",
         "sim/runner.py": "from faults.injector import Injector\nfrom policies import retry\n",
+        "sim/client.py": "import sim\nfrom sim.world import World\nfrom . import portal\n",
+        "sim/portal.py": "",
         "scenario/schema.py": "from faults.catalog import Fault\nfrom . import errors\n",
         "faults/injector.py": "from faults.catalog import Fault\nimport json\n",
     })

@@ -20,7 +20,7 @@ hit as often) is how many people use the portal live, up to the lab's demo popul
 (`mock_services.seed`: 300 citizens, 30 employers, 10 doctors, 10 pharmacies). Above that the
 live run has fewer accounts than the simulator and its caches hit more often; the report
 records the population used (`workload.population`). The warm-up's logins leave their mobiles
-verified, as the simulator's returning users are (sim/runtime.py).
+verified, as the simulator's returning users are (sim/policystate.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ With `verification_cache_max_age_s` set, a user whose mobile Shahkar confirmed w
 age still logs in while Shahkar is down or slow; without it (baseline) a Shahkar outage
 stops every login. With `verification_deadline_s` set too, such a user waits at most that
 long for Shahkar: the call is given the deadline, so its attempt is cut (and recorded as a
-timeout) when it passes, not left running. The simulator (sim/runtime.py) does the same.
+timeout) when it passes, not left running. The simulator (sim/upstream.py) does the same.
 Password recovery has no fallback: it checks a new mobile, which no past answer vouches for.
 """
 

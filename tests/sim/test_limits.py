@@ -12,7 +12,6 @@ from scenario.schema import load_scenario
 from sim.model import simulate
 from sim.policyset import policy_set
 from sim.portal import RATE_LIMITED, gate
-from sim.runtime import Runtime
 from sim.world import World
 
 ATTACK = """
@@ -70,10 +69,9 @@ def test_one_attacker_source_gets_one_burst_over_both_replicas(tmp_path: Path) -
 
 
 def test_the_limits_are_one_set_of_buckets_for_every_replica(small_scenario: Path) -> None:
-    world = World(load_scenario(small_scenario), seed=1)
     ps = load_policy_set("resilient")
     assert ps.login_limit is not None
-    world.runtime = Runtime(world, ps)
+    world = World(load_scenario(small_scenario), ps, seed=1)
     burst = int(ps.login_limit.per_source_burst)
     answers = [gate(world, world.replicas[i % 2], "login", 1, source="attacker-0",
                     account=f"u{i}") for i in range(2 * burst)]
@@ -83,10 +81,9 @@ def test_the_limits_are_one_set_of_buckets_for_every_replica(small_scenario: Pat
 
 
 def test_a_recovery_is_refused_once_its_account_had_its_codes(small_scenario: Path) -> None:
-    world = World(load_scenario(small_scenario), seed=1)
     ps = load_policy_set("resilient")
-    world.runtime = Runtime(world, ps)
-    limits = world.runtime.limits
+    world = World(load_scenario(small_scenario), ps, seed=1)
+    limits = world.policies.limits
     assert limits is not None and ps.login_limit is not None
     for _ in range(int(ps.login_limit.per_account_burst)):  # codes sent, via either replica
         assert gate(world, world.replicas[0], "recover_password", 1, source="citizen-1/1",

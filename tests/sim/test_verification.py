@@ -18,15 +18,14 @@ from policies.presets import PolicySet, load_policy_set
 from scenario.history import Op
 from scenario.schema import load_scenario
 from sim.portal import RATE_LIMITED, _released
-from sim.runtime import Runtime
+from sim.upstream import upstream_call
 from sim.world import Job, World
 
 SHAHKAR_S = 40.0  # a Shahkar slower than any timeout of the presets (baseline: 30 s)
 
 
 def _world(small_scenario: Path, ps: PolicySet) -> World:
-    world = World(load_scenario(small_scenario), seed=1)
-    world.runtime = Runtime(world, ps)
+    world = World(load_scenario(small_scenario), ps, seed=1)
 
     def slow(_rng: random.Random) -> float:
         return SHAHKAR_S
@@ -43,7 +42,7 @@ def _call(world: World, replica: int, kind: str, account: str = "u1") -> tuple[s
     out: list[str] = []
 
     def proc() -> Generator[simpy.Event, Any, None]:
-        out.append((yield from world.runtime.upstream_call(world, rep, "shahkar", job)))
+        out.append((yield from upstream_call(world, rep, "shahkar", job)))
 
     start = world.env.now
     world.env.process(proc())
@@ -59,7 +58,7 @@ def test_a_recently_verified_login_answers_cached_at_the_deadline(small_scenario
     ps = load_policy_set("resilient")
     assert ps.verification_deadline_s == 2.5
     world = _world(small_scenario, ps)
-    world.runtime.verified["u1"] = 0.0  # Shahkar confirmed u1 a moment ago
+    world.policies.verified["u1"] = 0.0  # Shahkar confirmed u1 a moment ago
     world.env.run(until=60.0)
     label, took = _call(world, 0, "login")
     assert label == "cached" and took == pytest.approx(2.5)
@@ -77,7 +76,7 @@ def test_a_recently_verified_login_answers_cached_at_the_deadline(small_scenario
 def test_without_the_deadline_a_verified_login_waits_out_the_call(small_scenario: Path) -> None:
     ps = load_policy_set("resilient", {"verification_deadline_s": "off"})
     world = _world(small_scenario, ps)
-    world.runtime.verified["u1"] = 0.0
+    world.policies.verified["u1"] = 0.0
     label, took = _call(world, 0, "login")
     assert label == "cached" and took > 2.5  # the fallback still stands, later
 
@@ -87,7 +86,7 @@ def test_the_verification_cache_is_shared_by_the_replicas(small_scenario: Path) 
     world.upstreams["shahkar"].latency = lambda _rng: 0.1  # healthy: confirms u1 at portal-a
     label, took = _call(world, 0, "login")
     assert label == "" and took == pytest.approx(0.1)
-    assert "u1" in world.runtime.verified
+    assert "u1" in world.policies.verified
     world.upstreams["shahkar"].latency = lambda _rng: SHAHKAR_S
     label, took = _call(world, 1, "login")  # portal-b knows the verification too
     assert label == "cached" and took == pytest.approx(2.5)
@@ -95,7 +94,7 @@ def test_the_verification_cache_is_shared_by_the_replicas(small_scenario: Path) 
 
 def test_recovery_has_no_cached_fallback(small_scenario: Path) -> None:
     world = _world(small_scenario, load_policy_set("resilient"))
-    world.runtime.verified["u1"] = 0.0
+    world.policies.verified["u1"] = 0.0
     label, took = _call(world, 0, "recover_password")
     assert label == "timeout" and took > 2.5  # a new mobile: no past answer stands for it
 
@@ -104,7 +103,7 @@ def test_baseline_has_no_deadline_and_no_fallback(small_scenario: Path) -> None:
     ps = load_policy_set("baseline")
     assert ps.verification_deadline_s is None
     world = _world(small_scenario, ps)
-    world.runtime.verified["u1"] = 0.0
+    world.policies.verified["u1"] = 0.0
     label, took = _call(world, 0, "login")
     assert label == "timeout" and took >= 90.0  # three 30 s attempts
 
@@ -112,7 +111,7 @@ def test_baseline_has_no_deadline_and_no_fallback(small_scenario: Path) -> None:
 def test_a_rate_limited_login_is_no_admission_sample(small_scenario: Path) -> None:
     world = _world(small_scenario, load_policy_set("resilient"))
     rep = world.replicas[0]
-    admission = world.runtime.guards[rep.spec.name].admission
+    admission = world.policies.guards[rep.spec.name].admission
     assert admission is not None
     admission.admit(0.0, 1)
     limit, in_flight = admission.limit, admission.in_flight

@@ -1,14 +1,9 @@
-"""The policy set at work in the model: the same policy objects the services use.
+"""The portal's calls to its upstreams, as the policy set makes them.
 
-`Runtime` builds, from a `PolicySet`, what each replica owns (admission control, one client
-pipeline per upstream, the stale cache), what the replicas share (the verification cache: the
-live portal keeps `mobile_verified_s` in its shared database; the login and recovery rate
-limits, `SharedLimits`: the live portal keeps them in its shared `portal-limits.sqlite3`) and
-the user pipeline of the load driver. Upstream calls (`_call`) and user operations
-(`client.operation`) run `policies.simpy_driver.run_call`'s loop over the pipelines' `Call`
-state machine in their own generator frame (the same decisions, draws and events, a
-generator level fewer per attempt); breaker transitions are drained into the history as
-policy events.
+Upstream calls (`upstream_call`) run `policies.simpy_driver.run_call`'s loop over the
+pipelines' `Call` state machine in their own generator frame (the same decisions, draws and
+events, a generator level fewer per attempt), as user operations do (`sim.client`); breaker
+transitions are drained into the history as policy events (`PolicyState.drain`).
 
 Mobile verification (Shahkar) as mock_services/portal/verification.py and routes/auth.py do
 it: a login whose account Shahkar confirmed within `verification_cache_max_age_s` waits at
@@ -21,21 +16,16 @@ recovery checks a new mobile: no past answer stands for it, so it has no fallbac
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from typing import Any, assert_never
 
 import simpy
 
 from faults.actions import SetAdminFault
-from policies.cache import StaleIfErrorCache
-from policies.decisions import Admit, Done, Reject, Sleep
 from policies.decisions import Attempt as AttemptDecision
+from policies.decisions import Done, Sleep
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
-from policies.presets import PolicySet
-from policies.serverside import LoginLimitPolicy
-from policies.shedding import AdmissionController
-from scenario.history import POLICY, SHORT_CIRCUIT, UPSTREAM, Op
+from scenario.history import SHORT_CIRCUIT, UPSTREAM, Op
 from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
 from sim.world import RESET, Job, ReplicaState, UpstreamState, World
 
@@ -47,133 +37,51 @@ VERIFIER = "shahkar"
 # (verification.REFRESH_AFTER_S) does to keep a login from being a write every time.
 REFRESH_AFTER_S = 3600.0
 REFUSED = Outcome(False, error="refused")
-Attempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | None]]]
+# One attempt across a link or rack a fault touched, given its timeout: its outcome.
+FaultyAttempt = Callable[[float], Generator[simpy.Event, Any, tuple[Outcome, str | None]]]
 
 
-@dataclass(slots=True)
-class Guard:
-    """The per-replica server-side policies (None = off); the verification cache and the rate
-    limits are the replicas' shared `Runtime.verified` and `Runtime.limits`."""
-
-    admission: AdmissionController | None
-    pipelines: dict[str, ClientPipeline]
-    cache: StaleIfErrorCache[object] | None
-
-
-class SharedLimits:
-    """The login and password-recovery rate limits, one set of buckets for every replica, as
-    the live portal keeps them (mock_services/portal/limits.py, routes/auth.py): a limit kept
-    per replica gave a source spread over the replicas one burst per replica.
-
-    A login takes a token per source, then (only if that one was given) per account. A
-    recovery has buckets of its own, of the same shape: it takes a token per source, and is
-    refused while its account's bucket is empty, but charges that bucket only once Shahkar
-    has confirmed the mobile (a code is sent: `code_sent`). The live portal's exemption (a
-    source that recovered the account's password in the last hour skips the account bucket)
-    is not modelled: it needs a recovery confirmed from the login's own source, and neither
-    runner's workload makes one (a `recover_password` operation asks for a code only, and
-    every user operation is its own source)."""
-
-    __slots__ = ("login_account", "login_source", "recovery_account", "recovery_source")
-
-    def __init__(self, policy: LoginLimitPolicy) -> None:
-        self.login_account, self.login_source = policy.build()
-        self.recovery_account, self.recovery_source = policy.build()
-
-    def refused(self, kind: str, account: str, source: str, now: float) -> bool:
-        """True when the limits refuse an attempt of `kind` (other kinds are never refused)."""
-        if kind == "login":
-            return isinstance(self.login_source.take(source, now), Reject) or isinstance(
-                self.login_account.take(account, now), Reject)
-        if kind == "recover_password":
-            return isinstance(self.recovery_source.take(source, now), Reject) or \
-                self.recovery_account.tokens(account, now) < 1.0
-        return False
-
-    def code_sent(self, account: str, now: float) -> None:
-        """A recovery code went out to `account`: it counts, refused or not."""
-        self.recovery_account.take(account, now)
-
-
-class Runtime:
-    """Policies of one replication, built from a `PolicySet`."""
-
-    def __init__(self, world: World, ps: PolicySet) -> None:
-        self.ps = ps
-        self.guards: dict[str, Guard] = {}
-        for rep in world.replicas:
-            self.guards[rep.spec.name] = Guard(
-                admission=AdmissionController(ps.admission) if ps.admission else None,
-                pipelines={name: ps.client_for(name).build(name) for name in world.upstreams},
-                cache=ps.cache.build() if ps.cache else None,
-            )
-        self.limits = SharedLimits(ps.login_limit) if ps.login_limit else None
-        # account -> when Shahkar last confirmed its mobile, seen by every replica (the live
-        # portal's users.mobile_verified_s, in the database the replicas share). The
-        # population are returning users: each logged in, and so had its mobile confirmed,
-        # before the run starts, as the live lab's users do in its unrecorded warm-up.
-        self.verified: dict[str, float] = {f"u{n}": 0.0 for n in range(world.population)}
-        # every pipeline in the order `drain` has always visited them (replica, upstream)
-        self.pipelines = [pl for g in self.guards.values() for pl in g.pipelines.values()]
-        self.user = ps.user.build("portal")
-        self.admit_type = Admit
-        self.pending_payments: list[str] = []
-        self.queued: set[str] = set()
-
-    def drain(self, world: World) -> None:
-        """Write the policies' state changes into the history."""
-        for pl in self.pipelines:
-            if pl.events:  # most calls change no breaker state
-                for ev in pl.drain_events():
-                    world.history.append(Op("info", POLICY, ev.policy, ev.time_s, ev.key,
-                                            ev.value))
-
-    def upstream_call(self, world: World, rep: ReplicaState, name: str,
-                      job: Job) -> Generator[simpy.Event, Any, str]:
-        """One logical call from `rep` to upstream `name`; the label the portal acts on."""
-        guard = self.guards[rep.spec.name]
-        env = world.env
-        user = job.account
-        cache = guard.cache
-        if cache is not None and job.kind in READS and cache.get(user, env.now) is not None:
-            return ""
-        call_id = f"{name}:{world.next_id()}"  # the same for every retry of this call
-        # a login with a recent verification at hand: Shahkar is not worth a long wait
-        fallback = name == VERIFIER and job.kind in CACHED_VERIFICATION \
-            and self._recently_verified(user, env.now)
-        wait_s = self.ps.verification_deadline_s
-        deadline = env.now + wait_s if fallback and wait_s is not None else None
-        ok, reason = yield from _call(world, rep, name, call_id,
-                                      pipeline=guard.pipelines[name], deadline_s=deadline)
-        self.drain(world)
-        if ok:
-            if cache is not None and job.kind in READS:
-                cache.put(user, "", env.now)
-            if name == VERIFIER and job.kind == "recover_password" and self.limits:
-                self.limits.code_sent(user, env.now)
-            if name == VERIFIER and job.kind in VERIFIES:
-                seen = self.verified.get(user)
-                if job.kind != "login" or seen is None or env.now - seen > REFRESH_AFTER_S:
-                    self.verified[user] = env.now
-            return ""
+def upstream_call(world: World, rep: ReplicaState, name: str,
+                  job: Job) -> Generator[simpy.Event, Any, str]:
+    """One logical call from `rep` to upstream `name`; the label the portal acts on."""
+    policies = world.policies
+    guard = policies.guards[rep.spec.name]
+    env = world.env
+    user = job.account
+    cache = guard.cache
+    if cache is not None and job.kind in READS and cache.get(user, env.now) is not None:
+        return ""
+    call_id = f"{name}:{world.next_id()}"  # the same for every retry of this call
+    # a login with a recent verification at hand: Shahkar is not worth a long wait
+    fallback = name == VERIFIER and job.kind in CACHED_VERIFICATION \
+        and policies.recently_verified(user, env.now)
+    wait_s = policies.policy_set.verification_deadline_s
+    deadline = env.now + wait_s if fallback and wait_s is not None else None
+    ok, reason = yield from _call(world, rep, name, call_id,
+                                  pipeline=guard.pipelines[name], deadline_s=deadline)
+    policies.drain(world.history)
+    if ok:
         if cache is not None and job.kind in READS:
-            hit = cache.get_stale(user, env.now)
-            if hit is not None:
-                return f"stale:{hit.age_s:.1f}"
-        if fallback:  # judged when the call started, as the live portal does
-            return "cached"
-        if self.ps.payment_queue and name == "payment":
-            if job.key not in self.queued:  # a retried submission is queued once
-                self.queued.add(job.key)
-                self.pending_payments.append(job.key)
-            return "accepted"
-        return reason
-
-    def _recently_verified(self, account: str, now: float) -> bool:
-        """Whether Shahkar confirmed `account`'s mobile within the policy's max age."""
-        max_age = self.ps.verification_cache_max_age_s
-        seen = self.verified.get(account)
-        return max_age is not None and seen is not None and now - seen <= max_age
+            cache.put(user, "", env.now)
+        if name == VERIFIER and job.kind == "recover_password" and policies.limits:
+            policies.limits.code_sent(user, env.now)
+        if name == VERIFIER and job.kind in VERIFIES:
+            seen = policies.verified.get(user)
+            if job.kind != "login" or seen is None or env.now - seen > REFRESH_AFTER_S:
+                policies.verified[user] = env.now
+        return ""
+    if cache is not None and job.kind in READS:
+        hit = cache.get_stale(user, env.now)
+        if hit is not None:
+            return f"stale:{hit.age_s:.1f}"
+    if fallback:  # judged when the call started, as the live portal does
+        return "cached"
+    if policies.policy_set.payment_queue and name == "payment":
+        if job.key not in policies.queued:  # a retried submission is queued once
+            policies.queued.add(job.key)
+            policies.pending_payments.append(job.key)
+        return "accepted"
+    return reason
 
 
 def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
@@ -187,7 +95,7 @@ def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
     up = world.upstreams[name]
     process = UPSTREAM + name
     link_name = f"{rep.spec.name}-{name}"
-    faulty: Attempt | None = None  # the attempt through a fault, built when first needed
+    faulty: FaultyAttempt | None = None  # the attempt through a fault, built when first needed
     call = pipeline.start(env.now, rng, deadline_s=deadline_s, idempotent=True)
     try:
         while True:
@@ -224,7 +132,7 @@ def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
     return False, decision.reason
 
 
-def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) -> Attempt:
+def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) -> FaultyAttempt:
     """One attempt from replica `rep` to upstream `name` through the link between them."""
     up = world.upstreams[name]
     process = UPSTREAM + name
