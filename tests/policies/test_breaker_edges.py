@@ -200,3 +200,112 @@ def test_time_window_works_on_a_wall_clock() -> None:
         b.on_result(start + i, 0.01, fail)
     assert b.state == OPEN  # 3 of 4 failed within 5 s
     assert b.window_counts(start + 3.5) == (4, 3, 0)
+
+
+def test_a_breaker_constructed_directly_without_a_name_has_the_empty_key() -> None:
+    b = CircuitBreaker(CircuitBreakerPolicy())
+    b.transition_to_open(0.0)
+    assert b.key == "" and b.events == [PolicyEvent(0.0, "breaker", "", "closed->open")]
+
+
+# -- rejected: the count of refused calls a dashboard reads -------------------------------
+
+def test_rejected_counts_every_refusal_while_open() -> None:
+    b = make()
+    trip(b)  # open from 3.0 until 8.0
+    assert [b.try_acquire(t) for t in (4.0, 5.0, 7.9)] == [False, False, False]
+    assert b.rejected == 3
+
+
+def test_rejected_counts_every_refusal_once_the_probes_are_taken() -> None:
+    b = make(half_open_calls=2)
+    trip(b)
+    assert not b.try_acquire(4.0) and b.rejected == 1
+    assert probes_granted(b, 8.0) == 2  # two probes out, then three refusals
+    assert [b.try_acquire(t) for t in (8.1, 8.2)] == [False, False]
+    assert b.rejected == 1 + 1 + 2 and b.state == HALF_OPEN
+
+
+def test_rejected_counts_the_refusal_that_gives_up_on_half_open() -> None:
+    b = make(half_open_calls=1, max_wait_half_open_s=2.0)
+    trip(b)
+    assert not b.try_acquire(4.0) and not b.try_acquire(5.0)
+    assert b.try_acquire(8.0)  # a probe that hangs
+    assert not b.try_acquire(10.0) and b.state == OPEN  # half-open gave up on it
+    assert b.rejected == 3
+    assert not b.try_acquire(11.0) and b.rejected == 4
+
+
+# -- half-open's slow-call boundary --------------------------------------------------------
+
+def test_half_open_reopens_when_the_slow_rate_is_exactly_at_the_threshold() -> None:
+    """The docstring's rule, as resilience4j's: it closes only with rates *below* the thresholds."""
+    b = make(half_open_calls=2, slow_call_duration_s=1.0, slow_call_rate_threshold=0.5)
+    trip(b)
+    assert probes_granted(b, 8.0) == 2
+    b.on_result(8.0, 2.0, False)  # slow but successful
+    b.on_result(8.0, 0.1, False)
+    assert b.state == OPEN and b.opens == 2  # 1/2 slow >= 0.5
+
+
+def test_half_open_closes_when_the_slow_rate_is_below_the_threshold() -> None:
+    b = make(half_open_calls=3, slow_call_duration_s=1.0, slow_call_rate_threshold=0.5)
+    trip(b)
+    assert probes_granted(b, 8.0) == 3
+    for duration in (2.0, 0.1, 0.1):  # 1/3 slow < 0.5
+        b.on_result(8.0, duration, False)
+    assert b.state == CLOSED
+
+
+# -- slow calls leaving the window -------------------------------------------------------
+
+def test_count_window_forgets_slow_calls_that_leave_it() -> None:
+    b = make(window_size=2, minimum_calls=2, slow_call_duration_s=1.0)
+    for t in (0.0, 1.0):  # the window is all slow: the default threshold 1.0 opens it
+        b.on_result(t, 2.0, False)
+    assert b.state == OPEN
+    b.reset(2.0)
+    b.on_result(3.0, 2.0, False)
+    b.on_result(4.0, 0.1, False)
+    assert b.window_counts() == (2, 0, 1)
+    b.on_result(5.0, 0.1, False)  # pushes out the slow call
+    assert b.window_counts() == (2, 0, 0)
+    b.on_result(6.0, 0.1, False)
+    assert b.window_counts() == (2, 0, 0) and b.state == CLOSED
+
+
+def test_count_window_slow_rate_falls_as_slow_calls_age_out() -> None:
+    """Two slow calls that aged out must not help two new ones reach the threshold."""
+    b = make(window_size=4, minimum_calls=4, slow_call_duration_s=1.0,
+             slow_call_rate_threshold=0.75)
+    for t, duration in enumerate((2.0, 2.0, 0.1, 0.1, 0.1, 0.1)):
+        b.on_result(float(t), duration, False)
+    assert b.window_counts() == (4, 0, 0) and b.state == CLOSED
+    for later in (6.0, 7.0):
+        b.on_result(later, 2.0, False)
+    assert b.window_counts() == (4, 0, 2) and b.state == CLOSED  # 2/4 < 0.75
+    b.on_result(8.0, 2.0, False)
+    assert b.state == OPEN  # 3/4 slow
+
+
+def test_time_window_counts_every_slow_call_of_a_second_and_forgets_them_together() -> None:
+    b = make(window_type="time", window_size=2, minimum_calls=10, slow_call_duration_s=1.0)
+    for t in (0.1, 0.2, 0.3):
+        b.on_result(t, 2.0, False)
+    b.on_result(1.5, 2.0, True)
+    assert b.window_counts(1.9) == (4, 1, 4)
+    assert b.window_counts(2.0) == (1, 1, 1)  # second 0 left the window [1, 2]
+    assert b.window_counts(3.0) == (0, 0, 0)
+
+
+def test_time_window_opens_on_slow_calls_only_while_they_are_in_it() -> None:
+    b = make(window_type="time", window_size=2, minimum_calls=3, slow_call_duration_s=1.0,
+             slow_call_rate_threshold=0.5)
+    for t in (0.1, 0.2):
+        b.on_result(t, 2.0, False)  # two slow calls in second 0
+    for t in (2.1, 2.2):
+        b.on_result(t, 0.1, False)  # second 0 has left: 0 of 2 slow, under the minimum
+    b.on_result(2.3, 2.0, False)  # 1 of 3 slow: < 0.5
+    assert b.state == CLOSED and b.window_counts(2.5) == (3, 0, 1)
+    b.on_result(3.0, 2.0, False)
+    assert b.state == OPEN  # 2 of 4 slow in the window [2, 3]: >= 0.5

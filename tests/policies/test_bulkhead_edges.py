@@ -75,3 +75,24 @@ def test_a_granted_waiter_cannot_cancel() -> None:
     assert bh.release(0.8) == first.ticket  # first come, first served
     assert bh.cancel(first.ticket) is False  # it holds the slot now
     assert bh.rejected == 0 and bh.waiting == 1 and bh.active == 1
+
+
+def test_a_cancelled_waiter_at_the_head_is_skipped_and_the_next_one_is_served() -> None:
+    bh = Bulkhead(1, 5.0)
+    bh.enter(0.0)
+    gone, next_up = bh.enter(0.0), bh.enter(0.1)
+    assert isinstance(gone, Queued) and isinstance(next_up, Queued)
+    assert bh.cancel(gone.ticket) is True  # the first waiter gave up
+    assert bh.release(1.0) == next_up.ticket  # the slot passes over it to the live waiter
+    assert bh.active == 1 and bh.waiting == 0
+    assert bh.release(2.0) is None and bh.active == 0
+
+
+def test_an_expired_waiter_at_the_head_is_skipped_and_the_next_one_is_served() -> None:
+    bh = Bulkhead(1, 1.0)
+    bh.enter(0.0)
+    late, next_up = bh.enter(0.0), bh.enter(0.8)
+    assert isinstance(late, Queued) and isinstance(next_up, Queued)
+    assert bh.release(1.5) == next_up.ticket  # late's wait ended at 1.0, next_up's at 1.8
+    assert bh.cancel(late.ticket) is True and bh.cancel(next_up.ticket) is False
+    assert bh.active == 1 and bh.waiting == 0 and bh.rejected == 1
