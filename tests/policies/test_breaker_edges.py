@@ -17,13 +17,7 @@ from policies.breaker import (
     CircuitBreakerPolicy,
 )
 from policies.events import PolicyEvent
-
-
-def make(**kw: object) -> CircuitBreaker:
-    defaults: dict[str, object] = dict(window_size=10, minimum_calls=4, wait_open_s=5.0,
-                                       half_open_calls=2, failure_rate_threshold=0.5)
-    defaults.update(kw)
-    return CircuitBreakerPolicy(**defaults).build("up")  # type: ignore[arg-type]
+from tests.policies.test_breaker import make
 
 
 def trip(b: CircuitBreaker, start: float = 0.0) -> None:

@@ -13,9 +13,10 @@ from policies.breaker import CircuitBreakerPolicy
 from policies.decisions import Attempt, Done, GiveUp, Sleep
 from policies.events import PolicyEvent
 from policies.outcome import Outcome
-from policies.pipeline import Call, ClientPipeline, ClientPolicy
+from policies.pipeline import ClientPipeline, ClientPolicy
 from policies.retry import RetryPolicy
 from policies.timeout import TimeoutPolicy
+from tests.policies.test_pipeline import drive
 
 OK = Outcome(True, status=200, duration_s=0.1)
 TIMEOUT = Outcome(False, error="timeout", duration_s=1.0)
@@ -29,23 +30,6 @@ def policy(base_s: float = 1.0, jitter: str = "none", min_budget_s: float = 0.0,
     return ClientPolicy(
         timeout=TimeoutPolicy(attempt_timeout_s=1.0, min_budget_s=min_budget_s),
         retry=RetryPolicy(max_attempts=max_attempts, backoff=backoff, max_total_s=max_total_s))
-
-
-def drive(call: Call, outcomes: list[Outcome], now: float = 0.0) -> list[object]:
-    """Run a call against scripted outcomes; returns the decisions in order."""
-    seen: list[object] = []
-    script = iter(outcomes)
-    while True:
-        d = call.next(now)
-        seen.append(d)
-        if isinstance(d, Attempt):
-            outcome = next(script)
-            now += min(outcome.duration_s, d.timeout_s)
-            call.record(now, outcome)
-        elif isinstance(d, Sleep):
-            now += d.seconds
-        else:
-            return seen
 
 
 def test_a_deadline_equal_to_the_time_limit_is_reported_as_the_deadline() -> None:
