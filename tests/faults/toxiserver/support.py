@@ -100,6 +100,20 @@ def recv_until_closed(sock: socket.socket) -> bytes:
     return b"".join(parts)
 
 
+def start_reader(sock: socket.socket, received: bytearray, size: int) -> threading.Thread:
+    """A daemon thread appending what `sock` receives to `received` until `size` bytes or EOF."""
+    def pump() -> None:
+        while len(received) < size:
+            data = sock.recv(65536)
+            if not data:
+                return
+            received.extend(data)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    return reader
+
+
 def round_trip_s(sock: socket.socket, payload: bytes = b"ping") -> float:
     """Seconds for `payload` to come back through an echo upstream."""
     started = time.perf_counter()

@@ -10,7 +10,6 @@ for timer granularity), and QUIET_S where the point is that nothing arrives.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ from tests.faults.toxiserver.support import (
     recv_exactly,
     recv_until_closed,
     round_trip_s,
+    start_reader,
     upstream,
     wait_closed,
 )
@@ -169,15 +169,7 @@ def test_chain_changes_under_load_lose_no_byte(inproc_proxy: httpx.Client, echo:
     payload = bytes(range(251)) * 1200  # ~300 kB, a length prime to every piece size
     received = bytearray()
     with connect(listen) as sock:
-        def pump() -> None:
-            while len(received) < len(payload):
-                data = sock.recv(65536)
-                if not data:
-                    return
-                received.extend(data)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
+        reader = start_reader(sock, received, len(payload))
         steps: list[Callable[[], object]] = [
             lambda: add(inproc_proxy, "p", type="bandwidth", name="bw",
                         attributes={"rate": 2000}),

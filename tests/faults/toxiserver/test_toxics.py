@@ -12,7 +12,6 @@ measurement must respect the lower bound.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Callable
 
@@ -25,6 +24,7 @@ from tests.faults.toxiserver.support import (
     create_proxy,
     recv_until_closed,
     round_trip_s,
+    start_reader,
     upstream,
     wait_closed,
 )
@@ -379,15 +379,7 @@ def test_chain_changes_under_load_lose_no_byte(toxiproxy: httpx.Client, echo: st
     payload = bytes(range(251)) * 4000  # ~1 MB, a length prime to every chunk size
     received = bytearray()
     with connect(listen) as sock:
-        def pump() -> None:
-            while len(received) < len(payload):
-                data = sock.recv(65536)
-                if not data:
-                    return
-                received.extend(data)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
+        reader = start_reader(sock, received, len(payload))
         for i in range(0, len(payload), 16384):
             sock.sendall(payload[i : i + 16384])
             step = (i // 16384) % 6
