@@ -28,15 +28,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two passes: the CPU-only tests (no socket timing, no lab) on every core, then the rest one
-# at a time, because the live tests' latencies must not compete with other tests for the CPU.
-# A --junitxml=X.xml in PYTEST_ARGS gets X-cpu.xml for the first pass, X.xml for the second.
-CPU_TESTS := tests/sim tests/scenario tests/policies
+# Two lanes (tests/conftest.py): every test that needs no real process's timing on every core,
+# then the live tests (real processes and sockets, outside tests/sim, scenario and policies)
+# one at a time, because their latencies must not compete with other tests for the CPU.
+# A --junitxml=X.xml in PYTEST_ARGS gets X-cpu.xml for the first lane, X.xml for the second.
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
 pytest: $(STAMP)
-	$(PYTEST) -n auto $(CPU_TESTS) $(PYTEST_ARGS:.xml=-cpu.xml)
-	$(PYTEST) $(addprefix --ignore=,$(CPU_TESTS)) $(PYTEST_ARGS)
+	$(PYTEST) -n auto --lane cpu $(PYTEST_ARGS:.xml=-cpu.xml)
+	$(PYTEST) --lane live $(PYTEST_ARGS)
 
 compose-test: $(STAMP)
 	@PYTHON=$(BIN)/python bash deploy/compose-test/run.sh
