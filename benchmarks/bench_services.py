@@ -68,7 +68,9 @@ def lab(data_dir: Path) -> Iterator[str]:
             urls[name] = f"http://127.0.0.1:{port}"
         port = free_port()
         upstream_args = [a for n, u in urls.items() for a in ("--upstream", f"{n}={u}")]
-        procs.append(_start("portal", port, data_dir, *upstream_args))
+        # named: the calibration is of the portal without fallbacks (no cache, shedding or
+        # rate limit), not of whatever a portal runs when not told
+        procs.append(_start("portal", port, data_dir, "--policies", "baseline", *upstream_args))
         for url in [*urls.values(), f"http://127.0.0.1:{port}"]:
             _wait_ready(url)
         yield f"http://127.0.0.1:{port}"

@@ -33,6 +33,7 @@ from typing import Any
 
 import simpy
 
+from policies.presets import PRESETS
 from scenario.schema import Scenario, load_scenario
 from sim.model import simulate
 from sim.policyset import policy_set
@@ -177,7 +178,7 @@ def main() -> None:
     if args.day:
         full = load_scenario(SCENARIOS / "year_end_peak.toml")
         for scale, scenario in ((8, scaled(full, 8)), (1, full)):
-            for preset in ("baseline", "resilient"):
+            for preset in PRESETS:
                 day(scenario, preset, scale)
 
 

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from policies.presets import PRESETS
+
 # DESIGN.md's fault table, row by row, and the shipped scenario that plays it
 ROWS = (
     ("server switch fails", "switch_failure"),
@@ -30,7 +32,6 @@ ROWS = (
     ("refresh storm", "refresh_storm"),
     ("credential stuffing", "credential_stuffing"),
 )
-PRESETS = ("baseline", "resilient")
 
 
 def _fig(doc: dict[str, Any], name: str) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """The `chaoslab` command line: the stable surface of DESIGN.md, one parser for every subcommand.
 
 The parsers live here so the surface is defined once; each subcommand's handler is a module
-of chaoslab/ (but `lab up|down|status`, the lab supervisor's own), found by import path
-(`HANDLERS`) so that `chaoslab --help` loads none of them. A subcommand whose package has not
-landed yet says so in one sentence and exits 2: no fake output. The errors it maps to exit
-codes are `scenario.errors` (ARCHITECTURE.md says why they live there).
+of chaoslab/, found by import path (`HANDLERS`) so that `chaoslab --help` loads none of
+them. A subcommand whose package has not landed yet says so in one sentence and exits 2: no
+fake output. The errors it maps to exit codes are `scenario.errors` (ARCHITECTURE.md says
+why they live there).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from chaoslab import __version__
+from policies.presets import DEFAULT_PRESET
 from scenario.errors import BadInput, ChaoslabError, NotLanded
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -27,9 +28,9 @@ LAB_DIR = Path("runs/lab")  # where `lab up` starts the lab, and where `lab run`
 HANDLERS: dict[str, tuple[str, str, str]] = {
     "sim": ("chaoslab.simulate", "run", "#7 sim/"),
     "proxy": ("chaoslab.proxy", "run_proxy", "#4 faults/"),
-    "lab up": ("mock_services.lab.cli", "up", "#6 the lab"),
-    "lab down": ("mock_services.lab.cli", "down", "#6 the lab"),
-    "lab status": ("mock_services.lab.cli", "status", "#6 the lab"),
+    "lab up": ("chaoslab.lab", "up", "#6 the lab"),
+    "lab down": ("chaoslab.lab", "down", "#6 the lab"),
+    "lab status": ("chaoslab.lab", "status", "#6 the lab"),
     "lab run": ("chaoslab.live", "run", "#8 the live chaos suite"),
     "report": ("chaoslab.compare", "run", "#8 the live chaos suite"),
     "twin": ("chaoslab.twin", "run", "#19 the digital twin"),
@@ -97,10 +98,10 @@ def _add_scale_out(p: argparse.ArgumentParser, workers: str, what: str) -> None:
 def _add_policies(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--policies",
-        default="resilient",
+        default=DEFAULT_PRESET,
         metavar="baseline|resilient|FILE",
         help="the policy set: a preset name, a TOML file of overrides, or a resolved "
-        "policies.json a run wrote (default: resilient)",
+        f"policies.json a run wrote (default: {DEFAULT_PRESET})",
     )
 
 

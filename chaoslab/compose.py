@@ -39,6 +39,7 @@ import yaml
 from mock_services.common.access import new_secrets, write_secrets
 from mock_services.lab.state import LabState
 from mock_services.lab.topology import CLIENT, LinkSpec, Topology, default_topology
+from policies.presets import DEFAULT_PRESET
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -57,7 +58,7 @@ SECRETS_PATH = "runs/compose/secrets.json"  # relative to the compose file
 SECRETS_FILE = ROOT / SECRETS_PATH
 SECRET_NAME = PROJECT  # the Compose secret; services read it at /run/secrets/chaoslab
 IMAGE_UID = 10001  # the images' user (the Dockerfile's useradd): it must read the secrets
-POLICIES = "${CHAOSLAB_POLICIES:-resilient}"
+POLICIES = f"${{CHAOSLAB_POLICIES:-{DEFAULT_PRESET}}}"
 # The Dockerfile's base (its `ARG BASE_IMAGE`): python:3.11-slim unless the machine has none to
 # pull (`make compose-test` builds one from Debian's packages and names it here).
 BASE_IMAGE = "${CHAOSLAB_BASE_IMAGE:-python:3.11-slim}"
@@ -140,7 +141,7 @@ def lab_state(topology: Topology) -> LabState:
     addresses = {s.name: f"{s.name}:{SERVICE_PORT}" for s in topology.services}
     addresses |= {x.name: f"toxiproxy:{ports[x.name]}" for x in topology.links}
     return LabState(Path(LAB_DIR), wired, f"http://toxiproxy:{API_PORT}", embedded_proxy=False,
-                    policies="resilient", supervisor_pid=0, addresses=addresses,
+                    policies=DEFAULT_PRESET, supervisor_pid=0, addresses=addresses,
                     docker_project=PROJECT)
 
 

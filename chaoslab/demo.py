@@ -16,12 +16,13 @@ from typing import Any
 
 from chaoslab import __version__
 from chaoslab.cli import SCENARIO_DIR, main
+from policies.presets import PRESETS
 
 DEMO_DIR = Path("runs/demo")
 SCENARIO = "switch_failure"
 SPEED = "60"  # the scenario's hour in a live minute per policy set: the demo fits 5 minutes
 SEEDS = "3"  # simulated seeds per policy set, for the seed-to-seed range
-POLICIES = ("baseline", "resilient")
+POLICIES = tuple(PRESETS)  # baseline, then resilient
 HEADLINE = ("availability", "goodput_per_s", "latency_p50_ms", "latency_p99_ms", "shed_share")
 
 

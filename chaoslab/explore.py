@@ -44,6 +44,7 @@ from hypothesis import HealthCheck, Phase, find, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
+from policies.presets import DEFAULT_PRESET
 from scenario.errors import BadInput
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import Summary
@@ -63,7 +64,7 @@ class Options:
     """One exploration: the policies, the budget of simulated runs per invariant, at most K
     faults at once, the seeds a failure must hold on (a majority), and the search's seed."""
 
-    policies: str = "resilient"
+    policies: str = DEFAULT_PRESET
     budget: int = 60
     max_faults: int = 2
     confirm: int = 3

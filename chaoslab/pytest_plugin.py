@@ -187,7 +187,9 @@ def _resolved(policies: str | PolicySet) -> tuple[str, PolicySet]:
 
 @pytest.fixture
 def chaos_lab(chaos_labs: LabFactory) -> Lab:
-    """The healthy `resilient` lab."""
+    """The healthy `resilient` lab. Named, not `policies.presets.DEFAULT_PRESET`: the chaos
+    tests that take it judge the resilient set (their verdicts say "resilient"), whatever a
+    lab runs when not told."""
     return chaos_labs("resilient")
 
 

@@ -34,7 +34,7 @@ import optuna
 
 from chaoslab.explore import Base, load
 from policies.errors import PolicyConfigError
-from policies.presets import PolicySet, with_overrides
+from policies.presets import DEFAULT_PRESET, PolicySet, with_overrides
 from policies.resolve import dump_policies, resolve_policies
 from scenario.errors import BadInput
 from scenario.invariants import build_checkers
@@ -218,7 +218,7 @@ NO_LATENCY_S = 3600.0  # the p50 of a run with no successful operation: an hour,
 class Options:
     """A tuning: the base policies, trials, seeds per scenario, the search's seed."""
 
-    policies: str = "resilient"
+    policies: str = DEFAULT_PRESET
     budget: int = 24
     seeds: int = 2
     seed: int = 1

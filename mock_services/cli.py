@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from mock_services import seed
 from mock_services.common.access import admin_app
+from policies.presets import DEFAULT_PRESET
 
 SERVICES = ("portal", "shahkar", "registry", "payment", "sms")
 UPSTREAMS = ("shahkar", "registry", "payment", "sms")
@@ -47,9 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, required=True, help="directory of the SQLite files")
     p.add_argument("--upstream", action="append", default=[], metavar="NAME=URL",
                    help="portal only: where to reach an upstream (shahkar, registry, payment, sms)")
-    p.add_argument("--policies", default="baseline",
+    p.add_argument("--policies", default=DEFAULT_PRESET,
                    help="portal only: baseline, resilient, a policy TOML file or a resolved "
-                        "policies.json")
+                        f"policies.json (default {DEFAULT_PRESET}, as the lab's)")
     p.add_argument("--replica-id", default="r0", help="this replica's name (default r0)")
     p.add_argument("--seed", type=int, default=seed.DEFAULT_SEED, help="demo population seed")
     p.add_argument("--citizens", type=int, default=seed.DEFAULT_CITIZENS,

@@ -170,6 +170,11 @@ RESILIENT = PolicySet(
 )
 
 PRESETS: dict[str, PolicySet] = {"baseline": BASELINE, "resilient": RESILIENT}
+# The set whatever runs without being told uses: every CLI subcommand's --policies, a lab,
+# a scenario's [policies] preset, a portal process started by hand. The recommended set, so
+# that a portal started alone behaves as the lab's; the baseline is asked for by name. Every
+# layer may import it (policies/ imports nothing of ours): the one place it is written.
+DEFAULT_PRESET = "resilient"
 
 
 def _merge(base: Any, override: Any) -> Any:

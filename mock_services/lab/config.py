@@ -21,7 +21,7 @@ from mock_services.lab.topology import (
     default_topology,
 )
 from policies.errors import PolicyConfigError
-from policies.presets import PolicySet
+from policies.presets import DEFAULT_PRESET, PolicySet
 from policies.resolve import resolve_policies
 
 PROXY = "toxiproxy"  # the process name of the embedded proxy server
@@ -50,7 +50,7 @@ class LabConfig:
 
     run_dir: Path
     topology: Topology = field(default_factory=default_topology)
-    policies: str = "resilient"
+    policies: str = DEFAULT_PRESET
     toxiproxy_url: str | None = None  # None: $TOXIPROXY_URL, else the embedded proxy
     ready_timeout_s: float = 20.0
     stop_grace_s: float = 10.0

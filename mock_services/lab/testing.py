@@ -19,12 +19,13 @@ import pytest
 
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab, LabConfig, up
+from policies.presets import DEFAULT_PRESET
 
 READY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine starts six uvicorns slowly
 
 
 @contextmanager
-def running_lab(run_dir: Path, policies: str = "resilient") -> Iterator[Lab]:
+def running_lab(run_dir: Path, policies: str = DEFAULT_PRESET) -> Iterator[Lab]:
     """A lab in `run_dir` for the duration of the block; torn down whatever happens."""
     started = up(LabConfig(run_dir, policies=policies, ready_timeout_s=READY_TIMEOUT_S))
     atexit.register(started.down)

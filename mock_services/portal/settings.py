@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from mock_services.common.settings import ServiceSettings
+from policies.presets import DEFAULT_PRESET
 
 UPSTREAM_NAMES = ("shahkar", "registry", "payment", "sms")
 
@@ -16,8 +17,9 @@ class PortalSettings(ServiceSettings):
 
     upstreams: dict[str, str] = Field(default_factory=dict)
     # the lab hands every replica its resolved set (<run_dir>/policies.json); a person may
-    # still type a preset name or a policy TOML file (the compose lab's CHAOSLAB_POLICIES)
-    policies: str = "baseline"
+    # still type a preset name or a policy TOML file (the compose lab's CHAOSLAB_POLICIES).
+    # Untold, the project's one default: a replica started by hand runs what the lab runs.
+    policies: str = DEFAULT_PRESET
     # scrypt cost: n=2**14, r=8 is 16 MiB and ~40 ms a hash here (memory-hard, RFC 7914).
     scrypt_n: Annotated[int, Field(ge=2, le=2**20)] = 2**14
     # the demo population is hashed cheaper at seeding (startup in a second, not minutes);

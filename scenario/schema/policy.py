@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, model_validator
 
-from policies.presets import PRESETS
+from policies.presets import DEFAULT_PRESET, PRESETS
 from scenario.schema.fields import STRICT
 from scenario.schema.problems import Problem, invalid, nonfinite
 
@@ -18,7 +18,7 @@ class Policies(BaseModel):
     apply only to that preset, e.g. to give the baseline a scenario's retry habit.
     """
 
-    preset: str = "resilient"
+    preset: str = DEFAULT_PRESET
     """the preset a run uses when not told: "baseline" or "resilient\""""
 
     model_config = STRICT

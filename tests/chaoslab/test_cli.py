@@ -80,6 +80,11 @@ def test_every_handler_is_either_landed_or_says_so(capsys: pytest.CaptureFixture
             assert callable(handler), command
 
 
+def test_every_handler_is_in_chaoslab() -> None:
+    """ARCHITECTURE.md: the command line is chaoslab/'s; the layers below are its libraries."""
+    assert {c: m for c, (m, _, _) in HANDLERS.items() if not m.startswith("chaoslab.")} == {}
+
+
 def test_console_script_entry_point_runs() -> None:
     proc = subprocess.run([sys.executable, "-m", "chaoslab", "--version"],
                           capture_output=True, text=True, timeout=60, check=False)

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from chaoslab import compose_lab
+from chaoslab import lab as lab_cli
 from chaoslab import simulate as sim_cli
 from chaoslab.cli import SCENARIO_DIR, build_parser, main
 from chaoslab.live import cli as live_cli
 from mock_services.lab import access as lab_access
-from mock_services.lab import cli as lab_cli
 from mock_services.lab import state
 from mock_services.lab.config import LabConfig
 from mock_services.lab.state import LabState

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mock_services.lab import cli
+from chaoslab.lab import status
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.supervisor import Lab, LabConfig, up
 from mock_services.lab.testing import READY_TIMEOUT_S
@@ -34,7 +34,7 @@ def _wiring(proxies: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
 
 
 def _status(run_dir: Path) -> int:
-    return cli.status(argparse.Namespace(dir=run_dir))
+    return status(argparse.Namespace(dir=run_dir))
 
 
 def test_a_second_lab_on_the_first_labs_toxiproxy_leaves_the_first_alone(

@@ -1,8 +1,12 @@
-"""The handlers of `chaoslab lab up | down | status` (parsed by chaoslab/cli.py).
+"""`chaoslab lab up | down | status`: start, stop and inspect the live lab (parsed by cli.py).
 
-Each returns the exit code: 0 done, 1 a failure (a service that did not start), 2 bad input
-(a port in use, no lab to stop). Errors are one sentence on stderr, never a traceback.
-A failed `up` removes the run directory it made, unless a process it started left a log there.
+The lab itself is the library of mock_services/lab/ (`start_lab`, `LabConfig`, `teardown`,
+`Lab.attach`); these handlers are its command line, as every other subcommand's is in
+chaoslab/. Exit codes as the others': bad input (a port in use, an unreachable
+`$TOXIPROXY_URL`, a lab already running in --dir, no lab to stop) raises `BadInput` (2), a
+failure (a service that did not start) a `ChaoslabError` (1), and `chaoslab.cli.main` prints
+the sentence. `status` answers, it does not fail: 0 all up, 1 partly or not at all. A failed
+`up` removes the run directory it made, unless a process it started left a log there.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from faults.client import ToxiproxyClient
 from faults.errors import FaultError
@@ -24,13 +29,14 @@ from mock_services.lab import procs, proxies, state
 from mock_services.lab.supervisor import Lab, LabConfig, LabError, teardown
 from mock_services.lab.supervisor import up as start_lab
 from policies.resolve import short_digest
+from scenario.errors import BadInput, ChaoslabError
 
 WATCH_INTERVAL_S = 0.5  # how often a foreground supervisor checks its lab is still there
 
 
-def _fail(exc: LabError) -> int:
-    print(f"chaoslab: {exc}", file=sys.stderr)
-    return 2 if exc.bad_input else 1
+def _fail(exc: LabError) -> NoReturn:
+    """The lab's error as the CLI's: bad input (2) or a failure (1), the same sentence."""
+    raise (BadInput if exc.bad_input else ChaoslabError)(str(exc)) from None
 
 
 def _missing_dirs(path: Path) -> list[Path]:
@@ -75,10 +81,10 @@ def up(args: argparse.Namespace) -> int:
     try:
         made = _missing_dirs(run_dir)
         try:
-            lab = start_lab(LabConfig(run_dir, policies=getattr(args, "policies", "resilient")))
+            lab = start_lab(LabConfig(run_dir, policies=args.policies))
         except LabError as exc:
             _remove_made(made)
-            return _fail(exc)
+            _fail(exc)
         print(lab.state.describe(), flush=True)
         print(f"policies   {lab.state.policies} (sha256 {short_digest(lab.state.digest())}) "
               f"{lab.state.policies_file}", flush=True)
@@ -105,8 +111,7 @@ def down(args: argparse.Namespace) -> int:
     no lab map and no pid file there (never started, or already down) is bad input: 2."""
     run_dir: Path = args.dir
     if not (run_dir / state.STATE_FILE).exists() and not procs.read_pids(run_dir):
-        print(f"chaoslab: no lab in {run_dir}; nothing to stop", file=sys.stderr)
-        return 2
+        raise BadInput(f"no lab in {run_dir}; nothing to stop")
     if (run_dir / state.STATE_FILE).exists():
         try:
             state.load(run_dir)
