@@ -91,11 +91,14 @@ async def test_policy_reset_forgets_an_open_breaker_and_a_cut_limit(lab: Lab) ->
 async def test_garbled_or_refused_upstream_is_not_a_500(lab: Lab) -> None:
     me = lab.population.citizens[3]
     garbled = httpx.MockTransport(lambda _: httpx.Response(200, content=b"<html>oops"))
+    # JSON, but not the registry's schema: served as is, it would make the portal's answer
+    # a lie about its own schema
+    misshapen = httpx.MockTransport(lambda _: httpx.Response(200, json={"records": "none"}))
 
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    for transport in (garbled, httpx.MockTransport(refuse)):
+    for transport in (garbled, misshapen, httpx.MockTransport(refuse)):
         app = lab.portal("baseline", transports={"registry": transport})
         async with lab.client(app) as client:
             headers = await lab.login(client, me)

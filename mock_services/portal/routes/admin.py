@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from typing import Literal
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from mock_services.common.access import AdminOnly
 from mock_services.portal.context import Ctx
+from mock_services.portal.routes.lists import ListStatus
 from mock_services.portal.store import applied_counts
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
+class PoliciesResetOut(BaseModel):
+    """The policy set now back in its initial state."""
+
+    policies: str
+    state: Literal["reset"]
+
+
+class QueueOut(BaseModel):
+    """The durable payment queue: jobs and lists counted by state. Both are maps of counts,
+    not records: a state appears only when some row is in it (an empty table is `{}`)."""
+
+    jobs: dict[Literal["pending", "done"], int]
+    lists: dict[ListStatus, int]
+
+
+# An open map on purpose: its keys are the writes' Idempotency-Keys, whatever the clients
+# chose, and each value is how many times that write is applied (the history's `final`).
 @router.get("/applied")
 async def applied(ctx: Ctx, _: AdminOnly) -> dict[str, int]:
     """How many times each write's Idempotency-Key is applied."""
@@ -20,20 +40,20 @@ async def applied(ctx: Ctx, _: AdminOnly) -> dict[str, int]:
 
 
 @router.post("/policies/reset")
-async def reset_policies(ctx: Ctx, _: AdminOnly) -> dict[str, str]:
+async def reset_policies(ctx: Ctx, _: AdminOnly) -> PoliciesResetOut:
     """Back to the policies' initial state (see `PortalContext.reset_policies`)."""
     ctx.reset_policies()
-    return {"policies": ctx.policies.name, "state": "reset"}
+    return PoliciesResetOut(policies=ctx.policies.name, state="reset")
+
+
+def _queue(conn: sqlite3.Connection) -> QueueOut:
+    jobs = conn.execute("SELECT done, COUNT(*) AS n FROM payment_jobs GROUP BY done")
+    lists = conn.execute("SELECT status, COUNT(*) AS n FROM lists GROUP BY status")
+    return QueueOut(jobs={("done" if r["done"] else "pending"): r["n"] for r in jobs},
+                    lists={r["status"]: r["n"] for r in lists})
 
 
 @router.get("/queue")
-async def queue(ctx: Ctx, _: AdminOnly) -> dict[str, Any]:
+async def queue(ctx: Ctx, _: AdminOnly) -> QueueOut:
     """The durable payment queue: pending and completed jobs, and lists by status."""
-
-    def read(conn: Any) -> dict[str, Any]:
-        jobs = conn.execute("SELECT done, COUNT(*) AS n FROM payment_jobs GROUP BY done")
-        lists = conn.execute("SELECT status, COUNT(*) AS n FROM lists GROUP BY status")
-        return {"jobs": {("done" if r["done"] else "pending"): r["n"] for r in jobs},
-                "lists": {r["status"]: r["n"] for r in lists}}
-
-    return await ctx.db.aread(read)
+    return await ctx.db.aread(_queue)

@@ -61,6 +61,27 @@ class LoginOut(BaseModel):
     verification: Literal["fresh", "cached"] | None = None
 
 
+class LogoutOut(BaseModel):
+    """The session ended."""
+
+    status: Literal["logged out"]
+    national_id: str
+
+
+class RecoveryOut(BaseModel):
+    """A code sent to the mobile: the challenge the confirmation names."""
+
+    challenge_id: str
+    status: Literal["code sent"]
+
+
+class PasswordChangedOut(BaseModel):
+    """The new password set; every session of the account ended."""
+
+    status: Literal["password changed"]
+    national_id: str
+
+
 class OtpIn(BaseModel):
     """POST /auth/otp: the code the SMS carried."""
 
@@ -195,17 +216,17 @@ async def login_otp(body: OtpIn, ctx: Ctx) -> LoginOut:
 
 
 @router.post("/logout", responses=responses(401))
-async def logout(request: Request, user: CurrentUser, ctx: Ctx) -> dict[str, str]:
+async def logout(request: Request, user: CurrentUser, ctx: Ctx) -> LogoutOut:
     """End this session."""
     token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
     await ctx.db.awrite(lambda c: c.execute("DELETE FROM sessions WHERE token_hash=?",
                                             (token_digest(token),)))
-    return {"status": "logged out", "national_id": user.national_id}
+    return LogoutOut(status="logged out", national_id=user.national_id)
 
 
 @router.post("/recovery", status_code=202, responses=responses(
     400, 403, 413, 429, s403="Shahkar reports the mobile is not the national ID's"))
-async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> dict[str, str]:
+async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> RecoveryOut:
     """Send a one-time code to a mobile that Shahkar confirms belongs to the national ID.
 
     The same answer, and the same work, whether a portal account exists or not: Shahkar is
@@ -236,10 +257,10 @@ async def recovery(body: RecoveryIn, request: Request, ctx: Ctx) -> dict[str, st
 
         challenge = await new_otp(ctx, body.national_id, body.mobile, "recovery",
                                   also=confirm_mobile)
-        return {"challenge_id": challenge, "status": "code sent"}
+        return RecoveryOut(challenge_id=challenge, status="code sent")
 
 
-@router.post("/recovery/confirm", responses=responses(
+@router.post("/recovery/confirm", response_model=PasswordChangedOut, responses=responses(
     400, 401, 404, 413, 422, 429, s401="The code is wrong, unknown, used or expired",
     s404="No portal account for the national ID (told only to the mobile's owner)",
     s422=idempotency.IDEMPOTENCY_422))
@@ -279,7 +300,8 @@ async def recovery_confirm(body: RecoveryConfirmIn, request: Request,
         conn.execute("DELETE FROM sessions WHERE national_id=?", (nid,))
         conn.execute("INSERT OR REPLACE INTO trusted_sources VALUES (?, ?, ?)",
                      (nid, source, now + TRUSTED_AFTER_RECOVERY_S))
-        return idempotency.StoredResponse(200, {"status": "password changed", "national_id": nid})
+        out = PasswordChangedOut(status="password changed", national_id=nid)
+        return idempotency.StoredResponse(200, out.model_dump())
 
     stored, _ = await ctx.db.awrite(lambda c: idempotency.run_once(
         c, scope, key, digest, now_s=now, apply=apply))

@@ -73,7 +73,25 @@ class DraftIn(BaseModel):
     base_version: Annotated[int | None, Field(ge=0)] = None
 
 
-@router.put("/{form_id}", responses=responses(
+class DraftSavedOut(BaseModel):
+    """A draft's new version, committed."""
+
+    form_id: str
+    version: int
+    saved_s: float
+
+
+class DraftOut(BaseModel):
+    """The latest saved version of a draft. `data` is whatever object the form saved (any
+    form's fields, within the limits a save checks), so it is an open object."""
+
+    form_id: str
+    version: int
+    data: dict[str, Any]
+    saved_s: float
+
+
+@router.put("/{form_id}", response_model=DraftSavedOut, responses=responses(
     400, 413, 422, s413="The body exceeds the service's limit, or data its max_draft_bytes",
     s422=idempotency.IDEMPOTENCY_422))
 async def save(form_id: FormId, body: DraftIn, key: idempotency.IdempotencyKey,
@@ -92,8 +110,8 @@ async def save(form_id: FormId, body: DraftIn, key: idempotency.IdempotencyKey,
             version = (last or 0) + 1
             conn.execute("INSERT INTO draft_versions VALUES (?, ?, ?, ?, ?, ?)",
                          (user.national_id, form_id, version, data, now, key))
-            return idempotency.StoredResponse(200, {"form_id": form_id, "version": version,
-                                                    "saved_s": now})
+            out = DraftSavedOut(form_id=form_id, version=version, saved_s=now)
+            return idempotency.StoredResponse(200, out.model_dump())
 
         stored, _ = await ctx.db.awrite(lambda c: idempotency.run_once(
             c, user.national_id, key, digest, now_s=now, apply=apply))
@@ -101,12 +119,12 @@ async def save(form_id: FormId, body: DraftIn, key: idempotency.IdempotencyKey,
 
 
 @router.get("/{form_id}", responses=responses(404))
-async def restore(form_id: FormId, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+async def restore(form_id: FormId, user: CurrentUser, ctx: Ctx) -> DraftOut:
     """The latest saved version of the caller's draft."""
     row = await ctx.db.aread(lambda c: c.execute(
         "SELECT * FROM draft_versions WHERE owner_id=? AND form_id=? ORDER BY version DESC "
         "LIMIT 1", (user.national_id, form_id)).fetchone())
     if row is None:
         raise NotFound(f"no saved draft {form_id}")
-    return {"form_id": form_id, "version": row["version"], "data": json.loads(row["data"]),
-            "saved_s": row["saved_s"]}
+    return DraftOut(form_id=form_id, version=row["version"], data=json.loads(row["data"]),
+                    saved_s=row["saved_s"])

@@ -12,7 +12,7 @@ import base64
 import binascii
 import secrets
 import sqlite3
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Path
@@ -50,10 +50,28 @@ SUBMIT_ERRORS = responses(
          "arithmetic, a worker twice), or the Idempotency-Key was already used with another body",
     s503="The payment gateway failed and the list was not submitted (baseline), or the "
          "portal is overloaded; Retry-After says when to come back")
-SUBMITTED: dict[int | str, dict[str, Any]] = {
-    202: {"description": "Recorded, the payment queued (resilient): status_url says when it "
-                         "is paid"}}
 B64 = Annotated[str, Field(min_length=4, max_length=3_000_000)]
+ListStatus = Literal["queued", "paid", "payment_failed"]
+
+
+class ListOut(BaseModel):
+    """A submitted list: its period, totals, payment status, and where to ask about it."""
+
+    list_id: int
+    workshop_code: str
+    yy: int
+    mm: int
+    list_no: str
+    workers: int
+    payable_rial: int
+    status: ListStatus
+    receipt: Annotated[str | None, Field(description="The gateway's receipt once paid")]
+    status_url: str
+
+
+SUBMITTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": ListOut, "description": "Recorded, the payment queued (resilient): "
+                                           "status_url says when it is paid"}}
 
 
 class DbfUpload(BaseModel):
@@ -64,15 +82,15 @@ class DbfUpload(BaseModel):
     dskwor_b64: B64
 
 
-def _summary(row: sqlite3.Row) -> dict[str, Any]:
-    return {"list_id": row["id"], "workshop_code": row["workshop_code"], "yy": row["yy"],
-            "mm": row["mm"], "list_no": row["list_no"], "workers": row["n_workers"],
-            "payable_rial": row["payable_rial"], "status": row["status"],
-            "receipt": row["receipt"], "status_url": f"/lists/{row['id']}"}
+def _summary(row: sqlite3.Row) -> ListOut:
+    return ListOut(list_id=row["id"], workshop_code=row["workshop_code"], yy=row["yy"],
+                   mm=row["mm"], list_no=row["list_no"], workers=row["n_workers"],
+                   payable_rial=row["payable_rial"], status=row["status"],
+                   receipt=row["receipt"], status_url=f"/lists/{row['id']}")
 
 
 def _record(conn: sqlite3.Connection, user: Principal, key: str, lst: InsuranceList,
-            now_s: float) -> tuple[PaymentOrder, dict[str, Any]]:
+            now_s: float) -> tuple[PaymentOrder, ListOut]:
     h = lst.header
     owner = conn.execute("SELECT employer_id FROM workshops WHERE code=?", (h.DSK_ID,)).fetchone()
     if owner is None or owner["employer_id"] != user.national_id:
@@ -117,7 +135,7 @@ async def _submit(ctx: PortalContext, user: Principal, key: str,
         if hit is not None:
             return hit, None
         order, summary = _record(conn, user, key, lst, now)
-        stored = idempotency.StoredResponse(202, summary)
+        stored = idempotency.StoredResponse(202, summary.model_dump())
         idempotency.record(conn, user.national_id, key, digest, response=stored, now_s=now)
         return stored, order
 
@@ -156,7 +174,8 @@ async def _submit(ctx: PortalContext, user: Principal, key: str,
                       "submitted, send it again", upstream_reason(result.reason), retry_after_s=10)
 
 
-@router.post("", status_code=201, responses={**SUBMITTED, **SUBMIT_ERRORS})
+@router.post("", status_code=201, response_model=ListOut,
+             responses={**SUBMITTED, **SUBMIT_ERRORS})
 async def submit_rows(body: InsuranceList, key: idempotency.IdempotencyKey, user: CurrentUser,
                       ctx: Ctx) -> JSONResponse:
     """Submit a list as JSON rows (DBF field names)."""
@@ -171,7 +190,8 @@ def _decode(name: str, text: str) -> bytes:
         raise Unprocessable(f"{name} is not valid base64") from exc
 
 
-@router.post("/dbf", status_code=201, responses={**SUBMITTED, **SUBMIT_ERRORS})
+@router.post("/dbf", status_code=201, response_model=ListOut,
+             responses={**SUBMITTED, **SUBMIT_ERRORS})
 async def submit_dbf(body: DbfUpload, key: idempotency.IdempotencyKey, user: CurrentUser,
                      ctx: Ctx) -> JSONResponse:
     """Submit a list as the DSKKAR00/DSKWOR00 pair (base64 in JSON)."""
@@ -187,7 +207,7 @@ async def submit_dbf(body: DbfUpload, key: idempotency.IdempotencyKey, user: Cur
 
 @router.get("/{list_id:int}", responses=responses(404, s404="No such list among the caller's"))
 async def status(list_id: Annotated[int, Path(ge=1, le=2**62)], user: CurrentUser,
-                 ctx: Ctx) -> dict[str, Any]:
+                 ctx: Ctx) -> ListOut:
     """A submitted list's status (its employer only)."""
     row = await ctx.db.aread(lambda c: c.execute(
         "SELECT l.*, w.employer_id FROM lists l JOIN workshops w ON w.code = l.workshop_code "

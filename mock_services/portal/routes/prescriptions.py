@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime, time, timedelta, timezone
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import jdatetime
 from fastapi import APIRouter, Path, Query, Request
@@ -99,10 +99,52 @@ class PaperIn(BaseModel):
     dispensed_on: Annotated[Date8, Field(min_length=8)]
 
 
-def _view(row: sqlite3.Row) -> dict[str, Any]:
-    return {"tracking_code": row["tracking_code"], "patient_national_id": row["patient_id"],
-            "items": json.loads(row["items"]), "expires_s": row["expires_s"],
-            "dispensed": row["dispensed_by"] is not None}
+class PrescribedOut(BaseModel):
+    """A prescription registered: the code the patient presents at a pharmacy."""
+
+    tracking_code: str
+    expires_s: float
+
+
+class PrescriptionOut(BaseModel):
+    """A prescription as the presenting pharmacy sees it."""
+
+    tracking_code: str
+    patient_national_id: str
+    items: list[Item]
+    expires_s: float
+    dispensed: bool
+
+
+class DispensedOut(BaseModel):
+    """A prescription dispensed (once)."""
+
+    tracking_code: str
+    status: Literal["dispensed"]
+
+
+class PaperOut(BaseModel):
+    """A paper prescription registered (once per pharmacy and control number)."""
+
+    control_no: str
+    status: Literal["registered"]
+
+
+class ClaimOut(BaseModel):
+    """A pharmacy's claim for a Solar Hijri month: how many prescriptions it dispensed
+    electronically and on paper, and the paper share (0.0 for none at all)."""
+
+    period: str
+    electronic: int
+    paper: int
+    paper_share: float
+
+
+def _view(row: sqlite3.Row) -> PrescriptionOut:
+    return PrescriptionOut(tracking_code=row["tracking_code"],
+                           patient_national_id=row["patient_id"],
+                           items=json.loads(row["items"]), expires_s=row["expires_s"],
+                           dispensed=row["dispensed_by"] is not None)
 
 
 def _respond(stored: idempotency.StoredResponse, replayed: bool) -> JSONResponse:
@@ -110,7 +152,8 @@ def _respond(stored: idempotency.StoredResponse, replayed: bool) -> JSONResponse
     return JSONResponse(stored.body, status_code=stored.status, headers=headers)
 
 
-@router.post("", status_code=201, responses=responses(400, 413, 422, 502, s422=WRITE_422))
+@router.post("", status_code=201, response_model=PrescribedOut,
+             responses=responses(400, 413, 422, 502, s422=WRITE_422))
 async def prescribe(body: PrescriptionIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                     ctx: Ctx) -> JSONResponse:
     """A doctor registers a prescription for an insured patient (the registry confirms the
@@ -136,7 +179,8 @@ async def prescribe(body: PrescriptionIn, key: idempotency.IdempotencyKey, user:
                          "created_s, expires_s, idem_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (code, user.national_id, body.patient_national_id, items, now, expires,
                           key))
-            return idempotency.StoredResponse(201, {"tracking_code": code, "expires_s": expires})
+            out = PrescribedOut(tracking_code=code, expires_s=expires)
+            return idempotency.StoredResponse(201, out.model_dump())
 
         stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
             c, user.national_id, key, digest, now_s=now, apply=apply))
@@ -172,7 +216,7 @@ async def _guarded(ctx: PortalContext, request: Request, pharmacy: str,
 @router.get("/{tracking_code:digits}", responses=responses(404, 429, s404=NOT_PRESENTED))
 async def lookup(tracking_code: Annotated[str, Path(pattern=TRACKING)],
                  patient_national_id: Annotated[str, Query(pattern=r"^\d{10}$")],
-                 request: Request, user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+                 request: Request, user: CurrentUser, ctx: Ctx) -> PrescriptionOut:
     """A pharmacy reads the prescription the patient presents (code + national ID); misses
     are rate-limited per account and per source."""
     require_role(user, "pharmacy")
@@ -191,7 +235,7 @@ def _dispensable(conn: sqlite3.Connection, code: str, patient: str, pharmacy: st
         raise Gone(f"prescription {code} expired (valid {valid_days} days)")
 
 
-@router.post("/{tracking_code:digits}/dispense", responses=responses(
+@router.post("/{tracking_code:digits}/dispense", response_model=DispensedOut, responses=responses(
     400, 404, 409, 410, 413, 422, 429, 502, s404=NOT_PRESENTED, s422=WRITE_422,
     s409="Already dispensed", s410="Expired"))
 async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: DispenseIn,
@@ -218,15 +262,15 @@ async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: 
                          valid_days=days)
             conn.execute("UPDATE prescriptions SET dispensed_by=?, dispensed_s=?, dispense_key=? "
                          "WHERE tracking_code=?", (user.national_id, now, key, tracking_code))
-            return idempotency.StoredResponse(200, {"tracking_code": tracking_code,
-                                                    "status": "dispensed"})
+            out = DispensedOut(tracking_code=tracking_code, status="dispensed")
+            return idempotency.StoredResponse(200, out.model_dump())
 
         stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
             c, user.national_id, key, digest, now_s=now, apply=apply))
         return _respond(stored, replayed)
 
 
-@router.post("/paper", status_code=201, responses=responses(
+@router.post("/paper", status_code=201, response_model=PaperOut, responses=responses(
     400, 409, 413, 422, s409="This pharmacy registered this control number already",
     s422=idempotency.IDEMPOTENCY_422))
 async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: CurrentUser,
@@ -244,8 +288,8 @@ async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: C
         conn.execute("INSERT INTO paper_prescriptions VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (user.national_id, body.control_no, body.patient_national_id, items,
                       body.dispensed_on, now, key))
-        return idempotency.StoredResponse(201, {"control_no": body.control_no,
-                                                "status": "registered"})
+        out = PaperOut(control_no=body.control_no, status="registered")
+        return idempotency.StoredResponse(201, out.model_dump())
 
     stored, replayed = await ctx.db.awrite(lambda c: idempotency.run_once(
         c, user.national_id, key, digest, now_s=now, apply=apply))
@@ -264,7 +308,7 @@ def month_bounds_s(period: str) -> tuple[float, float]:
 
 @router.get("/claims/{period}")
 async def claim(period: Annotated[str, Path(pattern=r"^1[34]\d\d(0[1-9]|1[0-2])$")],
-                user: CurrentUser, ctx: Ctx) -> dict[str, Any]:
+                user: CurrentUser, ctx: Ctx) -> ClaimOut:
     """The pharmacy's claim for a Solar Hijri month (YYYYMM): electronic (dispensed in that
     month, Tehran time), paper (dispensed_on in it), paper share."""
     require_role(user, "pharmacy")
@@ -282,5 +326,5 @@ async def claim(period: Annotated[str, Path(pattern=r"^1[34]\d\d(0[1-9]|1[0-2])$
 
     electronic, paper = await ctx.db.aread(counts)
     total = electronic + paper
-    return {"period": period, "electronic": electronic, "paper": paper,
-            "paper_share": paper / total if total else 0.0}
+    return ClaimOut(period=period, electronic=electronic, paper=paper,
+                    paper_share=paper / total if total else 0.0)
