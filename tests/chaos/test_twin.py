@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(420)]
 
 SEEDS = 8  # simulated seeds are cheap (a compressed run is a second): t(0.975, 7) = 2.36
 # switch_failure / baseline is not a row: its live leg sometimes loses 4-5 % of operations to
-# users' timeouts after the switch heals, an open finding (README: "post-heal hang"). As a
+# users' timeouts after the switch heals, an open finding (README: "Post-heal timeouts"). As a
 # non-strict expected failure it asserted nothing and cost 100 s of every `make test`; the
 # README gives the command that reproduces it.
 ROWS = (  # (scenario, policy preset, speed): each run lasts a live minute
