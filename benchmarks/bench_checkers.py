@@ -11,8 +11,9 @@ import random
 import statistics
 import time
 
-from scenario.history import FINAL, NEMESIS, POLICY, UPSTREAM, History, Op
+from scenario.history import FINAL, NEMESIS, POLICY, History, Op
 from scenario.invariants import build_checkers, default_spec
+from scenario.names import upstream_process
 from scenario.report import RunMeta, build_report
 
 FS = (("login", 1), ("read_history", 2), ("submit_list", 1), ("prescribe", 0),
@@ -45,7 +46,7 @@ def synthetic(n_ops: int, seed: int = 1) -> History:
         if key:
             keys.append(key)
         if n % 3 == 0:
-            ops.append(Op("info", UPSTREAM + "shahkar", "call", t + 0.5, f"l{n}",
+            ops.append(Op("info", upstream_process("shahkar"), "call", t + 0.5, f"l{n}",
                           rng.choice(("ok", "ok", "timeout"))))
         if n % 5000 == 0:
             ops.append(Op("info", POLICY, "breaker", t, "shahkar", "closed->open"))

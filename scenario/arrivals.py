@@ -6,9 +6,10 @@ exponential is memoryless: a gap that crosses a step boundary is redrawn from th
 or deterministic. Each arrival picks its kind in proportion to the kinds' current rates:
 a kind's share times its profile's calendar multiplier times the peak multipliers of its
 population ("all" and "citizens", "employers", "clinics" or "pharmacies"). Prescriptions
-come from clinics and dispensing from pharmacies (sources "clinic-k", "pharmacy-k", sites
-numbered from 1 to the topology's counts), lists and workshops from employers, the rest
-from citizens. The attacker's wrong-password logins come from `attack.sources` sources.
+come from clinics and dispensing from pharmacies (sources "clinic-k", "pharmacy-k",
+`scenario.names.site_source`, sites numbered from 1 to the topology's counts), lists and
+workshops from employers, the rest from citizens. The attacker's wrong-password logins come
+from `attack.sources` sources ("attacker-n").
 
 The peak multipliers are read through a callback `factors(t) -> (version, multipliers)`,
 called once per draw: the simulator answers from its world (a peak_load fault's nemesis
@@ -26,6 +27,7 @@ from itertools import accumulate
 
 from faults.catalog import Fault, PeakLoad, RefreshStorm
 from scenario.calendar import table
+from scenario.names import attacker_source, site_source
 from scenario.schema import Attack, Profile, Scenario
 
 POPULATION = {"citizen": "citizens", "employer": "employers", "clinic": "clinics",
@@ -86,6 +88,7 @@ def stream(scenario: Scenario, rng: random.Random,
     sites = {"clinic": topo.clinics, "pharmacy": topo.pharmacies}
     # the hot loop: locals only, and rates recomputed only when a step or a peak changes
     expovariate, random_, randrange = rng.expovariate, rng.random, rng.randrange
+    site = site_source
     version = -1
     cum: list[float] = []
     now = rate = boundary = 0.0
@@ -114,7 +117,7 @@ def stream(scenario: Scenario, rng: random.Random,
         k = 0 if single else bisect(cum, random_() * cum[-1])
         source = sources[k]
         if source in sites:
-            source = f"{source}-{randrange(sites[source]) + 1}"
+            source = site(source, randrange(sites[source]) + 1)
         yield now, names[k], source
 
 
@@ -128,7 +131,7 @@ def attack_stream(attack: Attack, rng: random.Random) -> Iterator[tuple[float, s
         if t >= until:
             return
         n += 1
-        yield t, f"attacker-{n % attack.sources}"
+        yield t, attacker_source(n % attack.sources)
 
 
 def window_factors(windows: Sequence[tuple[float, float, Fault]]) -> Factors:

@@ -6,7 +6,9 @@ request left, so it may or may not have been applied). Faults are operations of 
 `nemesis`, with `f` = `fault:start` or `fault:stop`, `value` = the fault kind and `key` = its
 target. Times are seconds on the run's clock (simulated or live).
 
-The vocabulary both runners use (checkers rely on it):
+The vocabulary both runners use (checkers rely on it). The strings that pack several facts
+(upstream processes, sources and processes, stale values, reconcile keys) are written and
+read only through `scenario.names`, which documents each format:
 
 - client operations, `f`: "login", "recover_password", "read_history", "read_payslip",
   "register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",
@@ -15,7 +17,7 @@ The vocabulary both runners use (checkers rely on it):
   `error`: "timeout", "shed" (503 from admission control), "rate_limited", "breaker_open",
   "refused" (connection refused or reset), "http_<status>", "unauthorized", "deferred".
   `priority`: 0 prescriptions and dispensing, 1 logins and list submissions, 2 browsing.
-- upstream attempts: process `UPSTREAM` + name ("upstream:shahkar"), type "info",
+- upstream attempts: process `names.upstream_process(name)` ("upstream:shahkar"), type "info",
   f "call", value "ok" | "fail" | "timeout" — one per attempt that left the portal.
   A logical call the policies answered without any attempt (breaker open, budget, throttle,
   bulkhead) is f "short_circuit" with its call id in `key` and the reason in `value`: it is
@@ -27,18 +29,20 @@ The vocabulary both runners use (checkers rely on it):
 
 Additions for the checkers and the report (scenario/checkers, scenario/report.py):
 
-- client processes are every process except "nemesis", "policy", "final", "gauge", the
-  "upstream:*" ones and the attackers' (below). A pharmacy's processes are named
-  "pharmacy-<id>" or "pharmacy-<id>/<worker>": the part before "/" names the pharmacy.
-- a stale read's ok `value` may carry the cached answer's age: "stale:<age_s>" ("stale:42.5");
-  a bare "stale" is a stale read of unknown age.
+- client processes (`names.is_client`) are every process except "nemesis", "policy",
+  "final", "gauge", the upstreams' and the attackers' (below). A scenario's process is
+  "<source>/<worker>"; a pharmacy's is "pharmacy-<id>" or "pharmacy-<id>/<worker>", and its
+  source names the pharmacy (`names.pharmacy_of`).
+- a stale read's ok `value` may carry the cached answer's age: "stale:42.5"
+  (`names.stale_value`); a bare "stale" is a stale read of unknown age.
 - drafts: "save_draft" and "restore_draft" carry the draft id in `key` (autosave overwrites
   one draft, so the final state counts it applied once). A restore that finds nothing fails
   with error "not_found" (or "http_404").
 - paper prescriptions: "paper_record" carries the control number C in `key`; its electronic
-  registration after recovery is "reconcile" with key "reconcile:C"; a paper record the
-  pharmacy's quota refused fails with error "deferred" (the client's own decision: it never
-  counts against availability). Electronic prescriptions are ok "dispense" operations.
+  registration after recovery is "reconcile" with key "reconcile:C" (`names.reconcile_key`);
+  a paper record the pharmacy's quota refused fails with error "deferred" (the client's own
+  decision: it never counts against availability). Electronic prescriptions are ok
+  "dispense" operations.
 - a 202-accepted write (value "accepted") sits in a durable queue: it is acknowledged, and the
   final state must show it applied exactly once.
 - upstream attempts carry in `key` the id of the logical call they serve (the same for every
@@ -48,15 +52,17 @@ Additions for the checkers and the report (scenario/checkers, scenario/report.py
 - breaker states in policy events are "closed", "open" and "half_open".
 - per-replica breakers: each portal replica has its own breaker per upstream. A runner with
   several replicas qualifies both the breaker event's key and the upstream process with the
-  replica, after "@": key "shahkar@portal-a", process "upstream:shahkar@portal-a". The
-  checkers then judge each replica's breaker against the faults on its own link
-  ("portal-a-shahkar"); unqualified names are read as one breaker per upstream.
+  replica, after "@": key "shahkar@portal-a", process "upstream:shahkar@portal-a"
+  (`names.upstream_key`, `names.upstream_process`). The checkers then judge each replica's
+  breaker against the faults on its own link ("portal-a-shahkar"); unqualified names are
+  read as one breaker per upstream.
 - final state: the runner records one "final" op for every idempotency key it invoked; when
   the history has final ops, a key without one counts as applied 0.
-- credential stuffing: attack traffic comes from processes "attacker-<n>", whose logins all use
-  a wrong password; a legitimate user's mistyped login is an op appended with value
-  "wrong_password" on its invoke. No wrong-password login may complete ok. Attackers' ops
-  never count in availability or latency.
+- credential stuffing: attack traffic comes from the sources "attacker-<n>"
+  (`names.attacker_source`) and their processes, whose logins all use a wrong password; a
+  legitimate user's mistyped login is an op appended with value "wrong_password" on its
+  invoke. No wrong-password login may complete ok. Attackers' ops never count in
+  availability or latency.
 - gauge samples for the report's timelines: process "gauge", type "info", f the gauge
   ("queue_length", "in_flight"), key the replica or resource, value the number ("12").
 
@@ -77,18 +83,12 @@ OP_TYPES: frozenset[str] = frozenset({"invoke", "ok", "fail", "info"})
 NEMESIS = "nemesis"
 FAULT_START = "fault:start"
 FAULT_STOP = "fault:stop"
-UPSTREAM = "upstream:"
 SHORT_CIRCUIT = "short_circuit"  # f of a logical upstream call that made no attempt
 POLICY = "policy"
 FINAL = "final"
 GAUGE = "gauge"
-ATTACKER = "attacker-"
 WRONG_PASSWORD = "wrong_password"  # noqa: S105  # a marker, not a secret
-STALE = "stale"
 ACCEPTED = "accepted"
-# The key of a paper prescription's reconciliation: this prefix + the paper record's key (the
-# pharmacy client writes it, the paper checker and the summary look it up).
-RECONCILE_PREFIX = "reconcile:"
 READ_FS: frozenset[str] = frozenset({"read_history", "read_payslip"})
 WRITE_FS: frozenset[str] = frozenset(
     {"register_workshop", "submit_list", "prescribe", "dispense", "paper_record", "reconcile",

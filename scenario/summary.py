@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from scenario.checkers.breaker import amplification, upstream_names
-from scenario.checkers.index import Index, index, split_replica
+from scenario.checkers.index import Index, index
 from scenario.checkers.paper import paper_counts
 from scenario.checkers.service import counted
-from scenario.history import RECONCILE_PREFIX, WRITE_FS, History
+from scenario.history import WRITE_FS, History
+from scenario.names import reconcile_key, upstream_ref
 from scenario.verdict import Checker, Verdict, safely
 
 
@@ -97,9 +98,9 @@ def _paper(ix: Index) -> tuple[int, int, float]:
 def _reconciled(ix: Index) -> int:
     papers = {c.key for c in ix.calls if c.ok and c.f == "paper_record" and c.key}
     if ix.finals is not None:
-        return sum(ix.applied(RECONCILE_PREFIX + k) >= 1 for k in papers)
+        return sum(ix.applied(reconcile_key(k)) >= 1 for k in papers)
     done = {c.key for c in ix.calls if c.ok and c.f == "reconcile"}
-    return len({k for k in papers if RECONCILE_PREFIX + k in done})
+    return len({k for k in papers if reconcile_key(k) in done})
 
 
 def _upstreams(ix: Index) -> dict[str, UpstreamSummary]:
@@ -117,5 +118,5 @@ def _upstreams(ix: Index) -> dict[str, UpstreamSummary]:
 def _opens(ix: Index) -> dict[str, int]:
     opens: Counter[str] = Counter()
     for key, events in ix.breaker.items():
-        opens[split_replica(key)[0]] += sum(s == "open" for _, s in events)
+        opens[upstream_ref(key).name] += sum(s == "open" for _, s in events)
     return dict(opens)

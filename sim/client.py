@@ -27,6 +27,7 @@ from policies.decisions import Attempt as AttemptDecision
 from policies.decisions import Done, Sleep
 from policies.outcome import Outcome
 from scenario.history import WRITE_FS, Op
+from scenario.names import is_attacker, process_name
 from sim.links import LinkState, Stop, cross, message_bytes
 from sim.portal import ABANDONED, abandon, gate, serve, serve_inline
 from sim.world import RESET, TIMEOUT, Job, ReplicaState, RequestKind, World
@@ -78,7 +79,7 @@ def begin(world: World, kind: str, n: int, source: str, key: str | None = None
     spec = world.kinds[kind]
     if key is None:
         key = f"{kind}:{n}" if kind in WRITE_FS else ""
-    process = f"{source}/{n}"
+    process = process_name(source, n)
     invoked = world.history.invoke(process, kind, env.now, key, spec.priority)
     if key:
         world.keys.add(key)  # `model.final` reports it
@@ -86,7 +87,7 @@ def begin(world: World, kind: str, n: int, source: str, key: str | None = None
     storm = world.storm
     op = Operation(
         kind, spec, key,
-        peer=source if source.startswith("attacker") else process,
+        peer=source if is_attacker(source) else process,
         account=account,
         home=n % len(world.replicas),
         refresh=1.0 if storm is not None else world.refresh_probability(),

@@ -17,12 +17,14 @@ import simpy
 from faults.schedule import Window
 from policies.presets import PolicySet
 from scenario.history import FINAL, GAUGE, History, Op
+from scenario.names import upstream_process
 from scenario.schema import Scenario
 from sim.faults import nemesis, timeline
 from sim.workload import arrivals, attacker
 from sim.world import Counters, World
 
 PAYMENT_RETRY_S = 30.0  # the durable payment queue retries its backlog this often
+PAYMENT = upstream_process("payment")  # the process of the queue's payment attempts
 DRAIN_S = 600.0  # after the last arrival: in-flight requests and queues finish
 GAUGE_SAMPLES = 2000  # gauge samples per replica over a run, at least every GAUGE_MIN_S
 GAUGE_MIN_S = 10.0
@@ -75,7 +77,7 @@ def payment_queue(world: World) -> Generator[simpy.Event, Any, None]:
                 for r in world.replicas):
             key = pending.pop(0)
             world.applied[f"payment:{key}"] = world.applied.get(f"payment:{key}", 0) + 1
-            world.history.append(Op("info", "upstream:payment", "call", env.now, key, "ok"))
+            world.history.append(Op("info", PAYMENT, "call", env.now, key, "ok"))
 
 
 def final(world: World) -> None:

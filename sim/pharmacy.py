@@ -19,6 +19,7 @@ from typing import Any
 import simpy
 
 from scenario.history import WRITE_FS
+from scenario.names import process_name, reconcile_key
 from sim.client import operation
 from sim.world import World
 
@@ -42,7 +43,7 @@ def fallback(world: World, pharmacy: str, n: int) -> None:
     now = world.env.now
     history = world.history
     control = f"C-{pharmacy}-{n}"
-    op = history.invoke(f"{pharmacy}/p{n}", "paper_record", now, control, 0)
+    op = history.invoke(process_name(pharmacy, f"p{n}"), "paper_record", now, control, 0)
     world.keys.add(control)
     if not world.pharmacies.paper_allowed(pharmacy, now):
         history.complete(op, "fail", now, error="deferred")
@@ -63,7 +64,7 @@ def reconcile(world: World, pharmacy: str) -> Generator[simpy.Event, Any, None]:
         yield world.env.timeout(wait_s)
         while pending:
             ok = yield from operation(world, "reconcile", world.next_id(), pharmacy,
-                                      key=f"reconcile:{pending[0]}")
+                                      key=reconcile_key(pending[0]))
             if not ok:  # the portal is still down: back off before the next try
                 wait_s = min(2 * wait_s, MAX_RECONCILE_WAIT_S)
                 break

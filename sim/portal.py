@@ -23,11 +23,11 @@ from typing import Any
 import simpy
 
 from policies.outcome import Outcome
+from scenario.names import is_attacker, is_stale
 from sim.engine import WITHDRAWN
 from sim.upstream import upstream_call
 from sim.world import RESET, Job, ReplicaState, World
 
-ATTACKER = "attacker-"
 OK = Outcome(True, 200)
 QUEUE_FULL = (Outcome(False, 503), "http_503")
 UPSTREAM_FAILED = (Outcome(False, 502), "http_502")
@@ -101,17 +101,18 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
         yield env.timeout(service_s)
     value = ""
     # a wrong password fails before any upstream is asked (no OTP for an attacker)
-    upstreams = () if job.source.startswith(ATTACKER) else kind.upstreams
+    attacking = is_attacker(job.source)
+    upstreams = () if attacking else kind.upstreams
     for name in upstreams:
         label = yield from upstream_call(world, rep, name, job)
-        if label and label not in ("accepted", "cached") and not label.startswith("stale"):
+        if label and label not in ("accepted", "cached") and not is_stale(label):
             answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
             _finish(world, rep, job, answer, epoch)
             workers.release()
             return
         value = value or label
     if rep.epoch == epoch:  # else crashed during service: nothing committed
-        _finish(world, rep, job, _commit(world, job, kind.write, value), epoch)
+        _finish(world, rep, job, _commit(world, job, kind.write, value, attacking), epoch)
     workers.release()
 
 
@@ -127,7 +128,7 @@ def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) ->
     if rep.epoch != epoch:  # crashed meanwhile: nothing committed, the connection was reset
         job.reply(RESET)
         return
-    answer = _commit(world, job, world.kinds[job.kind].write, "")
+    answer = _commit(world, job, world.kinds[job.kind].write, "", is_attacker(job.source))
     _released(world, rep, answer, world.env.now - job.started_s)
     job.reply(RESET if world.isolated(rep) else answer)
 
@@ -184,8 +185,8 @@ def pause(rep: ReplicaState) -> None:
     rep.serving.clear()
 
 
-def _commit(world: World, job: Job, write: bool, value: str) -> Answer:
-    if job.source.startswith(ATTACKER):
+def _commit(world: World, job: Job, write: bool, value: str, attacking: bool) -> Answer:
+    if attacking:
         return UNAUTHORIZED  # a wrong password never logs in
     if write:
         world.commit(job.key)

@@ -25,7 +25,8 @@ from policies.decisions import Attempt as AttemptDecision
 from policies.decisions import Done, Sleep
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
-from scenario.history import SHORT_CIRCUIT, UPSTREAM, Op
+from scenario.history import SHORT_CIRCUIT, Op
+from scenario.names import stale_value
 from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
 from sim.world import RESET, Job, ReplicaState, UpstreamState, World
 
@@ -73,7 +74,7 @@ def upstream_call(world: World, rep: ReplicaState, name: str,
     if cache is not None and job.kind in READS:
         hit = cache.get_stale(user, env.now)
         if hit is not None:
-            return f"stale:{hit.age_s:.1f}"
+            return stale_value(hit.age_s)
     if fallback:  # judged when the call started, as the live portal does
         return "cached"
     if policies.policy_set.payment_queue and name == "payment":
@@ -93,7 +94,7 @@ def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
     it succeeded, and the reason it gave up ("" when it succeeded)."""
     env, rng, history = world.env, world.rng, world.history
     up = world.upstreams[name]
-    process = UPSTREAM + name
+    process = up.process
     link_name = f"{rep.spec.name}-{name}"
     faulty: FaultyAttempt | None = None  # the attempt through a fault, built when first needed
     call = pipeline.start(env.now, rng, deadline_s=deadline_s, idempotent=True)
@@ -135,7 +136,7 @@ def _call(world: World, rep: ReplicaState, name: str, call_id: str, *,
 def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) -> FaultyAttempt:
     """One attempt from replica `rep` to upstream `name` through the link between them."""
     up = world.upstreams[name]
-    process = UPSTREAM + name
+    process = up.process
     history = world.history
     link_name = f"{rep.spec.name}-{name}"
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from policies.presets import load_policy_set
 from scenario.history import History
+from scenario.names import upstream_process
 from scenario.schema import Scenario
 from sim.model import Replication, simulate
 
@@ -191,8 +192,8 @@ def mean_ok_latency_s(history: History) -> float:
 
 
 def attempts_per_call(history: History, upstream: str) -> float:
-    """Upstream attempts per logical call (a call is one key of `upstream:NAME` calls)."""
-    process = f"upstream:{upstream}"
+    """Upstream attempts per logical call (a call is one key of the upstream's calls)."""
+    process = upstream_process(upstream)
     calls = [op.key for op in history.ops if op.process == process and op.f == "call"]
     return len(calls) / len(set(calls))
 

@@ -30,6 +30,7 @@ from policies.quota import PaperQuota
 from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
+from scenario.names import upstream_process
 from scenario.schema import Replica, Scenario, Workload
 from sim.engine import Environment, Timers, Workers
 from sim.links import HEALTHY, LinkState
@@ -110,11 +111,16 @@ class ReplicaState:
 
 @dataclass(slots=True)
 class UpstreamState:
-    """An upstream service: its healthy latency sampler and its rack."""
+    """An upstream service: its healthy latency sampler, its rack, and the history process
+    of its attempts (built once: the simulator records one op per attempt)."""
 
     name: str
     latency: Sampler
     rack: str
+    process: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.process = upstream_process(self.name)
 
 
 @dataclass(frozen=True, slots=True)

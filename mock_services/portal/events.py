@@ -1,7 +1,8 @@
 """The replica's event log: upstream attempts and policy transitions, one JSON line each.
 
-The lab folds it into the run's history (process "upstream:NAME", f "call"; process
-"policy"). Lines are flushed as written so a SIGKILL loses at most the line being written.
+The lab folds it into the run's history (process `scenario.names.upstream_process(NAME)`,
+f "call"; process "policy"). Lines are flushed as written so a SIGKILL loses at most the line
+being written.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from policies.aio import run_call
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from scenario.history import SHORT_CIRCUIT
+from scenario.names import upstream_process
 
 # 4xx other than these are answers (a 404 is the registry saying "no such person"), not
 # failures of the upstream: the call succeeds and the caller reads the status.
@@ -54,6 +55,7 @@ class UpstreamClient:
                  replica_id: str = "r0") -> None:
         self.name, self.http, self.pipeline = name, http, pipeline
         self.clock, self.rng, self.metrics, self.events = clock, rng, metrics, events
+        self._process = upstream_process(name)  # its attempts' process in the history
         # each logical call's id, on its attempts in the event log: attempts per call is the
         # amplification the checkers bound (unique across replicas, which share no counter)
         self._call_ids = (f"{replica_id}:{name}:{n}" for n in itertools.count(1))
@@ -98,7 +100,7 @@ class UpstreamClient:
                                     sleep=self.clock.sleep, deadline_s=deadline_s,
                                     idempotent=idempotent)
         if result.attempts == 0:  # offered load the policies kept off the upstream
-            self.events.write(self.clock.now(), f"upstream:{self.name}", SHORT_CIRCUIT,
+            self.events.write(self.clock.now(), self._process, SHORT_CIRCUIT,
                               call_id, result.reason)
         for event in self.pipeline.drain_events():
             self.events.write(event.time_s, "policy", event.policy, event.key, event.value)
@@ -114,7 +116,7 @@ class UpstreamClient:
         label = outcome.label
         value = "ok" if outcome.ok else ("timeout" if label == "timeout" else "fail")
         self.metrics.upstream.labels(self.name, label).inc()
-        self.events.write(self.clock.now(), f"upstream:{self.name}", "call", call_id, value)
+        self.events.write(self.clock.now(), self._process, "call", call_id, value)
 
 
 def _seconds(text: str | None) -> float | None:

@@ -14,10 +14,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scenario.checkers.index import Attempt, Index, Span, index, split_replica
+from scenario.checkers.index import Attempt, Index, Span, index
 from scenario.checkers.params import Count, Params, Positive, Seconds, SecondsOrZero
 from scenario.checkers.windows import during, select_faults
 from scenario.history import History
+from scenario.names import upstream_key, upstream_process, upstream_ref
 from scenario.verdict import Checker, Verdict
 
 OPEN = "open"
@@ -26,7 +27,7 @@ HALF_OPEN = "half_open"
 
 def upstream_names(ix: Index, only: str | None) -> list[str]:
     """The upstreams to judge: `only`, or every one with calls or breaker events."""
-    names = set(ix.upstream) | set(ix.short_circuits) | {split_replica(k)[0] for k in ix.breaker}
+    names = set(ix.upstream) | set(ix.short_circuits) | {upstream_ref(k).name for k in ix.breaker}
     return [only] if only else sorted(names)
 
 
@@ -42,7 +43,7 @@ class Breaker:
     @property
     def label(self) -> str:
         """"shahkar" or "shahkar@portal-a"."""
-        return f"{self.upstream}@{self.replica}" if self.replica else self.upstream
+        return upstream_key(self.upstream, self.replica)
 
     def faults(self, ix: Index, kinds: Sequence[str]) -> list[Span]:
         """The faults on this breaker's upstream, on its replica's link when it has one."""
@@ -57,8 +58,8 @@ def breakers(ix: Index, only: str | None) -> list[Breaker]:
     for u, items in ix.upstream.items():
         for a in items:
             attempts[(u, a.replica)].append(a)
-    groups = set(attempts) | {split_replica(k) for k in ix.breaker}
-    return [Breaker(u, r, attempts.get((u, r), []), ix.breaker.get(f"{u}@{r}" if r else u, []))
+    groups = set(attempts) | {(ref.name, ref.replica) for ref in map(upstream_ref, ix.breaker)}
+    return [Breaker(u, r, attempts.get((u, r), []), ix.breaker.get(upstream_key(u, r), []))
             for u, r in sorted(groups) if only is None or u == only]
 
 
@@ -144,8 +145,9 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
                 continue
             links = sorted({s.target for s in spans if s.target != br.upstream})
             if not br.replica and links:
+                named = upstream_process(br.upstream, "<replica>")
                 vague.append(f"attempts to {br.upstream} do not name their replica "
-                             f"('upstream:{br.upstream}@<replica>') while faults hit one link "
+                             f"('{named}') while faults hit one link "
                              f"({', '.join(links[:2])}): other links' calls cannot be told apart")
                 continue
             judged += 1

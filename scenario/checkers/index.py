@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 
 from scenario.history import (
-    ATTACKER,
     FAULT_START,
     FAULT_STOP,
     FINAL,
@@ -21,13 +20,11 @@ from scenario.history import (
     NEMESIS,
     POLICY,
     SHORT_CIRCUIT,
-    UPSTREAM,
     WRONG_PASSWORD,
     History,
     Op,
 )
-
-_NOT_CLIENTS = frozenset({NEMESIS, POLICY, FINAL, GAUGE})
+from scenario.names import is_attacker, upstream_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,21 +111,9 @@ class Index:
         return None
 
 
-def split_replica(name: str) -> tuple[str, str]:
-    """("shahkar", "portal-a") from "shahkar@portal-a"; ("shahkar", "") from "shahkar"."""
-    base, _, replica = name.partition("@")
-    return base, replica
-
-
-def is_client(process: str) -> bool:
-    """True for the processes whose operations are the portal's users' requests."""
-    return not (process in _NOT_CLIENTS or process.startswith(UPSTREAM)
-                or process.startswith(ATTACKER))
-
-
 def is_wrong_password(call: Call) -> bool:
     """True for a login attempt known to carry a wrong password."""
-    return call.f == "login" and (call.process.startswith(ATTACKER)
+    return call.f == "login" and (is_attacker(call.process)
                                   or call.invoke_value == WRONG_PASSWORD)
 
 
@@ -166,12 +151,13 @@ def build_index(history: History) -> Index:
                 starts = open_faults.get((op.value, op.key))
                 if starts:
                     ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
-        elif p.startswith(UPSTREAM):
-            name, replica = split_replica(p.removeprefix(UPSTREAM))
+        elif (ref := upstream_of(p)) is not None:
+            name = ref.name
             if op.f == SHORT_CIRCUIT:
                 ix.short_circuits[name] = ix.short_circuits.get(name, 0) + 1
             else:
-                ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key, replica))
+                ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key,
+                                                                ref.replica))
         elif p == POLICY:
             if op.f == "breaker" and "->" in op.value:
                 state = op.value.rpartition("->")[2].strip().replace("-", "_")
@@ -224,10 +210,9 @@ def build_index(history: History) -> Index:
 
 
 def _record(ix: Index, call: Call) -> None:
-    if call.process.startswith(ATTACKER):
-        ix.attacks.append(call)
-    elif is_client(call.process):
-        ix.calls.append(call)
+    # `build_index` sorted out the nemesis, policy, final, gauge and upstream ops before any
+    # call: what is not an attacker's is a client's (`scenario.names.is_client`)
+    (ix.attacks if is_attacker(call.process) else ix.calls).append(call)
 
 
 _cache: list[tuple[History, int, Index]] = []

@@ -2,7 +2,8 @@
 pharmacy's prescriptions per claim period, and each paper prescription is registered
 electronically exactly once after recovery.
 
-A pharmacy is the part of a process name before "/" ("pharmacy-3/2" -> "pharmacy-3"); its
+Dispensing and paper records are pharmacies' own operations, so the source of their process
+names the pharmacy (`scenario.names.source_of`: "pharmacy-3/2" -> "pharmacy-3"); its
 prescriptions are its ok "dispense" (electronic) and ok "paper_record" (paper) operations; a
 claim period is a `period_s`-long slice of the run's clock, counted from time 0.
 """
@@ -14,15 +15,11 @@ from dataclasses import dataclass
 
 from scenario.checkers.index import Index, index
 from scenario.checkers.params import Params, Seconds, Share
-from scenario.history import RECONCILE_PREFIX, History
+from scenario.history import History
+from scenario.names import reconcile_key, source_of
 from scenario.verdict import Checker, Verdict
 
 MONTH_S = 30 * 86400.0
-
-
-def pharmacy(process: str) -> str:
-    """The pharmacy a process belongs to."""
-    return process.partition("/")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +44,7 @@ def paper_counts(ix: Index, period_s: float = MONTH_S) -> list[PaperCounts]:
     electronic: Counter[tuple[str, int]] = Counter()
     for c in ix.calls:
         if c.ok and c.f in ("paper_record", "dispense"):
-            cell = (pharmacy(c.process), int(c.start_s // period_s))
+            cell = (source_of(c.process), int(c.start_s // period_s))
             (paper if c.f == "paper_record" else electronic)[cell] += 1
     cells = sorted(set(paper) | set(electronic))
     return [PaperCounts(p, k, paper[(p, k)], electronic[(p, k)]) for p, k in cells]
@@ -97,7 +94,7 @@ def paper_reconciled_once(params: PaperReconciledParams,
         problem = ix.finals_problem()
         if problem:
             return Verdict(name, "unknown", problem)
-        wrong = [(k, ix.applied(RECONCILE_PREFIX + k)) for k in papers]
+        wrong = [(k, ix.applied(reconcile_key(k))) for k in papers]
         wrong = [(k, n) for k, n in wrong if n != 1]
         if wrong:
             never = sum(n == 0 for _, n in wrong)

@@ -1,28 +1,16 @@
 """The stale-if-error checker: during an upstream outage reads are still served, and those
-served from the cache (value "stale:<age_s>") are no older than the allowed staleness.
+served from the cache (value "stale:<age_s>", `scenario.names.stale_value`) are no older than
+the allowed staleness.
 """
 
 from __future__ import annotations
 
-import math
-
 from scenario.checkers.index import index
 from scenario.checkers.params import Params, Seconds, Share
 from scenario.checkers.windows import during, select_faults
-from scenario.history import READ_FS, STALE, History
+from scenario.history import READ_FS, History
+from scenario.names import is_stale, stale_age_s
 from scenario.verdict import Checker, Verdict
-
-
-def stale_age_s(value: str) -> float | None:
-    """The age carried by a stale read's value ("stale:42.5" -> 42.5); None when absent."""
-    _, sep, age = value.partition(":")
-    if not sep:
-        return None
-    try:
-        number = float(age)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
 
 
 class StaleReadsParams(Params):
@@ -52,7 +40,7 @@ def stale_reads(params: StaleReadsParams, name: str = "stale_reads") -> Checker:
         text = f"{served} of {len(faulted)} reads during faults served ({share:.3f})"
         if share < params.min_served_share:
             return Verdict(name, False, f"{text} < {params.min_served_share}")
-        stale = [c for c in reads if c.ok and c.value.split(":", 1)[0] == STALE]
+        stale = [c for c in reads if c.ok and is_stale(c.value)]
         ages = [stale_age_s(c.value) for c in stale]
         known = [a for a in ages if a is not None]
         too_old = [a for a in known if a > params.max_staleness_s]

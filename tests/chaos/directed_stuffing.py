@@ -13,7 +13,8 @@ import httpx
 from faults.injector import Injector
 from mock_services.lab.supervisor import Lab
 from mock_services.seed import Person
-from scenario.history import ATTACKER, OpType
+from scenario.history import OpType
+from scenario.names import ATTACKER
 from tests.chaos.bots import Bots
 from tests.chaos.directed_login import source, stated
 

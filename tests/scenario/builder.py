@@ -17,11 +17,11 @@ from scenario.history import (
     NEMESIS,
     POLICY,
     SHORT_CIRCUIT,
-    UPSTREAM,
     History,
     Op,
     OpType,
 )
+from scenario.names import upstream_process
 
 
 class Builder:
@@ -65,11 +65,11 @@ class Builder:
 
     def upstream(self, name: str, time_s: float, value: str, key: str) -> None:
         """One attempt to an upstream, known at `time_s`."""
-        self._add(Op("info", UPSTREAM + name, "call", time_s, key, value))
+        self._add(Op("info", upstream_process(name), "call", time_s, key, value))
 
     def short_circuit(self, name: str, time_s: float, key: str, reason: str) -> None:
         """A logical call to an upstream that the policies answered without an attempt."""
-        self._add(Op("info", UPSTREAM + name, SHORT_CIRCUIT, time_s, key, reason))
+        self._add(Op("info", upstream_process(name), SHORT_CIRCUIT, time_s, key, reason))
 
     def breaker(self, name: str, time_s: float, transition: str) -> None:
         """A breaker state change, e.g. "closed->open"."""

@@ -16,9 +16,7 @@ from scenario.checkers.index import (
     Span,
     build_index,
     index,
-    is_client,
     is_wrong_password,
-    split_replica,
 )
 from scenario.checkers.windows import during, inside, merge, quantile, select_faults, targets
 from scenario.history import (
@@ -33,6 +31,7 @@ from scenario.history import (
     History,
     Op,
 )
+from scenario.names import is_client
 
 
 def test_a_fault_contains_both_its_ends() -> None:
@@ -61,12 +60,6 @@ def test_who_is_a_client_and_which_logins_carry_a_wrong_password() -> None:
     assert not is_wrong_password(login("citizen-1"))
     assert not is_wrong_password(login("attacker-1", f="read_history"))
     assert not is_wrong_password(login("citizen-1", f="recover", value=WRONG_PASSWORD))
-
-
-def test_a_replica_is_named_after_the_at_sign() -> None:
-    assert split_replica("shahkar@portal-a") == ("shahkar", "portal-a")
-    assert split_replica("shahkar") == ("shahkar", "")
-    assert split_replica("shahkar@portal-a@x") == ("shahkar", "portal-a@x")
 
 
 def test_client_calls_pair_invoke_and_completion() -> None:

@@ -14,7 +14,6 @@ from scenario.checkers.paper import (
     paper_counts,
     paper_reconciled_once,
     paper_share,
-    pharmacy,
 )
 from scenario.history import FINAL, History, Op
 from scenario.verdict import Verdict
@@ -36,12 +35,6 @@ def mix(process: str, paper: int, electronic: int, start_s: float = 0.0) -> list
     """`paper` paper_records then `electronic` dispenses by one process, 1 s apart."""
     fs = ["paper_record"] * paper + ["dispense"] * electronic
     return [(process, f, start_s + n, "ok") for n, f in enumerate(fs)]
-
-
-def test_a_pharmacy_is_the_process_name_before_the_slash() -> None:
-    assert pharmacy("pharmacy-3/2") == "pharmacy-3"
-    assert pharmacy("pharmacy-3") == "pharmacy-3"
-    assert pharmacy("pharmacy-3/2/1") == "pharmacy-3"
 
 
 def test_a_pharmacys_terminals_are_counted_together() -> None:

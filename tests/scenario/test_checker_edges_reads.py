@@ -5,8 +5,9 @@ carries none leaves the verdict unknown.
 
 from __future__ import annotations
 
-from scenario.checkers.reads import StaleReadsParams, stale_age_s, stale_reads
+from scenario.checkers.reads import StaleReadsParams, stale_reads
 from scenario.history import History
+from scenario.names import stale_age_s
 from scenario.verdict import Verdict
 from tests.scenario.builder import Builder
 

@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scenario.checkers.breaker import AmplificationParams, amplification, upstream_amplification
-from scenario.checkers.index import build_index, is_client
+from scenario.checkers.index import build_index
 from scenario.checkers.windows import during, merge, quantile
 from scenario.history import SHORT_CIRCUIT, History, Op
+from scenario.names import is_client
 from scenario.timelines import bucket_size_s, timelines
 from tests.scenario.builder import Builder
 

@@ -39,7 +39,8 @@ from mock_services.lab.clients.user import Behaviour, perform
 from mock_services.seed import DEFAULT_SEED, Person, demo_population
 from policies.events import PolicyEvent
 from policies.presets import PolicySet
-from scenario.history import ATTACKER, FINAL, POLICY, WRITE_FS, WRONG_PASSWORD, History, Op
+from scenario.history import FINAL, POLICY, WRITE_FS, WRONG_PASSWORD, History, Op
+from scenario.names import attacker_number, is_attacker, pharmacy_of
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -62,9 +63,9 @@ def source_address(arrival: Arrival) -> str:
     portal believes; without the key the portal keys every user on the socket peer."""
     if not arrival.source:
         return ""
-    if arrival.source.startswith(ATTACKER):
-        k = int(arrival.source.removeprefix(ATTACKER) or 0)
-        return f"198.19.255.{k % 250 + 1}"
+    attacker = attacker_number(arrival.source)
+    if attacker is not None:
+        return f"198.19.255.{attacker % 250 + 1}"
     n = arrival.index
     return f"198.{18 + n // 62_500 % 2}.{n // 250 % 250}.{n % 250 + 1}"
 
@@ -202,10 +203,10 @@ class LoadDriver:
                 if person is not None:
                     self.people[a.index] = person
         dispenses = Counter(a.source for a in arrivals
-                            if a.kind == "dispense" and a.source.startswith("pharmacy"))
+                            if a.kind == "dispense" and pharmacy_of(a.source) is not None)
         needed = {self.people[a.index].national_id: self.people[a.index] for a in arrivals
                   if a.kind in workload.SESSION_KINDS and a.index in self.people
-                  and not a.source.startswith(ATTACKER)}
+                  and not is_attacker(a.source)}
         if dispenses and not any(p.role == "doctor" for p in needed.values()):
             needed[pop.doctors[0].national_id] = pop.doctors[0]
         urls = list(self.config.portal_urls.values())
@@ -351,7 +352,7 @@ class LoadDriver:
                                    deadline_s=self._on_clock(user.USER_DEADLINE.get()),
                                    home=arrival.index)
 
-        attacking = arrival.source.startswith(ATTACKER)
+        attacking = is_attacker(arrival.source)
         behaviour = self._behaviour(rng)
 
         async def do(f: str, key: str, fn: Callable[[], Awaitable[http.Completion]],

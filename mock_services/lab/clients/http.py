@@ -22,7 +22,8 @@ from mock_services.lab.clients.replicas import Replica, ReplicaSet
 from policies.aio import run_call
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
-from scenario.history import OpType
+from scenario.history import ACCEPTED, OpType
+from scenario.names import STALE
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -91,9 +92,9 @@ def classify(ok: bool, outcome: Outcome | None, response: httpx.Response | None,
              write: bool, reason: str, attempts: int) -> Completion:
     """The history completion of a call that ended with `outcome` (`reason` when it gave up)."""
     if ok and response is not None:
-        value = "accepted" if response.status_code == 202 else ""
+        value = ACCEPTED if response.status_code == 202 else ""
         if response.headers.get("x-stale", "").lower() == "true":
-            value = "stale"
+            value = STALE  # the portal's header says stale, not how old: an unknown age
         return Completion("ok", value, "", response, attempts)
     if outcome is None or (outcome.error is None and outcome.status is None):
         # gave up before any attempt left (open breaker, budget): certainly not applied

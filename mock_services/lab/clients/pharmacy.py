@@ -29,7 +29,8 @@ from mock_services.lab.clients.replicas import ReplicaSet
 from policies.decisions import Admit
 from policies.presets import PolicySet
 from policies.quota import PaperQuota
-from scenario.history import RECONCILE_PREFIX, History
+from scenario.history import History
+from scenario.names import pharmacy_process, reconcile_key
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[object]]
@@ -82,7 +83,7 @@ class PharmacyAgent:
         self.sleep: Sleep = sleep or asyncio.sleep
         self.store = PharmacyStore(config.db_path)
         self.pipeline = config.policies.user.build("portal")
-        self.process = f"pharmacy-{config.national_id}"
+        self.process = pharmacy_process(config.national_id)
         self._client: httpx.AsyncClient | None = None
         self._replicas = ReplicaSet(config.portal_urls)
         self._token: str | None = None
@@ -175,7 +176,7 @@ class PharmacyAgent:
         for entry in self.store.pending("paper"):
             # the registration of paper prescription K is the write "reconcile:K", as the
             # simulator and the paper checkers name it
-            key = RECONCILE_PREFIX + self._key("paper", entry.control_no)
+            key = reconcile_key(self._key("paper", entry.control_no))
             # the control number fixes the request, so a re-sent key matches its first body
             done = await self._call("reconcile", key, api.register_paper(
                 self._token, key, entry.control_no, patient=entry.national_id,

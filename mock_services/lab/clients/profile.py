@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from scenario.names import process_name, site_source
+
 USER_KINDS: tuple[str, ...] = ("citizen", "employer", "doctor", "pharmacy")
 
 
@@ -53,7 +55,8 @@ class Arrival:
     def process(self) -> str:
         """The history process of this user: "citizen-17" for a user kind, "<source>/<n>"
         ("pharmacy-12/7", as the simulator names them) for a scenario arrival."""
-        return f"{self.source}/{self.index}" if self.source else f"{self.kind}-{self.index}"
+        return (process_name(self.source, self.index) if self.source
+                else site_source(self.kind, self.index))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from mock_services.domain.list_builder import WorkerFacts, build_list
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.http import Completion, HttpRequest
 from mock_services.seed import Person, Population
+from scenario.names import is_attacker, site_number
 
 Submit = Callable[[HttpRequest], Awaitable[Completion]]
 Perform = Callable[[str, str, Callable[[], Awaitable[Completion]], bool], Awaitable[Completion]]
@@ -97,9 +98,9 @@ class Session:
 def site_person(source: str, people: tuple[Person, ...], rng: random.Random) -> Person:
     """The person at `source`'s numbered site ("clinic-3": the third, wrapping round), or a
     random one when the source names no site."""
-    _, dash, number = source.rpartition("-")
-    if dash and number.isdigit():
-        return people[(int(number) - 1) % len(people)]
+    site = site_number(source)
+    if site is not None:
+        return people[(site - 1) % len(people)]
     return rng.choice(people)
 
 
@@ -108,7 +109,7 @@ def person_for(kind: str, source: str, population: Population,
     """Who does a scenario arrival of `kind` from `source`: a clinic's doctor, a pharmacy's
     pharmacist, an employer (of a random workshop, for lists), else a random citizen; None
     for the attacker (a real national ID, a wrong password: no one logs in)."""
-    if source.startswith("attacker"):
+    if is_attacker(source):
         return None
     if kind == "prescribe":
         return site_person(source, population.doctors, rng)
