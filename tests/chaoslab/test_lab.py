@@ -26,6 +26,15 @@ def _lab(command: str, run_dir: Path) -> int:
                  "--dir", str(run_dir)])
 
 
+def _unreachable_toxiproxy(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Point $TOXIPROXY_URL at a port nobody listens on; returns the port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = int(s.getsockname()[1])
+    monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
+    return dead
+
+
 def _nothing_left(run_dir: Path) -> None:
     assert not any(procs.alive(pid) for pid in procs.read_pids(run_dir).values())
     assert not (run_dir / "lab.json").exists()
@@ -34,10 +43,7 @@ def _nothing_left(run_dir: Path) -> None:
 def test_an_unreachable_external_toxiproxy_is_bad_input(tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str],
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
-    monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
+    dead = _unreachable_toxiproxy(monkeypatch)
     code = _lab("up", tmp_path)
     assert code == 2
     err = capsys.readouterr().err
@@ -69,10 +75,7 @@ def test_down_twice_is_bad_input_the_second_time(tmp_path: Path,
 def test_a_failed_up_leaves_no_directory_it_made(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]
-    monkeypatch.setenv("TOXIPROXY_URL", f"http://127.0.0.1:{dead}")
+    _unreachable_toxiproxy(monkeypatch)
     run_dir = tmp_path / "new" / "lab"
     assert _lab("up", run_dir) == 2
     assert "Toxiproxy is unreachable" in capsys.readouterr().err
