@@ -74,9 +74,9 @@ def bare_mmc(n: int, seed: int, clock: Callable[[], float] = time.perf_counter) 
 def model_mmc(n: int, seed: int) -> float:
     """Portal requests per wall second of the whole model reduced to M/M/c."""
     scenario = mmc_scenario(SERVERS, LOAD, n)
-    ps = policy_set("baseline", scenario)
+    policies = policy_set("baseline", scenario)
     t0 = time.perf_counter()
-    served = simulate(scenario, ps, seed).counters.served
+    served = simulate(scenario, policies, seed).counters.served
     return served / (time.perf_counter() - t0)
 
 

@@ -68,7 +68,7 @@ def invariant_problems(table: dict[str, Any]) -> list[str]:
 def run_problems(scenario: Scenario) -> list[str]:
     """What a run would refuse in a scenario the schema accepts: invariant thresholds, policy
     overrides under each preset, the simulated fault timeline."""
-    from sim.faults import timeline  # the simulator, loaded only once the schema passes
+    from sim.nemesis import timeline  # the simulator, loaded only once the schema passes
     from sim.policyset import policy_set
 
     found = invariant_problems({"invariants": scenario.invariants})

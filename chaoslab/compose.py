@@ -38,7 +38,7 @@ import yaml
 
 from mock_services.common.access import new_secrets, write_secrets
 from mock_services.lab.state import LabState
-from mock_services.lab.topology import CLIENT, LinkSpec, Topology, default_topology
+from mock_services.lab.topology import CLIENT, LabTopology, LinkSpec, default_topology
 from policies.presets import DEFAULT_PRESET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,12 +74,12 @@ READY_PROBE = ("import sys, urllib.request; "
                "timeout=2).status != 200)")
 
 
-def proxy_ports(topology: Topology) -> dict[str, int]:
+def proxy_ports(topology: LabTopology) -> dict[str, int]:
     """The fixed listen port of each link's proxy, by proxy name, in link order."""
     return {link.name: FIRST_PROXY_PORT + i for i, link in enumerate(topology.links)}
 
 
-def toxiproxy_config(topology: Topology) -> list[dict[str, object]]:
+def toxiproxy_config(topology: LabTopology) -> list[dict[str, object]]:
     """The `-config` file of the Toxiproxy container: one proxy per link."""
     ports = proxy_ports(topology)
     return [{"name": link.name, "listen": f"0.0.0.0:{ports[link.name]}",
@@ -101,7 +101,7 @@ def _image(image: str, target: str, *, builds: bool) -> dict[str, object]:
     return {"image": image, "pull_policy": "never"}
 
 
-def _service(topology: Topology, name: str, *, builds: bool) -> dict[str, object]:
+def _service(topology: LabTopology, name: str, *, builds: bool) -> dict[str, object]:
     spec = topology.service(name)
     ports = proxy_ports(topology)
     command = [spec.kind, "--host", "0.0.0.0", "--port", str(SERVICE_PORT),
@@ -133,11 +133,11 @@ def _service(topology: Topology, name: str, *, builds: bool) -> dict[str, object
     return body
 
 
-def lab_state(topology: Topology) -> LabState:
+def lab_state(topology: LabTopology) -> LabState:
     """The compose lab's map: every service and proxy by its host inside the network."""
     ports = proxy_ports(topology)
     links = tuple(LinkSpec(x.source, x.target, x.switch, ports[x.name]) for x in topology.links)
-    wired = Topology(topology.services, links, topology.racks, topology.switches)
+    wired = LabTopology(topology.services, links, topology.racks, topology.switches)
     addresses = {s.name: f"{s.name}:{SERVICE_PORT}" for s in topology.services}
     addresses |= {x.name: f"toxiproxy:{ports[x.name]}" for x in topology.links}
     return LabState(Path(LAB_DIR), wired, f"http://toxiproxy:{API_PORT}", embedded_proxy=False,
@@ -145,7 +145,7 @@ def lab_state(topology: Topology) -> LabState:
                     docker_project=PROJECT)
 
 
-def _tool(topology: Topology, image: dict[str, object], command: list[str], *,
+def _tool(topology: LabTopology, image: dict[str, object], command: list[str], *,
           entrypoint: list[str] | None = None, volumes: Sequence[str] = (),
           environment: Mapping[str, str] | None = None) -> dict[str, object]:
     """A run-once service: not started by `up`, never published."""
@@ -167,7 +167,7 @@ def _tool(topology: Topology, image: dict[str, object], command: list[str], *,
     return body
 
 
-def tools(topology: Topology) -> dict[str, Any]:
+def tools(topology: LabTopology) -> dict[str, Any]:
     """The `chaos` and `load` run-once services."""
     chaos = _tool(
         topology, _image(TEST_IMAGE, "test", builds=True),
@@ -188,7 +188,7 @@ def tools(topology: Topology) -> dict[str, Any]:
     return {"load": load, "chaos": chaos}
 
 
-def compose(topology: Topology) -> dict[str, Any]:
+def compose(topology: LabTopology) -> dict[str, Any]:
     """The compose document for `topology`."""
     ports = proxy_ports(topology)
     published = [f"127.0.0.1:{API_PORT}:{API_PORT}"] + [
@@ -214,7 +214,7 @@ def compose(topology: Topology) -> dict[str, Any]:
     return {"name": PROJECT, "services": services, "volumes": volumes, "secrets": secrets}
 
 
-def admin_map(topology: Topology) -> dict[str, dict[str, str]]:
+def admin_map(topology: LabTopology) -> dict[str, dict[str, str]]:
     """The compose lab's admin.json: each service's admin listener, by container host."""
     return {"addresses": {s.name: f"{s.name}:{ADMIN_PORT}" for s in topology.services}}
 
@@ -243,7 +243,7 @@ def _yaml(doc: dict[str, Any]) -> str:
     return str(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=100))
 
 
-def render(topology: Topology) -> dict[Path, str]:
+def render(topology: LabTopology) -> dict[Path, str]:
     """The text of each generated file: docker-compose.yml, the stand-in override,
     deploy/toxiproxy.json, deploy/lab.json and deploy/admin.json."""
     return {

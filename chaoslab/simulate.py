@@ -24,7 +24,7 @@ from scenario.invariants import InvariantError, build_checkers
 from scenario.report import pool_report, write_report
 from scenario.report_model import RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
-from sim.faults import timeline
+from sim.nemesis import timeline
 from sim.policyset import policy_set
 from sim.runner import Task, run_all
 

@@ -40,7 +40,7 @@ from scenario.report import atomic_write, pool_report, write_report
 from scenario.report_model import RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import summarize
-from sim.faults import timeline
+from sim.nemesis import timeline
 from sim.policyset import policy_set
 from sim.runner import Task, run_all
 

@@ -28,7 +28,7 @@ from faults.actions import (
     StopReplica,
 )
 from faults.errors import InvalidFault, UnknownTarget
-from faults.topology import Link, Topology
+from faults.topology import FaultTopology, Link
 from faults.toxics import ToxicSpec
 
 
@@ -58,7 +58,7 @@ class SwitchFailure:
     def target(self) -> str:
         return self.switch
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         return tuple(Step(SetProxyEnabled(p, False), SetProxyEnabled(p, True))
                      for p in topology.proxies_on_switch(self.switch))
 
@@ -86,7 +86,7 @@ class SlowUpstream:
     def target(self) -> str:
         return self.link
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         proxy = topology.link(self.link, "upstream").proxy
         # Responses travel downstream (upstream -> portal): that is where slowness is felt.
         if self.mode == "latency":
@@ -114,7 +114,7 @@ class UpstreamOutage:
     def target(self) -> str:
         return self.link
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         link = topology.link(self.link, "upstream")
         if self.mode == "disabled":
             return (Step(SetProxyEnabled(link.proxy, False), SetProxyEnabled(link.proxy, True)),)
@@ -147,7 +147,7 @@ class NetworkLoss:
     def target(self) -> str:
         return self.link
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         proxy = topology.link(self.link, "client").proxy
         if self.mode == "blackhole":
             return _toxic_steps(
@@ -170,7 +170,7 @@ class PowerLoss:
     def target(self) -> str:
         return self.rack
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         topology.rack(self.rack)
         return (Step(KillRack(self.rack), RestartRack(self.rack)),)
 
@@ -196,7 +196,7 @@ class ReplicaFailure:
     def target(self) -> str:
         return self.replica
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         _replica_link(topology, self.kind, self.replica)
         return (Step(StopReplica(self.replica, self.work), StartReplica(self.replica, self.work)),)
 
@@ -220,7 +220,7 @@ class DegradedReplica:
     def target(self) -> str:
         return self.replica
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         link = _replica_link(topology, self.kind, self.replica)
         if not link.admin_url:
             raise UnknownTarget(f"{self.kind}: replica {self.replica!r} has no admin_url on "
@@ -230,7 +230,7 @@ class DegradedReplica:
                      SetAdminFault(self.replica, link.admin_url, "ok")),)
 
 
-def _replica_link(topology: Topology, kind: str, replica: str) -> Link:
+def _replica_link(topology: FaultTopology, kind: str, replica: str) -> Link:
     """The client link of `replica` ("client-<replica>", as the lab names it)."""
     try:
         return topology.link(f"client-{replica}", "client")
@@ -257,7 +257,7 @@ class DeploymentWindow:
     def target(self) -> str:
         return self.service
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         processes = topology.service(self.service)
         # The deploy runs alongside the other faults; the window ends once it has finished.
         return (Step(Deploy(self.service, processes, self.rolling, self.drain_s),
@@ -279,7 +279,7 @@ class PeakLoad:
     def target(self) -> str:
         return f"load:{self.population}"
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         return (Step(ShiftWorkload(self.kind, self.target), None),)
 
 
@@ -303,7 +303,7 @@ class RefreshStorm:
     def target(self) -> str:
         return f"retries:{self.population}"
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         return (Step(ShiftWorkload(self.kind, self.target), None),)
 
 
@@ -319,7 +319,7 @@ class RawToxic:
     def target(self) -> str:
         return self.link
 
-    def plan(self, topology: Topology, tag: str) -> tuple[Step, ...]:
+    def plan(self, topology: FaultTopology, tag: str) -> tuple[Step, ...]:
         return _toxic_steps(topology.link(self.link).proxy, tag, self.toxic)
 
 

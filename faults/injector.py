@@ -46,7 +46,7 @@ from faults.errors import FaultError, HealError, ProxyNotFound
 from faults.proxies import ProxyControl
 from faults.schedule import Schedule, Window
 from faults.supervisor import Supervisor
-from faults.topology import Topology
+from faults.topology import FaultTopology
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ class Injector:
 
     def __init__(
         self,
-        topology: Topology,
+        topology: FaultTopology,
         history: FaultLog,
         clock: Callable[[], float],
         proxies: ProxyControl,

@@ -43,7 +43,7 @@ def _frozen(mapping: Mapping[str, object]) -> Mapping[str, object]:
 
 
 @dataclass(frozen=True, slots=True)
-class Topology:
+class FaultTopology:
     """Links by name, the processes of each rack, and the replicas of each service."""
 
     links: Mapping[str, Link] = field(default_factory=dict)

@@ -73,16 +73,16 @@ def stream(scenario: Scenario, rng: random.Random,
     """(time_s, kind, source) of every arrival in time order, with wake-ups (kind `WAKE`) at
     each step boundary a gap crossed, where a consumer that changes the factors as time
     passes (the simulator) should let its clock catch up before the next draw."""
-    wl = scenario.workload
-    names = list(wl.kinds)
-    profiles: list[Profile] = [wl.kinds[k].profile for k in names]
-    shares = [wl.kinds[k].share for k in names]
-    step_s, end_s = wl.step, scenario.duration
-    steps = table(wl.calendar, profiles, scenario.start, end_s, step_s,
+    workload = scenario.workload
+    names = list(workload.kinds)
+    profiles: list[Profile] = [workload.kinds[k].profile for k in names]
+    shares = [workload.kinds[k].share for k in names]
+    step_s, end_s = workload.step, scenario.duration
+    steps = table(workload.calendar, profiles, scenario.start, end_s, step_s,
                   time_scale=scenario.time_scale)
     pops = [POPULATION[source_of(k)] for k in names]
-    base = wl.rate_per_s / sum(shares)
-    deterministic = wl.arrivals == "deterministic"
+    base = workload.rate_per_s / sum(shares)
+    deterministic = workload.arrivals == "deterministic"
     topo = scenario.topology
     sources = [source_of(k) for k in names]
     sites = {"clinic": topo.clinics, "pharmacy": topo.pharmacies}

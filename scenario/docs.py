@@ -30,17 +30,18 @@ from scenario.schema.distributions import Dist
 from scenario.schema.fields import (
     check_name,
     check_start,
-    clock_text,
-    parse_clock,
     parse_duration,
     parse_positive_duration,
+    parse_time_of_day,
+    time_of_day_text,
 )
 
 COMMAND = "python -m scenario.docs > docs/scenarios.md"
 LONG = 60  # a default longer than this goes below its table, as TOML
 _UNITS = (("d", 86_400.0), ("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 0.001))
 _VALIDATED: dict[object, str] = {
-    parse_duration: "duration", parse_positive_duration: "duration > 0", parse_clock: '"HH:MM"',
+    parse_duration: "duration", parse_positive_duration: "duration > 0",
+    parse_time_of_day: '"HH:MM"',
     parse_duration_s: "seconds, or a duration", check_start: '"YYYY-MM-DDTHH:MM" (Solar Hijri)',
     check_name: "letters, digits, `_`, `-`, `.`"}
 _FILE_DEFAULTS: dict[tuple[type[BaseModel], str], str] = {
@@ -261,14 +262,14 @@ def _default_text(field: FieldInfo) -> str:
 
 
 def _toml(value: Any, annotation: Any, metadata: list[Any] | None = None) -> str:
-    """`value` as a scenario file would write it (durations with units, clocks as "HH:MM")."""
+    """`value` as a scenario file would write it (durations with units, times of day as "HH:MM")."""
     kind = _type_text(annotation, metadata or []) if annotation is not Any else ""
     if value is None:
         return "none"
     if isinstance(value, float) and kind.startswith("duration"):
         return f'"{_duration(value)}"'
     if isinstance(value, float) and kind == '"HH:MM"':
-        return f'"{clock_text(value)}"'
+        return f'"{time_of_day_text(value)}"'
     if isinstance(value, BaseModel):
         return _inline({n: (getattr(value, n), f.annotation, f.metadata)
                         for n, f in type(value).model_fields.items()})

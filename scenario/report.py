@@ -199,10 +199,10 @@ def has_breakers(out_dir: Path) -> bool | None:
     if not path.exists():
         return None
     try:
-        ps = load_policies(path)
+        policy_set = load_policies(path)
     except (PolicyConfigError, OSError):
         return None
-    return any(c.breaker is not None for c in (ps.client, *ps.upstreams.values()))
+    return any(c.breaker is not None for c in (policy_set.client, *policy_set.upstreams.values()))
 
 
 def _write_history(history: History, path: Path) -> None:

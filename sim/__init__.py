@@ -4,7 +4,7 @@ Modules, in the order a request meets them: `workload` (arrivals, from `scenario
 `client` (one process per user operation, through the user pipeline), `portal` (admission,
 worker threads, service, commit), `upstream` (the portal's upstream calls through its client
 pipelines), `policystate` (the policy objects of one replication), `world` (the shared state:
-replicas, links, switches, racks, the policies' and the pharmacies' state), `faults` (the
+replicas, links, switches, racks, the policies' and the pharmacies' state), `nemesis` (the
 catalog's faults as nemesis processes), `ports` (the injector's ports, played by SimPy),
 `pharmacy` (a dispense's paper fallback and reconciliation), `engine` (the event loop),
 `model` (one replication), `runner` (replications on local cores or Dask, each summarised

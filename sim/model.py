@@ -19,7 +19,7 @@ from policies.presets import PolicySet
 from scenario.history import FINAL, GAUGE, History, Op
 from scenario.names import upstream_process
 from scenario.schema import Scenario
-from sim.faults import nemesis, timeline
+from sim.nemesis import nemesis, timeline
 from sim.workload import arrivals, attacker
 from sim.world import Counters, World
 

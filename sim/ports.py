@@ -23,7 +23,7 @@ from faults.catalog import PeakLoad, RefreshStorm
 from faults.errors import ProxyExists, ProxyNotFound, SupervisorError, UnknownTarget
 from faults.injector import DeployHandle, Injector
 from faults.supervisor import Supervisor
-from faults.topology import Link, Topology
+from faults.topology import FaultTopology, Link
 from faults.toxics import ToxicInfo, ToxicSpec
 from scenario.schema import Scenario
 from sim.links import LinkState, toxic_type
@@ -35,7 +35,7 @@ DEPLOY_PER_REPLICA_S = 120.0  # a deploy not paced by its window restarts a repl
 DRAIN_POLL_S = 0.5  # how often a draining replica looks at its in-flight requests
 
 
-def sim_topology(scenario: Scenario) -> Topology:
+def sim_topology(scenario: Scenario) -> FaultTopology:
     """The lab's topology for `scenario`: links `client-<replica>` and `<replica>-<upstream>`
     on the replica's switch, the processes of each rack, the replicas of "portal"."""
     topo = scenario.topology
@@ -51,13 +51,13 @@ def sim_topology(scenario: Scenario) -> Topology:
              for rack in topo.racks}
     services = {"portal": tuple(r.name for r in topo.replicas)}
     services.update({up: (up,) for up in topo.upstreams})
-    return Topology(links=links, racks=racks, services=services)
+    return FaultTopology(links=links, racks=racks, services=services)
 
 
 class SimProxies:
     """A `ProxyControl` over the world's links: each proxy's enabled flag and toxics."""
 
-    def __init__(self, world: World, topology: Topology) -> None:
+    def __init__(self, world: World, topology: FaultTopology) -> None:
         self.world = world
         self.names = frozenset(link.proxy for link in topology.links.values())
         self.clients = {rep.client_link: rep for rep in world.replicas}
@@ -99,7 +99,7 @@ class SimAdmin:
     admin route sets it on the upstream process, whichever replica calls); a replica's admin
     route sets its speed (a `degraded_replica`)."""
 
-    def __init__(self, world: World, topology: Topology) -> None:
+    def __init__(self, world: World, topology: FaultTopology) -> None:
         self.world = world
         self.links: dict[str, list[str]] = {}  # upstream -> the proxies of its links
         for link in topology.links.values():

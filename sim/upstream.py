@@ -201,7 +201,7 @@ def _through_link(world: World, link: LinkState, up: UpstreamState, process: str
 
 def _admin_answer(world: World, admin: SetAdminFault,
                   latency_s: float) -> tuple[float, Outcome | None]:
-    """The upstream's HTTP-level fault (as mock_services/common/faults.py makes it): how long
+    """The upstream's HTTP-level fault (as mock_services/common/http_faults.py makes it): how long
     it takes to answer and the error it answers with (None: its normal answer)."""
     mode = admin.mode
     match mode:

@@ -188,7 +188,7 @@ class World:
         # proxy name -> its state, for the links a fault touched and has not healed (the
         # healthy path reads one empty dict)
         self.links: dict[str, LinkState] = {}
-        self.injector: Injector | None = None  # built by `sim.faults` for the first fault
+        self.injector: Injector | None = None  # built by `sim.nemesis` for the first fault
         self.admin_failures: dict[str, int] = {}  # fail_n admin faults: failures left
         self.kinds: dict[str, RequestKind] = {
             name: RequestKind(sampler(k.service), tuple(k.upstreams), k.priority,

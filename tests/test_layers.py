@@ -44,7 +44,7 @@ SIM_LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"sim.upstream"}),  # the portal's calls to its upstreams
     frozenset({"sim.portal"}),  # admission, worker threads, service, commit
     frozenset({"sim.client", "sim.ports"}),  # user operations | the injector's ports
-    frozenset({"sim.pharmacy", "sim.faults"}),  # paper fallback | faults as nemesis processes
+    frozenset({"sim.pharmacy", "sim.nemesis"}),  # paper fallback | faults as nemesis processes
     frozenset({"sim.workload"}),  # arrivals: every operation of the run
     frozenset({"sim.model"}),  # one replication
     frozenset({"sim.runner", "sim.validation"}),  # replications | the queueing-theory checks

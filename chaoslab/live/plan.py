@@ -4,7 +4,7 @@
 durations, the stochastic timeline, the run's length and the calendar (live second t reads
 the calendar at scenario second t * K); rates stay per second, so one live request stands
 for K scenario requests, and request-level times (service times, patience, refresh delays)
-stay real. The fault windows are the simulator's (`sim.faults.timeline`: fixed plus
+stay real. The fault windows are the simulator's (`sim.nemesis.timeline`: fixed plus
 stochastic, drawn from the seed) and the arrivals the shared generator's
 (`scenario.arrivals`), with the peak windows' multipliers, so `chaoslab sim --speed K` runs
 the same experiment. The run always ends with `MIN_HEAL_S` fault-free seconds to watch the
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from faults.errors import FaultError
 from faults.schedule import Schedule, fixed_schedule
-from mock_services.lab.topology import CLIENT, Topology
+from mock_services.lab.topology import CLIENT, LabTopology
 from scenario.arrivals import Arrival, arrivals, window_factors
 from scenario.errors import BadInput
 from scenario.schema import Scenario
-from sim.faults import timeline
+from sim.nemesis import timeline
 
 MIN_FAULT_S = 0.05  # real seconds a fault must last: applying and healing are API calls
 MIN_HEAL_S = 3.0  # real seconds without faults at the end: recovery must be seen
@@ -67,7 +67,7 @@ def safe_speed(scenario: Scenario) -> float:
     return float(max(math.floor(speed), 1))
 
 
-def lab_names(topology: Topology) -> dict[str, set[str]]:
+def lab_names(topology: LabTopology) -> dict[str, set[str]]:
     """The lab's names a scenario may use, by what they name."""
     return {
         "replica": {s.name for s in topology.portals()},
@@ -78,7 +78,7 @@ def lab_names(topology: Topology) -> dict[str, set[str]]:
     }
 
 
-def check_targets(scenario: Scenario, topology: Topology) -> None:
+def check_targets(scenario: Scenario, topology: LabTopology) -> None:
     """Every replica, switch, rack, upstream and fault target of `scenario` exists in the lab."""
     names = lab_names(topology)
     where = f"scenario {scenario.name}"
@@ -106,7 +106,7 @@ def check_targets(scenario: Scenario, topology: Topology) -> None:
                 need(kind, value, f"faults[{i}].{attr}")
 
 
-def build_plan(scenario: Scenario, speed: float, topology: Topology, seed: int = 1) -> LivePlan:
+def build_plan(scenario: Scenario, speed: float, topology: LabTopology, seed: int = 1) -> LivePlan:
     """The live plan of `scenario` at `speed` with `seed`; `BadInput` (one sentence) when it
     cannot run."""
     check_targets(scenario, topology)

@@ -1,12 +1,24 @@
-"""The injected clock: wall time and sleep, real in processes, manual in tests."""
+"""The injected clock: wall time and sleep, real in processes, manual in tests.
+
+One home for the names of injected time, so each means one thing across mock_services/:
+`Clock` is the services' object (`now()` and `sleep()` together, wall time: sessions and
+records outlive a process); `Now` and `AsyncSleep` are the bare callables the lab's clients
+and the demand emulator take one at a time (`time.monotonic`, `asyncio.sleep` by default).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
 import anyio.lowlevel
+
+Now = Callable[[], float]
+"""A clock read: seconds, on whatever scale the caller chose (monotonic in the lab)."""
+AsyncSleep = Callable[[float], Awaitable[object]]
+"""An awaitable sleep of `seconds` (`asyncio.sleep`, or a test's fake that advances time)."""
 
 
 class Clock(Protocol):

@@ -33,7 +33,7 @@ import asyncio
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -45,13 +45,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from mock_services.common.app import Loopback
+from mock_services.common.clock import AsyncSleep, Now
 from mock_services.common.demand import Demand, DemandError, load_demand
 from mock_services.common.errors import Unavailable, Unprocessable, error_response
 from mock_services.common.metrics import Metrics
 from mock_services.common.reasons import Reason
 from scenario.dists import Sampler, sampler
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class _Account:
@@ -96,7 +95,7 @@ _ACCOUNT: ContextVar[_Account | None] = ContextVar("emulated_account", default=N
 
 
 @contextmanager
-def upstream_time(now: Callable[[], float]) -> Iterator[None]:
+def upstream_time(now: Now) -> Iterator[None]:
     """Count the block's time as the current request's upstream calls (not its own work);
     time the replica stood broken down meanwhile counts as neither. (`now` is the caller's
     clock; inside an emulated request the emulator's, the same clock in the portal.)"""
@@ -224,9 +223,9 @@ class Emulator:
     service's entry in `Demand.upstreams`, `replica` its entry in `Demand.replicas`.
     """
 
-    def __init__(self, name: str, path: Path | None, sleep: Sleep, *,
+    def __init__(self, name: str, path: Path | None, sleep: AsyncSleep, *,
                  replica: str | None = None, upstream: str | None = None,
-                 now: Callable[[], float] = time.monotonic) -> None:
+                 now: Now = time.monotonic) -> None:
         self.name, self.path, self.sleep, self.now = name, path, sleep, now
         self.replica, self.upstream = replica, upstream
         self.speed = 1.0  # a degraded service's speed: its draws are divided by it
@@ -375,23 +374,52 @@ class Emulator:
         await self.sleep(drawn)
         return drawn
 
-    def describe(self) -> dict[str, Any]:
-        """The state `GET/POST /admin/demand` answer with."""
+    def describe(self) -> EmulatorState:
+        """The state the admin routes answer with; without a demand, only `demand` (null),
+        `service` and `broken_down` are set (the routes send the fields set, no others)."""
         plan = self._plan
         if plan is None:
-            return {"demand": None, "service": self.name, "broken_down": self.broken_down or None}
+            return EmulatorState.model_validate({
+                "demand": None, "service": self.name, "broken_down": self.broken_down or None})
         pool = plan.pool
-        return {"demand": plan.demand.model_dump(mode="json"), "service": self.name,
-                "workers": pool.workers if pool else None,
-                "max_queue": pool.max_queue if pool else None,
-                "busy": self.busy(), "queue_length": self.queue_length(),
-                "broken_down": self.broken_down or None}
+        # the demand as its JSON, validated again: every field of it counts as set
+        return EmulatorState.model_validate({
+            "demand": plan.demand.model_dump(mode="json"), "service": self.name,
+            "workers": pool.workers if pool else None,
+            "max_queue": pool.max_queue if pool else None,
+            "busy": self.busy(), "queue_length": self.queue_length(),
+            "broken_down": self.broken_down or None})
 
 
 def emulator_of(request: Request) -> Emulator:
     """The app's emulator."""
     emulator: Emulator = request.app.state.demand
     return emulator
+
+
+class EmulatorState(BaseModel):
+    """What `GET`/`POST /admin/demand` and `POST`/`DELETE /admin/breakdown` answer: the
+    demand in force and the occupancy of the service's emulated pool.
+
+    With no demand the answer has `demand` (null), `service` and `broken_down` only: the
+    routes leave out the fields `Emulator.describe` did not set.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    demand: Demand | None
+    """The demand file in force (`mock_services.common.demand`), null when there is none."""
+    service: str
+    """The service's name ("portal-a", "shahkar")."""
+    workers: int | None = None
+    """The replica's worker slots; null for a service without a pool (an upstream)."""
+    max_queue: int | None = None
+    """The replica's waiting room; null for a service without a pool."""
+    busy: int | None = None
+    """Worker slots held now."""
+    queue_length: int | None = None
+    """Requests waiting for a slot now."""
+    broken_down: Literal["resume", "restart"] | None
+    """The repair's work while the replica is stopped (`POST /admin/breakdown`); else null."""
 
 
 class BreakdownBody(BaseModel):
@@ -407,23 +435,23 @@ def demand_router() -> APIRouter:
     /admin/breakdown (the emulated service clock stands still, then goes on) — admin only."""
     router = APIRouter(tags=["admin"])
 
-    @router.post("/admin/breakdown")
-    async def break_down(body: BreakdownBody, request: Request, _: Loopback) -> dict[str, Any]:
+    @router.post("/admin/breakdown", response_model_exclude_unset=True)
+    async def break_down(body: BreakdownBody, request: Request, _: Loopback) -> EmulatorState:
         """Hold the emulated service clock still: the supervisor stops the process next."""
         emulator = emulator_of(request)
         emulator.break_down(body.work)
         return emulator.describe()
 
-    @router.delete("/admin/breakdown")
-    async def repair(request: Request, _: Loopback) -> dict[str, Any]:
+    @router.delete("/admin/breakdown", response_model_exclude_unset=True)
+    async def repair(request: Request, _: Loopback) -> EmulatorState:
         """The process was continued: the service clock goes on, and the work in service
         resumes or restarts (a no-op when not broken down)."""
         emulator = emulator_of(request)
         emulator.repair()
         return emulator.describe()
 
-    @router.post("/admin/demand")
-    async def reload_demand(request: Request, _: Loopback) -> dict[str, Any]:
+    @router.post("/admin/demand", response_model_exclude_unset=True)
+    async def reload_demand(request: Request, _: Loopback) -> EmulatorState:
         """Re-read the demand file: its demand from now on, or none when it is gone."""
         emulator = emulator_of(request)
         try:
@@ -432,8 +460,8 @@ def demand_router() -> APIRouter:
             raise Unprocessable(str(exc)) from None
         return emulator.describe()
 
-    @router.get("/admin/demand")
-    async def get_demand(request: Request, _: Loopback) -> dict[str, Any]:
+    @router.get("/admin/demand", response_model_exclude_unset=True)
+    async def get_demand(request: Request, _: Loopback) -> EmulatorState:
         """The demand in force and the pool's occupancy."""
         return emulator_of(request).describe()
 

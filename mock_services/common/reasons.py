@@ -21,7 +21,7 @@ class Reason(StrEnum):
     BREAKER_OPEN = "breaker_open"  # a circuit breaker kept the call off a failing upstream
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # an upstream failed, throttled or unknown
     OUT_OF_ROTATION = "out_of_rotation"  # the replica was taken out of the balancer's rotation
-    INJECTED = "injected"  # an upstream's admin fault (mock_services/common/faults.py)
+    INJECTED = "injected"  # an upstream's admin fault (mock_services/common/http_faults.py)
 
 
 def reason_of(body: bytes | str) -> Reason | None:

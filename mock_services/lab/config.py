@@ -14,10 +14,10 @@ from faults.client import ProxySpec
 from mock_services.lab import ports
 from mock_services.lab.state import LabState, new_lab_id
 from mock_services.lab.topology import (
+    LabTopology,
+    LabTopologyError,
     LinkSpec,
     ServiceSpec,
-    Topology,
-    TopologyError,
     default_topology,
 )
 from policies.errors import PolicyConfigError
@@ -49,7 +49,7 @@ class LabConfig:
     """
 
     run_dir: Path
-    topology: Topology = field(default_factory=default_topology)
+    topology: LabTopology = field(default_factory=default_topology)
     policies: str = DEFAULT_PRESET
     toxiproxy_url: str | None = None  # None: $TOXIPROXY_URL, else the embedded proxy
     ready_timeout_s: float = 20.0
@@ -71,7 +71,7 @@ def resolve(config: LabConfig) -> LabState:
     t = config.topology
     try:
         t.validate()
-    except TopologyError as exc:
+    except LabTopologyError as exc:
         raise LabError(str(exc), bad_input=True) from None
     fixed = [s.port for s in t.services if s.port] + [x.listen_port for x in t.links
                                                        if x.listen_port]
@@ -90,7 +90,7 @@ def resolve(config: LabConfig) -> LabState:
     services = tuple(s if s.port else _with_port(s, free.pop()) for s in t.services)
     links = tuple(x if x.listen_port else LinkSpec(x.source, x.target, x.switch, free.pop())
                   for x in t.links)
-    resolved = Topology(services, links, t.racks, t.switches)
+    resolved = LabTopology(services, links, t.racks, t.switches)
     embedded = url is None
     if url is None:
         url = f"http://{ports.HOST}:{free.pop()}"

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from faults.errors import SupervisorError
 from faults.supervisor import Supervisor
 from mock_services.lab.supervisor import Lab, LabError
-from mock_services.lab.topology import TopologyError
+from mock_services.lab.topology import LabTopologyError
 
 P = ParamSpec("P")
 OPS_ROUTES = frozenset({"/readyz", "/healthz", "/metrics", "unmatched"})
@@ -124,7 +124,7 @@ def _as_supervisor_error(fn: Callable[P, None]) -> Callable[P, None]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             fn(*args, **kwargs)
-        except (LabError, TopologyError, httpx.HTTPError) as exc:
+        except (LabError, LabTopologyError, httpx.HTTPError) as exc:
             raise SupervisorError(f"{fn.__name__}: {exc}") from exc
     return wrapper
 

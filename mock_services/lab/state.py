@@ -36,9 +36,9 @@ from typing import Any
 from mock_services.lab.ports import HOST
 from mock_services.lab.topology import (
     CLIENT,
+    LabTopology,
     LinkSpec,
     ServiceSpec,
-    Topology,
     topology_from_mapping,
 )
 from policies.presets import PolicySet
@@ -63,7 +63,7 @@ class LabState:
     """A lab with every port resolved: the topology, the proxy API and the policy set."""
 
     run_dir: Path
-    topology: Topology
+    topology: LabTopology
     toxiproxy_url: str
     embedded_proxy: bool
     policies: str
@@ -193,7 +193,7 @@ def load(run_dir: Path) -> LabState:
     except KeyError as exc:
         raise NoLab(f"{path}: missing key {exc.args[0]!r}; expected the map written by "
                     "'lab up' or 'python -m chaoslab.compose'") from None
-    except (TypeError, ValueError) as exc:  # TopologyError is a ValueError
+    except (TypeError, ValueError) as exc:  # LabTopologyError is a ValueError
         raise NoLab(f"{path}: {exc}") from None
     _check_addresses(lab_state, path)
     if lab_state.lab_id and not _LAB_ID.fullmatch(lab_state.lab_id):

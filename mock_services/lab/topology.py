@@ -20,7 +20,7 @@ UPSTREAM_KINDS: tuple[str, ...] = ("shahkar", "registry", "payment", "sms")
 CLIENT = "client"  # the source of client->portal links: the load driver and the other clients
 
 
-class TopologyError(ValueError):
+class LabTopologyError(ValueError):
     """A topology that cannot be started; the message says what, where and what was expected."""
 
 
@@ -54,7 +54,7 @@ class LinkSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Topology:
+class LabTopology:
     """The whole lab: services, the racks and switches they sit on, and the links."""
 
     services: tuple[ServiceSpec, ...]
@@ -66,51 +66,51 @@ class Topology:
         self.validate()
 
     def validate(self) -> None:
-        """Raise `TopologyError` naming the first inconsistency."""
+        """Raise `LabTopologyError` naming the first inconsistency."""
         names = [s.name for s in self.services]
         for s in self.services:
             if names.count(s.name) > 1:
-                raise TopologyError(f"topology: service {s.name!r} is defined twice")
+                raise LabTopologyError(f"topology: service {s.name!r} is defined twice")
             if s.kind not in SERVICE_KINDS:
-                raise TopologyError(
+                raise LabTopologyError(
                     f"topology: service {s.name!r} has unknown kind {s.kind!r}; "
                     f"expected one of {', '.join(SERVICE_KINDS)}")
             if s.rack not in self.racks:
-                raise TopologyError(
+                raise LabTopologyError(
                     f"topology: service {s.name!r} is on unknown rack {s.rack!r}; "
                     f"expected one of {', '.join(self.racks)}")
             _check_port(s.port, f"service {s.name!r}")
         link_names = [link.name for link in self.links]
         for link in self.links:
             if link.source != CLIENT and link.source not in names:
-                raise TopologyError(
+                raise LabTopologyError(
                     f"topology: link {link.name!r} names unknown service {link.source!r}; "
                     f"expected {CLIENT!r} or one of {', '.join(names)}")
             if link.target not in names:
-                raise TopologyError(
+                raise LabTopologyError(
                     f"topology: link {link.name!r} names unknown service {link.target!r}; "
                     f"expected one of {', '.join(names)}")
             if link.switch not in self.switches:
-                raise TopologyError(
+                raise LabTopologyError(
                     f"topology: link {link.name!r} is on unknown switch {link.switch!r}; "
                     f"expected one of {', '.join(self.switches)}")
             if link_names.count(link.name) > 1:
-                raise TopologyError(f"topology: link {link.name!r} is defined twice")
+                raise LabTopologyError(f"topology: link {link.name!r} is defined twice")
             _check_port(link.listen_port, f"link {link.name!r}")
         fixed = [s.port for s in self.services if s.port] + [
             link.listen_port for link in self.links if link.listen_port]
         for port in fixed:
             if fixed.count(port) > 1:
-                raise TopologyError(f"topology: port {port} is assigned twice")
+                raise LabTopologyError(f"topology: port {port} is assigned twice")
         if not self.portals():
-            raise TopologyError("topology: no portal service; expected at least one")
+            raise LabTopologyError("topology: no portal service; expected at least one")
 
     def service(self, name: str) -> ServiceSpec:
         """The service called `name`."""
         for s in self.services:
             if s.name == name:
                 return s
-        raise TopologyError(f"topology: unknown service {name!r}")
+        raise LabTopologyError(f"topology: unknown service {name!r}")
 
     def portals(self) -> tuple[ServiceSpec, ...]:
         """The portal replicas, in order."""
@@ -123,14 +123,14 @@ class Topology:
     def rack_services(self, rack: str) -> tuple[ServiceSpec, ...]:
         """The services that lose power with `rack`."""
         if rack not in self.racks:
-            raise TopologyError(f"topology: unknown rack {rack!r}; expected one of "
+            raise LabTopologyError(f"topology: unknown rack {rack!r}; expected one of "
                                 f"{', '.join(self.racks)}")
         return tuple(s for s in self.services if s.rack == rack)
 
     def switch_links(self, switch: str) -> tuple[LinkSpec, ...]:
         """The links cut when `switch` fails."""
         if switch not in self.switches:
-            raise TopologyError(f"topology: unknown switch {switch!r}; expected one of "
+            raise LabTopologyError(f"topology: unknown switch {switch!r}; expected one of "
                                 f"{', '.join(self.switches)}")
         return tuple(link for link in self.links if link.switch == switch)
 
@@ -141,10 +141,10 @@ class Topology:
 
 def _check_port(port: int, where: str) -> None:
     if not 0 <= port <= 65535:
-        raise TopologyError(f"topology: {where} has port {port}; expected 0..65535")
+        raise LabTopologyError(f"topology: {where} has port {port}; expected 0..65535")
 
 
-def default_topology() -> Topology:
+def default_topology() -> LabTopology:
     """Two switches, two racks, two portal replicas (one per switch and rack), four upstreams."""
     services = (
         ServiceSpec("portal-a", "portal", "rack-a", replica_id="a"),
@@ -158,11 +158,11 @@ def default_topology() -> Topology:
     for portal, switch in (("portal-a", "switch-a"), ("portal-b", "switch-b")):
         links.append(LinkSpec(CLIENT, portal, switch))
         links.extend(LinkSpec(portal, up, switch) for up in UPSTREAM_KINDS)
-    return Topology(services, tuple(links), ("rack-a", "rack-b"), ("switch-a", "switch-b"))
+    return LabTopology(services, tuple(links), ("rack-a", "rack-b"), ("switch-a", "switch-b"))
 
 
-def topology_from_mapping(data: Mapping[str, Any]) -> Topology:
-    """Build a topology from plain data (a TOML table), raising `TopologyError` on bad input."""
+def topology_from_mapping(data: Mapping[str, Any]) -> LabTopology:
+    """Build a topology from plain data (a TOML table), raising `LabTopologyError` on bad input."""
     try:
         services = tuple(
             ServiceSpec(str(s["name"]), str(s["kind"]), str(s["rack"]), int(s.get("port", 0)),
@@ -173,9 +173,9 @@ def topology_from_mapping(data: Mapping[str, Any]) -> Topology:
         racks = tuple(str(r) for r in data["racks"])
         switches = tuple(str(w) for w in data["switches"])
     except KeyError as exc:
-        raise TopologyError(f"topology: missing key {exc.args[0]!r}; expected services, links, "
+        raise LabTopologyError(f"topology: missing key {exc.args[0]!r}; expected services, links, "
                             "racks and switches with their fields") from None
     except (TypeError, ValueError) as exc:
-        raise TopologyError(f"topology: malformed entry ({exc}); expected tables of "
+        raise LabTopologyError(f"topology: malformed entry ({exc}); expected tables of "
                             "names, kinds and integer ports") from None
-    return Topology(services, links, racks, switches)
+    return LabTopology(services, links, racks, switches)

@@ -13,9 +13,9 @@ from fastapi import FastAPI
 
 from mock_services.common.access import split_admin
 from mock_services.common.app import base_app
-from mock_services.common.clock import Clock, SystemClock
-from mock_services.common.emulation import Emulator, Sleep, install
-from mock_services.common.faults import FaultInjector, fault_router
+from mock_services.common.clock import AsyncSleep, Clock, SystemClock
+from mock_services.common.emulation import Emulator, install
+from mock_services.common.http_faults import FaultInjector, fault_router
 from mock_services.common.metrics import Metrics
 from mock_services.portal import store
 from mock_services.portal.admission import AdmissionMiddleware
@@ -38,7 +38,7 @@ _LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
 
 def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
              rng: random.Random, transports: Mapping[str, httpx.AsyncBaseTransport],
-             metrics: Metrics, log_events: bool, sleep: Sleep) -> PortalContext:
+             metrics: Metrics, log_events: bool, sleep: AsyncSleep) -> PortalContext:
     db = store.open_database(settings.data_dir)
     store.seed(db, settings.population(), settings.seed_scrypt_n)
     events = EventLog(settings.data_dir / f"portal-{settings.replica_id}.events.jsonl"
@@ -66,17 +66,16 @@ def _context(settings: PortalSettings, policy_set: PolicySet, *, clock: Clock,
 def create_app(settings: PortalSettings, *, clock: Clock | None = None,
                rng: random.Random | None = None, policy_set: PolicySet | None = None,
                transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-               log_events: bool = True, sleep: Sleep | None = None) -> FastAPI:
+               log_events: bool = True, sleep: AsyncSleep | None = None) -> FastAPI:
     """The portal app; `transports` lets tests route upstream calls in process, `sleep`
     (default: the clock's) is what the emulated service times await."""
     the_clock = clock or SystemClock()
     policies = policy_set or resolve_policies(settings.policies)
     the_rng = rng or random.Random(f"{settings.seed}:{settings.replica_id}")
-    holder: dict[str, PortalContext] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        ctx = holder["ctx"]
+        # `ctx` is the one built below, once the app exists: the lifespan runs after that
         async with anyio.create_task_group() as tg:
             if ctx.policies.payment_queue:
                 tg.start_soon(PaymentWorker(ctx).run_forever)
@@ -93,7 +92,6 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
     ctx = _context(settings, policies, clock=the_clock, rng=the_rng,
                    transports=transports or {}, metrics=metrics, log_events=log_events,
                    sleep=sleep or the_clock.sleep)
-    holder["ctx"] = ctx
     app.state.ctx = ctx
     install(app, ctx.demand)
     # the admin fault route: a degraded_replica fault sets the emulated demand's speed

@@ -15,7 +15,7 @@ from mock_services.common.clock import Clock, SystemClock
 from mock_services.common.db import Database
 from mock_services.common.emulation import Emulator, install
 from mock_services.common.errors import responses
-from mock_services.common.faults import FaultInjector, fault_router
+from mock_services.common.http_faults import FaultInjector, fault_router
 from mock_services.common.settings import ServiceSettings
 
 VERSION = "1.0.0"

@@ -14,7 +14,7 @@ from mock_services.common import idempotency
 from mock_services.common.access import AdminOnly, split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.errors import NotFound
-from mock_services.common.faults import Faults
+from mock_services.common.http_faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.upstreams.base import ClockDep, Db, errors, upstream_app
 

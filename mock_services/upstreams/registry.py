@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from mock_services.common.access import split_admin
 from mock_services.common.clock import Clock
 from mock_services.common.errors import NotFound
-from mock_services.common.faults import Faults
+from mock_services.common.http_faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.insurance_list import INSURED_SHARE_PCT, pct
 from mock_services.domain.national_id import NationalIdPath

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mock_services.common.access import split_admin
 from mock_services.common.clock import Clock
-from mock_services.common.faults import Faults
+from mock_services.common.http_faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.mobile import Mobile
 from mock_services.domain.national_id import NationalId

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mock_services.common import idempotency
 from mock_services.common.access import AdminOnly, split_admin
 from mock_services.common.clock import Clock
-from mock_services.common.faults import Faults
+from mock_services.common.http_faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.mobile import MOBILE_PATTERN, Mobile, normalise_mobile
 from mock_services.upstreams.base import ClockDep, Db, errors, upstream_app

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scenario.checkers.index import Attempt, Index, Span, index
+from scenario.checkers.index import Index, Span, UpstreamAttempt, index
 from scenario.checkers.params import Count, Params, Positive, Seconds, SecondsOrZero
 from scenario.checkers.windows import during, select_faults
 from scenario.history import History
@@ -37,7 +37,7 @@ class Breaker:
 
     upstream: str
     replica: str
-    attempts: list[Attempt]
+    attempts: list[UpstreamAttempt]
     events: list[tuple[float, str]]
 
     @property
@@ -54,7 +54,7 @@ class Breaker:
 
 def breakers(ix: Index, only: str | None) -> list[Breaker]:
     """Every breaker the history shows (per upstream, per replica when qualified)."""
-    attempts: dict[tuple[str, str], list[Attempt]] = defaultdict(list)
+    attempts: dict[tuple[str, str], list[UpstreamAttempt]] = defaultdict(list)
     for u, items in ix.upstream.items():
         for a in items:
             attempts[(u, a.replica)].append(a)
@@ -179,7 +179,7 @@ def open_breaker_calls(params: OpenCallsParams, name: str = "open_breaker_calls"
     return check
 
 
-def amplification(attempts: list[Attempt], short_circuits: int = 0) -> float | None:
+def amplification(attempts: list[UpstreamAttempt], short_circuits: int = 0) -> float | None:
     """Attempts per logical call: the calls are the attempts' distinct ids plus the calls
     the policies answered without an attempt (load offered to the upstream and kept off
     it). None when some attempt carries no logical call id, or there is no call at all."""

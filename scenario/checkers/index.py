@@ -68,7 +68,7 @@ class Span:
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
+class UpstreamAttempt:
     """One upstream attempt: when its outcome was known, the outcome, the logical call id,
     and the portal replica that made it ("" when the history does not say).
     """
@@ -86,7 +86,8 @@ class Index:
     calls: list[Call] = field(default_factory=list)
     attacks: list[Call] = field(default_factory=list)
     faults: list[Span] = field(default_factory=list)
-    upstream: dict[str, list[Attempt]] = field(default_factory=dict)  # by bare upstream name
+    # by bare upstream name
+    upstream: dict[str, list[UpstreamAttempt]] = field(default_factory=dict)
     # logical calls the policies answered with no attempt, by bare upstream name
     short_circuits: dict[str, int] = field(default_factory=dict)
     breaker: dict[str, list[tuple[float, str]]] = field(default_factory=dict)  # by event key
@@ -156,8 +157,8 @@ def build_index(history: History) -> Index:
             if op.f == SHORT_CIRCUIT:
                 ix.short_circuits[name] = ix.short_circuits.get(name, 0) + 1
             else:
-                ix.upstream.setdefault(name, []).append(Attempt(t, op.value, op.key,
-                                                                ref.replica))
+                ix.upstream.setdefault(name, []).append(
+                    UpstreamAttempt(t, op.value, op.key, ref.replica))
         elif p == POLICY:
             if op.f == "breaker" and "->" in op.value:
                 state = op.value.rpartition("->")[2].strip().replace("-", "_")

@@ -29,16 +29,16 @@ from scenario.schema.distributions import (
 from scenario.schema.fields import (
     MAX_DAYS,
     MAX_DURATION_S,
-    Clock,
     Duration,
     Factor,
     PositiveDuration,
     Share,
     Strict,
-    parse_clock,
+    TimeOfDay,
     parse_duration,
     parse_positive_duration,
     parse_start,
+    parse_time_of_day,
 )
 from scenario.schema.loading import check_file, check_table, find_scenario, load_scenario
 from scenario.schema.policy import Policies
@@ -59,10 +59,11 @@ from scenario.schema.workload import (
 
 __all__ = [
     "LAB_UPSTREAMS", "MAX_DAYS", "MAX_DURATION_S", "MAX_FAILURES", "MAX_STEPS", "POPULATIONS",
-    "Attack", "Backoff", "Calendar", "Clock", "Deterministic", "Dist", "Duration", "Empirical",
+    "Attack", "Backoff", "Calendar", "Deterministic", "Dist", "Duration", "Empirical",
     "Exponential", "Factor", "GiveUp", "Kind", "Lognormal", "Orphans", "Policies",
     "PositiveDuration", "Problem", "Profile", "Refresh", "Replica", "RequestKind", "Scenario",
-    "ScenarioError", "Server", "Share", "Stochastic", "Strict", "TimedFault", "Topology",
-    "Uniform", "Upstream", "Workload", "check_file", "check_table", "find_scenario",
-    "load_scenario", "parse_clock", "parse_duration", "parse_positive_duration", "parse_start",
+    "ScenarioError", "Server", "Share", "Stochastic", "Strict", "TimeOfDay", "TimedFault",
+    "Topology", "Uniform", "Upstream", "Workload", "check_file", "check_table", "find_scenario",
+    "load_scenario", "parse_duration", "parse_positive_duration", "parse_start",
+    "parse_time_of_day",
 ]

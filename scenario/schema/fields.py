@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 _START = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?$")
 NAME = re.compile(r"^[\w-][\w.-]{0,99}$")  # a run directory's name: no "/", no leading "."
 MAX_DAYS = 400  # a year and a bit: longer durations are typos (or would run for ever)
@@ -43,10 +43,10 @@ def parse_positive_duration(value: object) -> float:
     return seconds
 
 
-def parse_clock(value: object) -> float:
+def parse_time_of_day(value: object) -> float:
     """Hours since midnight from "HH:MM" (24:00 allowed as the end of a day)."""
     if isinstance(value, str):
-        m = _CLOCK.match(value)
+        m = _TIME_OF_DAY.match(value)
         if m and (m.group(1) != "24" or m.group(2) == "00"):
             return int(m.group(1)) + int(m.group(2)) / 60
     raise ValueError(f'a time of day "HH:MM", got {value!r}')
@@ -82,15 +82,15 @@ def check_name(value: str) -> str:
     return value
 
 
-def clock_text(hours: float) -> str:
-    """"HH:MM" from hours since midnight (the inverse of `parse_clock`)."""
+def time_of_day_text(hours: float) -> str:
+    """"HH:MM" from hours since midnight (the inverse of `parse_time_of_day`)."""
     minutes = round(hours * 60)
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(parse_positive_duration)]
-Clock = Annotated[float, BeforeValidator(parse_clock)]
+TimeOfDay = Annotated[float, BeforeValidator(parse_time_of_day)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Factor = Annotated[float, Field(ge=0.0)]
 

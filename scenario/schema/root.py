@@ -80,11 +80,11 @@ class Scenario(BaseModel):
                   for f in self.faults]
         attack = None if self.attack is None else self.attack.model_copy(
             update={"start": self.attack.start / k, "duration": self.attack.duration / k})
-        st = self.stochastic
-        stochastic = st.model_copy(update={
-            "mtbf": {n: v / k for n, v in st.mtbf.items()},
-            "mttr": {n: v / k for n, v in st.mttr.items()},
-            "power_cut": st.power_cut / k})
+        given = self.stochastic
+        stochastic = given.model_copy(update={
+            "mtbf": {n: v / k for n, v in given.mtbf.items()},
+            "mttr": {n: v / k for n, v in given.mttr.items()},
+            "power_cut": given.power_cut / k})
         # one request stands for k: the accounts shrink with it, so each account makes as
         # many requests in the compressed run as in the scenario (cache hits keep their rate)
         workload = self.workload.model_copy(update={
@@ -95,7 +95,7 @@ class Scenario(BaseModel):
             "stochastic": stochastic, "workload": workload, "time_scale": self.time_scale * k})
 
     @model_validator(mode="after")
-    def _targets(self) -> Scenario:
+    def _check_across_sections(self) -> Scenario:
         found = cross_problems({name: getattr(self, name) for name in type(self).model_fields})
         if found:
             raise invalid(*found)

@@ -9,7 +9,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from scenario.schema.distributions import Deterministic, Dist, Uniform
-from scenario.schema.fields import STRICT, Clock, Factor, PositiveDuration, Share, clock_text
+from scenario.schema.fields import (
+    STRICT,
+    Factor,
+    PositiveDuration,
+    Share,
+    TimeOfDay,
+    time_of_day_text,
+)
 from scenario.schema.problems import Problem, invalid
 
 Profile = Literal["flat", "office", "lists", "pharmacy"]
@@ -40,9 +47,9 @@ class Calendar(BaseModel):
 
     model_config = STRICT
 
-    office_start: Clock = 8.0
+    office_start: TimeOfDay = 8.0
     """when office hours start, "HH:MM\""""
-    office_end: Clock = 14.0
+    office_end: TimeOfDay = 14.0
     """when office hours end, "HH:MM\""""
     office_factor: Factor = 2.0
     """the rate in office hours (weekdays)"""
@@ -52,9 +59,9 @@ class Calendar(BaseModel):
     """the rate at night"""
     friday_factor: Factor = 0.35
     """the rate on Fridays (the weekend)"""
-    pharmacy_start: Clock = 8.0
+    pharmacy_start: TimeOfDay = 8.0
     """when pharmacies open, "HH:MM\""""
-    pharmacy_end: Clock = 23.0
+    pharmacy_end: TimeOfDay = 23.0
     """when pharmacies close, "HH:MM\""""
     month_end_days: Annotated[int, Field(ge=0, le=10)] = 5
     """the last days of a month that count as its end (lists are due)"""
@@ -78,7 +85,7 @@ class Calendar(BaseModel):
             start, end = getattr(self, f"{what}_start"), getattr(self, f"{what}_end")
             if not start < end:
                 found.append(Problem("", f"{what}_start before {what}_end",
-                                     f"{clock_text(start)} and {clock_text(end)}"))
+                                     f"{time_of_day_text(start)} and {time_of_day_text(end)}"))
         if found:
             raise invalid(*found)
         return self

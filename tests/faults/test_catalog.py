@@ -40,10 +40,10 @@ from faults.catalog import (
 )
 from faults.errors import FaultError, InvalidFault, UnknownTarget
 from faults.records import fault_from_record, fault_to_record
-from faults.topology import Link, Topology
+from faults.topology import FaultTopology, Link
 from faults.toxics import ToxicSpec
 
-TOPOLOGY = Topology(
+TOPOLOGY = FaultTopology(
     links={
         "citizens->portal": Link("citizens_portal", "sw-a", "client"),
         "pharmacy->portal": Link("pharmacy_portal", "sw-b", "client"),
@@ -195,7 +195,7 @@ def test_faults_are_frozen_hashable_and_plan_deterministically() -> None:
 
 def test_a_topology_refuses_two_links_on_one_proxy() -> None:
     with pytest.raises(InvalidFault, match="two links share one proxy"):
-        Topology(links={"a": Link("p", "s", "client"), "b": Link("p", "s", "upstream")})
+        FaultTopology(links={"a": Link("p", "s", "client"), "b": Link("p", "s", "upstream")})
 
 
 EXAMPLES: tuple[Fault, ...] = (
@@ -243,7 +243,7 @@ def test_the_catalog_and_schedules_import_no_io() -> None:
     assert out.stdout.strip() == "[]"
 
 
-REPLICAS = Topology(links={
+REPLICAS = FaultTopology(links={
     "client-portal-a": Link("lab1-client-portal-a", "sw-a", "client", "http://127.0.0.1:9201"),
     "client-portal-b": Link("lab1-client-portal-b", "sw-b", "client"),
 })

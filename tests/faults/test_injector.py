@@ -39,7 +39,7 @@ from faults.injector import DeployHandle, Injector
 from faults.proxies import MemoryProxies
 from faults.schedule import Window, fixed_schedule, random_schedule
 from faults.supervisor import RecordingSupervisor, Supervisor
-from faults.topology import Link, Topology
+from faults.topology import FaultTopology, Link
 from faults.toxics import ToxicSpec
 from scenario.history import FAULT_START, FAULT_STOP, History
 from tests.faults.test_catalog import TOPOLOGY
@@ -61,7 +61,7 @@ class ManualClock:
 class Lab:
     """An injector wired to in-memory proxies, supervisor and admin routes."""
 
-    def __init__(self, topology: Topology = TOPOLOGY, fail: frozenset[str] = frozenset()):
+    def __init__(self, topology: FaultTopology = TOPOLOGY, fail: frozenset[str] = frozenset()):
         self.clock = ManualClock()
         self.history = History()
         self.proxies = MemoryProxies(link.proxy for link in topology.links.values())
@@ -76,7 +76,7 @@ class Lab:
     def healed(self) -> bool:
         return (self.proxies.healthy() and not self.injector.active
                 and all(mode == "ok" for mode in self.admin.modes.values())
-                and self.supervisor.up == {p for ps in TOPOLOGY.racks.values() for p in ps})
+                and self.supervisor.up == {p for procs in TOPOLOGY.racks.values() for p in procs})
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_a_fault_needing_a_missing_port_is_refused_before_it_starts() -> None:
         injector.apply(PowerLoss(rack="rack-1"))
     with pytest.raises(FaultError, match="needs the upstream admin client"):
         injector.apply(UpstreamOutage(link="portal->shahkar", mode="http_503"))
-    replicas = Topology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
+    replicas = FaultTopology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
     bare = Injector(replicas, history, ManualClock(), MemoryProxies(["citizens_portal"]))
     with pytest.raises(FaultError, match="replica_failure on 'portal-1' needs a port that "
                        "breaks replicas down \\(work 'resume'\\)"):
@@ -203,7 +203,7 @@ class RecordingBreakdowns:
 
 def test_a_replica_failure_goes_to_the_breakdowns_port_and_heals() -> None:
     history, port = History(), RecordingBreakdowns()
-    replicas = Topology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
+    replicas = FaultTopology(links={"client-portal-1": Link("citizens_portal", "sw-a", "client")})
     injector = Injector(replicas, history, ManualClock(), MemoryProxies(["citizens_portal"]),
                         breakdowns=port)
     with injector.fault(ReplicaFailure(replica="portal-1", work="restart")):
@@ -220,7 +220,7 @@ def test_a_degraded_replica_posts_its_speed_to_the_replicas_admin_route() -> Non
         seen.append((str(request.url), json.loads(request.content)))
         return httpx.Response(200)
 
-    replicas = Topology(links={"client-portal-1": Link(
+    replicas = FaultTopology(links={"client-portal-1": Link(
         "citizens_portal", "sw-a", "client", "http://127.0.0.1:9201")})
     admin = HttpUpstreamAdmin(transport=httpx.MockTransport(handler))
     injector = Injector(replicas, History(), ManualClock(), MemoryProxies([]), admin=admin)
@@ -444,8 +444,8 @@ class InjectorMachine(RuleBasedStateMachine):
                           or (isinstance(f, UpstreamOutage) and f.mode == "reset_peer"))
         assert sum(len(t) for t in self.lab.proxies.toxics.values()) == toxic_count
         racks_down = {f.rack for f in self.model.values() if isinstance(f, PowerLoss)}
-        assert self.lab.supervisor.up == {p for r, ps in TOPOLOGY.racks.items()
-                                          if r not in racks_down for p in ps}
+        assert self.lab.supervisor.up == {p for r, procs in TOPOLOGY.racks.items()
+                                          if r not in racks_down for p in procs}
         outages = {f.link for f in self.model.values()
                    if isinstance(f, UpstreamOutage) and f.mode == "http_503"}
         assert {u for u, m in self.lab.admin.modes.items() if m != "ok"} == outages
@@ -521,7 +521,7 @@ class LiveLab:
             link: self.client.create_proxy(ProxySpec(f"{link.replace('->', '_')}_{suffix}", echo))
             for link in names
         }
-        self.topology = Topology(links={
+        self.topology = FaultTopology(links={
             link: Link(self.proxies[link].name, switch, kind)  # type: ignore[arg-type]
             for link, (switch, kind) in names.items()})
         self.history = History()

@@ -12,9 +12,8 @@ import pytest
 from fastapi import FastAPI
 
 from mock_services.common.access import admin_app
-from mock_services.common.clock import Clock, ManualClock
-from mock_services.common.emulation import Sleep
-from mock_services.common.faults import FaultConfig
+from mock_services.common.clock import AsyncSleep, Clock, ManualClock
+from mock_services.common.http_faults import FaultConfig
 from mock_services.common.settings import ServiceSettings
 from mock_services.portal.app import create_app as create_portal
 from mock_services.portal.context import PortalContext
@@ -49,7 +48,7 @@ class Lab:
     def portal(self, policies: str = "baseline", replica: str = "r0",
                overrides: dict[str, Any] | None = None,
                transports: dict[str, httpx.AsyncBaseTransport] | None = None,
-               sleep: Sleep | None = None, **settings: Any) -> FastAPI:
+               sleep: AsyncSleep | None = None, **settings: Any) -> FastAPI:
         portal_settings = PortalSettings(
             data_dir=self.tmp, replica_id=replica, scrypt_n=2**8, seed_scrypt_n=2**4,
             upstreams={n: f"http://{n}" for n in UPSTREAM_MODULES}, **SMALL, **settings)

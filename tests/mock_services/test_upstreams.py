@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mock_services.common.clock import SystemClock
-from mock_services.common.faults import FaultConfig, FaultInjector
+from mock_services.common.http_faults import FaultConfig, FaultInjector
 from tests.mock_services.conftest import Lab
 from tests.mock_services.test_portal_lists import body, make_list, payments
 

@@ -60,8 +60,8 @@ def test_compressing_twice_composes() -> None:
 
 def test_compressed_calendar_reads_scenario_time() -> None:
     s, c = _scenario(), _scenario().compressed(60.0)
-    wl = s.workload
-    full = table(wl.calendar, ["office", "lists"], s.start, s.duration, wl.step)
+    workload = s.workload
+    full = table(workload.calendar, ["office", "lists"], s.start, s.duration, workload.step)
     fast = table(c.workload.calendar, ["office", "lists"], c.start, c.duration, c.workload.step,
                  time_scale=c.time_scale)
     assert fast == full
@@ -91,13 +91,14 @@ def test_compressed_arrivals_are_the_same_process_scaled() -> None:
 @given(seed=st.integers(0, 10_000), speed=st.sampled_from([1.0, 6.0, 60.0]))
 def test_counts_follow_the_integral_of_the_rate(seed: int, speed: float) -> None:
     s = _scenario().model_copy(update={"attack": None}).compressed(speed)
-    wl = s.workload
-    profiles = [k.profile for k in wl.kinds.values()]
-    shares = [k.share for k in wl.kinds.values()]
-    rows = table(wl.calendar, profiles, s.start, s.duration, wl.step, time_scale=s.time_scale)
-    base = wl.rate_per_s / sum(shares)
-    steps = int(s.duration // wl.step)
-    expected = sum(base * sum(sh * m for sh, m in zip(shares, rows[i], strict=True)) * wl.step
+    workload = s.workload
+    profiles = [k.profile for k in workload.kinds.values()]
+    shares = [k.share for k in workload.kinds.values()]
+    rows = table(workload.calendar, profiles, s.start, s.duration, workload.step,
+                 time_scale=s.time_scale)
+    base = workload.rate_per_s / sum(shares)
+    steps = int(s.duration // workload.step)
+    expected = sum(base * sum(sh * m for sh, m in zip(shares, rows[i], strict=True)) * workload.step
                    for i in range(steps))
     n = len(arrivals(s, seed))
     assert abs(n - expected) < 5 * math.sqrt(expected)

@@ -15,7 +15,7 @@ from scenario.checkers.breaker import (
     upstream_amplification,
     upstream_names,
 )
-from scenario.checkers.index import Attempt, build_index
+from scenario.checkers.index import UpstreamAttempt, build_index
 from scenario.history import History
 from scenario.verdict import Verdict
 from tests.scenario.builder import Builder
@@ -335,6 +335,7 @@ def test_a_breaker_with_events_and_no_attempts_is_judged() -> None:
 
 
 def test_amplification_without_short_circuits_is_attempts_per_call_id() -> None:
-    tries = [Attempt(1.0, "timeout", "c1"), Attempt(2.0, "ok", "c1"), Attempt(3.0, "ok", "c2")]
+    tries = [UpstreamAttempt(1.0, "timeout", "c1"), UpstreamAttempt(2.0, "ok", "c1"),
+             UpstreamAttempt(3.0, "ok", "c2")]
     assert amplification(tries) == 1.5
     assert amplification(tries, 1) == 1.0

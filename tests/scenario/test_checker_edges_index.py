@@ -10,10 +10,10 @@ import math
 import pytest
 
 from scenario.checkers.index import (
-    Attempt,
     Call,
     Index,
     Span,
+    UpstreamAttempt,
     build_index,
     index,
     is_wrong_password,
@@ -131,8 +131,8 @@ def test_upstream_attempts_short_circuits_and_breaker_states() -> None:
         Op("info", POLICY, "throttle", 2.7, "sms", "a->b"),  # not a breaker
     ]
     ix = build_index(History(ops))
-    assert ix.upstream == {"shahkar": [Attempt(1.0, "ok", "c1", ""),
-                                       Attempt(2.0, "timeout", "c2", "portal-a")]}
+    assert ix.upstream == {"shahkar": [UpstreamAttempt(1.0, "ok", "c1", ""),
+                                       UpstreamAttempt(2.0, "timeout", "c2", "portal-a")]}
     assert ix.short_circuits == {"shahkar": 1, "sms": 2}
     assert ix.breaker == {"shahkar": [(2.5, "open"), (3.0, "half_open")]}
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import chaoslab.simulate
-import sim.faults
+import sim.nemesis
 from chaoslab.cli import main
 from faults.errors import InvalidFault
 from scenario.schema import ScenarioError, load_scenario
-from sim.faults import timeline
+from sim.nemesis import timeline
 
 
 def _no_run(*args: object) -> object:
@@ -77,7 +77,7 @@ def test_an_invalid_fault_while_building_the_timeline_is_a_scenario_error(
     def refuse(*args: object, **kwargs: object) -> None:
         raise InvalidFault("random schedule: mtbf_s 0.0 and mttr_s 60.0; expected both > 0")
 
-    monkeypatch.setattr(sim.faults, "random_schedule", refuse)
+    monkeypatch.setattr(sim.nemesis, "random_schedule", refuse)
     with pytest.raises(ScenarioError, match=r"^scenario small: random schedule: mtbf_s 0\.0 "
                                             r"and mttr_s 60\.0; expected both > 0$"):
         timeline(scenario, 1)

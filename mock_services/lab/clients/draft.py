@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mock_services.common.clock import Now
 from mock_services.lab.clients import http
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.draft_store import DraftStore
@@ -26,7 +27,6 @@ from mock_services.lab.clients.replicas import ReplicaSet
 from policies.presets import PolicySet
 from scenario.history import History
 
-Clock = Callable[[], float]
 VERSION_FIELD = "_local_version"  # travels inside the draft, so both copies compare
 
 
@@ -56,7 +56,7 @@ class DraftClient:
     """The typing client of one person's form; use as an async context manager."""
 
     def __init__(self, config: DraftConfig, history: History, *, rng: random.Random,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Now = time.monotonic) -> None:
         self.config = config
         self.history = history
         self.rng = rng

@@ -6,7 +6,7 @@ bounded by `max_in_flight` users; an arrival beyond it is recorded as shed by th
 (`fail`, error "shed", value "client"), never silently dropped. Every user operation goes
 through the policy set's `user` pipeline (timeouts, retries, budget), with failover across
 the portal replicas when that policy says so (else each user keeps to its home replica).
-Clock, sleep and rng are injected.
+The clock, sleep and rng are injected.
 
 A scenario's arrivals are played one operation each, as in the simulator: `warm_up`, before
 the run's clock starts, chooses every arrival's person, logs in (unrecorded) everyone whose
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import httpx
 
 from mock_services.common.access import client_headers
+from mock_services.common.clock import AsyncSleep, Now
 from mock_services.lab.clients import http, user, workload
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.portal_api import PRIORITY, applied_by_logical_key
@@ -42,8 +43,6 @@ from policies.presets import PolicySet
 from scenario.history import FINAL, POLICY, WRITE_FS, WRONG_PASSWORD, History, Op
 from scenario.names import attacker_number, is_attacker, pharmacy_of
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[object]]
 ClientFactory = Callable[[], httpx.AsyncClient]
 WARM_LOGINS_AT_ONCE = 4  # the portal hashes two passwords at once per replica (scrypt)
 WARM_WRITES_AT_ONCE = 8
@@ -130,7 +129,7 @@ class LoadDriver:
     """Runs rate profiles against the portal and records the history."""
 
     def __init__(self, config: DriverConfig, *, rng: random.Random,
-                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
+                 clock: Now = time.monotonic, sleep: AsyncSleep = asyncio.sleep,
                  sessions: dict[str, str] | None = None, run_tag: str | None = None,
                  client_factory: ClientFactory | None = None, t0: float | None = None) -> None:
         """`sessions` (national ID -> token) outlive the run when given: people who stay
@@ -149,7 +148,7 @@ class LoadDriver:
         self.events: list[PolicyEvent] = []
         self.pipeline = config.policies.user.build("portal", self.events)
         everyone = demo_population(config.population_seed)
-        self.shared = workload.Shared(
+        self.shared = workload.RunState(
             workload.active(everyone, config.active_users),
             run_tag or f"r{secrets.token_hex(4)}",
             people={p.national_id: p for p in everyone.people()},

@@ -11,12 +11,13 @@ or `info` (a write whose fate is unknown: a timeout or a dropped connection afte
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
+from mock_services.common.clock import AsyncSleep, Now
 from mock_services.common.reasons import Reason, reason_of
 from mock_services.lab.clients.replicas import Replica, ReplicaSet
 from policies.aio import run_call
@@ -24,9 +25,6 @@ from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from scenario.history import ACCEPTED, OpType
 from scenario.names import STALE
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +59,7 @@ def retry_after(resp: httpx.Response) -> float | None:
 
 
 async def send(client: httpx.AsyncClient, replicas: ReplicaSet, req: HttpRequest,
-               timeout_s: float, *, avoid: str | None, clock: Clock,
+               timeout_s: float, *, avoid: str | None, clock: Now,
                pinned: Replica | None = None, start: int | None = None
                ) -> tuple[Outcome, httpx.Response | None, str]:
     """One attempt on one replica (`pinned`, else the first ready one from `start` other
@@ -140,7 +138,7 @@ def with_attempt_key(req: HttpRequest, attempt: int, stable_keys: bool) -> HttpR
 
 
 async def call(client: httpx.AsyncClient, replicas: ReplicaSet, pipeline: ClientPipeline,
-               req: HttpRequest, *, clock: Clock, rng: random.Random, sleep: Sleep,
+               req: HttpRequest, *, clock: Now, rng: random.Random, sleep: AsyncSleep,
                deadline_s: float | None = None, stable_keys: bool = True,
                home: int | None = None, failover: bool | None = None) -> Completion:
     """Run `req` as one logical call through `pipeline`.

@@ -15,13 +15,14 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from mock_services.common.clock import AsyncSleep, Now
 from mock_services.lab.clients import http
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.pharmacy_store import Kind, PharmacyStore
@@ -32,8 +33,6 @@ from policies.quota import PaperQuota
 from scenario.history import History
 from scenario.names import pharmacy_process, reconcile_key
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[object]]
 OUTAGE_ERRORS = frozenset({"refused", "timeout", "shed", "breaker_open"})
 
 
@@ -75,12 +74,12 @@ class PharmacyAgent:
     """One pharmacy's agent; use as an async context manager."""
 
     def __init__(self, config: AgentConfig, history: History, *, rng: random.Random,
-                 clock: Clock = time.monotonic, sleep: Sleep | None = None) -> None:
+                 clock: Now = time.monotonic, sleep: AsyncSleep | None = None) -> None:
         self.config = config
         self.history = history
         self.rng = rng
         self.clock = clock
-        self.sleep: Sleep = sleep or asyncio.sleep
+        self.sleep: AsyncSleep = sleep or asyncio.sleep
         self.store = PharmacyStore(config.db_path)
         self.pipeline = config.policies.user.build("portal")
         self.process = pharmacy_process(config.national_id)

@@ -15,14 +15,13 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
+from mock_services.common.clock import AsyncSleep, Now
 from mock_services.lab.clients.http import Completion
 from scenario.dists import Sampler, sampler
 from scenario.history import History, Op
 from scenario.schema import Workload
 
-Clock = Callable[[], float]
 MIN_PATIENCE_S = 0.001  # a drawn patience of 0 still lets the request leave
-Sleep = Callable[[float], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +87,8 @@ async def _wait(task: asyncio.Task[Completion], timeout_s: float) -> bool:
 
 async def perform(history: History, process: str, f: str, *, key: str, priority: int,
                   submit: Callable[[], Awaitable[Completion]], behaviour: Behaviour,
-                  rng: random.Random, clock: Clock, write: bool, value: str = "",
-                  sleep: Sleep = asyncio.sleep) -> Completion:
+                  rng: random.Random, clock: Now, write: bool, value: str = "",
+                  sleep: AsyncSleep = asyncio.sleep) -> Completion:
     """Run one user operation (with its refreshes); record every submission; return the last.
 
     `value` goes on each invoke (e.g. "wrong_password"). With `refresh_on_failure`, a failed
@@ -139,8 +138,8 @@ USER_DEADLINE: ContextVar[float | None] = ContextVar("user_deadline", default=No
 
 async def operation(history: History, process: str, f: str, *, key: str, priority: int,
                     submit: Callable[[], Awaitable[Completion]], behaviour: Behaviour,
-                    rng: random.Random, clock: Clock, value: str = "",
-                    sleep: Sleep = asyncio.sleep) -> Completion:
+                    rng: random.Random, clock: Now, value: str = "",
+                    sleep: AsyncSleep = asyncio.sleep) -> Completion:
     """One scenario operation as the simulator's user does it (sim/client.py `operation`).
 
     One invoke; the user policy's attempts (each with its timeout, retries as it decides)
@@ -172,6 +171,6 @@ async def operation(history: History, process: str, f: str, *, key: str, priorit
         USER_DEADLINE.reset(token)
 
 
-def _complete(history: History, invoked: Op, c: Completion, clock: Clock) -> Completion:
+def _complete(history: History, invoked: Op, c: Completion, clock: Now) -> Completion:
     history.complete(invoked, c.type, clock(), value=c.value, error=c.error)
     return c

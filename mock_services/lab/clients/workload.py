@@ -45,7 +45,7 @@ SESSION_KINDS = frozenset({"read_history", "read_payslip", "save_draft", "submit
 
 
 @dataclass(slots=True)
-class Shared:
+class RunState:
     """State the users of one run share: sessions, written prescriptions, key counters."""
 
     population: Population
@@ -71,7 +71,7 @@ class Session:
     """How one user's operations are carried out: `perform(f, key, submit, write)`."""
 
     process: str
-    shared: Shared
+    shared: RunState
     perform: Perform
     submit: Submit
     sms: Callable[[str], Awaitable[str | None]]

@@ -14,7 +14,7 @@ import pytest
 
 from mock_services.lab import procs
 from mock_services.lab.supervisor import LabConfig, LabError, up
-from mock_services.lab.topology import CLIENT, LinkSpec, ServiceSpec, Topology, TopologyError
+from mock_services.lab.topology import CLIENT, LabTopology, LabTopologyError, LinkSpec, ServiceSpec
 
 
 def _nothing_left(run_dir: Path) -> None:
@@ -27,8 +27,8 @@ def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        topology = Topology((ServiceSpec("portal-a", "portal", "r", port),),
-                            (LinkSpec(CLIENT, "portal-a", "s"),), ("r",), ("s",))
+        topology = LabTopology((ServiceSpec("portal-a", "portal", "r", port),),
+                               (LinkSpec(CLIENT, "portal-a", "s"),), ("r",), ("s",))
         with pytest.raises(LabError, match=f"port {port} on 127.0.0.1 is already in use") as e:
             up(LabConfig(tmp_path, topology))
     assert e.value.bad_input
@@ -37,6 +37,6 @@ def test_a_port_in_use_fails_before_anything_starts(tmp_path: Path) -> None:
 
 
 def test_an_unknown_service_is_refused_with_the_reason() -> None:
-    with pytest.raises(TopologyError, match="unknown kind 'ledger'"):
-        Topology((ServiceSpec("portal-a", "portal", "r"), ServiceSpec("l", "ledger", "r")),
-                 (), ("r",), ("s",))
+    with pytest.raises(LabTopologyError, match="unknown kind 'ledger'"):
+        LabTopology((ServiceSpec("portal-a", "portal", "r"), ServiceSpec("l", "ledger", "r")),
+                    (), ("r",), ("s",))

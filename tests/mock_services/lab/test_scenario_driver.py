@@ -78,7 +78,7 @@ def test_every_scenario_kind_is_played_by_its_user() -> None:
 
 
 def test_the_scenario_users_refresh_failures_in_a_storm() -> None:
-    wl = Workload.model_validate({"rate_per_s": 1, "kinds": {"login": {
+    workload = Workload.model_validate({"rate_per_s": 1, "kinds": {"login": {
         "share": 1, "service": {"dist": "exponential", "mean": "1ms"}}},
         "patience": {"dist": "deterministic", "value": "30s"},
         "refresh": {"probability": 0.0, "max_refreshes": 0}})
@@ -86,12 +86,13 @@ def test_the_scenario_users_refresh_failures_in_a_storm() -> None:
     # inside its one operation (as the simulator's user refreshes), so 4 logins reach the
     # portal and the history has one invoke and one failure
     seen: list[str] = []
-    driver = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(wl),
+    driver = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(workload),
                   storms=(Storm(0.0, 10.0, 3, 0.0),), seen=seen)
     assert [op.type for op in driver.history.ops if op.f == "login"] == ["invoke", "fail"]
     assert seen.count("/auth/login") == 4
     seen.clear()
-    calm = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(wl), seen=seen)
+    calm = _run([Arrival(0.0, "login", 1, "attacker-0")], Behaviour.of_workload(workload),
+                seen=seen)
     assert [op.type for op in calm.history.ops if op.f == "login"] == ["invoke", "fail"]
     assert seen.count("/auth/login") == 1
 

@@ -6,10 +6,10 @@ import pytest
 
 from mock_services.lab.topology import (
     CLIENT,
+    LabTopology,
+    LabTopologyError,
     LinkSpec,
     ServiceSpec,
-    Topology,
-    TopologyError,
     default_topology,
     topology_from_mapping,
 )
@@ -59,20 +59,20 @@ def test_topology_round_trips_from_plain_data() -> None:
 def test_bad_topologies_name_the_problem(change: object, fragment: str) -> None:
     m = _mapping()
     change(m)  # type: ignore[operator]
-    with pytest.raises(TopologyError, match="topology: ") as exc:
+    with pytest.raises(LabTopologyError, match="topology: ") as exc:
         topology_from_mapping(m)
     assert fragment in str(exc.value)
 
 
 def test_a_port_given_twice_is_refused() -> None:
-    with pytest.raises(TopologyError, match="port 9100 is assigned twice"):
-        Topology((ServiceSpec("portal-a", "portal", "r", 9100),),
-                 (LinkSpec(CLIENT, "portal-a", "s", 9100),), ("r",), ("s",))
+    with pytest.raises(LabTopologyError, match="port 9100 is assigned twice"):
+        LabTopology((ServiceSpec("portal-a", "portal", "r", 9100),),
+                    (LinkSpec(CLIENT, "portal-a", "s", 9100),), ("r",), ("s",))
 
 
 def test_unknown_rack_or_switch_lookups_are_refused() -> None:
     t = default_topology()
-    with pytest.raises(TopologyError, match="unknown rack 'rack-z'"):
+    with pytest.raises(LabTopologyError, match="unknown rack 'rack-z'"):
         t.rack_services("rack-z")
-    with pytest.raises(TopologyError, match="unknown switch"):
+    with pytest.raises(LabTopologyError, match="unknown switch"):
         t.switch_links("switch-z")

@@ -24,8 +24,8 @@ from faults.supervisor import RecordingSupervisor
 from faults.toxics import TOXIC_UNITS, Stream, ToxicInfo, ToxicSpec
 from scenario.history import NEMESIS, History
 from scenario.schema import Scenario, ScenarioError, load_scenario
-from sim.faults import HEAL_S, nemesis, timeline
 from sim.model import build, simulate
+from sim.nemesis import HEAL_S, nemesis, timeline
 from sim.policyset import policy_set
 from sim.ports import sim_injector, sim_topology
 
