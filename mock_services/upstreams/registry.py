@@ -16,6 +16,7 @@ from mock_services.common.http_faults import Faults
 from mock_services.common.settings import ServiceSettings
 from mock_services.domain.insurance_list import INSURED_SHARE_PCT, pct
 from mock_services.domain.national_id import NationalIdPath
+from mock_services.domain.records import HistoryRecord, Payslip
 from mock_services.seed import insurance_history
 from mock_services.upstreams.base import Db, errors, seed_once, upstream_app
 
@@ -45,31 +46,11 @@ class PersonOut(BaseModel):
     last_name: str
 
 
-class HistoryRow(BaseModel):
-    """One month of insurance record."""
-
-    year: int
-    month: int
-    workshop_code: str
-    days: int
-    wage_rial: int
-
-
 class HistoryOut(BaseModel):
     """A person's insurance history, oldest month first."""
 
     national_id: str
-    records: list[HistoryRow]
-
-
-class Payslip(BaseModel):
-    """One month's pay slip: gross wage, the insured's 7 % share, net."""
-
-    year: int
-    month: int
-    gross_rial: int
-    insurance_rial: int
-    net_rial: int
+    records: list[HistoryRecord]
 
 
 class PayslipsOut(BaseModel):
@@ -117,12 +98,12 @@ def _standing(conn: sqlite3.Connection, code: str) -> WorkshopStandingOut:
                                last_period=f"{int(last):06d}" if last is not None else None)
 
 
-def _history(conn: sqlite3.Connection, nid: str) -> list[HistoryRow]:
+def _history(conn: sqlite3.Connection, nid: str) -> list[HistoryRecord]:
     if conn.execute("SELECT 1 FROM persons WHERE national_id=?", (nid,)).fetchone() is None:
         raise NotFound(f"no person with national ID {nid} in the registry")
     rows = conn.execute("SELECT year, month, workshop_code, days, wage_rial FROM history "
                         "WHERE national_id=? ORDER BY year, month", (nid,)).fetchall()
-    return [HistoryRow(**dict(r)) for r in rows]
+    return [HistoryRecord(**dict(r)) for r in rows]
 
 
 def create_app(settings: ServiceSettings, clock: Clock | None = None) -> FastAPI:

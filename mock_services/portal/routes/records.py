@@ -16,6 +16,7 @@ from pydantic.json_schema import SkipJsonSchema
 from mock_services.common.errors import NotFound, Unavailable, UpstreamFailed, responses
 from mock_services.common.reasons import upstream_reason
 from mock_services.domain.national_id import NationalIdPath
+from mock_services.domain.records import HistoryRecord, Payslip
 from mock_services.portal.auth import CurrentUser, require_self
 from mock_services.portal.context import Ctx, PortalContext
 from mock_services.portal.upstream import Reply
@@ -23,26 +24,6 @@ from mock_services.portal.upstream import Reply
 router = APIRouter(prefix="/citizens", tags=["records"], responses=responses(
     401, 403, 404, 502, 503, s403="Someone else's records",
     s404="The registry has no records for the national ID"))
-
-
-class HistoryRecord(BaseModel):
-    """One month of insurance record, as the registry keeps it."""
-
-    year: int
-    month: int
-    workshop_code: str
-    days: int
-    wage_rial: int
-
-
-class Payslip(BaseModel):
-    """One month's pay slip: gross wage, the insured's share, net."""
-
-    year: int
-    month: int
-    gross_rial: int
-    insurance_rial: int
-    net_rial: int
 
 
 # `age_s` is there only on a stale copy: the routes leave None out (the key is absent, as
