@@ -249,38 +249,34 @@ def test_gradient_follows_queueing_delay_through_the_slow_average() -> None:
     assert ctl.limit == pytest.approx(110 * long_rtt / 1.25 + math.sqrt(110), rel=1e-12)
 
 
-def test_gradient_forgets_the_old_latency_when_the_load_drops() -> None:
-    """A sample under half long_rtt decays it by 0.95 (after the average's own step)."""
+def _limits_after_1_2(second_rtt_s: float, long_rtt_s: float) -> tuple[float, float]:
+    """Samples 1.0 s, `second_rtt_s`, then 1.2 s (tolerance 1, smoothing 1; the first two
+    give gradient 1): the controller's limit, and the one expected when long_rtt stood at
+    `long_rtt_s` before the 1.2 s sample."""
     ctl = gradient(tolerance=1.0, smoothing=1.0)
     expected = 100.0
-    for rtt_s in (1.0, 0.4):  # gradient 1 for both: long_rtt never under the sample
+    for rtt_s in (1.0, second_rtt_s):
         ctl.admit(0.0)
         ctl.release(0.0, rtt_s)
         expected += math.sqrt(expected)
-    long_rtt = (1.0 + (0.4 - 1.0) / 600) * 0.95
     ctl.admit(0.0)
     ctl.release(0.0, 1.2)
-    long_rtt += (1.2 - long_rtt) / 600
-    assert ctl.limit == pytest.approx(expected * long_rtt / 1.2 + math.sqrt(expected),
-                                      rel=1e-12)
+    long_rtt_s += (1.2 - long_rtt_s) / 600
+    return ctl.limit, expected * long_rtt_s / 1.2 + math.sqrt(expected)
+
+
+def test_gradient_forgets_the_old_latency_when_the_load_drops() -> None:
+    """A sample under half long_rtt decays it by 0.95 (after the average's own step)."""
+    limit, expected = _limits_after_1_2(0.4, (1.0 + (0.4 - 1.0) / 600) * 0.95)
+    assert limit == pytest.approx(expected, rel=1e-12)
 
 
 def test_gradient_long_rtt_exactly_twice_the_sample_is_not_a_drop() -> None:
     """The decay needs long_rtt *over* twice the sample; this sample makes them equal."""
     half = 0.49958298582151794  # 1.0 + (half - 1.0) / 600 == 2 * half, exactly
     assert 1.0 + (half - 1.0) / 600 == 2 * half
-    ctl = gradient(tolerance=1.0, smoothing=1.0)
-    expected = 100.0
-    for rtt_s in (1.0, half):
-        ctl.admit(0.0)
-        ctl.release(0.0, rtt_s)
-        expected += math.sqrt(expected)
-    long_rtt = 2 * half
-    ctl.admit(0.0)
-    ctl.release(0.0, 1.2)
-    long_rtt += (1.2 - long_rtt) / 600
-    assert ctl.limit == pytest.approx(expected * long_rtt / 1.2 + math.sqrt(expected),
-                                      rel=1e-12)
+    limit, expected = _limits_after_1_2(half, 2 * half)
+    assert limit == pytest.approx(expected, rel=1e-12)
 
 
 def test_gradient_limit_stays_within_its_bounds() -> None:
