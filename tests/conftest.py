@@ -45,6 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     lane = config.getoption("--lane")
     if lane is None:
         return
-    keep = [item for item in items if _lane(item) == lane]
-    config.hook.pytest_deselected(items=[item for item in items if _lane(item) != lane])
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (keep if _lane(item) == lane else drop).append(item)
+    config.hook.pytest_deselected(items=drop)
     items[:] = keep
