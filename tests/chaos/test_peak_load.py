@@ -37,9 +37,6 @@ from tests.chaos.directed import Outcome, judge, login_all
 # queues (400 reads behind 2 workers: p99 several seconds against the 2 s SLO).
 WORKERS = 2
 SERVICE_S = 0.005
-SURGE_DEMAND = Demand.model_validate({
-    "seed": 1, "replicas": {"portal-a": {"workers": WORKERS, "max_queue": 100_000}},
-    "kinds": {"read_history": {"dist": "deterministic", "value": f"{SERVICE_S}s"}}})
 RATE_PER_S = 800.0
 SURGE_READS = 800
 RESTORES = 60
@@ -48,6 +45,13 @@ INVARIANTS: dict[str, dict[str, object]] = {
 # One attempt per request: the surge measures the portal's admission, not the users' retries
 # (a retried shed request would wait its Retry-After and count twice).
 PATIENCE_S = 30.0
+
+
+def _surge_demand(portal: str) -> Demand:
+    """`portal` with WORKERS slots, each history read holding one for SERVICE_S."""
+    return Demand.model_validate({
+        "seed": 1, "replicas": {portal: {"workers": WORKERS, "max_queue": 100_000}},
+        "kinds": {"read_history": {"dist": "deterministic", "value": f"{SERVICE_S}s"}}})
 
 
 def _needs_demand(config: pytest.Config) -> None:
@@ -66,7 +70,8 @@ def _surge(lab: Lab, injector: Injector) -> Outcome:
         ops.insert(j * SURGE_READS // RESTORES, ("restore_draft", j % len(sessions)))
     # straight to portal-a, not through its client proxy: no network fault is under test,
     # and the embedded proxy's own CPU would be measured along with the portal's admission
-    bots = Bots(lab.state.url(lab.state.topology.portals()[0].name))
+    portal = lab.state.topology.portals()[0].name
+    bots = Bots(lab.state.url(portal))
     history, clock = injector.history, injector.clock
 
     async def one(i: int, f: str, who: int, start: float) -> None:
@@ -96,7 +101,7 @@ def _surge(lab: Lab, injector: Injector) -> Outcome:
             await bots.aclose()
 
     history.ops.clear()
-    apply_demand(lab, SURGE_DEMAND)
+    apply_demand(lab, _surge_demand(portal))
     try:
         asyncio.run(main())
     finally:
