@@ -4,8 +4,11 @@ The fault schedule plays on its own thread through the injector (Toxiproxy, the 
 the upstreams' admin routes); the workload runs on the asyncio loop of the calling thread.
 Whatever ends the run — its end, an error, Ctrl-C — the nemesis is stopped and every fault
 healed (`Injector.replay` heals in its `finally`), then the lab is put back to healthy, the
-final state of every write is read from the portal, and the portal replicas' event logs
-(upstream attempts, breaker transitions) are folded into the history.
+final state of every write is read from the portal (with the paper prescriptions the
+pharmacies keep, and their registrations under the keys they were sent with:
+`driver.final_counts`), and the portal replicas' event logs (upstream attempts, breaker
+transitions) are folded into the history. The driver is told the run's speed: the
+pharmacies' reconcile waits are scenario times, compressed as the calendar is.
 
 Before the run's clock starts, the driver warms up (`LoadDriver.warm_up`, unrecorded): it logs
 in the people whose arrivals need a session, as browsers keep theirs, and has the doctors
@@ -32,7 +35,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +51,7 @@ from faults.client import ToxiproxyClient
 from faults.injector import Injector
 from mock_services.lab.access import AdminAccess
 from mock_services.lab.breakdowns import LabBreakdowns
-from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp
+from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp, final_counts
 from mock_services.lab.clients.portal_api import applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival
 from mock_services.lab.clients.user import Behaviour
@@ -58,7 +61,7 @@ from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab
 from policies.presets import PolicySet
 from scenario.dists import upper_bound_s
-from scenario.history import FINAL, WRITE_FS, History, Op
+from scenario.history import FINAL, History, Op
 
 ADMIN_TIMEOUT_S = 10.0
 # How long users still in flight may finish after the last arrival: their patience bounds
@@ -166,23 +169,24 @@ def heal_upstreams(admin: AdminAccess, upstreams: Sequence[str]) -> None:
 
 
 def record_final_state(lab: Lab, history: History, now_s: float,
-                       http: httpx.Client | None = None) -> None:
-    """One `final` op per write key invoked: how many times the portal applied it."""
+                       http: httpx.Client | None = None,
+                       wire_keys: Mapping[str, str] | None = None) -> None:
+    """One `final` op per write key invoked: how many times it is applied (the portal's
+    count, plus the paper the pharmacies keep: `driver.final_counts`)."""
     append_final_state(lab.admin().using(http), lab.state.topology.portals()[0].name,
-                       history, now_s)
+                       history, now_s, wire_keys)
 
 
 def append_final_state(admin: AdminAccess, portal: str, history: History,
-                       now_s: float) -> None:
-    """`record_final_state` with the portal's admin access: one `GET /admin/applied`."""
+                       now_s: float, wire_keys: Mapping[str, str] | None = None) -> None:
+    """`record_final_state` with the portal's admin access: one `GET /admin/applied`;
+    `wire_keys` maps a history key to the key its write was sent under (the driver's
+    `PaperBook.wire_keys`), when they differ."""
     r = admin.get(portal, "/admin/applied", timeout_s=ADMIN_TIMEOUT_S)
     r.raise_for_status()
-    applied = applied_by_logical_key(r.json())
-    keys = sorted({op.key for op in history if op.type == "invoke" and op.f in WRITE_FS
-                   and op.key})
-    for key in keys:
-        history.append(Op("info", FINAL, "applied", now_s, key=key,
-                          value=str(applied.get(key, 0))))
+    counts = final_counts(history, applied_by_logical_key(r.json()), wire_keys)
+    for key, n in counts.items():
+        history.append(Op("info", FINAL, "applied", now_s, key=key, value=str(n)))
 
 
 def fold_events(lab: Lab, history: History, t0_wall: float) -> None:
@@ -222,7 +226,7 @@ def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig
                         drain_s=upper_bound_s(plan.compressed.workload.patience)
                         + DRAIN_MARGIN_S,
                         max_in_flight=MAX_IN_FLIGHT,
-                        admin_urls=admin)
+                        admin_urls=admin, speed=plan.speed, start=plan.scenario.start)
 
 
 def execute(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
@@ -322,7 +326,7 @@ def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], 
     with httpx.Client() as http:  # one pool for the run's last admin requests
         heal_lab(lab, http)
         fold_events(lab, history, t0_wall)
-        record_final_state(lab, history, clock(), http)
+        record_final_state(lab, history, clock(), http, driver.paper.wire_keys)
     history.ops.sort(key=lambda op: op.time_s)  # stable: each process keeps its order
     return LiveRun(history, dict(sorted(driver.played.items())), warm,
                    len(driver.shared.population.people()))

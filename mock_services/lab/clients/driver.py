@@ -13,12 +13,19 @@ the run's clock starts, chooses every arrival's person, logs in (unrecorded) eve
 arrival needs a session, as browsers keep theirs, and writes (unrecorded) each pharmacy as
 many prescriptions as it has dispense arrivals. An arrival that still cannot be played is
 recorded as a failed operation of its kind naming why (`workload.UNPLAYABLE`).
+
+A scenario pharmacy's dispense that does not end ok falls back to paper within its quota and
+is registered later by the pharmacy's reconcile loop (`paper`: the simulator's
+sim/pharmacy.py, its waits compressed by `DriverConfig.speed`); the loops end with the run,
+cancelled as the users still in flight are. The paper a pharmacy keeps and the keys its
+registrations were sent under reach the final state through `final_counts`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import random
 import secrets
@@ -31,8 +38,9 @@ import httpx
 
 from mock_services.common.access import client_headers
 from mock_services.common.clock import AsyncSleep, Now
-from mock_services.lab.clients import http, user, workload
+from mock_services.lab.clients import http, paper, user, workload
 from mock_services.lab.clients import portal_api as api
+from mock_services.lab.clients.paper import PAPER_RECORD, RECONCILE, PaperBook, PaperRecord
 from mock_services.lab.clients.portal_api import PRIORITY, applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival, RateProfile
 from mock_services.lab.clients.replicas import ReplicaSet
@@ -48,8 +56,7 @@ WARM_LOGINS_AT_ONCE = 4  # the portal hashes two passwords at once per replica (
 WARM_WRITES_AT_ONCE = 8
 WARM_ATTEMPTS = 5  # tries of one warm-up request (a refusal, a rate limit) before giving up
 WARM_TIMEOUT_S = 10.0  # one warm-up request
-
-
+DEFAULT_START = "1403-01-15T00:00"  # the scenario schema's default start (Solar Hijri)
 
 
 def source_address(arrival: Arrival) -> str:
@@ -88,6 +95,9 @@ class DriverConfig:
     None: no doctors.
     admin_token: what the admin listeners (`admin_urls`, `sms_url`) want; client_key: the
     lab's key that signs each user's address (b"": users are keyed on the socket peer).
+    speed: scenario seconds per second of the history's clock (`--speed`): the pharmacies'
+    reconcile waits are scenario times, divided by it; start: the scenario's calendar start,
+    which dates paper prescriptions.
     """
 
     portal_urls: Mapping[str, str]
@@ -107,6 +117,8 @@ class DriverConfig:
     admin_urls: Mapping[str, str] = field(default_factory=dict)
     admin_token: str = ""
     client_key: bytes = field(default=b"", repr=False)
+    speed: float = 1.0
+    start: str = DEFAULT_START
 
     def admin_headers(self) -> dict[str, str]:
         """The header of an admin request (none without a token)."""
@@ -159,6 +171,11 @@ class LoadDriver:
         self.played: Counter[str] = Counter()  # ... and those that reached the history
         self.stopped = False
         self.people: dict[int, Person] = {}  # arrival index -> its person (`warm_up`)
+        # the scenario pharmacies' paper quota and backlogs, and their reconcile loops
+        self.paper = PaperBook(config.policies.paper_quota_share, self.shared.run_tag)
+        self._reconciling: set[asyncio.Task[None]] = set()
+        self._ids = itertools.count(1)  # process numbers of the registrations (`run`)
+        self._running = False  # reconcile loops start only while the run lasts
 
     def _client(self) -> httpx.AsyncClient:
         limits = httpx.Limits(max_connections=self.config.max_in_flight * 2,
@@ -294,6 +311,9 @@ class LoadDriver:
         reading `start_s` (default: when the first arrival is due to be waited for)."""
         arrivals = profile.arrivals(self.rng) if isinstance(profile, RateProfile) else profile
         self.drawn.update(a.kind for a in arrivals)
+        # registrations are numbered after every arrival: process names stay unique
+        self._ids = itertools.count(max((a.index for a in arrivals), default=0) + 1)
+        self._running = True
         async with self.client_factory() as c:
             replicas = ReplicaSet(self.config.portal_urls)
             await replicas.poll_once(c)
@@ -320,6 +340,7 @@ class LoadDriver:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(watcher, *tasks, return_exceptions=True)
+                await self._end_reconciling()
         self._record_policy_events()
         invoked = {op.process for op in self.history.ops if op.type == "invoke"}
         self.played.update(a.kind for a in arrivals if a.process in invoked)
@@ -335,9 +356,33 @@ class LoadDriver:
     async def _user(self, client: httpx.AsyncClient, replicas: ReplicaSet,
                     arrival: Arrival) -> None:
         self.in_flight += 1
-        stable = self.config.policies.idempotency_keys
-        rng = random.Random(self.rng.getrandbits(64))  # the user's own stream: order-proof
+        try:
+            rng = random.Random(self.rng.getrandbits(64))  # the user's own stream: order-proof
 
+            def dispensed(ok: bool, pharmacist: Person, patient: str) -> None:
+                self._dispensed(client, replicas, arrival, ok=ok, pharmacist=pharmacist,
+                                patient=patient)
+
+            pharmacy = arrival.kind == "dispense" and pharmacy_of(arrival.source) is not None
+            session = self._session(client, replicas, arrival, rng,
+                                    dispensed if pharmacy else None)
+            act: Callable[[workload.Session], Awaitable[None]]
+            if is_attacker(arrival.source):
+                act = workload.attacker
+            elif arrival.source:  # a scenario's request kind
+                act = workload.KIND_BEHAVIOURS[arrival.kind]
+            else:
+                act = workload.BEHAVIOURS[arrival.kind]
+            await act(session)
+        finally:
+            self.in_flight -= 1
+
+    def _session(self, client: httpx.AsyncClient, replicas: ReplicaSet, arrival: Arrival,
+                 rng: random.Random, dispensed: workload.Dispensed | None = None
+                 ) -> workload.Session:
+        """How `arrival`'s user carries out operations: through the user pipeline to its home
+        replica (or failing over), from its own address, as its behaviour says."""
+        stable = self.config.policies.idempotency_keys
         address = source_address(arrival)
         stated = (client_headers(self.config.client_key, address)
                   if address and self.config.client_key else {})
@@ -378,20 +423,48 @@ class LoadDriver:
                                           priority=PRIORITY.get(f, -1))
             self.history.complete(invoked, "fail", self.now(), error=error)
 
-        session = workload.Session(arrival.process, self.shared, do, submit, sms, rng,
-                                   arrival.source, self.people.get(arrival.index),
-                                   record if arrival.source else None)
-        act: Callable[[workload.Session], Awaitable[None]]
-        if attacking:
-            act = workload.attacker
-        elif arrival.source:  # a scenario's request kind
-            act = workload.KIND_BEHAVIOURS[arrival.kind]
-        else:
-            act = workload.BEHAVIOURS[arrival.kind]
-        try:
-            await act(session)
-        finally:
-            self.in_flight -= 1
+        return workload.Session(arrival.process, self.shared, do, submit, sms, rng,
+                                arrival.source, self.people.get(arrival.index),
+                                record if arrival.source else None, dispensed)
+
+    def _dispensed(self, client: httpx.AsyncClient, replicas: ReplicaSet, arrival: Arrival, *,
+                   ok: bool, pharmacist: Person, patient: str) -> None:
+        """A scenario pharmacy's dispense ended: counted towards its quota when ok, else on
+        paper or deferred (`PaperBook.fallback`); a first paper record starts the
+        pharmacy's reconcile loop."""
+        now = self.now()
+        if ok:
+            self.paper.dispensed(arrival.source, now)
+            return
+        day = paper.paper_day(self.config.start, now * self.config.speed)
+        first = self.paper.fallback(self.history, arrival.source, arrival.index, now,
+                                    pharmacist=pharmacist, patient=patient, day=day)
+        if first is None or not self._running:
+            return
+        register = functools.partial(self._register, client, replicas)
+        task = asyncio.ensure_future(paper.reconcile(
+            self.paper.backlog[arrival.source], register, self.sleep, self.config.speed))
+        self._reconciling.add(task)
+        task.add_done_callback(self._reconciling.discard)
+
+    async def _register(self, client: httpx.AsyncClient, replicas: ReplicaSet,
+                        record: PaperRecord) -> bool:
+        """One registration of a paper record: a user operation of its pharmacy, numbered
+        after the run's arrivals (process "pharmacy-3/<n>", as the simulator names it)."""
+        n = next(self._ids)
+        arrival = Arrival(self.now(), RECONCILE, n, record.pharmacy)
+        rng = random.Random(self.rng.getrandbits(64))
+        return await workload.register_paper(self._session(client, replicas, arrival, rng),
+                                             record)
+
+    async def _end_reconciling(self) -> None:
+        """The run is over: the reconcile loops end with it, a registration in flight cut
+        as the users still in flight are (its invoke left open); no loop starts after."""
+        self._running = False
+        loops = list(self._reconciling)
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
 
     def _behaviour(self, rng: random.Random) -> Behaviour:
         """The arriving user's behaviour: their own patience, storming in a refresh storm."""
@@ -410,18 +483,30 @@ class LoadDriver:
 
 
 async def record_final_state(history: History, admin_url: str, now_s: float,
-                             admin_token: str = "") -> dict[str, int]:
+                             admin_token: str = "",
+                             wire_keys: Mapping[str, str] | None = None) -> dict[str, int]:
     """Read how often each write was applied (`GET /admin/applied` on a portal replica's admin
-    listener, with the admin token) and add one `final` op per write key of the history;
-    return the counts."""
+    listener, with the admin token) and add one `final` op per write key of the history
+    (`final_counts`; `wire_keys`: `PaperBook.wire_keys`); return the counts."""
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     async with httpx.AsyncClient(headers=headers) as c:
         r = await c.get(f"{admin_url}/admin/applied", timeout=10)
     r.raise_for_status()
-    applied = applied_by_logical_key(r.json())
-    keys = sorted({op.key for op in history if op.f in WRITE_FS and op.key
-                   and op.type == "invoke"})
-    for key in keys:
-        history.append(Op("info", FINAL, "applied", now_s, key=key,
-                           value=str(applied.get(key, 0))))
-    return {k: applied.get(k, 0) for k in keys}
+    counts = final_counts(history, applied_by_logical_key(r.json()), wire_keys)
+    for key, n in counts.items():
+        history.append(Op("info", FINAL, "applied", now_s, key=key, value=str(n)))
+    return counts
+
+
+def final_counts(history: History, applied: Mapping[str, int],
+                 wire_keys: Mapping[str, str] | None = None) -> dict[str, int]:
+    """How many times each write key the history invoked is applied in the end, key by key
+    in sorted order: the portal's count (`applied`, by logical key) of the key the write was
+    sent under (`wire_keys`: history key -> that key; the history's own when absent), plus
+    one for each paper prescription its pharmacy kept (an ok "paper_record": the paper holds
+    it, not the portal, as the simulator commits it)."""
+    wire = wire_keys or {}
+    kept = {op.key for op in history if op.type == "ok" and op.f == PAPER_RECORD}
+    keys = sorted({op.key for op in history if op.type == "invoke" and op.f in WRITE_FS
+                   and op.key})
+    return {k: applied.get(wire.get(k, k), 0) + (k in kept) for k in keys}

@@ -3,7 +3,9 @@
 - citizen: logs in and reads their insurance history or pay slips; some recover a password;
 - employer: logs in and submits the month's insurance list for one of their workshops;
 - doctor: logs in (password, then the SMS code) and prescribes for a patient's national ID;
-- pharmacy: logs in and dispenses a prescription a doctor wrote earlier in the run.
+- pharmacy: logs in and dispenses a prescription a doctor wrote earlier in the run (a
+  scenario's pharmacy falls back to paper when that fails, and registers the paper later:
+  `paper`, `register_paper`).
 
 A person stays logged in for the run (their token is kept, as a browser keeps its session).
 `BEHAVIOURS` are the rate profiles' user kinds; `KIND_BEHAVIOURS` play a scenario's request
@@ -29,12 +31,15 @@ import httpx
 from mock_services.domain.list_builder import WorkerFacts, build_list
 from mock_services.lab.clients import portal_api as api
 from mock_services.lab.clients.http import Completion, HttpRequest
+from mock_services.lab.clients.paper import PAPER_ITEMS, RECONCILE, PaperRecord
 from mock_services.seed import Person, Population
 from scenario.names import is_attacker, site_number
 
 Submit = Callable[[HttpRequest], Awaitable[Completion]]
 Perform = Callable[[str, str, Callable[[], Awaitable[Completion]], bool], Awaitable[Completion]]
 Record = Callable[[str, str, str], None]  # (f, key, error): a failed operation, not sent
+# (ok, pharmacist, patient): a scenario pharmacy's dispense ended (`paper` falls back on it)
+Dispensed = Callable[[bool, Person, str], None]
 DRUGS = ("AMOX500", "PARA500", "IBUP400", "METF850", "ATOR20", "OMEP20")
 NO_SESSION = "no_session"  # the person could not log in: the operation never left
 NO_PRESCRIPTION = "no_prescription"  # a pharmacy with nothing to dispense
@@ -79,6 +84,7 @@ class Session:
     source: str = ""  # the scenario's source ("clinic-3", "pharmacy-12", "attacker-2")
     person: Person | None = None  # who the arrival is, chosen before the run (`person_for`)
     record: Record | None = None  # records an operation that cannot be sent
+    dispensed: Dispensed | None = None  # told how a dispense sent to the portal ended
 
     def site(self, people: tuple[Person, ...]) -> Person:
         """The arrival's person if chosen, else the person at the session's numbered site
@@ -235,7 +241,9 @@ async def doctor(s: Session) -> None:
 async def pharmacy(s: Session) -> None:
     """Dispense the oldest prescription of the run not yet dispensed, else one of the
     pharmacy's stock; with neither, a rate profile's pharmacy does nothing, a scenario's
-    arrival is recorded as failed (`NO_PRESCRIPTION`)."""
+    arrival is recorded as failed (`NO_PRESCRIPTION`). A dispense sent is reported to
+    `Session.dispensed` (the scenario driver's paper fallback, as the simulator's
+    `sim.pharmacy.dispense` follows its client operation)."""
     stock = s.shared.stock.get(s.source)
     if s.shared.prescriptions:
         code, patient = s.shared.prescriptions.pop(0)
@@ -251,7 +259,26 @@ async def pharmacy(s: Session) -> None:
         return
     key = s.shared.key(s.process)
     req = api.dispense(token, key, code, patient)
-    _forget_on_401(s, person, await s.perform("dispense", key, lambda: s.submit(req), True))
+    done = await s.perform("dispense", key, lambda: s.submit(req), True)
+    _forget_on_401(s, person, done)
+    if s.dispensed is not None:
+        s.dispensed(done.type == "ok", person, patient)
+
+
+async def register_paper(s: Session, record: PaperRecord) -> bool:
+    """A pharmacy registers one of its paper prescriptions (the "reconcile" write, under its
+    history key `record.key`); True once the portal has it: registered now, or before (409:
+    an earlier attempt's answer was lost, and the portal registers a control number once)."""
+    token = await login(s, record.pharmacist)
+    if token is None:
+        s.unplayable(RECONCILE, record.key, NO_SESSION)
+        return False
+    req = api.register_paper(token, record.wire_key, record.wire_control,
+                             patient=record.patient, items=[dict(i) for i in PAPER_ITEMS],
+                             dispensed_on=record.day)
+    done = await s.perform(RECONCILE, record.key, lambda: s.submit(req), True)
+    _forget_on_401(s, record.pharmacist, done)
+    return done.type == "ok" or done.error == "http_409"
 
 
 async def fresh_login(s: Session) -> None:
