@@ -17,6 +17,13 @@ from policies.decisions import ADMIT, Admission, Reject
 from policies.errors import check_ratio
 
 DEFERRED = Reject("deferred", None)
+# The pharmacies' side, the same in both runners (sim/pharmacy.py, the live driver's
+# mock_services/lab/clients/paper.py): the quota counts per claim period, a month of the run's
+# clock from time 0; a pharmacy first retries its paper backlog after five minutes, then
+# doubles the wait while the portal stays down, to an hour (scenario seconds).
+CLAIM_PERIOD_S = 30 * 86_400.0
+RECONCILE_EVERY_S = 300.0
+MAX_RECONCILE_WAIT_S = 3600.0
 
 
 class PaperQuota:

@@ -18,14 +18,13 @@ from typing import Any
 
 import simpy
 
+from policies.quota import MAX_RECONCILE_WAIT_S, RECONCILE_EVERY_S
 from scenario.history import WRITE_FS
 from scenario.names import process_name, reconcile_key
 from sim.client import operation
 from sim.world import World
 
 DISPENSE = "dispense"
-RECONCILE_EVERY_S = 300.0  # a pharmacy first retries its paper backlog after five minutes,
-MAX_RECONCILE_WAIT_S = 3600.0  # then doubles the wait while the portal stays down, to an hour
 
 
 def dispense(world: World, n: int, pharmacy: str) -> Generator[simpy.Event, Any, bool]:
@@ -57,11 +56,14 @@ def fallback(world: World, pharmacy: str, n: int) -> None:
 
 
 def reconcile(world: World, pharmacy: str) -> Generator[simpy.Event, Any, None]:
-    """Register the pharmacy's paper records electronically, oldest first."""
+    """Register the pharmacy's paper records electronically, oldest first. Its waits are
+    scenario seconds: a run compressed by `--speed` shortens them as it does the calendar
+    (the live pharmacies' loop, `mock_services/lab/clients/paper.py`, does the same)."""
     pending = world.pharmacies.backlog[pharmacy]
     wait_s = RECONCILE_EVERY_S
+    compression = world.scenario.time_scale
     while pending:
-        yield world.env.timeout(wait_s)
+        yield world.env.timeout(wait_s / compression)
         while pending:
             ok = yield from operation(world, "reconcile", world.next_id(), pharmacy,
                                       key=reconcile_key(pending[0]))

@@ -26,7 +26,7 @@ from faults.injector import Injector
 from policies.decisions import Reject
 from policies.outcome import Outcome
 from policies.presets import PolicySet
-from policies.quota import PaperQuota
+from policies.quota import CLAIM_PERIOD_S, PaperQuota
 from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
@@ -38,7 +38,6 @@ from sim.policystate import PolicyState
 
 AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
 # ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
-CLAIM_PERIOD_S = 30 * 86_400.0  # a pharmacy's paper quota counts per claim period, a month
 
 
 class Job:

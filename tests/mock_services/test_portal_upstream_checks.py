@@ -1,7 +1,7 @@
 """The writes call the upstreams their scenario kinds declare, and fail like the simulator.
 
-prescribe and dispense ask the registry whether the patient is insured; register_workshop
-asks Shahkar, then the registry. An upstream without a usable answer fails the write,
+prescribe, dispense and the registration of a paper prescription ask the registry whether the
+patient is insured; register_workshop asks Shahkar, then the registry. An upstream without a usable answer fails the write,
 unwritten, with 502 (503 when the breaker refused); an idempotent replay of an applied write
 answers from the stored result without asking anyone again. And a refusal of the emulated
 waiting room (queue full) is a failed admission sample of latency 0, as in the sim's gate.
@@ -119,6 +119,38 @@ async def test_registry_down_fails_prescribe_and_dispense_unwritten(
     r = await baseline.post(f"/prescriptions/{code}/dispense", json=d,
                             headers={**ph, "Idempotency-Key": "x2"})
     assert r.status_code == 200 and "idempotent-replayed" not in r.headers
+
+
+async def test_paper_registration_asks_the_registry_and_fails_unwritten_while_it_is_down(
+        lab: Lab) -> None:
+    """A paper prescription's registration costs a dispense, as the simulator's "reconcile":
+    the registry's eligibility check, once; with the registry down, 502 and nothing written,
+    and the same key retried after recovery applies."""
+    calls: list[str] = []
+    pharmacy, patient = lab.population.pharmacies[0], lab.population.citizens[3]
+    paper = {"control_no": "C-2001", "patient_national_id": patient.national_id,
+             "items": ITEMS, "dispensed_on": "14040315"}
+    async with lab.client(_recorded(lab, calls)) as client:
+        ph = await lab.login(client, pharmacy)
+        calls.clear()
+        lab.fault("registry", mode="unavailable")
+        r = await client.post("/prescriptions/paper", json=paper,
+                              headers={**ph, "Idempotency-Key": "pr1"})
+        assert r.status_code == 502, r.text
+        assert "eligibility check (registry)" in r.json()["error"]
+        assert _rows(lab, "SELECT COUNT(*) FROM paper_prescriptions") == [(0,)]
+        assert "pr1" not in await lab.applied()
+        lab.fault("registry", mode="ok")
+        calls.clear()
+        r = await client.post("/prescriptions/paper", json=paper,
+                              headers={**ph, "Idempotency-Key": "pr1"})
+        assert r.status_code == 201 and "idempotent-replayed" not in r.headers, r.text
+        assert calls == [f"registry GET /persons/{patient.national_id}/eligibility"]
+        again = await client.post("/prescriptions/paper", json=paper,
+                                  headers={**ph, "Idempotency-Key": "pr1"})
+        assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+        assert len(calls) == 1  # a replay asks nobody
+        assert _rows(lab, "SELECT COUNT(*) FROM paper_prescriptions") == [(1,)]
 
 
 async def test_open_breaker_is_503_with_its_reason(lab: Lab) -> None:

@@ -20,8 +20,10 @@ from sim.world import World
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "switch_failure.toml"
 
 
-def _world(preset: str = "baseline") -> World:
+def _world(preset: str = "baseline", speed: float = 1.0) -> World:
     scenario = load_scenario(SCENARIO)
+    if speed != 1.0:
+        scenario = scenario.compressed(speed)
     return World(scenario, policy_set(preset, scenario), seed=1)
 
 
@@ -87,6 +89,20 @@ def test_a_failed_dispense_goes_on_paper_and_is_reconciled_once_the_portal_is_ba
     [reconciled] = _completed(world, "reconcile")
     assert (reconciled.type, reconciled.key) == ("ok", "reconcile:C-pharmacy-1-1")
     assert world.pharmacies.backlog == {"pharmacy-1": []}
+
+
+def test_a_compressed_run_shortens_the_reconcile_wait_as_it_does_the_calendar() -> None:
+    """At --speed 60 the first retry of the backlog comes 300 / 60 = 5 s after the paper
+    record, as the live pharmacies' does (a wait in scenario seconds, like a fault's)."""
+    world = _world(speed=60.0)
+    _cut(world, True)
+    assert _run(world, dispense(world, 1, "pharmacy-1")) == [False]
+    [paper] = _completed(world, "paper_record")
+    _cut(world, False)
+    world.env.run(until=paper.time_s + 2 * RECONCILE_EVERY_S / 60)
+    [reconciled] = [op for op in world.history.ops if op.f == "reconcile"
+                    and op.type == "invoke"]
+    assert reconciled.time_s == paper.time_s + RECONCILE_EVERY_S / 60
 
 
 def test_a_dispense_the_portal_takes_goes_on_no_paper() -> None:

@@ -271,13 +271,27 @@ async def dispense(tracking_code: Annotated[str, Path(pattern=TRACKING)], body: 
 
 
 @router.post("/paper", status_code=201, response_model=PaperOut, responses=responses(
-    400, 409, 413, 422, s409="This pharmacy registered this control number already",
-    s422=idempotency.IDEMPOTENCY_422))
+    400, 409, 413, 422, 502, s409="This pharmacy registered this control number already",
+    s422=WRITE_422))
 async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: CurrentUser,
                          ctx: Ctx) -> JSONResponse:
-    """Register, after an outage, a prescription dispensed on paper (once per control number)."""
+    """Register, after an outage, a prescription dispensed on paper (once per control number).
+
+    It costs what a dispense costs, as the simulator prices it (a "reconcile" is a dispense's
+    service with the registry's eligibility check): the patient must still be insured, and a
+    registry that gives no answer fails the registration, unwritten, for the pharmacy to retry."""
     require_role(user, "pharmacy")
-    digest = idempotency.fingerprint("paper", body.model_dump_json())
+    async with ctx.demand.serve("dispense"):
+        digest = idempotency.fingerprint("paper", body.model_dump_json())
+        applied = await idempotency.replay(ctx.db, user.national_id, key, digest)
+        if applied is not None:  # a retry of an applied registration: no second check
+            return _respond(applied, True)
+        await checks.insured(ctx, body.patient_national_id)  # 502/503/422: nothing written
+        return await _register_paper(body, key, user, ctx, digest)
+
+
+async def _register_paper(body: PaperIn, key: str, user: CurrentUser, ctx: Ctx,
+                          digest: str) -> JSONResponse:
     now = ctx.clock.now()
     items = json.dumps([i.model_dump() for i in body.items])
 
