@@ -5,12 +5,13 @@ the reader's protocol writes straight to the destination and, once bytes flow, h
 stream to the kernel (`Splicer`, where splice exists): the fast path the benchmark measures.
 It switches to the chain as soon as one is added and back once the chain has drained.
 
-With toxics, only the stages are tasks. The reader's protocol pushes each read into the first
-stage's channel as it arrives, stamped with the loop time of its arrival (a latency deadline
-counts from there, not from when a task got round to it), and the last stage writes into a
-`Sink`, which writes to the destination socket at once: a chunk costs one task switch per
-toxic and none for reading or writing, and a latency toxic's deadline is the moment its
-bytes reach the socket.
+With toxics, only the stages are tasks. A `StampedReader` (where SO_TIMESTAMPNS exists; else
+the reader's protocol) pushes each read into the first stage's channel as it arrives,
+stamped with the time the kernel received its bytes (a latency deadline counts from there,
+not from when the loop or a task got round to it), and the last stage writes into a `Sink`,
+which writes to the destination socket at once: a chunk costs one task switch per toxic and
+none for reading or writing, and a latency toxic's deadline, kept on the loop's timerfd
+(deadline.py), is the moment its bytes reach the socket.
 
 Changing the chain acts on the open connection at once (Toxiproxy's AddToxic, UpdateToxic,
 RemoveToxic): the affected stage is interrupted by cancelling its task, what it held is put
@@ -28,10 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from faults.toxiserver.channel import Channel, Chunk, Item
+from faults.toxiserver.deadline import Deadlines
 from faults.toxiserver.entry import ToxicEntry
 from faults.toxiserver.relay import RelayReader
 from faults.toxiserver.splice import AVAILABLE as SPLICE_AVAILABLE
 from faults.toxiserver.splice import Splicer
+from faults.toxiserver.stamped import AVAILABLE as STAMP_AVAILABLE
+from faults.toxiserver.stamped import StampedReader
 from faults.toxiserver.toxics import NoopToxic, Toxic, ToxicStub
 
 DIRECT_READ_BYTES = 8 * 1024 * 1024  # > the reader's buffer: take all of it, no memmove
@@ -128,6 +132,9 @@ class Link:
         self._sent_bytes = 0
         self._splicer: Splicer | None = None  # made on the first hand-over, then kept
         self._may_splice = SPLICE_AVAILABLE
+        self._stamped: StampedReader | None = None  # the chain path's reader, once made
+        self._may_stamp = STAMP_AVAILABLE
+        self._deadlines = Deadlines.of(self._loop)
         self.tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -159,6 +166,8 @@ class Link:
         self._src.relay = None
         if self._splicer is not None:
             self._splicer.close()
+        if self._stamped is not None:
+            self._stamped.close()
         current = asyncio.current_task()
         for task in list(self.tasks):
             if task is not current:
@@ -171,7 +180,49 @@ class Link:
 
     def _route(self) -> None:
         """Point the reader's protocol at the path of the moment (nothing may be buffered)."""
-        self._src.relay = self._push if self.stages else self._relay
+        if self.stages:
+            self._src.relay = self._push
+            self._stamp()
+        else:
+            if self._stamped is not None:
+                self._stamped.stop()
+            self._src.relay = self._relay
+
+    def _stamp(self) -> None:
+        """Read the chain path with the kernel's arrival times (stamped.py), where possible."""
+        if self._stamped is None:
+            if not self._may_stamp:
+                return
+            try:
+                self._stamped = StampedReader(self._src_transport, self._push, self._stamped_end)
+            except OSError as exc:  # out of descriptors, say: the transport still reads
+                self._may_stamp = False
+                log.info("arrival timestamps unavailable", extra={"link": self.key,
+                                                                   "error": str(exc)})
+                return
+            if self._waiting is not None:
+                self._stamped.pause()  # the chain is full: read once it has room
+        self._stamped.start()
+
+    def _stamped_end(self, error: OSError | None) -> None:
+        """The stamped reader's end of stream, handed to `_read` as the transport's would be."""
+        if error is None:
+            self._src.feed_eof()
+        else:
+            self._src.set_exception(error)
+
+    def _pause_reading(self) -> None:
+        self._src_transport.pause_reading()  # type: ignore[attr-defined]
+        if self._stamped is not None:
+            self._stamped.pause()
+
+    def _resume_reading(self) -> None:
+        if self._stamped is not None:
+            self._stamped.resume()
+            if self._stamped.running:
+                return  # it reads; the transport stays paused
+        if not self._src_transport.is_closing():
+            self._src_transport.resume_reading()  # type: ignore[attr-defined]
 
     async def _read(self) -> None:
         """Waits for the end of the stream; carries only what the reader buffered meanwhile."""
@@ -198,13 +249,14 @@ class Link:
         else:
             self._on_end()
 
-    def _push(self, data: bytes) -> None:
-        """The chain path, called by the reader's protocol: stamp the read, queue it."""
+    def _push(self, data: bytes, arrival_s: float | None = None) -> None:
+        """The chain path, called by the stamped reader (or the reader's protocol, which has
+        no arrival time: now, then): queue the read with its arrival."""
         self._received_bytes += len(data)
         head = self.channels[0]
-        head.push(Chunk(data, self._loop.time()))
+        head.push(Chunk(data, self._loop.time() if arrival_s is None else arrival_s))
         if self._waiting is None and head.target().full():
-            self._src_transport.pause_reading()  # type: ignore[attr-defined]
+            self._pause_reading()
             self._waiting = self._spawn(self._resume_when_space(head))
 
     async def _resume_when_space(self, head: Channel) -> None:
@@ -212,8 +264,7 @@ class Link:
             await head.wait_space()
         finally:
             self._waiting = None
-        if not self._src_transport.is_closing():
-            self._src_transport.resume_reading()  # type: ignore[attr-defined]
+        self._resume_reading()
 
     def _relay(self, data: bytes) -> None:
         """The fast path, called by the reader's protocol: write at once, pause if backed up.
@@ -264,6 +315,7 @@ class Link:
         stage.runs += 1
         rng = random.Random(f"{self.key}/{stage.entry.name}/{stage.runs}")
         stage.stub.rng = rng
+        stage.stub.deadlines = self._deadlines
         toxic = stage.entry.toxic if rng.random() < stage.entry.toxicity else NOOP
         stage.task = asyncio.get_running_loop().create_task(self._run(stage.stub, toxic))
 

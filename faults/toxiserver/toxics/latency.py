@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from faults.toxiserver.channel import Chunk
@@ -29,11 +28,10 @@ class LatencyToxic(Toxic):
     jitter: int = 0  # ms, uniform in [-jitter, +jitter)
 
     async def pipe(self, stub: ToxicStub) -> None:
-        loop = asyncio.get_running_loop()
         while (chunk := await stub.receive()) is not None:
             delay_ms = self.latency
             if self.jitter > 0:
                 delay_ms += stub.rng.randrange(2 * self.jitter) - self.jitter
             deadline_s = chunk.arrival_s + delay_ms / 1000
-            await stub.sleep(deadline_s - loop.time())
+            await stub.sleep_until(deadline_s)
             await stub.send(Chunk(chunk.data, deadline_s))
