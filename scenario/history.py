@@ -73,8 +73,11 @@ under a microsecond an event) and trivially serialisable as JSON lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from math import isfinite
+from operator import itemgetter
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -184,12 +187,14 @@ class History:
             yield invoked, None
 
     def write_jsonl(self, path: Path) -> None:
-        """Write the history as JSON lines, atomically (a temp file renamed into place)."""
+        """Write the history as JSON lines, atomically (a temp file renamed into place): each
+        line is `json.dumps(op._asdict(), ensure_ascii=False, separators=(",", ":"))`, made
+        by `jsonl_bytes` (the same bytes, several times faster)."""
         tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            for op in self.ops:
-                f.write(json.dumps(op._asdict(), ensure_ascii=False, separators=(",", ":")))
-                f.write("\n")
+        ops = iter(self.ops)
+        with tmp.open("wb") as f:
+            while chunk := list(islice(ops, JSONL_CHUNK)):
+                f.write(jsonl_bytes(chunk))
         tmp.replace(path)
 
     @classmethod
@@ -219,3 +224,40 @@ class History:
                 )
             )
         return cls(ops)
+
+
+# -- JSON lines, fast -------------------------------------------------------------------
+# A peak day's history has 10^7 ops, and one json.dumps per op (an encoder built per call, a
+# dict per op) took a fifth as long as simulating them. One %-format per op gives the same
+# bytes as json.dumps whenever json would print every field as-is: ops hold their annotated
+# types (mypy holds every constructor to them; `from_records` converts), so that is when no
+# string holds a character json escapes (a quote, a backslash, a control character) and
+# every time is a finite float (printed by its repr, as json does) and every priority an int
+# (not a bool). `jsonl_bytes` checks that for a chunk at once in C loops (one `translate`
+# counts the escapable bytes of its text: the template's own quotes and newlines, or more)
+# and falls back to json.dumps for a chunk where it does not hold; a Hypothesis property
+# compares both on arbitrary ops (tests/scenario/test_history.py).
+JSONL_CHUNK = 4096  # ops formatted and checked together
+_LINE = ('{"type":"%s","process":"%s","f":"%s","time_s":%r,"key":"%s","value":"%s",'
+         '"error":"%s","priority":%d}\n')
+_ESCAPABLE = bytes(range(0x20)) + b'"\\'  # what json escapes, and the newline
+_PER_LINE = _LINE.count('"') + 1  # of them in a line: the template's quotes and its newline
+_TIME, _PRIORITY = itemgetter(3), itemgetter(7)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_FLOAT, _INT = {float}, {int}
+
+
+def jsonl_bytes(ops: Sequence[Op]) -> bytes:
+    """`ops` as UTF-8 JSON lines, each ending in a newline: json.dumps's, byte for byte."""
+    if _plain_numbers(ops):
+        text = "".join(map(_LINE.__mod__, ops)).encode("utf-8")
+        if len(text) - len(text.translate(None, _ESCAPABLE)) == _PER_LINE * len(ops):
+            return text  # no string had a character json escapes
+    return "".join(_ENCODER.encode(op._asdict()) + "\n" for op in ops).encode("utf-8")
+
+
+def _plain_numbers(ops: Sequence[Op]) -> bool:
+    """Whether every time of `ops` is a finite float and every priority an int."""
+    times = list(map(_TIME, ops))
+    return not (set(map(type, times)) - _FLOAT or set(map(type, map(_PRIORITY, ops))) - _INT
+                ) and all(map(isfinite, times))

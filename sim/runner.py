@@ -3,7 +3,9 @@
 A task is `run_seed(task, keep)`: it simulates one seed and summarises its history where it
 ran (`scenario.summary`: counts, latencies, the checkers' verdicts), so a worker ships a
 small record back instead of its whole history, and the parent only pools. Only the first
-task keeps its history, for history.jsonl and the report's timelines.
+task keeps its history, for history.jsonl and the report's timelines; any other is freed as
+soon as it is summarised, before its process simulates its next seed (the checkers' index
+cache would otherwise hold it: at full scale a second 4.6 GB history per process).
 
 On local cores the parent process is one of the workers: it runs the first task itself (so
 the kept history never crosses a pipe) while a pool of `workers - 1` processes runs others,
@@ -27,6 +29,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from scenario.checkers.index import forget
 from scenario.errors import BadInput
 from scenario.history import History, Op, OpType
 from scenario.invariants import build_checkers
@@ -73,6 +76,8 @@ def run_seed(task: Task, keep: bool = False) -> SeedResult:
     history = simulate(task.scenario, policy_set(task.policies, task.scenario),
                        task.seed).history
     summary = summarize(history, build_checkers(task.scenario.invariants))
+    if not keep:  # the index cache would hold it (4.6 GB a full-scale day) while the next
+        forget(history)  # seed of this process is simulated
     return SeedResult(summary, history if keep else None)
 
 

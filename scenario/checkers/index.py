@@ -228,3 +228,10 @@ def index(history: History) -> Index:
     ix = build_index(history)
     _cache[:] = [(history, len(history.ops), ix)]
     return ix
+
+
+def forget(history: History) -> None:
+    """Drop the cached index of `history`: a history summarised and not kept (a seed the
+    runner only summarises) is then freed at once, not when the next history is indexed."""
+    if _cache and _cache[0][0] is history:
+        _cache.clear()

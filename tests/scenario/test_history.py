@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scenario.history import History, Op
+from scenario import history
+from scenario.history import History, Op, _plain_numbers, jsonl_bytes
 from scenario.verdict import Verdict, compose, overall
 
 
@@ -59,6 +62,74 @@ def test_jsonl_round_trip(tmp_path_factory: pytest.TempPathFactory, records: lis
     path = tmp_path_factory.mktemp("h") / "history.jsonl"
     History(list(records)).write_jsonl(path)
     assert History.read_jsonl(path).ops == records
+
+
+# What the simulator writes: strings without a character json escapes, finite float times.
+plain = st.text(st.characters(min_codepoint=0x20, exclude_characters='"\\',
+                              exclude_categories=["Cs"]), max_size=8)
+plain_ops = st.builds(
+    Op,
+    type=st.sampled_from(["invoke", "ok", "fail", "info"]),
+    process=plain,
+    f=st.sampled_from(["login", "call", "fault:start", "queue_length"]),
+    time_s=st.floats(allow_nan=False, allow_infinity=False),
+    key=plain,
+    value=plain,
+    error=plain,
+    priority=st.integers(min_value=-1, max_value=2),
+)
+# Any value of the types Op's fields are annotated with (mypy accepts an int for a float and a
+# bool for an int), each field plain or not on its own: strings with quotes, backslashes and
+# control characters, non-finite times. No lone surrogate: UTF-8 cannot encode one (both
+# writers raise the same error on it).
+text = plain | st.text(st.characters(exclude_categories=["Cs"]), max_size=8)
+any_ops = st.builds(
+    Op,
+    type=st.sampled_from(["invoke", "ok", "fail", "info"]),
+    process=text,
+    f=text,
+    time_s=st.floats() | st.integers() | st.booleans(),
+    key=text,
+    value=text,
+    error=text,
+    priority=st.integers() | st.booleans(),
+)
+
+
+def _dumps(ops: list[Op]) -> bytes:
+    """What write_jsonl wrote before jsonl_bytes: one json.dumps per op."""
+    return "".join(json.dumps(op._asdict(), ensure_ascii=False, separators=(",", ":")) + "\n"
+                   for op in ops).encode("utf-8")
+
+
+@given(st.lists(plain_ops | any_ops, max_size=5))
+def test_jsonl_bytes_are_json_dumps_bytes(records: list[Op]) -> None:
+    assert jsonl_bytes(records) == _dumps(records)
+
+
+@given(st.lists(plain_ops, max_size=20))
+def test_the_fast_format_of_plain_ops_is_json(records: list[Op]) -> None:
+    assert _plain_numbers(records)  # the ops the simulator writes take the fast path
+    assert "".join(map(history._LINE.__mod__, records)).encode("utf-8") == _dumps(records)
+
+
+@pytest.mark.parametrize("op", [
+    Op("ok", "p", "f", math.nan), Op("ok", "p", "f", math.inf), Op("ok", "p", "f", -math.inf),
+    Op("ok", "p", "f", True), Op("ok", "p", "f", 3), Op("ok", "p", "f", 0.5, priority=True),
+    Op("ok", 'say "hi"', "f", 0.5), Op("ok", "p", "f", 0.5, key="a\\b"),
+    Op("ok", "p", "f", 0.5, error="\x1f"), Op("ok", "p", "f", 0.5, value="\u0627\u200c\x7f"),
+])
+def test_each_value_json_prints_otherwise_is_json(op: Op) -> None:
+    assert jsonl_bytes([op]) == _dumps([op])
+
+
+def test_a_chunk_with_one_escaped_string_is_still_json(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "JSONL_CHUNK", 3)
+    ops = [Op("ok", f"p{i}", "login", i / 7, priority=1) for i in range(7)]
+    ops[4] = ops[4]._replace(value='say "hi"\n', time_s=float("inf"))
+    History(ops).write_jsonl(tmp_path / "h.jsonl")
+    assert (tmp_path / "h.jsonl").read_bytes() == _dumps(ops)
 
 
 def test_bad_record_names_the_line(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import tracemalloc
 
 import pytest
 
@@ -31,6 +32,24 @@ def test_a_kept_history_pickles_as_the_same_ops() -> None:
     assert back.summary == result.summary
     assert back.history is not None and result.history is not None
     assert back.history.ops == result.history.ops
+
+
+def test_a_seed_not_kept_leaves_no_history_behind() -> None:
+    # A process simulates its seeds one after the other: a seed it only summarises must not
+    # stay in memory (in the checkers' index cache) while it simulates the next one.
+    run_seed(Task(mmc_scenario(2, 0.6, 100), "baseline", 9))  # imports and caches first
+    scenario = mmc_scenario(2, 0.6, 5_000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run_seed(Task(scenario, "baseline", 1))
+        left = tracemalloc.get_traced_memory()[0] - before
+        kept = run_seed(Task(scenario, "baseline", 2), keep=True)
+        held = tracemalloc.get_traced_memory()[0] - before - left  # one history, indexed
+    finally:
+        tracemalloc.stop()
+    assert kept.history is not None and len(kept.history) > 10_000
+    assert left < held / 10, (left, held)  # measured: 15 kB left, 2.5 MB held
 
 
 @pytest.mark.parametrize("bad", [0, 1])  # the parent's own task; the first a worker takes
