@@ -1,10 +1,11 @@
 """The writes call the upstreams their scenario kinds declare, and fail like the simulator.
 
-prescribe, dispense and the registration of a paper prescription ask the registry whether the
-patient is insured; register_workshop asks Shahkar, then the registry. An upstream without a usable answer fails the write,
-unwritten, with 502 (503 when the breaker refused); an idempotent replay of an applied write
-answers from the stored result without asking anyone again. And a refusal of the emulated
-waiting room (queue full) is a failed admission sample of latency 0, as in the sim's gate.
+prescribe, dispense and the registration of a paper prescription ask the registry whether
+the patient is insured; register_workshop asks Shahkar, then the registry. An upstream
+without a usable answer fails the write, unwritten, with 502 (503 when the breaker refused);
+an idempotent replay of an applied write answers from the stored result without asking
+anyone again. And a refusal of the emulated waiting room (queue full) is a failed admission
+sample of latency 0, as in the sim's gate.
 """
 
 from __future__ import annotations
