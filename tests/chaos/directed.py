@@ -16,8 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
+import pytest
 
 from chaoslab.live.runner import record_final_state
+from chaoslab.pytest_plugin import attached_path
 from faults.injector import Injector
 from mock_services.lab.clients import http
 from mock_services.lab.clients import portal_api as api
@@ -42,6 +44,15 @@ class Outcome:
 
     verdicts: dict[str, tuple[object, str]]
     history: History
+
+
+def needs_demand(config: pytest.Config, what: str) -> None:
+    """Skip on an attached lab (the compose lab): its services cannot read a demand this
+    process writes, and `what` sets the lab's demand emulation."""
+    path = attached_path(config)
+    if path is not None:
+        pytest.skip(f"{what} through the demand emulation, which the attached lab {path} "
+                    f"cannot take (its services do not read this run's files)")
 
 
 def login_all(lab: Lab, n: int) -> list[tuple[str, str]]:

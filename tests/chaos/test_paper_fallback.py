@@ -20,6 +20,7 @@ from scenario.invariants import build_checkers
 from scenario.names import reconcile_key
 from scenario.schema import load_scenario
 from sim.policyset import policy_set
+from tests.chaos.directed import needs_demand
 
 # At x120 the 40 minutes play in 20 s: the switches are down from 4 s to 8 s, a reconcile
 # loop first waits 300 s / 120 = 2.5 s, then 5 s after a failed try. Every arrival is a
@@ -68,7 +69,8 @@ SPEED = 120.0
 
 @pytest.mark.chaos
 def test_paper_within_the_quota_is_registered_once_after_recovery(
-        chaos_labs: LabFactory, tmp_path: Path) -> None:
+        chaos_labs: LabFactory, tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    needs_demand(pytestconfig, "plays a scenario, whose service times the live runner sets")
     path = tmp_path / "paper_fallback.toml"
     path.write_text(SCENARIO, encoding="utf-8")
     scenario = load_scenario(path)

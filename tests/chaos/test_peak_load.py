@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from chaoslab.pytest_plugin import LabFactory, attached_path, lab_injector
+from chaoslab.pytest_plugin import LabFactory, lab_injector
 from faults.injector import Injector
 from mock_services.common.demand import Demand
 from mock_services.common.reasons import Reason, reason_of
@@ -26,7 +26,7 @@ from mock_services.lab.clients import portal_api as api
 from mock_services.lab.demand import apply_demand, clear_demand
 from mock_services.lab.supervisor import Lab
 from tests.chaos.bots import Bots
-from tests.chaos.directed import Outcome, judge, login_all
+from tests.chaos.directed import Outcome, judge, login_all, needs_demand
 
 # Capacity is set, not hoped for: a warm portal answers cached history reads in a few ms, so
 # on a quiet machine a lab that had served reads before (the suite's shared lab) took an 800
@@ -52,14 +52,6 @@ def _surge_demand(portal: str) -> Demand:
     return Demand.model_validate({
         "seed": 1, "replicas": {portal: {"workers": WORKERS, "max_queue": 100_000}},
         "kinds": {"read_history": {"dist": "deterministic", "value": f"{SERVICE_S}s"}}})
-
-
-def _needs_demand(config: pytest.Config) -> None:
-    """Skip on an attached lab: its services cannot read a demand this process writes."""
-    path = attached_path(config)
-    if path is not None:
-        pytest.skip(f"sets portal-a's capacity through the demand emulation, which the attached "
-                    f"lab {path} cannot take (its services do not read this run's files)")
 
 
 def _surge(lab: Lab, injector: Injector) -> Outcome:
@@ -112,7 +104,7 @@ def _surge(lab: Lab, injector: Injector) -> Outcome:
 @pytest.mark.chaos
 def test_resilient_sheds_browsing_and_keeps_the_slo(chaos_lab: Lab, injector: Injector,
                                                      pytestconfig: pytest.Config) -> None:
-    _needs_demand(pytestconfig)
+    needs_demand(pytestconfig, "sets portal-a's capacity")
     out = _surge(chaos_lab, injector)
     shed = [op for op in out.history.ops if getattr(op, "error", None) == "shed"]
     assert shed, "the surge was not beyond capacity: nothing was shed"
@@ -123,7 +115,7 @@ def test_resilient_sheds_browsing_and_keeps_the_slo(chaos_lab: Lab, injector: In
 @pytest.mark.chaos
 def test_baseline_admits_everything_and_breaks_the_slo(chaos_labs: LabFactory,
                                                        pytestconfig: pytest.Config) -> None:
-    _needs_demand(pytestconfig)
+    needs_demand(pytestconfig, "sets portal-a's capacity")
     lab = chaos_labs("baseline")
     with lab_injector(lab) as injector:
         out = _surge(lab, injector)
