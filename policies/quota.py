@@ -73,6 +73,33 @@ class PaperQuota:
         return paper / total if total else 0.0
 
 
+class ClaimQuota:
+    """The paper quota as a pharmacy keeps it on the run's clock: per claim period of
+    `period_s` counted from time 0, no cap when `max_share` is None (`baseline`). The one
+    bookkeeping of both runners' pharmacies (sim.world.Pharmacies, the live driver's
+    PaperBook)."""
+
+    __slots__ = ("period_s", "quota")
+
+    def __init__(self, max_share: float | None, period_s: float = CLAIM_PERIOD_S) -> None:
+        self.quota = PaperQuota(max_share) if max_share is not None else None
+        self.period_s = period_s
+
+    def dispensed(self, pharmacy: str, now_s: float) -> None:
+        """An electronic prescription counts towards the quota's denominator."""
+        if self.quota is not None:
+            self.quota.record_electronic(pharmacy, self._period(now_s))
+
+    def paper_allowed(self, pharmacy: str, now_s: float) -> bool:
+        """Whether `pharmacy` may record one more prescription on paper now (counting it
+        when it may)."""
+        return self.quota is None or not isinstance(
+            self.quota.request_paper(pharmacy, self._period(now_s)), Reject)
+
+    def _period(self, now_s: float) -> str:
+        return str(int(now_s // self.period_s))
+
+
 class Reconciler:
     """Registers paper prescriptions electronically, each (pharmacy, control number) once."""
 

@@ -23,10 +23,9 @@ import simpy
 
 from faults.catalog import RefreshStorm
 from faults.injector import Injector
-from policies.decisions import Reject
 from policies.outcome import Outcome
 from policies.presets import PolicySet
-from policies.quota import CLAIM_PERIOD_S, PaperQuota
+from policies.quota import ClaimQuota
 from scenario.arrivals import POPULATION, source_of
 from scenario.dists import Sampler, sampler
 from scenario.history import WRITE_FS, History
@@ -143,29 +142,15 @@ class Counters:
     wasted: int = 0
 
 
-class Pharmacies:
+class Pharmacies(ClaimQuota):
     """Paper quota and backlog of every pharmacy of one replication (`sim.pharmacy` runs
     the fallback and the reconciliation on them)."""
 
-    __slots__ = ("backlog", "quota")
+    __slots__ = ("backlog",)
 
     def __init__(self, max_share: float | None) -> None:
-        self.quota = PaperQuota(max_share) if max_share is not None else None
+        super().__init__(max_share)
         self.backlog: dict[str, list[str]] = {}  # pharmacy -> control numbers to reconcile
-
-    def dispensed(self, pharmacy: str, now: float) -> None:
-        """An electronic prescription counts towards the quota's denominator."""
-        if self.quota is not None:
-            self.quota.record_electronic(pharmacy, _claim_period(now))
-
-    def paper_allowed(self, pharmacy: str, now: float) -> bool:
-        """Whether the quota lets `pharmacy` record one more prescription on paper now."""
-        return self.quota is None or not isinstance(
-            self.quota.request_paper(pharmacy, _claim_period(now)), Reject)
-
-
-def _claim_period(now: float) -> str:
-    return str(int(now // CLAIM_PERIOD_S))
 
 
 class World:

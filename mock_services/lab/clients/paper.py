@@ -29,8 +29,7 @@ import jdatetime
 
 from mock_services.common.clock import AsyncSleep
 from mock_services.seed import Person
-from policies.decisions import Reject
-from policies.quota import CLAIM_PERIOD_S, MAX_RECONCILE_WAIT_S, RECONCILE_EVERY_S, PaperQuota
+from policies.quota import MAX_RECONCILE_WAIT_S, RECONCILE_EVERY_S, ClaimQuota
 from scenario.history import History
 from scenario.names import process_name, reconcile_key
 from scenario.schema import parse_start
@@ -71,27 +70,16 @@ class PaperBook:
 
     max_share: float | None  # the policy set's paper_quota_share; None: no cap
     run_tag: str
-    period_s: float = CLAIM_PERIOD_S
     backlog: dict[str, list[PaperRecord]] = field(default_factory=dict)
     wire_keys: dict[str, str] = field(default_factory=dict)
-    quota: PaperQuota | None = field(init=False)
+    quota: ClaimQuota = field(init=False)  # the simulator's own bookkeeping
 
     def __post_init__(self) -> None:
-        self.quota = PaperQuota(self.max_share) if self.max_share is not None else None
+        self.quota = ClaimQuota(self.max_share)
 
     def dispensed(self, pharmacy: str, now_s: float) -> None:
         """An electronic prescription counts towards the quota's denominator."""
-        if self.quota is not None:
-            self.quota.record_electronic(pharmacy, self._period(now_s))
-
-    def paper_allowed(self, pharmacy: str, now_s: float) -> bool:
-        """Whether the quota lets `pharmacy` record one more prescription on paper now
-        (counting it when it does)."""
-        return self.quota is None or not isinstance(
-            self.quota.request_paper(pharmacy, self._period(now_s)), Reject)
-
-    def _period(self, now_s: float) -> str:
-        return str(int(now_s // self.period_s))
+        self.quota.dispensed(pharmacy, now_s)
 
     def fallback(self, history: History, pharmacy: str, n: int, now_s: float, *,
                  pharmacist: Person, patient: str, day: str) -> PaperRecord | None:
@@ -100,7 +88,7 @@ class PaperBook:
         reconcile loop must start), else None."""
         control = f"C-{pharmacy}-{n}"
         op = history.invoke(process_name(pharmacy, f"p{n}"), PAPER_RECORD, now_s, control, 0)
-        if not self.paper_allowed(pharmacy, now_s):
+        if not self.quota.paper_allowed(pharmacy, now_s):
             history.complete(op, "fail", now_s, error=DEFERRED)
             return None
         history.complete(op, "ok", now_s)

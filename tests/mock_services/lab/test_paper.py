@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mock_services.lab.clients import paper
 from mock_services.lab.clients.driver import final_counts
 from mock_services.lab.clients.paper import PaperBook, PaperRecord, paper_day, reconcile
 from mock_services.seed import DEFAULT_SEED, demo_population
+from policies.quota import CLAIM_PERIOD_S
 from scenario.checkers.paper import MONTH_S
 from scenario.history import FINAL, History, Op
 from scenario.names import reconcile_key
@@ -33,7 +33,7 @@ EVENTS = ([(float(t), "pharmacy-1", t, True) for t in range(1, 5)]
 
 
 def test_the_claim_period_is_the_checkers() -> None:
-    assert paper.CLAIM_PERIOD_S == MONTH_S  # the paper checkers' default claim period
+    assert CLAIM_PERIOD_S == MONTH_S  # the paper checkers' default claim period
 
 
 def _sim_history(preset: str) -> tuple[list[tuple[str, str, str, str]], dict[str, list[str]]]:
@@ -93,7 +93,7 @@ def test_resilient_keeps_paper_within_a_fifth_per_period() -> None:
                          patient=PATIENT, day="14030815") is None
     for t in range(4):
         book.dispensed("pharmacy-1", MONTH_S + t)
-    assert book.paper_allowed("pharmacy-1", MONTH_S + 6.0)
+    assert book.quota.paper_allowed("pharmacy-1", MONTH_S + 6.0)
 
 
 def test_baseline_puts_every_failed_dispense_on_paper() -> None:
