@@ -65,22 +65,13 @@ def reconcile(world: World, pharmacy: str) -> Generator[simpy.Event, Any, None]:
     while pending:
         yield world.env.timeout(wait_s / compression)
         while pending:
-            key = reconcile_key(pending[0])
-            ok = yield from operation(world, "reconcile", world.next_id(), pharmacy, key=key)
-            if not ok and not _registered_before(world, key):
-                wait_s = min(2 * wait_s, MAX_RECONCILE_WAIT_S)  # the portal is still down:
-                break  # back off before the next try
+            ok = yield from operation(world, "reconcile", world.next_id(), pharmacy,
+                                      key=reconcile_key(pending[0]))
+            if not ok:  # the portal is still down: back off before the next try
+                wait_s = min(2 * wait_s, MAX_RECONCILE_WAIT_S)
+                break
             pending.pop(0)
             wait_s = RECONCILE_EVERY_S
-
-
-def _registered_before(world: World, key: str) -> bool:
-    """Whether the registration just completed failed with 409: the portal has this paper
-    prescription already (an earlier attempt's answer was lost), so it is done, as the live
-    pharmacies take it (`mock_services/lab/clients/workload.register_paper`). The operation
-    has just recorded its completion: the history's last op."""
-    last = world.history.ops[-1]
-    return last.key == key and last.type == "fail" and last.error == "http_409"
 
 
 assert "reconcile" in WRITE_FS and "paper_record" in WRITE_FS and DISPENSE in WRITE_FS

@@ -123,25 +123,6 @@ def test_a_second_dispense_with_a_fresh_key_is_refused_409_before_the_registry()
     assert outcomes == {"baseline": ("fail", "http_409"), "resilient": ("ok", "")}
 
 
-def test_a_registration_refused_409_leaves_the_backlog_as_live() -> None:
-    """A paper prescription whose registration the portal already holds (an earlier attempt
-    applied, its answer lost) is refused 409 under baseline; the pharmacy takes that as done
-    and goes on to the next record, as the live pharmacies do, instead of retrying it until
-    the run ends while the rest of its backlog waits."""
-    world = _world("baseline")
-    _cut(world, True)
-    for n in (1, 2):
-        assert _run(world, dispense(world, n, "pharmacy-1")) == [False]
-    _cut(world, False)
-    world.commit("reconcile:C-pharmacy-1-1")  # registered; the pharmacy never heard
-    world.env.run(until=world.env.now + 2 * RECONCILE_EVERY_S)
-    done = [(op.key, op.type, op.error) for op in _completed(world, "reconcile")]
-    assert done == [("reconcile:C-pharmacy-1-1", "fail", "http_409"),
-                    ("reconcile:C-pharmacy-1-2", "ok", "")]
-    assert world.pharmacies.backlog == {"pharmacy-1": []}
-    assert world.applied["reconcile:C-pharmacy-1-1"] == 1
-
-
 def test_a_dispense_the_portal_takes_goes_on_no_paper() -> None:
     world = _world("resilient")
     assert _run(world, dispense(world, 1, "pharmacy-1")) == [True]
