@@ -158,6 +158,8 @@ KNOWN_DIFFERENCES = (
     "skips it only for its next attempt",
     "connections blackholed by a timeout toxic stay useless for seconds after it is removed "
     "live; the model serves the next attempt at once",
+    "the live portal refuses a second dispense of a prescription (409); the model applies it "
+    "again as a duplicate write",
     "a Shahkar failure without a fallback answers 503 + Retry-After live, 502 in the model",
 )
 

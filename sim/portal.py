@@ -36,15 +36,7 @@ UNAUTHORIZED = (Outcome(False, 401), "unauthorized")
 BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
 EXPIRED = (Outcome(False, 504), "http_504")
 ABANDONED = (Outcome(False, error="abandoned"), "abandoned")
-ALREADY_APPLIED = (Outcome(False, 409), "http_409")
 PAUSED = "paused"  # what a breakdown wakes the requests in service with
-# Writes whose subject the portal holds once whatever the idempotency key: a prescription is
-# dispensed once, a paper prescription's control number registered once, a workshop code
-# taken once, a list submitted once per period (the live routes' 409s). A second application
-# of one logical write (a retry sent with a fresh key, as `baseline` sends it) is refused with
-# 409 before any upstream is asked, as the live portal checks its own records first; with the
-# retry's key kept (`resilient`) the portal answers the applied write's result instead.
-ONCE_FS = frozenset({"dispense", "reconcile", "register_workshop", "submit_list"})
 Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
@@ -108,10 +100,6 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     else:
         yield env.timeout(service_s)
     value = ""
-    if _applied_once(world, job):
-        _finish(world, rep, job, ALREADY_APPLIED, epoch)
-        workers.release()
-        return
     # a wrong password fails before any upstream is asked (no OTP for an attacker)
     attacking = is_attacker(job.source)
     upstreams = () if attacking else kind.upstreams
@@ -197,17 +185,10 @@ def pause(rep: ReplicaState) -> None:
     rep.serving.clear()
 
 
-def _applied_once(world: World, job: Job) -> bool:
-    """Whether the portal refuses `job` as a second application of a write it holds once."""
-    return job.kind in ONCE_FS and not world.dedupe and world.applied.get(job.key, 0) > 0
-
-
 def _commit(world: World, job: Job, write: bool, value: str, attacking: bool) -> Answer:
     if attacking:
         return UNAUTHORIZED  # a wrong password never logs in
     if write:
-        if _applied_once(world, job):
-            return ALREADY_APPLIED
         world.commit(job.key)
     return (OK, value)
 

@@ -105,24 +105,6 @@ def test_a_compressed_run_shortens_the_reconcile_wait_as_it_does_the_calendar() 
     assert reconciled.time_s == paper.time_s + RECONCILE_EVERY_S / 60
 
 
-def test_a_second_dispense_with_a_fresh_key_is_refused_409_before_the_registry() -> None:
-    """baseline's retry carries a fresh key: the live portal refuses a prescription it has
-    dispensed (409, its own records first, nobody asked), so the model does; resilient's
-    keeps the key and gets the applied dispense's answer. Either way it is applied once."""
-    outcomes = {}
-    for preset in ("baseline", "resilient"):
-        world = _world(preset)
-        world.commit("dispense:1")  # the first attempt was applied; its answer was lost
-        assert _run(world, operation(world, "dispense", 1, "pharmacy-1")) == [
-            preset == "resilient"]
-        [done] = _completed(world, "dispense")
-        outcomes[preset] = (done.type, done.error)
-        assert world.applied["dispense:1"] == 1
-        registry = [op for op in world.history.ops if op.process.startswith("upstream:")]
-        assert (registry == []) == (preset == "baseline")
-    assert outcomes == {"baseline": ("fail", "http_409"), "resilient": ("ok", "")}
-
-
 def test_a_dispense_the_portal_takes_goes_on_no_paper() -> None:
     world = _world("resilient")
     assert _run(world, dispense(world, 1, "pharmacy-1")) == [True]

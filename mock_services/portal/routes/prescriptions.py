@@ -286,17 +286,8 @@ async def register_paper(body: PaperIn, key: idempotency.IdempotencyKey, user: C
         applied = await idempotency.replay(ctx.db, user.national_id, key, digest)
         if applied is not None:  # a retry of an applied registration: no second check
             return _respond(applied, True)
-        # what the pharmacy's own records refuse is refused before the registry is asked
-        await ctx.db.aread(lambda c: _unregistered(c, user.national_id, body.control_no))
         await checks.insured(ctx, body.patient_national_id)  # 502/503/422: nothing written
         return await _register_paper(body, key, user, ctx, digest)
-
-
-def _unregistered(conn: sqlite3.Connection, pharmacy: str, control_no: str) -> None:
-    """The pharmacy has not registered this control number yet: 409 if it has."""
-    if conn.execute("SELECT 1 FROM paper_prescriptions WHERE pharmacy_id=? AND control_no=?",
-                    (pharmacy, control_no)).fetchone():
-        raise Conflict(f"paper prescription {control_no} is already registered")
 
 
 async def _register_paper(body: PaperIn, key: str, user: CurrentUser, ctx: Ctx,
@@ -305,7 +296,9 @@ async def _register_paper(body: PaperIn, key: str, user: CurrentUser, ctx: Ctx,
     items = json.dumps([i.model_dump() for i in body.items])
 
     def apply(conn: sqlite3.Connection) -> idempotency.StoredResponse:
-        _unregistered(conn, user.national_id, body.control_no)
+        if conn.execute("SELECT 1 FROM paper_prescriptions WHERE pharmacy_id=? AND control_no=?",
+                        (user.national_id, body.control_no)).fetchone():
+            raise Conflict(f"paper prescription {body.control_no} is already registered")
         conn.execute("INSERT INTO paper_prescriptions VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (user.national_id, body.control_no, body.patient_national_id, items,
                       body.dispensed_on, now, key))
