@@ -183,22 +183,9 @@ def main() -> None:
           f"{len(rep.history) / wall:,.0f} ops/s")
     if args.day:
         full = load_scenario(SCENARIOS / "year_end_peak.toml")
-        for scale, scenario in ((8, scaled(full, 8)), (1, full)):
+        for scale, scenario in ((8, full.scaled(8)), (1, full)):
             for preset in PRESETS:
                 day(scenario, preset, scale)
-
-
-def scaled(scenario: Scenario, k: int) -> Scenario:
-    """`scenario` at 1:k: its arrival rate, its accounts and each replica's workers divided by
-    k (the shipped day scenarios' scale, and year_end_peak's before issue 20)."""
-    replicas = [r.model_copy(update={"workers": max(1, r.workers // k)})
-                for r in scenario.topology.replicas]
-    workload = scenario.workload.model_copy(update={
-        "rate_per_s": scenario.workload.rate_per_s / k,
-        "population": max(1, scenario.workload.population // k)})
-    return scenario.model_copy(update={
-        "topology": scenario.topology.model_copy(update={"replicas": replicas}),
-        "workload": workload})
 
 
 def day(scenario: Scenario, preset: str, scale: int) -> None:

@@ -94,6 +94,35 @@ class Scenario(BaseModel):
             "duration": self.duration / k, "faults": faults, "attack": attack,
             "stochastic": stochastic, "workload": workload, "time_scale": self.time_scale * k})
 
+    def scaled(self, k: int) -> Scenario:
+        """This scenario at 1:k: one simulated request stands for k real ones.
+
+        Divided by k: the arrival rate, the attack's rate, the distinct accounts (rounded
+        down, at least 1, so each account asks as often as at 1:1) and every replica's
+        workers (rounded down, at least 1). Kept: the accept queues (`max_queue`), the
+        clinics and pharmacies, every time and every fault (their fields are relative:
+        multipliers, speeds, latencies). The shipped day scenarios were written at 1:8 this
+        way, and `year_end_peak` at 1:1 is `scaled(8)` of the day the issue timed.
+
+        Not the same experiment: at the same utilisation k-fold fewer workers queue more
+        (M/M/c's economies of scale; scenarios/README.md, "Scale"), so a search run at 1:k
+        (`chaoslab explore --scale`, `tune --scale`) confirms what it finds at 1:1.
+        """
+        if k < 1:
+            raise ValueError(f"scale {k!r}: expected an integer 1 or more")
+        if k == 1:
+            return self
+        replicas = [r.model_copy(update={"workers": max(1, r.workers // k)})
+                    for r in self.topology.replicas]
+        workload = self.workload.model_copy(update={
+            "rate_per_s": self.workload.rate_per_s / k,
+            "population": max(1, self.workload.population // k)})
+        attack = None if self.attack is None else self.attack.model_copy(
+            update={"rate_per_s": self.attack.rate_per_s / k})
+        return self.model_copy(update={
+            "topology": self.topology.model_copy(update={"replicas": replicas}),
+            "workload": workload, "attack": attack})
+
     @model_validator(mode="after")
     def _check_across_sections(self) -> Scenario:
         found = cross_problems({name: getattr(self, name) for name in type(self).model_fields})

@@ -120,3 +120,24 @@ def test_every_shipped_scenario_validates() -> None:
     for path in paths:
         sc = load_scenario(path)
         assert sc.description.strip() and "\n" not in sc.description
+
+
+def test_scaled_divides_rates_accounts_and_workers_and_keeps_the_rest() -> None:
+    day = load_scenario(SCENARIOS / "year_end_peak.toml")
+    eighth = day.scaled(8)
+    assert eighth.workload.rate_per_s == pytest.approx(day.workload.rate_per_s / 8)
+    assert eighth.workload.population == day.workload.population // 8
+    assert [r.workers for r in eighth.topology.replicas] == \
+        [r.workers // 8 for r in day.topology.replicas]
+    assert [r.max_queue for r in eighth.topology.replicas] == \
+        [r.max_queue for r in day.topology.replicas]
+    assert (eighth.duration, eighth.faults, eighth.workload.kinds) == \
+        (day.duration, day.faults, day.workload.kinds)
+    assert day.scaled(1) is day
+    assert all(r.workers == 1 for r in day.scaled(1000).topology.replicas)  # at least one
+    stuffing = load_scenario(SCENARIOS / "credential_stuffing.toml")
+    assert stuffing.attack is not None
+    assert stuffing.scaled(4).attack.rate_per_s == pytest.approx(  # type: ignore[union-attr]
+        stuffing.attack.rate_per_s / 4)
+    with pytest.raises(ValueError, match="expected an integer 1 or more"):
+        day.scaled(0)
