@@ -225,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confirm", choices=["live"], default=None,
                    help="replay each minimal schedule in the lab (`lab run`) and say whether "
                    "the lab fails the same way")
+    p.add_argument("--scale", type=positive_int, default=1, metavar="K",
+                   help="search at 1:K (rate, accounts and workers divided by K: a full-scale "
+                   "day in seconds), then replay each finding at 1:1 (default: 1)")
     _add_scale_out(p, "parallel searches, one per invariant", "the searches")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -243,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the first seed, and the sampler's (default: 1)")
     p.add_argument("--storage", default=None, metavar="URL",
                    help="Optuna storage to resume from, e.g. sqlite:///runs/tune.db")
+    p.add_argument("--scale", type=positive_int, default=1, metavar="K",
+                   help="trials at 1:K (rate, accounts and workers divided by K), the cheapest "
+                   "passing sets then replayed at 1:1 (default: 1)")
     _add_scale_out(p, "trials simulated at once", "the trials")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",

@@ -9,6 +9,15 @@ search is guided, not only random: every simulated history reports what the poli
 the share of operations failed and shed, the p99, breaker opens, upstream amplification — as
 `hypothesis.target` observations, and Hypothesis climbs them.
 
+The load alone comes first, once for every invariant: the empty schedule on the confirming
+seeds. An invariant it breaks on a majority of them is a finding without a search (its minimal
+schedule is no fault at all), and the other searches start with those runs in their memo.
+
+With `scale` k > 1 every run of the search is the scenario at 1:k (`Scenario.scaled`: a day
+whose 1:1 run takes minutes takes seconds), and each minimal schedule found is then replayed
+at 1:1 on the confirming seeds: the finding says on how many it fails there, since 1:k is
+not the same experiment (fewer workers queue more).
+
 A schedule counts as failing only when it fails on a majority of `confirm` seeds (so noise of
 one seed is not a finding). Each finding is written as a scenario file that `sim`, `lab run`
 and `twin` replay, and ranked by how robustly (seeds failing) and how badly (operations lost)
@@ -37,7 +46,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import tomli_w
 from hypothesis import HealthCheck, Phase, find, settings, target
@@ -62,13 +71,15 @@ MAX_UNITS = 30  # a fault lasts at most half the scenario
 @dataclass(frozen=True, slots=True)
 class Options:
     """One exploration: the policies, the budget of simulated runs per invariant, at most K
-    faults at once, the seeds a failure must hold on (a majority), and the search's seed."""
+    faults at once, the seeds a failure must hold on (a majority), the search's seed, and the
+    scale the search runs at."""
 
     policies: str = DEFAULT_PRESET
     budget: int = 60
     max_faults: int = 2
     confirm: int = 3
     seed: int = 1
+    scale: int = 1  # search at 1:scale, confirm the findings at 1:1 (`Scenario.scaled`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,7 @@ class Finding:
     runs: int  # simulated runs this search spent
     file: str = ""  # the replayable scenario, once written
     live: str = ""  # "fails the same way" / "holds live" / "" (not confirmed live)
+    full_scale: str = ""  # searched at 1:k: "2/3 seeds fail at 1:1"; "" when searched at 1:1
 
     @property
     def rank_key(self) -> tuple[float, float, int]:
@@ -207,11 +219,21 @@ def _target_key(record: dict[str, Any]) -> str:
 
 
 Base = dict[str, Any]  # a scenario file as parsed TOML, without its faults
+T = TypeVar("T")
 
 
-def with_faults(base: Base, faults: list[dict[str, Any]]) -> Scenario:
-    """The scenario of `base` with `faults` as its whole timeline, validated as a file is."""
-    return Scenario.model_validate({**base, "faults": faults})
+def with_faults(base: Base, faults: list[dict[str, Any]], scale: int = 1) -> Scenario:
+    """The scenario of `base` with `faults` as its whole timeline, validated as a file is, at
+    1:`scale`."""
+    return Scenario.model_validate({**base, "faults": faults}).scaled(scale)
+
+
+def _key(faults: list[dict[str, Any]], seed: int) -> str:
+    """A run's memo key: its schedule and seed."""
+    return json.dumps([faults, seed], sort_keys=True)
+
+
+Memo = dict[str, tuple[bool, Summary]]  # a run's key -> (the invariant false?, its summary)
 
 
 def load(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
@@ -235,19 +257,19 @@ class _Search:
     invariant: str
     options: Options
     runs: int = 0
-    seen: dict[str, tuple[bool, Summary]] = field(default_factory=dict)
+    seen: Memo = field(default_factory=dict)
     best: tuple[tuple[int, float, float], list[dict[str, Any]]] | None = None
     guiding: bool = True  # inside Hypothesis's engine: report targets
 
     def run_one(self, faults: list[dict[str, Any]], seed: int) -> Summary:
-        key = json.dumps([faults, seed], sort_keys=True)
+        key = _key(faults, seed)
         if key not in self.seen:
             # the budget buys the search; a failure found buys its shrinking as much again
             if self.runs >= self.options.budget * (1 if self.best is None else 2):
                 raise _BudgetSpent
             self.runs += 1
-            world = with_faults(self.base, faults)
-            summary = run_seed(Task(world, self.options.policies, seed)).summary
+            summary = _simulate(self.base, faults, self.options.policies, seed,
+                                self.options.scale)
             self.seen[key] = (_false(summary, self.invariant), summary)
         return self.seen[key][1]
 
@@ -277,18 +299,30 @@ class _Search:
         seeds = [self.options.seed + i for i in range(self.options.confirm)]
         summaries = []
         for s in seeds:
-            key = json.dumps([faults, s], sort_keys=True)
+            key = _key(faults, s)
             if key in self.seen:
                 summaries.append(self.seen[key][1])
             else:  # the confirmation of the minimal schedule on every seed, beyond the budget
-                world = with_faults(self.base, faults)
-                summaries.append(run_seed(Task(world, self.options.policies, s)).summary)
+                summaries.append(_simulate(self.base, faults, self.options.policies, s,
+                                           self.options.scale))
                 self.runs += 1
-        failing = [x for x in summaries if _false(x, self.invariant)]
-        detail = next((v.detail for v in failing[0].verdicts if v.name == self.invariant),
-                      "") if failing else ""
-        return Finding(self.invariant, faults, len(failing), len(seeds),
-                       sum(_lost(x) for x in summaries) / len(summaries), detail, self.runs)
+        return _finding(self.invariant, faults, summaries, self.runs)
+
+
+def _simulate(base: Base, faults: list[dict[str, Any]], policies: str, seed: int,
+              scale: int) -> Summary:
+    """One simulated run of `base` under `faults` at 1:`scale`: its summary."""
+    return run_seed(Task(with_faults(base, faults, scale), policies, seed)).summary
+
+
+def _finding(invariant: str, faults: list[dict[str, Any]], summaries: Sequence[Summary],
+             runs: int) -> Finding:
+    """`faults` as a finding of `invariant`, judged on the confirming seeds' summaries."""
+    failing = [x for x in summaries if _false(x, invariant)]
+    detail = next((v.detail for v in failing[0].verdicts if v.name == invariant),
+                  "") if failing else ""
+    return Finding(invariant, faults, len(failing), len(summaries),
+                   sum(_lost(x) for x in summaries) / len(summaries), detail, runs)
 
 
 class _BudgetSpent(Exception):
@@ -337,10 +371,13 @@ def guidance(summary: Summary) -> dict[str, float]:
     }
 
 
-def search(base: Base, invariant: str, options: Options) -> Outcome:
-    """Search, shrink and confirm a failing schedule of `invariant`."""
+def search(base: Base, invariant: str, options: Options, memo: Memo | None = None) -> Outcome:
+    """Search, shrink and confirm a failing schedule of `invariant`; `memo` holds runs made
+    already (the load alone's), which cost the search nothing."""
     scenario = with_faults(base, [])
     s = _Search(base, invariant, options)
+    for key, (_, summary) in (memo or {}).items():
+        s.seen[key] = (_false(summary, invariant), summary)
     conf = settings(max_examples=max(1, options.budget), database=None, deadline=None,
                     phases=[Phase.generate, Phase.target, Phase.shrink],
                     suppress_health_check=list(HealthCheck))
@@ -377,23 +414,57 @@ def _fewest(s: _Search, faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def explore(base: Base, options: Options, workers: int = 1, executor: str = "local",
             invariants: Sequence[str] | None = None) -> list[Outcome]:
-    """Every invariant's search (`invariants`, default all of the scenario's), in order."""
+    """Every invariant's search (`invariants`, default all of the scenario's), in order: the
+    load alone first, once for all of them (an invariant it breaks needs no search), then a
+    search per invariant it left standing; at 1:`options.scale` > 1, each finding replayed
+    at 1:1 (`Finding.full_scale`)."""
     scenario = with_faults(base, [])
     names = list(invariants or scenario.invariants)
     unknown = sorted(set(names) - set(scenario.invariants))
     if unknown:
         raise BadInput(f"--invariant {unknown[0]}: not an invariant of scenario "
                        f"{scenario.name}; expected one of {sorted(scenario.invariants)}")
-    jobs = [(base, n, options) for n in names]
-    return _map(_search_job, jobs, workers, executor)
+    seeds = [options.seed + i for i in range(options.confirm)]
+    alone = _map(_run_job, [(base, [], options.policies, s, options.scale) for s in seeds],
+                 workers, executor)
+    memo: Memo = {_key([], s): (False, summary) for s, summary in zip(seeds, alone, strict=True)}
+    found = {n: _finding(n, [], alone, len(seeds)) for n in names}
+    broken = {n for n, f in found.items() if f.failing * 2 > f.seeds}
+    jobs = [(base, n, options, memo) for n in names if n not in broken]
+    searched = iter(_map(_search_job, jobs, workers, executor))
+    outcomes = [Outcome(n, found[n], 0, "the load alone breaks it") if n in broken
+                else next(searched) for n in names]
+    if options.scale > 1:
+        outcomes = at_full_scale(base, outcomes, options, workers, executor)
+    return outcomes
 
 
-def _search_job(job: tuple[Base, str, Options]) -> Outcome:
+def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers: int,
+                  executor: str) -> list[Outcome]:
+    """Each finding's schedule replayed at 1:1 on the confirming seeds (all runs at once)."""
+    seeds = [options.seed + i for i in range(options.confirm)]
+    kept = [o for o in outcomes if o.finding is not None]
+    jobs = [(base, o.finding.faults, options.policies, s, 1)
+            for o in kept if o.finding is not None for s in seeds]
+    summaries = iter(_map(_run_job, jobs, workers, executor))
+    full: dict[str, str] = {}
+    for o in kept:
+        runs = [next(summaries) for _ in seeds]
+        failing = sum(_false(x, o.invariant) for x in runs)
+        full[o.invariant] = f"{failing}/{len(seeds)} seeds fail at 1:1"
+    return [replace(o, finding=replace(o.finding, full_scale=full[o.invariant]))
+            if o.finding is not None else o for o in outcomes]
+
+
+def _search_job(job: tuple[Base, str, Options, Memo]) -> Outcome:
     return search(*job)
 
 
-def _map(fn: Callable[[Any], Outcome], jobs: list[Any], workers: int,
-         executor: str) -> list[Outcome]:
+def _run_job(job: tuple[Base, list[dict[str, Any]], str, int, int]) -> Summary:
+    return _simulate(*job)
+
+
+def _map(fn: Callable[[Any], T], jobs: list[Any], workers: int, executor: str) -> list[T]:
     if executor.startswith("dask://"):
         try:
             from distributed import Client
@@ -428,7 +499,8 @@ def write_findings(base: Base, outcomes: list[Outcome], out: Path,
         data = {**source, "name": name, "faults": f.faults,
                 "description": f"chaoslab explore: a minimal schedule under which "
                                f"{f.invariant} fails for {options.policies} "
-                               f"({f.failing}/{f.seeds} seeds). {source['description']}"}
+                               f"({f.failing}/{f.seeds} seeds{_at(options, f)}). "
+                               f"{source['description']}"}
         path = out / f"{name}.toml"
         _atomic(path, tomli_w.dumps(data))
         load_scenario(path)  # the file replays: it validates as written
@@ -440,6 +512,10 @@ def write_findings(base: Base, outcomes: list[Outcome], out: Path,
     _atomic(out / "explore.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     _atomic(out / "explore.html", render_html(scenario.name, options, ranked, outcomes))
     return ranked
+
+
+def _at(options: Options, f: Finding) -> str:
+    return f" at 1:{options.scale}, {f.full_scale}" if options.scale > 1 else ""
 
 
 def _atomic(path: Path, text: str) -> None:
@@ -467,6 +543,7 @@ def render_html(name: str, options: Options, findings: list[Finding],
     rows = "".join(
         f"<tr><td>{i}</td><td>{e(f.invariant)}</td><td>{e(describe(f.faults))}</td>"
         f"<td>{f.failing}/{f.seeds}</td><td>{f.lost_share:.1%}</td><td>{e(f.detail)}</td>"
+        f"<td>{e(f.full_scale or '-')}</td>"
         f"<td>{e(f.live or 'not confirmed')}</td><td><code>{e(Path(f.file).name)}</code></td></tr>"
         for i, f in enumerate(findings, 1))
     held = "".join(f"<li>{e(o.invariant)}: {e(o.note)}</li>" for o in outcomes
@@ -477,9 +554,12 @@ def render_html(name: str, options: Options, findings: list[Finding],
             f"<h1>chaoslab explore: {e(name)} under {e(options.policies)}</h1>"
             f"<p>budget {options.budget} simulated runs per invariant, at most "
             f"{options.max_faults} faults, a failure must hold on a majority of "
-            f"{options.confirm} seeds from seed {options.seed}.</p>"
+            f"{options.confirm} seeds from seed {options.seed}"
+            + (f"; searched at 1:{options.scale}, each finding replayed at 1:1"
+               if options.scale > 1 else "") + ".</p>"
             "<table><tr><th>#</th><th>invariant</th><th>minimal schedule</th>"
-            "<th>seeds failing</th><th>operations lost</th><th>checker</th><th>live</th>"
+            "<th>seeds failing</th><th>operations lost</th><th>checker</th><th>at 1:1</th>"
+            "<th>live</th>"
             f"<th>scenario file</th></tr>{rows}</table>"
             f"<h2>Held within the budget</h2><ul>{held or '<li>none</li>'}</ul>")
 
@@ -512,7 +592,7 @@ def run(args: argparse.Namespace) -> int:
 
     _, base = load(args.scenario, SCENARIO_DIR)
     options = Options(policies=args.policies, budget=args.budget, max_faults=args.max_faults,
-                      confirm=args.seeds, seed=args.seed)
+                      confirm=args.seeds, seed=args.seed, scale=args.scale)
     policy_set(args.policies, with_faults(base, []))  # bad policies: exit 2 before any run
     out: Path = args.out or Path("runs") / base["name"] / (
         "explore-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
@@ -525,14 +605,16 @@ def run(args: argparse.Namespace) -> int:
         findings = write_findings(base, [
             Outcome(o.invariant, next((f for f in findings if f.invariant == o.invariant),
                                       None), o.runs, o.note) for o in outcomes], out, options)
-    runs = sum(o.runs for o in outcomes)
-    print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs in "
+    runs = options.confirm + sum(o.runs for o in outcomes)  # the load alone's, the searches'
+    at = f" at 1:{options.scale}" if options.scale > 1 else ""
+    full = f", then {options.confirm * len(findings)} at 1:1" if at and findings else ""
+    print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs{at}{full} in "
           f"{time.perf_counter() - t0:.1f} s; {len(findings)} of {len(outcomes)} invariants "
           f"broken -> {out}")
     for i, f in enumerate(findings, 1):
-        live = f"; {f.live}" if f.live else ""
+        more = "".join(f"; {x}" for x in (f.full_scale, f.live) if x)
         print(f"  {i}. {f.invariant}: {describe(f.faults)} — fails on {f.failing}/{f.seeds} "
-              f"seeds, {f.lost_share:.1%} of operations lost{live}\n     {f.file}")
+              f"seeds{at}, {f.lost_share:.1%} of operations lost{more}\n     {f.file}")
     for o in outcomes:
         if o.finding is None:
             print(f"  held: {o.invariant} ({o.note})")

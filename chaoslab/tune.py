@@ -11,6 +11,13 @@ asked in fixed-size batches and simulated in parallel (processes or a Dask clust
 and a budget give the same trials on any executor. A trial stops at its first false verdict (the
 hopeless are pruned: one run instead of all of them). `--storage sqlite:///F.db` resumes.
 
+With `--scale K` every trial runs at 1:K (`Scenario.scaled`: rate, accounts and workers
+divided by K, so a full-scale day takes seconds, not minutes); capacity stays in real worker
+threads (each replica gets `workers // K` at 1:K). The cheapest passing sets are then replayed
+at 1:1 on the same seeds, and only a set that passes there is chosen; the capacity search
+likewise says whether its answer holds at 1:1. 1:K is not the same experiment (fewer workers
+queue more), which is why nothing is chosen on its word alone.
+
 Out: tune.json (every trial), pareto.html (Optuna's interactive Pareto-front plot, Plotly), the
 chosen set as `chosen-policies.json` (what `--policies FILE` takes) and its capacity. When no
 trial is feasible, tune says so and searches the capacity alone, with the base policies, for
@@ -172,12 +179,12 @@ class Result:
     failed: tuple[str, ...]  # "scenario:invariant@seed" of the first false verdicts
 
 
-Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int]]
+Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int], int]
 
 
 def evaluate(job: Job) -> Result:
-    """Simulate every scenario on every seed; stop at the first false verdict."""
-    bases, source, overrides, replicas, workers, seeds = job
+    """Simulate every scenario on every seed, at 1:scale; stop at the first false verdict."""
+    bases, source, overrides, replicas, workers, seeds, scale = job
     # the trial's set is what chosen-policies.json will hold; each scenario then applies its
     # own overrides on top, as `chaoslab sim SCENARIO --policies chosen-policies.json` does
     trial_set = resolve_policies(source, _nested(overrides))
@@ -186,7 +193,7 @@ def evaluate(job: Job) -> Result:
     capacity = 0
     runs = 0
     for base in bases:
-        world = Scenario.model_validate(with_capacity(base, replicas, workers))
+        world = Scenario.model_validate(with_capacity(base, replicas, workers)).scaled(scale)
         capacity = max(capacity, sum(r.workers for r in world.topology.replicas))
         checkers = build_checkers(world.invariants)
         policies = with_overrides(trial_set, world.policies.for_preset(source) or None)
@@ -216,12 +223,14 @@ NO_LATENCY_S = 3600.0  # the p50 of a run with no successful operation: an hour,
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """A tuning: the base policies, trials, seeds per scenario, the search's seed."""
+    """A tuning: the base policies, trials, seeds per scenario, the search's seed, and the
+    scale the trials run at."""
 
     policies: str = DEFAULT_PRESET
     budget: int = 24
     seeds: int = 2
     seed: int = 1
+    scale: int = 1  # trials at 1:scale; the chosen set confirmed at 1:1
 
 
 Mapper = Callable[[Callable[[Job], Result], list[Job]], list[Result]]
@@ -259,7 +268,7 @@ def _job(bases: list[Base], space: Space, options: Options, trial: optuna.Trial,
     overrides = {p.key: p.suggest(trial) for p in space.policies}
     capacity = {p.key: p.suggest(trial) for p in space.capacity}
     return (bases, options.policies, overrides, capacity.get("replicas"),
-            capacity.get("workers"), seeds)
+            capacity.get("workers"), seeds, options.scale)
 
 
 def feasible(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -298,7 +307,8 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
     seeds = [options.seed + i for i in range(options.seeds)]
     for replicas in replica_counts:
         grid = sorted({max(1, round(top * f)) for f in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)})
-        jobs: list[Job] = [(bases, options.policies, {}, replicas, w, seeds) for w in grid]
+        jobs: list[Job] = [(bases, options.policies, {}, replicas, w, seeds, options.scale)
+                           for w in grid]
         results = mapper(evaluate, jobs)
         passing = [w for w, r in zip(grid, results, strict=True) if r.false == 0]
         if passing:
@@ -306,10 +316,27 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
             lo = max([w for w in grid if w < hi] or [0])
             while hi - lo > 1:  # bisect between the last failing and the first passing
                 mid = (lo + hi) // 2
-                [r] = mapper(evaluate, [(bases, options.policies, {}, replicas, mid, seeds)])
+                [r] = mapper(evaluate, [(bases, options.policies, {}, replicas, mid, seeds,
+                                         options.scale)])
                 lo, hi = (lo, mid) if r.false == 0 else (mid, hi)
             return (replicas or 0, hi)
     return None
+
+
+def confirm_full_scale(bases: list[Base], options: Options, space: Space,
+                       candidates: list[optuna.trial.FrozenTrial], mapper: Mapper,
+                       ) -> list[Result]:
+    """Each candidate trial's set and capacity replayed at 1:1 on the same seeds, at once."""
+    seeds = [options.seed + i for i in range(options.seeds)]
+    jobs: list[Job] = []
+    for t in candidates:
+        capacity = {p.key: t.params[p.key] for p in space.capacity}
+        jobs.append((bases, options.policies, chosen_overrides(t, space),
+                     capacity.get("replicas"), capacity.get("workers"), seeds, 1))
+    return mapper(evaluate, jobs)
+
+
+FULL_SCALE_CANDIDATES = 2  # the cheapest passing sets replayed at 1:1 (one per core here)
 
 
 # -- the command line -----------------------------------------------------------------------
@@ -319,7 +346,7 @@ def local_mapper(workers: int, executor: str) -> Mapper:
     from chaoslab.explore import _map
 
     def mapper(fn: Callable[[Job], Result], jobs: list[Job]) -> list[Result]:
-        return _map(fn, jobs, workers, executor)  # type: ignore[arg-type,return-value]
+        return _map(fn, jobs, workers, executor)
     return mapper
 
 
@@ -333,7 +360,7 @@ def run(args: argparse.Namespace) -> int:
     except PolicyConfigError as exc:
         raise BadInput(f"--policies {args.policies}: {exc}") from None
     space = load_space(args.space or DEFAULT_SPACE, base_set)
-    options = Options(args.policies, args.budget, args.seeds, args.seed)
+    options = Options(args.policies, args.budget, args.seeds, args.seed, args.scale)
     out: Path = args.out or Path("runs") / "tune" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
     mapper = local_mapper(args.workers or os.cpu_count() or 1, args.executor)
@@ -346,25 +373,50 @@ def run(args: argparse.Namespace) -> int:
     print(f"tune {names} [{args.policies}]: {len(study.trials)} trials in "
           f"{time.perf_counter() - t0:.1f} s; {len(feasible(study))} pass every invariant "
           f"-> {out}")
+    at = f" at 1:{options.scale}" if options.scale > 1 else ""
     if not front:
-        need = capacity_needed(bases, options, space, mapper)
-        print("  no policy set within the space passes every invariant on every seed")
-        if need is None:
-            print("  and no capacity up to 4x the space's workers passes with the base set")
-        else:
-            print(f"  with {args.policies}, the least capacity that passes: {need[0] or 'the'} "
-                  f"replicas x {need[1]} workers each")
-        return 1
-    print("  Pareto front (capacity, latency p50, amplification):")
+        return _capacity_alone(bases, options, space, mapper, at)
+    print(f"  Pareto front{at} (capacity, latency p50, amplification):")
     for t in front:
         print(f"    #{t.number}: {t.values[0]:.0f} workers, {t.values[1] * 1000:.0f} ms, "
               f"{t.values[2]:.2f} calls/op  {_params(t)}")
     best = front[0]
+    if options.scale > 1:
+        candidates = feasible(study)[:FULL_SCALE_CANDIDATES]
+        results = confirm_full_scale(bases, options, space, candidates, mapper)
+        for t, r in zip(candidates, results, strict=True):
+            print(f"  at 1:1, trial #{t.number}: "
+                  + ("passes every invariant on every seed" if r.false == 0
+                     else f"fails {', '.join(r.failed)}"))
+        passing = [t for t, r in zip(candidates, results, strict=True) if r.false == 0]
+        if not passing:
+            print(f"  no set passing at 1:{options.scale} passes at 1:1: none chosen")
+            return 1
+        best = passing[0]
     chosen = resolve_policies(args.policies, _nested(chosen_overrides(best, space)))
     (out / "chosen-policies.json").write_text(dump_policies(chosen))
     print(f"  chosen: trial #{best.number} -> {out / 'chosen-policies.json'} "
           f"(capacity {best.values[0]:.0f} workers; {_params(best)})")
     return 0
+
+
+def _capacity_alone(bases: list[Base], options: Options, space: Space, mapper: Mapper,
+                    at: str) -> int:
+    """No set passes: the least capacity that does with the base set (exit 1)."""
+    need = capacity_needed(bases, options, space, mapper)
+    print(f"  no policy set within the space passes every invariant on every seed{at}")
+    if need is None:
+        print("  and no capacity up to 4x the space's workers passes with the base set")
+        return 1
+    print(f"  with {options.policies}, the least capacity that passes{at}: {need[0] or 'the'} "
+          f"replicas x {need[1]} workers each")
+    if options.scale > 1:
+        seeds = [options.seed + i for i in range(options.seeds)]
+        [r] = mapper(evaluate, [(bases, options.policies, {}, need[0] or None, need[1], seeds,
+                                 1)])
+        print("  at 1:1 it " + ("passes every invariant on every seed" if r.false == 0
+                                else f"does not: {', '.join(r.failed)}"))
+    return 1
 
 
 def _params(t: optuna.trial.FrozenTrial) -> str:

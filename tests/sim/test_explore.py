@@ -116,3 +116,25 @@ def test_every_schedule_is_a_valid_timeline(base: dict[str, object], data: st.Da
         for b in world.faults:
             if a is not b and a.fault("a").target == b.fault("b").target:
                 assert a.start + a.duration <= b.start or b.start + b.duration <= a.start
+
+
+def _unreachable(base: dict[str, object]) -> dict[str, object]:
+    """`base` asking for a p99 no run reaches (1 ms, where service alone takes 50 ms on
+    average): the load alone breaks it."""
+    return {**base, "invariants": {**base["invariants"],  # type: ignore[dict-item]
+                                   "admitted_p99": {"slo_ms": 1}}}
+
+
+def test_an_invariant_the_load_alone_breaks_is_found_without_a_search(
+        base: dict[str, object]) -> None:
+    [outcome] = explore(_unreachable(base), OPTIONS, invariants=["admitted_p99"])
+    assert outcome.finding is not None and outcome.finding.faults == []
+    assert outcome.runs == 0, "searched although the load alone breaks it"
+    assert outcome.finding.failing == outcome.finding.seeds == OPTIONS.confirm
+
+
+def test_at_a_scale_each_finding_is_replayed_at_full_scale(base: dict[str, object]) -> None:
+    options = dataclasses.replace(OPTIONS, scale=2)
+    [outcome] = explore(_unreachable(base), options, invariants=["admitted_p99"])
+    assert outcome.finding is not None
+    assert outcome.finding.full_scale == f"{OPTIONS.confirm}/{OPTIONS.confirm} seeds fail at 1:1"

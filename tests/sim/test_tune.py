@@ -109,3 +109,31 @@ def test_the_default_space_loads() -> None:
     space = load_space(DEFAULT_SPACE, resolve_policies("resilient"))
     assert {p.key for p in space.capacity} == {"replicas", "workers"}
     assert "paper_quota_share" not in {p.key for p in space.policies}
+
+
+def test_at_one_to_two_the_least_capacity_is_the_closed_forms_for_half_the_load() -> None:
+    """At 1:2 the loss system carries a = 2 Erlangs on workers // 2 servers: B(5, 2) = 0.037
+    fails and B(6, 2) = 0.012 passes, so 12 real workers, where 1:1 needs 9 (fewer servers
+    block more at the same utilisation; margins as above, 6,000 arrivals a run). The 12
+    then passes at 1:1, which is what `--scale` confirms before it answers."""
+    assert min(c for c in range(1, 30) if 1 - _erlang_b(c, 2.0) >= 0.98) == 6
+    bases = [load(str(ERLANG), SCENARIOS)[1]]
+    options = Options("baseline", budget=20, seeds=2, seed=1, scale=2)
+    assert capacity_needed(bases, options, WORKERS, local_mapper(1, "local")) == (0, 12)
+
+
+def test_the_command_at_a_scale_confirms_at_full_scale(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    code = main(["tune", str(ERLANG), "--scale", "2", "--budget", "8", "--seeds", "1",
+                 "--policies", "baseline", "--workers", "1", "--out", str(out),
+                 "--space", str(_workers_only(tmp_path))])
+    text = capsys.readouterr().out
+    assert "at 1:2" in text and "at 1:1, trial #" in text, text
+    assert code == 0 and (out / "chosen-policies.json").exists()
+
+
+def _workers_only(tmp_path: Path) -> Path:
+    space = tmp_path / "workers.toml"
+    space.write_text("[capacity]\nworkers = { low = 8, high = 16 }\n")
+    return space
