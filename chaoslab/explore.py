@@ -441,17 +441,20 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
 
 def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers: int,
                   executor: str) -> list[Outcome]:
-    """Each finding's schedule replayed at 1:1 on the confirming seeds (all runs at once)."""
+    """Each finding's schedule replayed at 1:1 on the confirming seeds (all runs at once; a
+    schedule several findings share, such as the load alone, once)."""
     seeds = [options.seed + i for i in range(options.confirm)]
-    kept = [o for o in outcomes if o.finding is not None]
-    jobs = [(base, o.finding.faults, options.policies, s, 1)
-            for o in kept if o.finding is not None for s in seeds]
-    summaries = iter(_map(_run_job, jobs, workers, executor))
+    kept = [o.finding for o in outcomes if o.finding is not None]
+    runs: dict[str, tuple[Base, list[dict[str, Any]], str, int, int]] = {}
+    for f in kept:
+        for s in seeds:
+            runs.setdefault(_key(f.faults, s), (base, f.faults, options.policies, s, 1))
+    summary = dict(zip(runs, _map(_run_job, list(runs.values()), workers, executor),
+                       strict=True))
     full: dict[str, str] = {}
-    for o in kept:
-        runs = [next(summaries) for _ in seeds]
-        failing = sum(_false(x, o.invariant) for x in runs)
-        full[o.invariant] = f"{failing}/{len(seeds)} seeds fail at 1:1"
+    for f in kept:
+        failing = sum(_false(summary[_key(f.faults, s)], f.invariant) for s in seeds)
+        full[f.invariant] = f"{failing}/{len(seeds)} seeds fail at 1:1"
     return [replace(o, finding=replace(o.finding, full_scale=full[o.invariant]))
             if o.finding is not None else o for o in outcomes]
 
@@ -607,7 +610,7 @@ def run(args: argparse.Namespace) -> int:
                                       None), o.runs, o.note) for o in outcomes], out, options)
     runs = options.confirm + sum(o.runs for o in outcomes)  # the load alone's, the searches'
     at = f" at 1:{options.scale}" if options.scale > 1 else ""
-    full = f", then {options.confirm * len(findings)} at 1:1" if at and findings else ""
+    full = ", then each finding replayed at 1:1" if at and findings else ""
     print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs{at}{full} in "
           f"{time.perf_counter() - t0:.1f} s; {len(findings)} of {len(outcomes)} invariants "
           f"broken -> {out}")
