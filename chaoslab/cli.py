@@ -226,8 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay each minimal schedule in the lab (`lab run`) and say whether "
                    "the lab fails the same way")
     p.add_argument("--scale", type=positive_int, default=1, metavar="K",
-                   help="search at 1:K (rate, accounts and workers divided by K: a full-scale "
-                   "day in seconds), then replay each finding at 1:1 (default: 1)")
+                   help="search at 1:K (rates, accounts, attack sources, sites, workers and "
+                   "queues divided by K: about K times faster), then replay each finding at "
+                   "1:1 (default: 1)")
     _add_scale_out(p, "parallel searches, one per invariant", "the searches")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -247,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", default=None, metavar="URL",
                    help="Optuna storage to resume from, e.g. sqlite:///runs/tune.db")
     p.add_argument("--scale", type=positive_int, default=1, metavar="K",
-                   help="trials at 1:K (rate, accounts and workers divided by K), the cheapest "
-                   "passing sets then replayed at 1:1 (default: 1)")
+                   help="trials at 1:K (rates, accounts, attack sources, sites, workers and "
+                   "queues divided by K), the cheapest passing sets then replayed at 1:1 "
+                   "(default: 1)")
     _add_scale_out(p, "trials simulated at once", "the trials")
     _add_policies(p)
     p.add_argument("--out", type=Path, default=None, metavar="DIR",

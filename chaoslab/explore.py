@@ -13,10 +13,12 @@ The load alone comes first, once for every invariant: the empty schedule on the 
 seeds. An invariant it breaks on a majority of them is a finding without a search (its minimal
 schedule is no fault at all), and the other searches start with those runs in their memo.
 
-With `scale` k > 1 every run of the search is the scenario at 1:k (`Scenario.scaled`: a day
-whose 1:1 run takes minutes takes seconds), and each minimal schedule found is then replayed
-at 1:1 on the confirming seeds: the finding says on how many it fails there, since 1:k is
-not the same experiment (fewer workers queue more).
+With `scale` k > 1 every run of the search is the scenario at 1:k (`Scenario.scaled`: about
+k times fewer requests, so k times faster), and each minimal schedule found is then replayed
+at 1:1 on the confirming seeds: the finding says on how many it fails there, and only a
+majority there counts as broken, since 1:k is not the same experiment (fewer workers queue
+more). An invariant the load alone breaks at 1:k but not at 1:1 cannot be searched at that
+k: explore says so.
 
 A schedule counts as failing only when it fails on a majority of `confirm` seeds (so noise of
 one seed is not a finding). Each finding is written as a scenario file that `sim`, `lab run`
@@ -95,11 +97,27 @@ class Finding:
     runs: int  # simulated runs this search spent
     file: str = ""  # the replayable scenario, once written
     live: str = ""  # "fails the same way" / "holds live" / "" (not confirmed live)
-    full_scale: str = ""  # searched at 1:k: "2/3 seeds fail at 1:1"; "" when searched at 1:1
+    full_failing: int | None = None  # searched at 1:k: seeds failing at 1:1 (of `seeds`)
 
     @property
-    def rank_key(self) -> tuple[float, float, int]:
-        return (-self.failing / self.seeds, -self.lost_share, len(self.faults))
+    def full_scale(self) -> str:
+        """The replay at 1:1 in words ("" when searched at 1:1)."""
+        if self.full_failing is None:
+            return ""
+        return f"{self.full_failing}/{self.seeds} seeds fail at 1:1"
+
+    @property
+    def broken(self) -> bool:
+        """Whether it breaks the invariant where it counts: on a majority of the seeds at 1:1
+        (replayed there when searched at 1:k)."""
+        failing = self.failing if self.full_failing is None else self.full_failing
+        return failing * 2 > self.seeds
+
+    @property
+    def rank_key(self) -> tuple[float, float, float, int]:
+        at_full = self.failing if self.full_failing is None else self.full_failing
+        return (-at_full / self.seeds, -self.failing / self.seeds, -self.lost_share,
+                len(self.faults))
 
 
 @dataclass(slots=True)
@@ -233,7 +251,7 @@ def _key(faults: list[dict[str, Any]], seed: int) -> str:
     return json.dumps([faults, seed], sort_keys=True)
 
 
-Memo = dict[str, tuple[bool, Summary]]  # a run's key -> (the invariant false?, its summary)
+Memo = dict[str, Summary]  # a run's key -> its summary (runs made before a search)
 
 
 def load(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
@@ -257,7 +275,7 @@ class _Search:
     invariant: str
     options: Options
     runs: int = 0
-    seen: Memo = field(default_factory=dict)
+    seen: dict[str, tuple[bool, Summary]] = field(default_factory=dict)  # + the verdict
     best: tuple[tuple[int, float, float], list[dict[str, Any]]] | None = None
     guiding: bool = True  # inside Hypothesis's engine: report targets
 
@@ -376,7 +394,7 @@ def search(base: Base, invariant: str, options: Options, memo: Memo | None = Non
     already (the load alone's), which cost the search nothing."""
     scenario = with_faults(base, [])
     s = _Search(base, invariant, options)
-    for key, (_, summary) in (memo or {}).items():
+    for key, summary in (memo or {}).items():
         s.seen[key] = (_false(summary, invariant), summary)
     conf = settings(max_examples=max(1, options.budget), database=None, deadline=None,
                     phases=[Phase.generate, Phase.target, Phase.shrink],
@@ -427,8 +445,8 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
     seeds = [options.seed + i for i in range(options.confirm)]
     alone = _map(_run_job, [(base, [], options.policies, s, options.scale) for s in seeds],
                  workers, executor)
-    memo: Memo = {_key([], s): (False, summary) for s, summary in zip(seeds, alone, strict=True)}
-    found = {n: _finding(n, [], alone, len(seeds)) for n in names}
+    memo: Memo = {_key([], s): summary for s, summary in zip(seeds, alone, strict=True)}
+    found = {n: _finding(n, [], alone, 0) for n in names}  # the pre-pass is no search's
     broken = {n for n, f in found.items() if f.failing * 2 > f.seeds}
     jobs = [(base, n, options, memo) for n in names if n not in broken]
     searched = iter(_map(_search_job, jobs, workers, executor))
@@ -436,6 +454,10 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
                 else next(searched) for n in names]
     if options.scale > 1:
         outcomes = at_full_scale(base, outcomes, options, workers, executor)
+        outcomes = [replace(o, note=f"the load alone breaks it at 1:{options.scale} only: "
+                                    "search at a smaller --scale")
+                    if o.finding is not None and not o.finding.faults and not o.finding.broken
+                    else o for o in outcomes]
     return outcomes
 
 
@@ -451,11 +473,9 @@ def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers
             runs.setdefault(_key(f.faults, s), (base, f.faults, options.policies, s, 1))
     summary = dict(zip(runs, _map(_run_job, list(runs.values()), workers, executor),
                        strict=True))
-    full: dict[str, str] = {}
-    for f in kept:
-        failing = sum(_false(summary[_key(f.faults, s)], f.invariant) for s in seeds)
-        full[f.invariant] = f"{failing}/{len(seeds)} seeds fail at 1:1"
-    return [replace(o, finding=replace(o.finding, full_scale=full[o.invariant]))
+    full = {f.invariant: sum(_false(summary[_key(f.faults, s)], f.invariant) for s in seeds)
+            for f in kept}
+    return [replace(o, finding=replace(o.finding, full_failing=full[o.invariant]))
             if o.finding is not None else o for o in outcomes]
 
 
@@ -611,14 +631,17 @@ def run(args: argparse.Namespace) -> int:
     runs = options.confirm + sum(o.runs for o in outcomes)  # the load alone's, the searches'
     at = f" at 1:{options.scale}" if options.scale > 1 else ""
     full = ", then each finding replayed at 1:1" if at and findings else ""
+    broken = [f for f in findings if f.broken]
     print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs{at}{full} in "
-          f"{time.perf_counter() - t0:.1f} s; {len(findings)} of {len(outcomes)} invariants "
+          f"{time.perf_counter() - t0:.1f} s; {len(broken)} of {len(outcomes)} invariants "
           f"broken -> {out}")
     for i, f in enumerate(findings, 1):
         more = "".join(f"; {x}" for x in (f.full_scale, f.live) if x)
-        print(f"  {i}. {f.invariant}: {describe(f.faults)} — fails on {f.failing}/{f.seeds} "
-              f"seeds{at}, {f.lost_share:.1%} of operations lost{more}\n     {f.file}")
+        only = "" if f.broken else f" [at 1:{options.scale} only: it holds at 1:1]"
+        print(f"  {i}. {f.invariant}{only}: {describe(f.faults)} — fails on "
+              f"{f.failing}/{f.seeds} seeds{at}, {f.lost_share:.1%} of operations lost{more}"
+              f"\n     {f.file}")
     for o in outcomes:
-        if o.finding is None:
+        if o.finding is None or not o.finding.broken:
             print(f"  held: {o.invariant} ({o.note})")
-    return 1 if findings else 0
+    return 1 if broken else 0

@@ -11,12 +11,14 @@ asked in fixed-size batches and simulated in parallel (processes or a Dask clust
 and a budget give the same trials on any executor. A trial stops at its first false verdict (the
 hopeless are pruned: one run instead of all of them). `--storage sqlite:///F.db` resumes.
 
-With `--scale K` every trial runs at 1:K (`Scenario.scaled`: rate, accounts and workers
-divided by K, so a full-scale day takes seconds, not minutes); capacity stays in real worker
-threads (each replica gets `workers // K` at 1:K). The cheapest passing sets are then replayed
-at 1:1 on the same seeds, and only a set that passes there is chosen; the capacity search
-likewise says whether its answer holds at 1:1. 1:K is not the same experiment (fewer workers
-queue more), which is why nothing is chosen on its word alone.
+With `--scale K` every trial runs at 1:K (`Scenario.scaled`: about K times fewer requests, so
+about K times faster); capacity stays in real worker threads, as costed (each replica gets
+`workers // K` at 1:K, so the resolution there is K threads). The distinct sets that passed
+are then replayed at 1:1 on the same seeds, cheapest first, two at a time, until one passes
+(at most six: full-scale.json), and only a set that passes there is chosen; the capacity
+search likewise says whether its answer holds at 1:1. 1:K is not the same experiment (fewer
+workers queue more, and the policies' absolute limits are not scaled), which is why nothing
+is chosen on its word alone.
 
 Out: tune.json (every trial), pareto.html (Optuna's interactive Pareto-front plot, Plotly), the
 chosen set as `chosen-policies.json` (what `--policies FILE` takes) and its capacity. When no
@@ -193,8 +195,9 @@ def evaluate(job: Job) -> Result:
     capacity = 0
     runs = 0
     for base in bases:
-        world = Scenario.model_validate(with_capacity(base, replicas, workers)).scaled(scale)
-        capacity = max(capacity, sum(r.workers for r in world.topology.replicas))
+        real = Scenario.model_validate(with_capacity(base, replicas, workers))
+        capacity = max(capacity, sum(r.workers for r in real.topology.replicas))  # real threads
+        world = real.scaled(scale)
         checkers = build_checkers(world.invariants)
         policies = with_overrides(trial_set, world.policies.for_preset(source) or None)
         for seed in seeds:
@@ -324,19 +327,32 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
 
 
 def confirm_full_scale(bases: list[Base], options: Options, space: Space,
-                       candidates: list[optuna.trial.FrozenTrial], mapper: Mapper,
-                       ) -> list[Result]:
-    """Each candidate trial's set and capacity replayed at 1:1 on the same seeds, at once."""
+                       study: optuna.Study, mapper: Mapper,
+                       ) -> list[tuple[optuna.trial.FrozenTrial, Result]]:
+    """The distinct sets that passed at 1:scale, cheapest first, replayed at 1:1 on the same
+    seeds, FULL_SCALE_BATCH at a time, until one passes or FULL_SCALE_MAX were tried: each
+    replayed trial and its 1:1 result."""
     seeds = [options.seed + i for i in range(options.seeds)]
-    jobs: list[Job] = []
-    for t in candidates:
-        capacity = {p.key: t.params[p.key] for p in space.capacity}
-        jobs.append((bases, options.policies, chosen_overrides(t, space),
-                     capacity.get("replicas"), capacity.get("workers"), seeds, 1))
-    return mapper(evaluate, jobs)
+    distinct: dict[str, optuna.trial.FrozenTrial] = {}
+    for t in feasible(study):
+        distinct.setdefault(json.dumps(t.params, sort_keys=True), t)
+    candidates = list(distinct.values())[:FULL_SCALE_MAX]
+    done: list[tuple[optuna.trial.FrozenTrial, Result]] = []
+    for i in range(0, len(candidates), FULL_SCALE_BATCH):
+        batch = candidates[i:i + FULL_SCALE_BATCH]
+        jobs: list[Job] = []
+        for t in batch:
+            capacity = {p.key: t.params[p.key] for p in space.capacity}
+            jobs.append((bases, options.policies, chosen_overrides(t, space),
+                         capacity.get("replicas"), capacity.get("workers"), seeds, 1))
+        done += list(zip(batch, mapper(evaluate, jobs), strict=True))
+        if any(r.false == 0 for _, r in done):
+            break
+    return done
 
 
-FULL_SCALE_CANDIDATES = 2  # the cheapest passing sets replayed at 1:1 (one per core here)
+FULL_SCALE_BATCH = 2  # sets replayed at 1:1 at once (one per core here)
+FULL_SCALE_MAX = 6  # at most this many distinct sets replayed at 1:1
 
 
 # -- the command line -----------------------------------------------------------------------
@@ -382,15 +398,16 @@ def run(args: argparse.Namespace) -> int:
               f"{t.values[2]:.2f} calls/op  {_params(t)}")
     best = front[0]
     if options.scale > 1:
-        candidates = feasible(study)[:FULL_SCALE_CANDIDATES]
-        results = confirm_full_scale(bases, options, space, candidates, mapper)
-        for t, r in zip(candidates, results, strict=True):
+        replayed = confirm_full_scale(bases, options, space, study, mapper)
+        _write_full_scale(replayed, out)
+        for t, r in replayed:
             print(f"  at 1:1, trial #{t.number}: "
                   + ("passes every invariant on every seed" if r.false == 0
                      else f"fails {', '.join(r.failed)}"))
-        passing = [t for t, r in zip(candidates, results, strict=True) if r.false == 0]
+        passing = [t for t, r in replayed if r.false == 0]
         if not passing:
-            print(f"  no set passing at 1:{options.scale} passes at 1:1: none chosen")
+            print(f"  none of the {len(replayed)} cheapest distinct sets that pass at "
+                  f"1:{options.scale} passes at 1:1: none chosen")
             return 1
         best = passing[0]
     chosen = resolve_policies(args.policies, _nested(chosen_overrides(best, space)))
@@ -422,6 +439,14 @@ def _capacity_alone(bases: list[Base], options: Options, space: Space, mapper: M
 def _params(t: optuna.trial.FrozenTrial) -> str:
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in t.params.items())
+
+
+def _write_full_scale(replayed: list[tuple[optuna.trial.FrozenTrial, Result]],
+                     out: Path) -> None:
+    """full-scale.json: each set replayed at 1:1, by trial number, and its result."""
+    doc = [{"number": t.number, "params": t.params,
+            "result": {**asdict(r), "failed": list(r.failed)}} for t, r in replayed]
+    (out / "full-scale.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def _write_trials(study: optuna.Study, space: Space, out: Path) -> None:

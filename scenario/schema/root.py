@@ -97,31 +97,45 @@ class Scenario(BaseModel):
     def scaled(self, k: int) -> Scenario:
         """This scenario at 1:k: one simulated request stands for k real ones.
 
-        Divided by k: the arrival rate, the attack's rate, the distinct accounts (rounded
-        down, at least 1, so each account asks as often as at 1:1) and every replica's
-        workers (rounded down, at least 1). Kept: the accept queues (`max_queue`), the
-        clinics and pharmacies, every time and every fault (their fields are relative:
-        multipliers, speeds, latencies). The shipped day scenarios were written at 1:8 this
-        way, and `year_end_peak` at 1:1 is `scaled(8)` of the day the issue timed.
+        Divided by k, so that each of them asks as often as at 1:1: the arrival rate, the
+        attack's rate and its sources, the distinct accounts, the clinics and pharmacies
+        (each rounded down, at least 1). Divided by k, so that the portal is as loaded and a
+        queue as long in service times: every replica's workers and accept queue (rounded
+        down, at least 1; a queue of 0, a loss system, stays 0). The invariants' absolute
+        thresholds follow: `goodput_near_capacity`'s `capacity_per_s` divided,
+        `deploy_no_failures`'s `max_failed` divided and rounded up. Kept: every time, every
+        fault (their fields are relative: multipliers, speeds, latencies), and the policies
+        (their absolute limits, a bulkhead's or admission's, are the lab's; k cannot reach
+        them).
 
         Not the same experiment: at the same utilisation k-fold fewer workers queue more
-        (M/M/c's economies of scale; scenarios/README.md, "Scale"), so a search run at 1:k
+        (M/M/c's economies of scale; scenarios/README.md, "Scale"), so a search at 1:k
         (`chaoslab explore --scale`, `tune --scale`) confirms what it finds at 1:1.
         """
         if k < 1:
             raise ValueError(f"scale {k!r}: expected an integer 1 or more")
         if k == 1:
             return self
-        replicas = [r.model_copy(update={"workers": max(1, r.workers // k)})
-                    for r in self.topology.replicas]
+
+        def fewer(n: int) -> int:
+            return max(1, n // k)
+
+        topo = self.topology
+        replicas = [r.model_copy(update={
+            "workers": fewer(r.workers), "max_queue": fewer(r.max_queue) if r.max_queue else 0})
+            for r in topo.replicas]
         workload = self.workload.model_copy(update={
             "rate_per_s": self.workload.rate_per_s / k,
-            "population": max(1, self.workload.population // k)})
-        attack = None if self.attack is None else self.attack.model_copy(
-            update={"rate_per_s": self.attack.rate_per_s / k})
+            "population": fewer(self.workload.population)})
+        attack = None if self.attack is None else self.attack.model_copy(update={
+            "rate_per_s": self.attack.rate_per_s / k, "sources": fewer(self.attack.sources)})
+        invariants = {name: _scaled_params(name, params, k)
+                      for name, params in self.invariants.items()}
         return self.model_copy(update={
-            "topology": self.topology.model_copy(update={"replicas": replicas}),
-            "workload": workload, "attack": attack})
+            "topology": topo.model_copy(update={
+                "replicas": replicas, "clinics": fewer(topo.clinics),
+                "pharmacies": fewer(topo.pharmacies)}),
+            "workload": workload, "attack": attack, "invariants": invariants})
 
     @model_validator(mode="after")
     def _check_across_sections(self) -> Scenario:
@@ -129,6 +143,18 @@ class Scenario(BaseModel):
         if found:
             raise invalid(*found)
         return self
+
+
+def _scaled_params(name: str, params: dict[str, Any], k: int) -> dict[str, Any]:
+    """An invariant's thresholds at 1:k (see `Scenario.scaled`): a rate divided, a count of
+    user operations divided and rounded up; the rest (shares, latencies, per-breaker counts,
+    counts of intervals) kept."""
+    out = dict(params)
+    if name == "goodput_near_capacity" and isinstance(out.get("capacity_per_s"), int | float):
+        out["capacity_per_s"] = out["capacity_per_s"] / k
+    if name == "deploy_no_failures" and isinstance(out.get("max_failed"), int):
+        out["max_failed"] = math.ceil(out["max_failed"] / k)
+    return out
 
 
 def _ends_on_calendar(start: str, duration: float, time_scale: float) -> list[Problem]:

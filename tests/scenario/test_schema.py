@@ -130,14 +130,33 @@ def test_scaled_divides_rates_accounts_and_workers_and_keeps_the_rest() -> None:
     assert [r.workers for r in eighth.topology.replicas] == \
         [r.workers // 8 for r in day.topology.replicas]
     assert [r.max_queue for r in eighth.topology.replicas] == \
-        [r.max_queue for r in day.topology.replicas]
-    assert (eighth.duration, eighth.faults, eighth.workload.kinds) == \
-        (day.duration, day.faults, day.workload.kinds)
+        [r.max_queue // 8 for r in day.topology.replicas]  # as many service times long
+    assert (eighth.topology.clinics, eighth.topology.pharmacies) == \
+        (day.topology.clinics // 8, day.topology.pharmacies // 8)
+    assert (eighth.duration, eighth.faults, eighth.workload.kinds, eighth.invariants) == \
+        (day.duration, day.faults, day.workload.kinds, day.invariants)
     assert day.scaled(1) is day
-    assert all(r.workers == 1 for r in day.scaled(1000).topology.replicas)  # at least one
+    tiny = day.scaled(1000).topology
+    assert all(r.workers == 1 and r.max_queue == 1 for r in tiny.replicas)  # at least one
     stuffing = load_scenario(SCENARIOS / "credential_stuffing.toml")
     assert stuffing.attack is not None
-    assert stuffing.scaled(4).attack.rate_per_s == pytest.approx(  # type: ignore[union-attr]
-        stuffing.attack.rate_per_s / 4)
+    quarter = stuffing.scaled(4).attack
+    assert quarter is not None
+    assert quarter.rate_per_s == pytest.approx(stuffing.attack.rate_per_s / 4)
+    assert quarter.sources == max(1, stuffing.attack.sources // 4)  # each source as fast
     with pytest.raises(ValueError, match="expected an integer 1 or more"):
         day.scaled(0)
+
+
+def test_scaled_keeps_a_loss_system_and_scales_absolute_thresholds() -> None:
+    day = load_scenario(SCENARIOS / "year_end_peak.toml")
+    loss = day.model_copy(update={
+        "topology": day.topology.model_copy(update={"replicas": [
+            r.model_copy(update={"max_queue": 0}) for r in day.topology.replicas]}),
+        "invariants": {"goodput_near_capacity": {"capacity_per_s": 40.0},
+                       "deploy_no_failures": {"max_failed": 9}, "availability": {"target": 0.9}}})
+    eighth = loss.scaled(8)
+    assert all(r.max_queue == 0 for r in eighth.topology.replicas)  # no waiting room stays none
+    assert eighth.invariants == {"goodput_near_capacity": {"capacity_per_s": 5.0},
+                                 "deploy_no_failures": {"max_failed": 2},
+                                 "availability": {"target": 0.9}}

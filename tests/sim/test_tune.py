@@ -137,3 +137,24 @@ def _workers_only(tmp_path: Path) -> Path:
     space = tmp_path / "workers.toml"
     space.write_text("[capacity]\nworkers = { low = 8, high = 16 }\n")
     return space
+
+
+def test_a_set_passing_only_at_the_scale_is_not_chosen(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """At 1:8 the loss system is a = 0.5 Erlangs, and 1 or 2 real workers are 1 worker there:
+    B(1, 0.5) = 0.33 keeps a 50 % availability. At 1:1, a = 4: B(1, 4) = 0.80 and
+    B(2, 4) = 0.62 do not. Every trial passes at 1:8; tune must replay them and choose none."""
+    half = tmp_path / "erlang_half.toml"
+    half.write_text(ERLANG.read_text().replace("target = 0.98", "target = 0.5"))
+    space = tmp_path / "one_or_two.toml"
+    space.write_text("[capacity]\nworkers = { low = 1, high = 2 }\n")
+    out = tmp_path / "out"
+    code = main(["tune", str(half), "--scale", "8", "--budget", "4", "--seeds", "1",
+                 "--policies", "baseline", "--workers", "1", "--out", str(out),
+                 "--space", str(space)])
+    text = capsys.readouterr().out
+    assert code == 1 and "none chosen" in text, text
+    assert not (out / "chosen-policies.json").exists()
+    replayed = json.loads((out / "full-scale.json").read_text())
+    assert sorted(r["params"]["workers"] for r in replayed) == [1, 2]  # distinct, both tried
+    assert all(r["result"]["false"] > 0 for r in replayed)
