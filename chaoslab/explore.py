@@ -44,7 +44,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,10 +55,12 @@ from hypothesis import HealthCheck, Phase, find, settings, target
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample, Unsatisfiable
 
+from chaoslab.liveview import Tally, View, make_view, showing
 from policies.presets import DEFAULT_PRESET
 from scenario.errors import BadInput
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import Summary
+from scenario.verdict import Verdict
 from sim.policyset import policy_set
 from sim.runner import Task, run_seed
 
@@ -431,29 +433,36 @@ def _fewest(s: _Search, faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # -- the command --------------------------------------------------------------------------
 
 def explore(base: Base, options: Options, workers: int = 1, executor: str = "local",
-            invariants: Sequence[str] | None = None) -> list[Outcome]:
+            invariants: Sequence[str] | None = None, *,
+            view: View | None = None) -> list[Outcome]:
     """Every invariant's search (`invariants`, default all of the scenario's), in order: the
     load alone first, once for all of them (an invariant it breaks needs no search), then a
     search per invariant it left standing; at 1:`options.scale` > 1, each finding replayed
-    at 1:1 (`Finding.full_scale`)."""
+    at 1:1 (`Finding.full_scale`). `view`, when given, shows each step as it ends."""
     scenario = with_faults(base, [])
     names = list(invariants or scenario.invariants)
     unknown = sorted(set(names) - set(scenario.invariants))
     if unknown:
         raise BadInput(f"--invariant {unknown[0]}: not an invariant of scenario "
                        f"{scenario.name}; expected one of {sorted(scenario.invariants)}")
+    shown = _Shown(view, names)
     seeds = [options.seed + i for i in range(options.confirm)]
+    shown.step("the load alone", len(seeds))
     alone = _map(_run_job, [(base, [], options.policies, s, options.scale) for s in seeds],
-                 workers, executor)
+                 workers, executor, lambda i, _: shown.done(f"the load alone, seed {seeds[i]}"))
     memo: Memo = {_key([], s): summary for s, summary in zip(seeds, alone, strict=True)}
     found = {n: _finding(n, [], alone, 0) for n in names}  # the pre-pass is no search's
     broken = {n for n, f in found.items() if f.failing * 2 > f.seeds}
+    for n in broken:
+        shown.outcome(Outcome(n, found[n], 0, "the load alone breaks it"))
     jobs = [(base, n, options, memo) for n in names if n not in broken]
-    searched = iter(_map(_search_job, jobs, workers, executor))
+    shown.step("searches (one per invariant)", len(jobs))
+    searched = iter(_map(_search_job, jobs, workers, executor,
+                         lambda _, o: shown.outcome(o, done=True)))
     outcomes = [Outcome(n, found[n], 0, "the load alone breaks it") if n in broken
                 else next(searched) for n in names]
     if options.scale > 1:
-        outcomes = at_full_scale(base, outcomes, options, workers, executor)
+        outcomes = at_full_scale(base, outcomes, options, workers, executor, shown=shown)
         outcomes = [replace(o, note=f"the load alone breaks it at 1:{options.scale} only: "
                                     "search at a smaller --scale")
                     if o.finding is not None and not o.finding.faults and not o.finding.broken
@@ -462,7 +471,7 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
 
 
 def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers: int,
-                  executor: str) -> list[Outcome]:
+                  executor: str, *, shown: _Shown | None = None) -> list[Outcome]:
     """Each finding's schedule replayed at 1:1 on the confirming seeds (all runs at once; a
     schedule several findings share, such as the load alone, once)."""
     seeds = [options.seed + i for i in range(options.confirm)]
@@ -471,12 +480,61 @@ def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers
     for f in kept:
         for s in seeds:
             runs.setdefault(_key(f.faults, s), (base, f.faults, options.policies, s, 1))
-    summary = dict(zip(runs, _map(_run_job, list(runs.values()), workers, executor),
+    shown = shown or _Shown(None, [])
+    shown.step("replays at 1:1", len(runs))
+    summary = dict(zip(runs, _map(_run_job, list(runs.values()), workers, executor,
+                                  lambda i, _: shown.done(f"replay {i + 1} at 1:1")),
                        strict=True))
     full = {f.invariant: sum(_false(summary[_key(f.faults, s)], f.invariant) for s in seeds)
             for f in kept}
-    return [replace(o, finding=replace(o.finding, full_failing=full[o.invariant]))
-            if o.finding is not None else o for o in outcomes]
+    out = [replace(o, finding=replace(o.finding, full_failing=full[o.invariant]))
+           if o.finding is not None else o for o in outcomes]
+    for o in out:
+        shown.outcome(o)
+    return out
+
+
+class _Shown:
+    """What a `View` shows of an exploration: the step under way and how far it is, and each
+    invariant's state (unknown while searched, false with its schedule, true when it held)."""
+
+    def __init__(self, view: View | None, names: Sequence[str]) -> None:
+        self.view = view
+        self.state = {n: Verdict(n, "unknown", "not searched yet") for n in names}
+        self.what, self.total, self.count = "", 0, 0
+
+    def step(self, what: str, total: int) -> None:
+        self.what, self.total, self.count = what, total, 0
+        if self.view is not None:
+            self.view.phase(f"{what}: {total} to run")
+            self._update()
+
+    def done(self, note: str) -> None:
+        self.count += 1
+        if self.view is not None:
+            self.view.phase(f"{note} done")
+            self._update()
+
+    def outcome(self, o: Outcome, *, done: bool = False) -> None:
+        f = o.finding
+        if f is None:
+            verdict = Verdict(o.invariant, True, f"held: {o.note}")
+        else:
+            full = f"; {f.full_scale}" if f.full_scale else ""
+            verdict = Verdict(o.invariant, False if f.broken else "unknown",
+                              f"{describe(f.faults)} ({f.failing}/{f.seeds} seeds{full})")
+        self.state[o.invariant] = verdict
+        if done:
+            self.count += 1
+        if self.view is not None:
+            if done:
+                self.view.phase(f"{o.invariant}: {verdict.detail}")
+            self._update()
+
+    def _update(self) -> None:
+        assert self.view is not None
+        self.view.update(None, Tally(), list(self.state.values()),
+                         progress=f"{self.what}: {self.count} of {self.total} done")
 
 
 def _search_job(job: tuple[Base, str, Options, Memo]) -> Outcome:
@@ -487,25 +545,51 @@ def _run_job(job: tuple[Base, list[dict[str, Any]], str, int, int]) -> Summary:
     return _simulate(*job)
 
 
-def _map(fn: Callable[[Any], T], jobs: list[Any], workers: int, executor: str) -> list[T]:
+def _map(fn: Callable[[Any], T], jobs: list[Any], workers: int, executor: str,
+         on_done: Callable[[int, T], None] | None = None) -> list[T]:
+    """`fn` over `jobs` in job order, here, on local processes or on a Dask cluster;
+    `on_done(i, result)` as each job finishes (in the order they finish)."""
+    tell = on_done or (lambda _i, _r: None)
     if executor.startswith("dask://"):
-        try:
-            from distributed import Client
-        except ImportError:
-            raise BadInput("--executor dask://... needs the 'dask' extra: pip install "
-                           "'chaoslab[dask]'") from None
-        address = executor.removeprefix("dask://")
-        try:
-            client = Client(f"tcp://{address}", timeout="10s")  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            raise BadInput(f"--executor {executor}: no Dask scheduler answered ({exc})") from None
-        with client:
-            futures = client.map(fn, jobs, pure=False)
-            return list(client.gather(futures))  # type: ignore[no-untyped-call]
+        return _map_dask(fn, jobs, executor, tell)
     if workers <= 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs]
+        out = []
+        for i, job in enumerate(jobs):
+            out.append(fn(job))
+            tell(i, out[-1])
+        return out
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        return list(pool.map(fn, jobs))
+        futures = {pool.submit(fn, job): i for i, job in enumerate(jobs)}
+        done: dict[int, T] = {}
+        for future in as_completed(futures):
+            i = futures[future]
+            done[i] = future.result()
+            tell(i, done[i])
+        return [done[i] for i in range(len(jobs))]
+
+
+def _map_dask(fn: Callable[[Any], T], jobs: list[Any], executor: str,
+              tell: Callable[[int, T], None]) -> list[T]:
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise BadInput("--executor dask://... needs the 'dask' extra: pip install "
+                       "'chaoslab[dask]'") from None
+    address = executor.removeprefix("dask://")
+    try:
+        client = Client(f"tcp://{address}", timeout="10s")  # type: ignore[no-untyped-call]
+    except OSError as exc:
+        raise BadInput(f"--executor {executor}: no Dask scheduler answered ({exc})") from None
+    with client:
+        futures = client.map(fn, jobs, pure=False)
+        where = {f.key: i for i, f in enumerate(futures)}
+        done: dict[int, T] = {}
+        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
+            i = where[future.key]
+            done[i] = future.result()
+            tell(i, done[i])
+        return [done[i] for i in range(len(jobs))]
 
 
 def write_findings(base: Base, outcomes: list[Outcome], out: Path,
@@ -620,8 +704,17 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path("runs") / base["name"] / (
         "explore-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     t0 = time.perf_counter()
-    outcomes = explore(base, options, args.workers or os.cpu_count() or 1, args.executor,
-                       args.invariant or None)
+    view = make_view()
+    with showing(view):
+        at = f" at 1:{options.scale}" if options.scale > 1 else ""
+        view.begin(f"explore {base['name']} [{args.policies}]{at}: budget {options.budget} "
+                   f"runs per invariant, {options.confirm} seeds", tag="explore",
+                   run_figures=False)
+        try:
+            outcomes = explore(base, options, args.workers or os.cpu_count() or 1,
+                               args.executor, args.invariant or None, view=view)
+        finally:
+            view.end()
     findings = write_findings(base, outcomes, out, options)
     if args.confirm == "live":
         findings = [replace(f, live=confirm_live(f, args.policies, out)) for f in findings]

@@ -81,6 +81,7 @@ class _State:
     tally: Tally = Tally()
     invariants: list[Verdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    run_figures: bool = True  # the clock and the requests: not for a search (`explore`)
 
 
 def _word(valid: Validity, final: bool) -> str:
@@ -98,11 +99,14 @@ class View:
 
     def begin(self, title: str, *, start: str = "", speed: float = 1.0,
               horizon_s: float | None = None,
-              faults: Sequence[tuple[str, str, float, float]] = (), tag: str = "live") -> None:
-        """A run starts: its title, clock (start, speed), length and planned fault windows."""
+              faults: Sequence[tuple[str, str, float, float]] = (), tag: str = "live",
+              run_figures: bool = True) -> None:
+        """A run starts: its title, clock (start, speed), length and planned fault windows;
+        `run_figures` False for a search of many runs, which has no clock or request count
+        of its own (its progress and its invariants are shown)."""
         with self._lock:
             self.state = _State(title, tag, start, speed, horizon_s,
-                                faults=[_FaultRow(*f) for f in faults])
+                                faults=[_FaultRow(*f) for f in faults], run_figures=run_figures)
             self._show_begin()
 
     def phase(self, text: str) -> None:
@@ -181,6 +185,9 @@ class LineView(View):
 
     def _show_begin(self) -> None:
         s = self.state
+        if not s.run_figures:
+            self._print(s.title)
+            return
         at = "" if s.speed == 1 else f" at x{s.speed:g}"
         self._print(f"{s.title}: scenario clock from "
                     f"{scenario_clock.label(s.start, 0.0)}{at}")
@@ -206,7 +213,8 @@ class LineView(View):
         parts = [self.clock(s.t_s) if s.t_s is not None else ""]
         if s.progress:
             parts.append(s.progress)
-        parts.append(s.tally.line())
+        if s.run_figures:
+            parts.append(s.tally.line())
         text = " ".join([*parts[:1], "; ".join(parts[1:])]).strip()
         if s.invariants:
             text += f" | {self.invariants_line()}"
@@ -243,14 +251,16 @@ class RichView(View):
         with self._lock:
             s = self.state
             head = Table.grid(padding=(0, 2))
-            head.add_row("clock", self.clock(s.t_s))
+            if s.run_figures:
+                head.add_row("clock", self.clock(s.t_s))
             if s.horizon_s and s.t_s is not None:
                 done = min(1.0, s.t_s / s.horizon_s)
                 head.add_row("run", f"{'#' * int(done * 30):<30} {done:4.0%} of "
                              f"{s.horizon_s:.0f} s")
             if s.progress:
                 head.add_row("progress", s.progress)
-            head.add_row("requests", s.tally.line())
+            if s.run_figures:
+                head.add_row("requests", s.tally.line())
             faults = Table(title="faults", title_justify="left", expand=False)
             for col in ("kind", "target", "from", "to", "state"):
                 faults.add_column(col)

@@ -8,6 +8,7 @@ simulated run takes a fraction of a second, so a search of a few dozen runs fits
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from chaoslab.explore import (
     with_faults,
     write_findings,
 )
+from chaoslab.liveview import LineView
 from faults.catalog import FAULT_TYPES
 from policies.resolve import dump_policies, resolve_policies
 from scenario.errors import BadInput
@@ -153,3 +155,15 @@ def test_a_failure_of_the_scaled_world_only_is_not_a_finding(tmp_path: Path) -> 
     assert outcome.finding.failing == OPTIONS.confirm  # at 1:2 ...
     assert outcome.finding.full_failing == 0 and not outcome.finding.broken  # ... not at 1:1
     assert "at 1:2 only" in outcome.note
+
+
+def test_the_live_view_shows_each_step_and_each_invariants_state(
+        base: dict[str, object]) -> None:
+    stream = io.StringIO()
+    view = LineView(stream)
+    view.begin("explore", tag="explore", run_figures=False)
+    explore(_unreachable(base), OPTIONS, invariants=["admitted_p99"], view=view)
+    view.end()
+    text = stream.getvalue()
+    assert "the load alone: 3 to run" in text and "the load alone, seed 3 done" in text, text
+    assert "admitted_p99 FALSE" in text and "ok 0" not in text, text  # no request tally
