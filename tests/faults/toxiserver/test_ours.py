@@ -56,6 +56,18 @@ def test_crashing_update_is_400_and_changes_nothing(ours: httpx.Client, echo: st
     assert (toxic["attributes"], toxic["toxicity"]) == ({"rate": 5}, 1)
 
 
+def test_a_mistyped_update_changes_no_other_field(ours: httpx.Client, echo: str) -> None:
+    """2.12 decodes an update into the running toxic, so the well-typed `jitter` would be 7
+    after its 400 (faults/README.md, deviations); ours changes nothing, as 2.13 does."""
+    create_proxy(ours, "p", echo)
+    ours.post("/proxies/p/toxics", json={"type": "latency", "attributes": {"latency": 5}})
+    response = ours.patch("/proxies/p/toxics/latency_downstream",
+                          json={"attributes": {"jitter": 7, "latency": "x"}})
+    assert response.status_code == 400
+    toxic = ours.get("/proxies/p/toxics/latency_downstream").json()
+    assert toxic["attributes"] == {"latency": 5, "jitter": 0}
+
+
 async def _draws(seed: int, echo: str, connections: int = 12) -> list[bool]:
     """Which of `connections` sequential round trips met a 50 %-toxic `limit_data` of 1 byte.
 
