@@ -179,6 +179,7 @@ class Result:
     latency_s: float
     amplification: float
     failed: tuple[str, ...]  # "scenario:invariant@seed" of the first false verdicts
+    details: tuple[str, ...] = ()  # the checkers' words on each of them
 
 
 Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int], int]
@@ -206,11 +207,12 @@ def evaluate(job: Job) -> Result:
             p50s.append(_p50(summary))
             amps.append(max((u.amplification for u in summary.upstreams.values()
                              if u.amplification is not None), default=1.0))
-            false = [v.name for v in summary.verdicts if v.valid is False]
+            false = [v for v in summary.verdicts if v.valid is False]
             if false:  # hopeless: its costs so far, and the verdicts that sank it
                 return Result(len(false), runs, capacity, sum(p50s) / len(p50s),
                               sum(amps) / len(amps),
-                              tuple(f"{world.name}:{n}@{seed}" for n in false))
+                              tuple(f"{world.name}:{v.name}@{seed}" for v in false),
+                              tuple(v.detail for v in false))
     return Result(0, runs, capacity, sum(p50s) / len(p50s), sum(amps) / len(amps), ())
 
 
@@ -302,6 +304,14 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
                     ) -> tuple[int, int] | None:
     """With the base policies, the least (replicas, workers) that passes, searching workers
     per replica up to 4x the space's high at each replica count; None when none does."""
+    return capacity_search(bases, options, space, mapper)[0]
+
+
+def capacity_search(bases: list[Base], options: Options, space: Space, mapper: Mapper,
+                    ) -> tuple[tuple[int, int] | None, Result | None]:
+    """`capacity_needed`'s answer, and the result at the most capacity tried when none
+    passes (what still fails there: what capacity cannot buy)."""
+    top_result: Result | None = None
     caps = {p.key: p for p in space.capacity}
     rep = caps.get("replicas")
     wk = caps.get("workers")
@@ -313,6 +323,7 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
         jobs: list[Job] = [(bases, options.policies, {}, replicas, w, seeds, options.scale)
                            for w in grid]
         results = mapper(evaluate, jobs)
+        top_result = results[-1]
         passing = [w for w, r in zip(grid, results, strict=True) if r.false == 0]
         if passing:
             hi = min(passing)
@@ -322,8 +333,8 @@ def capacity_needed(bases: list[Base], options: Options, space: Space, mapper: M
                 [r] = mapper(evaluate, [(bases, options.policies, {}, replicas, mid, seeds,
                                          options.scale)])
                 lo, hi = (lo, mid) if r.false == 0 else (mid, hi)
-            return (replicas or 0, hi)
-    return None
+            return (replicas or 0, hi), None
+    return None, top_result
 
 
 def confirm_full_scale(bases: list[Base], options: Options, space: Space,
@@ -420,10 +431,14 @@ def run(args: argparse.Namespace) -> int:
 def _capacity_alone(bases: list[Base], options: Options, space: Space, mapper: Mapper,
                     at: str) -> int:
     """No set passes: the least capacity that does with the base set (exit 1)."""
-    need = capacity_needed(bases, options, space, mapper)
+    need, top = capacity_search(bases, options, space, mapper)
     print(f"  no policy set within the space passes every invariant on every seed{at}")
     if need is None:
-        print("  and no capacity up to 4x the space's workers passes with the base set")
+        print("  and no capacity up to 4x the space's workers passes with the base set; at "
+              "the most capacity tried, still false:")
+        for name, detail in zip(top.failed if top else (), top.details if top else (),
+                                strict=True):
+            print(f"    {name}: {detail}")
         return 1
     print(f"  with {options.policies}, the least capacity that passes{at}: {need[0] or 'the'} "
           f"replicas x {need[1]} workers each")

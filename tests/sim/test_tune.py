@@ -158,3 +158,17 @@ def test_a_set_passing_only_at_the_scale_is_not_chosen(tmp_path: Path,
     replayed = json.loads((out / "full-scale.json").read_text())
     assert sorted(r["params"]["workers"] for r in replayed) == [1, 2]  # distinct, both tried
     assert all(r["result"]["false"] > 0 for r in replayed)
+
+
+def test_when_no_capacity_passes_tune_says_what_still_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Workers 1 to 2 (so capacity up to 8): B(8, 4) = 0.030 misses the 98 % availability
+    even at the top, and the checker's own words say by how much."""
+    space = tmp_path / "one_or_two.toml"
+    space.write_text("[capacity]\nworkers = { low = 1, high = 2 }\n")
+    code = main(["tune", str(ERLANG), "--budget", "2", "--seeds", "1", "--policies",
+                 "baseline", "--workers", "1", "--out", str(tmp_path / "out"),
+                 "--space", str(space)])
+    text = capsys.readouterr().out
+    assert code == 1 and "at the most capacity tried, still false" in text, text
+    assert "erlang_loss:availability@1: availability 0.9" in text, text
