@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 
 from chaoslab.explore import (
     KINDS,
+    Finding,
     Options,
     explore,
+    live_verdict,
     load,
     schedules,
     targets,
@@ -167,3 +169,14 @@ def test_the_live_view_shows_each_step_and_each_invariants_state(
     text = stream.getvalue()
     assert "the load alone: 3 to run" in text and "the load alone, seed 3 done" in text, text
     assert "admitted_p99 FALSE" in text and "ok 0" not in text, text  # no request tally
+
+
+def test_a_live_hold_too_short_to_tell_says_so() -> None:
+    finding = Finding("deploy_no_failures", [], 3, 3, 0.003, "", 10)
+    held = {"invariants": [{"name": "deploy_no_failures", "valid": True}]}
+    short = live_verdict(finding, {**held, "requests": {"total": 255}})
+    assert short.startswith("holds live, but the live run is too short to tell"), short
+    assert "predicts 0.8 lost" in short
+    assert live_verdict(finding, {**held, "requests": {"total": 5000}}) == "holds live"
+    failed = {"invariants": [{"name": "deploy_no_failures", "valid": False}]}
+    assert live_verdict(finding, failed) == "fails the same way live"
