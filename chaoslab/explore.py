@@ -62,7 +62,7 @@ from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import Summary
 from scenario.verdict import Verdict
 from sim.policyset import policy_set
-from sim.runner import Task, run_seed
+from sim.runner import Task, dask_map, run_seed
 
 # The kinds explored, mildest first (Hypothesis shrinks toward the first). A raw toxic is
 # left out: the named kinds already cover what the toxics do to the portal.
@@ -84,6 +84,11 @@ class Options:
     confirm: int = 3
     seed: int = 1
     scale: int = 1  # search at 1:scale, confirm the findings at 1:1 (`Scenario.scaled`)
+
+    @property
+    def confirming_seeds(self) -> list[int]:
+        """The seeds a failure must hold on (a majority of them)."""
+        return [self.seed + i for i in range(self.confirm)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +114,19 @@ class Finding:
         return f"{self.full_failing}/{self.seeds} seeds fail at 1:1"
 
     @property
+    def failing_at_1_1(self) -> int:
+        """Seeds failing where it counts: at 1:1 (replayed there when searched at 1:k)."""
+        return self.failing if self.full_failing is None else self.full_failing
+
+    @property
     def broken(self) -> bool:
-        """Whether it breaks the invariant where it counts: on a majority of the seeds at 1:1
-        (replayed there when searched at 1:k)."""
-        failing = self.failing if self.full_failing is None else self.full_failing
-        return failing * 2 > self.seeds
+        """Whether it breaks the invariant on a majority of the seeds at 1:1."""
+        return self.failing_at_1_1 * 2 > self.seeds
 
     @property
     def rank_key(self) -> tuple[float, float, float, int]:
-        at_full = self.failing if self.full_failing is None else self.full_failing
-        return (-at_full / self.seeds, -self.failing / self.seeds, -self.lost_share,
-                len(self.faults))
+        return (-self.failing_at_1_1 / self.seeds, -self.failing / self.seeds,
+                -self.lost_share, len(self.faults))
 
 
 @dataclass(slots=True)
@@ -316,7 +323,7 @@ class _Search:
         return True
 
     def finding(self, faults: list[dict[str, Any]]) -> Finding:
-        seeds = [self.options.seed + i for i in range(self.options.confirm)]
+        seeds = self.options.confirming_seeds
         summaries = []
         for s in seeds:
             key = _key(faults, s)
@@ -446,13 +453,13 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
         raise BadInput(f"--invariant {unknown[0]}: not an invariant of scenario "
                        f"{scenario.name}; expected one of {sorted(scenario.invariants)}")
     shown = _Shown(view, names)
-    seeds = [options.seed + i for i in range(options.confirm)]
+    seeds = options.confirming_seeds
     shown.step("the load alone", len(seeds))
     alone = _map(_run_job, [(base, [], options.policies, s, options.scale) for s in seeds],
                  workers, executor, lambda i, _: shown.done(f"the load alone, seed {seeds[i]}"))
     memo: Memo = {_key([], s): summary for s, summary in zip(seeds, alone, strict=True)}
     found = {n: _finding(n, [], alone, 0) for n in names}  # the pre-pass is no search's
-    broken = {n for n, f in found.items() if f.failing * 2 > f.seeds}
+    broken = {n for n, f in found.items() if f.broken}
     for n in broken:
         shown.outcome(Outcome(n, found[n], 0, "the load alone breaks it"))
     jobs = [(base, n, options, memo) for n in names if n not in broken]
@@ -474,7 +481,7 @@ def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers
                   executor: str, *, shown: _Shown | None = None) -> list[Outcome]:
     """Each finding's schedule replayed at 1:1 on the confirming seeds (all runs at once; a
     schedule several findings share, such as the load alone, once)."""
-    seeds = [options.seed + i for i in range(options.confirm)]
+    seeds = options.confirming_seeds
     kept = [o.finding for o in outcomes if o.finding is not None]
     runs: dict[str, tuple[Base, list[dict[str, Any]], str, int, int]] = {}
     for f in kept:
@@ -551,7 +558,7 @@ def _map(fn: Callable[[Any], T], jobs: list[Any], workers: int, executor: str,
     `on_done(i, result)` as each job finishes (in the order they finish)."""
     tell = on_done or (lambda _i, _r: None)
     if executor.startswith("dask://"):
-        return _map_dask(fn, jobs, executor, tell)
+        return dask_map(fn, jobs, address=executor.removeprefix("dask://"), on_done=tell)
     if workers <= 1 or len(jobs) <= 1:
         out = []
         for i, job in enumerate(jobs):
@@ -563,30 +570,6 @@ def _map(fn: Callable[[Any], T], jobs: list[Any], workers: int, executor: str,
         done: dict[int, T] = {}
         for future in as_completed(futures):
             i = futures[future]
-            done[i] = future.result()
-            tell(i, done[i])
-        return [done[i] for i in range(len(jobs))]
-
-
-def _map_dask(fn: Callable[[Any], T], jobs: list[Any], executor: str,
-              tell: Callable[[int, T], None]) -> list[T]:
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:
-        raise BadInput("--executor dask://... needs the 'dask' extra: pip install "
-                       "'chaoslab[dask]'") from None
-    address = executor.removeprefix("dask://")
-    try:
-        client = Client(f"tcp://{address}", timeout="10s")  # type: ignore[no-untyped-call]
-    except OSError as exc:
-        raise BadInput(f"--executor {executor}: no Dask scheduler answered ({exc})") from None
-    with client:
-        futures = client.map(fn, jobs, pure=False)
-        where = {f.key: i for i, f in enumerate(futures)}
-        done: dict[int, T] = {}
-        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
-            i = where[future.key]
             done[i] = future.result()
             tell(i, done[i])
         return [done[i] for i in range(len(jobs))]
@@ -722,9 +705,9 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path("runs") / base["name"] / (
         "explore-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
     t0 = time.perf_counter()
+    at = f" at 1:{options.scale}" if options.scale > 1 else ""
     view = make_view()
     with showing(view):
-        at = f" at 1:{options.scale}" if options.scale > 1 else ""
         view.begin(f"explore {base['name']} [{args.policies}]{at}: budget {options.budget} "
                    f"runs per invariant, {options.confirm} seeds", tag="explore",
                    run_figures=False)
@@ -740,7 +723,6 @@ def run(args: argparse.Namespace) -> int:
             Outcome(o.invariant, next((f for f in findings if f.invariant == o.invariant),
                                       None), o.runs, o.note) for o in outcomes], out, options)
     runs = options.confirm + sum(o.runs for o in outcomes)  # the load alone's, the searches'
-    at = f" at 1:{options.scale}" if options.scale > 1 else ""
     full = ", then each finding replayed at 1:1" if at and findings else ""
     broken = [f for f in findings if f.broken]
     print(f"explore {base['name']} [{args.policies}]: {runs} simulated runs{at}{full} in "

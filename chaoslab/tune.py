@@ -181,6 +181,10 @@ class Result:
     failed: tuple[str, ...]  # "scenario:invariant@seed" of the first false verdicts
     details: tuple[str, ...] = ()  # the checkers' words on each of them
 
+    def to_json(self) -> dict[str, Any]:
+        """As tune.json and full-scale.json hold it (and Optuna's user attributes)."""
+        return {**asdict(self), "failed": list(self.failed), "details": list(self.details)}
+
 
 Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int], int]
 
@@ -237,6 +241,11 @@ class Options:
     seed: int = 1
     scale: int = 1  # trials at 1:scale; the chosen set confirmed at 1:1
 
+    @property
+    def seed_list(self) -> list[int]:
+        """The seeds every set is simulated on."""
+        return [self.seed + i for i in range(self.seeds)]
+
 
 Mapper = Callable[[Callable[[Job], Result], list[Job]], list[Result]]
 
@@ -251,14 +260,14 @@ def tune(bases: list[Base], space: Space, options: Options, mapper: Mapper, *,
     study = optuna.create_study(
         directions=["minimize", "minimize", "minimize"], sampler=sampler, storage=storage,
         study_name=study_name, load_if_exists=storage is not None)
-    seeds = [options.seed + i for i in range(options.seeds)]
+    seeds = options.seed_list
     while (left := options.budget - len(study.trials)) > 0:
         trials = [study.ask() for _ in range(min(BATCH, left))]
         jobs = [_job(bases, space, options, t, seeds) for t in trials]
         for trial, result in zip(trials, mapper(evaluate, jobs), strict=True):
             trial.set_constraint("false_verdicts", float(result.false))
             trial.set_user_attr("constraints", [float(result.false)])
-            trial.set_user_attr("result", {**asdict(result), "failed": list(result.failed)})
+            trial.set_user_attr("result", result.to_json())
             values = [float(result.capacity), result.latency_s, result.amplification]
             study.tell(trial, values)
     return study
@@ -317,7 +326,7 @@ def capacity_search(bases: list[Base], options: Options, space: Space, mapper: M
     wk = caps.get("workers")
     replica_counts = range(int(rep.low), int(rep.high) + 1) if rep else [None]
     top = int(wk.high * 4) if wk else 64
-    seeds = [options.seed + i for i in range(options.seeds)]
+    seeds = options.seed_list
     for replicas in replica_counts:
         grid = sorted({max(1, round(top * f)) for f in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1)})
         jobs: list[Job] = [(bases, options.policies, {}, replicas, w, seeds, options.scale)
@@ -343,7 +352,7 @@ def confirm_full_scale(bases: list[Base], options: Options, space: Space,
     """The distinct sets that passed at 1:scale, cheapest first, replayed at 1:1 on the same
     seeds, FULL_SCALE_BATCH at a time, until one passes or FULL_SCALE_MAX were tried: each
     replayed trial and its 1:1 result."""
-    seeds = [options.seed + i for i in range(options.seeds)]
+    seeds = options.seed_list
     distinct: dict[str, optuna.trial.FrozenTrial] = {}
     for t in feasible(study):
         distinct.setdefault(json.dumps(t.params, sort_keys=True), t)
@@ -443,7 +452,7 @@ def _capacity_alone(bases: list[Base], options: Options, space: Space, mapper: M
     print(f"  with {options.policies}, the least capacity that passes{at}: {need[0] or 'the'} "
           f"replicas x {need[1]} workers each")
     if options.scale > 1:
-        seeds = [options.seed + i for i in range(options.seeds)]
+        seeds = options.seed_list
         [r] = mapper(evaluate, [(bases, options.policies, {}, need[0] or None, need[1], seeds,
                                  1)])
         print("  at 1:1 it " + ("passes every invariant on every seed" if r.false == 0
@@ -460,7 +469,7 @@ def _write_full_scale(replayed: list[tuple[optuna.trial.FrozenTrial, Result]],
                      out: Path) -> None:
     """full-scale.json: each set replayed at 1:1, by trial number, and its result."""
     doc = [{"number": t.number, "params": t.params,
-            "result": {**asdict(r), "failed": list(r.failed)}} for t, r in replayed]
+            "result": r.to_json()} for t, r in replayed]
     (out / "full-scale.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -39,6 +39,7 @@ from sim.model import simulate
 from sim.policyset import policy_set
 
 PROGRESS_AFTER_S = 3.0  # no bar for runs shorter than this
+T = TypeVar("T")
 DASK_CONNECT_S = 10.0  # an unreachable scheduler is reported after this long
 
 
@@ -169,6 +170,14 @@ class _Share:
 
 def _dask(tasks: Sequence[Task], keep: list[bool], address: str,
           on_result: OnResult | None = None) -> list[SeedResult]:
+    return dask_map(run_seed, list(tasks), keep, address=address, on_done=on_result)
+
+
+def dask_map(fn: Callable[..., T], *iterables: Sequence[Any], address: str,
+             on_done: Callable[[int, T], None] | None = None) -> list[T]:
+    """`fn` over `iterables` (as `map` pairs them) on the Dask scheduler at `address`, in
+    order; `on_done(i, result)` as each one finishes. The seeds of `sim` and explore's and
+    tune's jobs go through it. No scheduler, or no dask: one sentence."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -180,19 +189,18 @@ def _dask(tasks: Sequence[Task], keep: list[bool], address: str,
         raise BadInput(f"--executor dask://{address}: no Dask scheduler answered ({exc}); "
                        "expected a running scheduler at HOST:PORT") from None
     with client:
-        futures = client.map(run_seed, list(tasks), keep, pure=False)
-        if on_result is None:
-            gathered: list[SeedResult] = client.gather(  # type: ignore[no-untyped-call]
+        futures = client.map(fn, *iterables, pure=False)
+        if on_done is None:
+            gathered: list[T] = client.gather(  # type: ignore[no-untyped-call]
                 futures, asynchronous=False)
             return gathered
         where = {f.key: i for i, f in enumerate(futures)}
-        out: list[SeedResult | None] = [None] * len(futures)
+        done: dict[int, T] = {}
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             i = where[future.key]
-            result: SeedResult = future.result()
-            out[i] = result
-            on_result(i, result)
-        return [r for r in out if r is not None]
+            done[i] = future.result()
+            on_done(i, done[i])
+        return [done[i] for i in range(len(futures))]
 
 
 def _bar(total: int, quiet: bool = False) -> tqdm[Any]:
