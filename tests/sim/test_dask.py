@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 from chaoslab.cli import main
 
 distributed = pytest.importorskip("distributed")
+
+DATA = Path(__file__).resolve().parents[1] / "chaoslab" / "data"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 @pytest.mark.slow
@@ -50,3 +54,43 @@ def test_an_unreachable_scheduler_is_one_sentence_and_exit_2(small_scenario: Pat
     assert code == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def cluster_address() -> Iterator[str]:
+    """A real TCP scheduler on loopback with two worker processes (jobs are pickled across)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(240)
+def test_explore_on_a_dask_cluster_finds_what_it_finds_locally(cluster_address: str) -> None:
+    from chaoslab.explore import Options, explore, load
+
+    base = load(str(DATA / "explore_small.toml"), SCENARIOS)[1]
+    options = Options(policies="baseline", budget=12, max_faults=3, confirm=3, seed=1)
+    here = explore(base, options, workers=1)
+    there = explore(base, options, executor=cluster_address)
+    assert [(o.invariant, o.finding, o.runs, o.note) for o in there] == \
+        [(o.invariant, o.finding, o.runs, o.note) for o in here]
+    assert any(o.finding is not None for o in here)  # a search that found something
+
+
+@pytest.mark.slow
+@pytest.mark.network
+@pytest.mark.timeout(240)
+def test_tune_on_a_dask_cluster_runs_the_same_trials(cluster_address: str) -> None:
+    from chaoslab.explore import load
+    from chaoslab.tune import Options, Param, Space, local_mapper, tune
+
+    bases = [load(str(DATA / "erlang_loss.toml"), SCENARIOS)[1]]
+    space = Space((), (Param("workers", 1, 16, integer=True),))
+    options = Options("baseline", budget=6, seeds=2, seed=3)
+    here = tune(bases, space, options, local_mapper(1, "local"))
+    there = tune(bases, space, options, local_mapper(1, cluster_address))
+    assert [(t.params, t.values, t.user_attrs) for t in there.trials] == \
+        [(t.params, t.values, t.user_attrs) for t in here.trials]
