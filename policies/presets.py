@@ -24,7 +24,7 @@ from policies.errors import PolicyConfigError, from_validation_error
 from policies.hedge import HedgePolicy
 from policies.pipeline import ClientPolicy
 from policies.retry import RetryPolicy
-from policies.serverside import CachePolicy, LoginLimitPolicy
+from policies.serverside import CachePolicy, ListQueuePolicy, LoginLimitPolicy
 from policies.shedding import AdmissionPolicy
 from policies.throttle import ThrottlePolicy
 from policies.timeout import TimeoutPolicy
@@ -36,7 +36,8 @@ class PolicySet(PolicyConfig):
     client: the portal's calls to its upstreams (per-upstream exceptions in `upstreams`);
     user: the load driver's calls to the portal (retries, failover); admission: the portal's
     load shedding; login_limit: rate limits on login; cache: stale-if-error for reads;
-    payment_queue: payment writes go through a durable async queue; idempotency_keys: clients
+    payment_queue: payment writes go through a durable async queue; list_queue: employers' lists
+    are answered 202 and processed in the background; idempotency_keys: clients
     send an Idempotency-Key with every write; verification_cache_max_age_s: a Shahkar answer
     is reused this long when Shahkar fails; verification_deadline_s: a login with such a
     reusable answer waits at most this long for Shahkar, then logs in on it ("cached");
@@ -51,6 +52,7 @@ class PolicySet(PolicyConfig):
     login_limit: LoginLimitPolicy | None = None
     cache: CachePolicy | None = None
     payment_queue: bool = False
+    list_queue: ListQueuePolicy | None = None
     idempotency_keys: bool = False
     verification_cache_max_age_s: float | None = Field(default=None, gt=0.0)
     verification_deadline_s: float | None = Field(default=None, gt=0.0, le=60.0)
@@ -161,6 +163,10 @@ RESILIENT = PolicySet(
     # an error page
     cache=CachePolicy(ttl_s=60.0, max_staleness_s=86_400.0),
     payment_queue=True,  # a payment outage must not lose or block a write
+    # DESIGN's peak-load fallback: a list is seconds of work (p50 2 s, p99 8 s); its employer
+    # needs a receipt, not the processing, so the evening's rush does not hold the threads
+    # that prescriptions and logins wait for
+    list_queue=ListQueuePolicy(),
     idempotency_keys=True,  # every write may then be retried safely
     verification_cache_max_age_s=7 * 86_400.0,  # a mobile's owner rarely changes in a week
     # 2.5 s: past a healthy Shahkar's p99 (2 s); a user with a recent verification is not

@@ -1,7 +1,8 @@
 """Configs of the server-side policies that are built from plain parameters.
 
 `LoginLimitPolicy` builds the two login rate limiters (per account, per source address);
-`CachePolicy` builds the stale-if-error cache. Kept apart from the hot-path classes so the
+`CachePolicy` builds the stale-if-error cache; `ListQueuePolicy` says how employers' lists are
+taken off the request path. Kept apart from the hot-path classes so the
 presets can name them without importing every policy's state.
 """
 
@@ -48,3 +49,24 @@ class CachePolicy(PolicyConfig):
     def build(self) -> StaleIfErrorCache[object]:
         """A fresh cache with this config."""
         return StaleIfErrorCache(self.ttl_s, self.max_staleness_s, self.max_entries)
+
+
+class ListQueuePolicy(PolicyConfig):
+    """Employers' lists answered 202 once durably recorded, processed off the request path.
+
+    A submission holds a worker thread only for the part of its service time that takes the
+    list (the scenario kind's `accept_share`: parse, check, record) and is answered 202
+    ("accepted"). Background loops, `worker_share` of the replica's worker threads (at least
+    one), then work through that replica's durable queue oldest first, each on one of the
+    same threads: the rest of the service time, then the list's payment. The list counts as
+    applied once processed; a crash or a power loss redoes the list it was working on after
+    the restart, never loses it. Two fifths of the threads: the last evening of Esfand brings
+    lists worth ~9 of a replica pair's 32 threads, and the rest must keep the prescriptions
+    and logins within their SLO.
+    """
+
+    worker_share: float = Field(default=0.4, gt=0.0, le=1.0, allow_inf_nan=False)
+
+    def loops(self, workers: int) -> int:
+        """How many background loops a replica with `workers` threads runs."""
+        return max(1, int(self.worker_share * workers))

@@ -29,7 +29,7 @@ from policies.outcome import Outcome
 from scenario.history import WRITE_FS, Op
 from scenario.names import is_attacker, process_name
 from sim.links import LinkState, Stop, cross, message_bytes
-from sim.portal import ABANDONED, abandon, gate, serve, serve_inline
+from sim.portal import ABANDONED, LISTS, abandon, gate, serve, serve_inline
 from sim.world import RESET, TIMEOUT, Job, ReplicaState, RequestKind, World
 
 REFUSED = (Outcome(False, error="refused"), "refused")
@@ -93,7 +93,8 @@ def begin(world: World, kind: str, n: int, source: str, key: str | None = None
         refresh=1.0 if storm is not None else world.refresh_probability(),
         max_refreshes=storm.max_retries if storm is not None else world.max_refreshes,
         deadline_s=env.now + world.patience(rng),
-        inline=not spec.upstreams and not world.pausable,
+        inline=not spec.upstreams and not world.pausable and not (
+            world.list_queue is not None and kind == LISTS),
         storm=storm)
     return op, invoked
 

@@ -20,6 +20,7 @@ from scenario.history import FINAL, GAUGE, History, Op
 from scenario.names import upstream_process
 from scenario.schema import Scenario
 from sim.nemesis import nemesis, timeline
+from sim.portal import LISTS, list_worker
 from sim.workload import arrivals, attacker
 from sim.world import Counters, World
 
@@ -58,6 +59,10 @@ def simulate(scenario: Scenario, policy_set: PolicySet, seed: int) -> Replicatio
         world.env.process(attacker(world, scenario.attack, seed))
     if policy_set.payment_queue and "payment" in world.upstreams:
         world.env.process(payment_queue(world))
+    if policy_set.list_queue is not None and LISTS in world.kinds:
+        for rep in world.replicas:
+            for _ in range(policy_set.list_queue.loops(rep.spec.workers)):
+                world.env.process(list_worker(world, rep))
     world.env.process(gauges(world, max(GAUGE_MIN_S, scenario.duration / GAUGE_SAMPLES)))
     world.env.run(until=world.horizon_s)
     world.policies.drain(world.history)

@@ -7,6 +7,12 @@ portal's threads as it does in the real one. A write is committed (and counted i
 `World.applied`) before the reply leaves; a reply can still be lost on the way back (switch
 failure, client timeout), which is how duplicates happen without idempotency keys.
 
+With the `list_queue` policy an employer's list (`submit_list`) is answered 202 ("accepted")
+after the part of its service time that takes it (`accept_share`), and queued at its replica;
+`list_worker`, `ListQueuePolicy.loops` of them a replica, processes the queue oldest first on
+the replica's worker threads (the rest of the service time, then the payment) and commits
+the write. The queue is durable: a crash puts the list in work back at its head.
+
 `serve_inline` is the same request run inside the client's own process when nothing can
 interrupt it from the client's side: a worker is free, the request calls no upstream and its
 service time is shorter than the client's timeout. It saves a process, an event and a timer
@@ -37,6 +43,10 @@ BREAKER_OPEN = (Outcome(False, 503), "breaker_open")
 EXPIRED = (Outcome(False, 504), "http_504")
 ABANDONED = (Outcome(False, error="abandoned"), "abandoned")
 PAUSED = "paused"  # what a breakdown wakes the requests in service with
+LISTS = "submit_list"  # the kind `list_queue` takes off the request path
+ACCEPTED = (Outcome(True, 202), "accepted")
+LIST_RETRY_S = 30.0  # a list whose payment failed (no payment queue) is paid again this late
+LIST_DOWN_POLL_S = 5.0  # a background loop of a replica without power looks again this late
 Answer = tuple[Outcome, str]
 ProcGen = Generator[simpy.Event, Any, Any]
 
@@ -93,6 +103,10 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
             return
         world.counters.wasted += 1
     service_s = job.service_s if job.service_s >= 0.0 else kind.service(world.rng)
+    if world.list_queue is not None and job.kind == LISTS:
+        yield from _accept_list(world, rep, job, service_s, epoch)
+        workers.release()
+        return
     if rep.speed != 1.0:
         service_s /= rep.speed
     if world.pausable:
@@ -114,6 +128,78 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     if rep.epoch == epoch:  # else crashed during service: nothing committed
         _finish(world, rep, job, _commit(world, job, kind.write, value, attacking), epoch)
     workers.release()
+
+
+def _accept_list(world: World, rep: ReplicaState, job: Job, service_s: float,
+                 epoch: int) -> ProcGen:
+    """Take a list (its `accept_share` of `service_s`), queue it durably, answer 202; a list
+    whose key was already taken is answered 202 again (with idempotency keys)."""
+    accept_s = service_s * world.kinds[LISTS].accept_share
+    yield from _work(world, rep, accept_s / rep.speed)
+    if rep.epoch != epoch:
+        return  # crashed while taking it: nothing recorded, the client saw the reset
+    if not (world.dedupe and job.key in world.lists_taken):
+        world.lists_taken.add(job.key)
+        _queue_list(rep, job.key, service_s - accept_s)
+    _finish(world, rep, job, ACCEPTED, epoch)
+
+
+def _queue_list(rep: ReplicaState, key: str, rest_s: float) -> None:
+    """Add a list at the tail of `rep`'s queue and wake an idle loop."""
+    rep.lists.append((key, rest_s))
+    if rep.lists_idle:
+        _wake(rep.lists_idle.pop(), None)
+
+
+def list_worker(world: World, rep: ReplicaState) -> ProcGen:
+    """One background loop of `rep`'s list queue: while its process runs, take the oldest
+    list, work out the rest of its service time on one of the replica's worker threads, pay
+    it, commit it. A crash meanwhile puts it back at the head of the (durable) queue; a
+    failed payment (no payment queue to take it) puts it back at the tail `LIST_RETRY_S`
+    later, its work done (as mock_services/portal/listqueue.py)."""
+    env, lists = world.env, rep.lists
+    upstreams = world.kinds[LISTS].upstreams
+    while True:
+        if not lists:
+            wake = env.event()
+            rep.lists_idle.append(wake)
+            yield wake
+            continue
+        if not world.alive(rep):
+            yield env.timeout(LIST_DOWN_POLL_S)
+            continue
+        key, rest_s = lists.popleft()
+        epoch, workers = rep.epoch, rep.workers
+        yield from workers.acquire()
+        if rep.epoch == epoch:
+            yield from _work(world, rep, rest_s / rep.speed)
+        paid = True
+        job = Job(LISTS, key, world.kinds[LISTS].priority, "", "", now=env.now, event=None)
+        for name in upstreams if rep.epoch == epoch else ():
+            label = yield from upstream_call(world, rep, name, job)
+            if label and label not in ("accepted", "cached") and not is_stale(label):
+                paid = False
+                break
+        workers.release()
+        if rep.epoch != epoch:
+            lists.appendleft((key, rest_s))
+        elif paid:
+            world.commit(key)
+        else:
+            env.timeout(LIST_RETRY_S).callbacks.append(partial(_due_again, rep, key))
+
+
+def _due_again(rep: ReplicaState, key: str, _timer: simpy.Event) -> None:
+    """A list whose payment failed joins its queue again, its processing done."""
+    _queue_list(rep, key, 0.0)
+
+
+def _work(world: World, rep: ReplicaState, seconds: float) -> ProcGen:
+    """`seconds` of a worker thread's work, paused by a breakdown if the replica may have one."""
+    if world.pausable:
+        yield from _pausable(world, rep, seconds)
+    else:
+        yield world.env.timeout(seconds)
 
 
 def serve_inline(world: World, rep: ReplicaState, job: Job, service_s: float) -> ProcGen:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 from dataclasses import dataclass, field
 
 import simpy
@@ -97,6 +98,10 @@ class ReplicaState:
     # a dict, not a set: a crash resets its jobs in admission order, not in an order that
     # hangs on memory addresses (a set of objects iterates by id)
     inflight: dict[Job, None] = field(default_factory=dict)
+    # list_queue: the lists it accepted and has not processed (key, service left), oldest
+    # first; durable, so a crash keeps them; and the wake-ups of its idle background loops
+    lists: deque[tuple[str, float]] = field(default_factory=deque)
+    lists_idle: list[simpy.Event] = field(default_factory=list)
 
     def crash(self, env: Environment, reset: tuple[Outcome, str]) -> None:
         """Lose every in-flight and queued request; the replica restarts with fresh workers."""
@@ -130,6 +135,7 @@ class RequestKind:
     priority: int
     write: bool
     queue_patience: bool = False  # its users abandon while waiting (give_up = "queue")
+    accept_share: float = 0.1  # of a queued list's service time, before its 202
 
 
 @dataclass(slots=True)
@@ -176,7 +182,8 @@ class World:
         self.admin_failures: dict[str, int] = {}  # fail_n admin faults: failures left
         self.kinds: dict[str, RequestKind] = {
             name: RequestKind(sampler(k.service), tuple(k.upstreams), k.priority,
-                              name in WRITE_FS, _gives_up_in_queue(workload, name))
+                              name in WRITE_FS, _gives_up_in_queue(workload, name),
+                              k.accept_share)
             for name, k in workload.kinds.items()}
         if "dispense" in self.kinds:  # registering a paper prescription costs a dispense
             self.kinds["reconcile"] = self.kinds["dispense"]
@@ -203,6 +210,8 @@ class World:
         # their home replica (they refresh the same page), resilient's fail over
         self.failover = policy_set.user.failover
         self.dedupe = policy_set.idempotency_keys
+        self.list_queue = policy_set.list_queue
+        self.lists_taken: set[str] = set()  # keys of the lists accepted into a queue
         self.drop_expired = _drops_expired(scenario, policy_set)
         self._ids = 0
 
@@ -283,6 +292,13 @@ class World:
     def isolated(self, rep: ReplicaState) -> bool:
         """Its clients' proxy is disabled: no request reaches it and no reply gets out."""
         return bool(self.links) and not self.link(rep.client_link).enabled
+
+    def alive(self, rep: ReplicaState) -> bool:
+        """Its process runs: not crashed and waiting to restart, not without power (a switch
+        failure leaves it running, cut off from its clients)."""
+        down = self.down
+        return not (rep.down or (down and (down.get(rep.spec.rack, 0)
+                                           or down.get(rep.spec.name, 0))))
 
     def commit(self, key: str) -> None:
         """Apply a write; with idempotency keys a repeated key is applied once."""

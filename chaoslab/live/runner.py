@@ -51,7 +51,14 @@ from faults.client import ToxiproxyClient
 from faults.injector import Injector
 from mock_services.lab.access import AdminAccess
 from mock_services.lab.breakdowns import LabBreakdowns
-from mock_services.lab.clients.driver import DriverConfig, LoadDriver, Storm, WarmUp, final_counts
+from mock_services.lab.clients.driver import (
+    DriverConfig,
+    LoadDriver,
+    Storm,
+    WarmUp,
+    final_counts,
+    wait_for_lists,
+)
 from mock_services.lab.clients.portal_api import applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival
 from mock_services.lab.clients.user import Behaviour
@@ -62,6 +69,7 @@ from mock_services.lab.supervisor import Lab
 from policies.presets import PolicySet
 from scenario.dists import upper_bound_s
 from scenario.history import FINAL, History, Op
+from sim.model import DRAIN_S
 
 ADMIN_TIMEOUT_S = 10.0
 # How long users still in flight may finish after the last arrival: their patience bounds
@@ -325,6 +333,9 @@ def _run(lab: Lab, plan: LivePlan, driver: LoadDriver, arrivals: list[Arrival], 
         raise errors[0]
     with httpx.Client() as http:  # one pool for the run's last admin requests
         heal_lab(lab, http)
+        access = lab.admin()  # lists answered 202 are processed before the final read
+        asyncio.run(wait_for_lists(access.url(lab.state.topology.portals()[0].name),
+                                   access.token, DRAIN_S))
         fold_events(lab, history, t0_wall)
         record_final_state(lab, history, clock(), http, driver.paper.wire_keys)
     history.ops.sort(key=lambda op: op.time_s)  # stable: each process keeps its order

@@ -72,6 +72,9 @@ class Demand(BaseModel):
     replicas: dict[str, ReplicaDemand] = {}
     kinds: dict[Kind, SecondsDist] = {}
     upstreams: dict[str, SecondsDist] = {}
+    # the scenario's submit_list `accept_share`: under `list_queue`, the part of a list's
+    # service time spent before its 202
+    list_accept_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
 
 
 def load_demand(path: Path | None) -> Demand | None:

@@ -175,12 +175,13 @@ class WorkerPool:
         """Requests waiting for a slot."""
         return len(self._waiters)
 
-    async def acquire(self) -> None:
-        """Take a slot, waiting in FIFO order; `QueueFull` when the waiting room is full."""
+    async def acquire(self, *, bounded: bool = True) -> None:
+        """Take a slot, waiting in FIFO order; `QueueFull` when the waiting room is full
+        (`bounded`: a request; the portal's own background work waits whatever the room)."""
         if self.busy < self.workers and not self._waiters:
             self.busy += 1
             return
-        if len(self._waiters) >= self.max_queue:
+        if bounded and len(self._waiters) >= self.max_queue:
             # no Retry-After: the sim's QUEUE_FULL carries none either
             raise QueueFull(f"the portal's queue is full ({self.max_queue} waiting for "
                             f"{self.workers} workers); retry shortly")
@@ -314,9 +315,25 @@ class Emulator:
             sampler(latency, scale) if latency is not None else None,
             WorkerPool(shape.workers, shape.max_queue) if shape is not None else None)
 
+    def draw(self, kind: str) -> float | None:
+        """A service time of `kind` at full speed, for work split in two (`serve`'s
+        `service_s`): None when the demand does not name it."""
+        plan = self._plan
+        draw = plan.kinds.get(kind) if plan is not None else None
+        return None if plan is None or draw is None else draw(plan.rng)
+
+    @property
+    def list_accept_share(self) -> float:
+        """The share of a list's service time before its 202 (`Demand.list_accept_share`)."""
+        plan = self._plan
+        return plan.demand.list_accept_share if plan is not None else 1.0
+
     @asynccontextmanager
-    async def serve(self, kind: str) -> AsyncIterator[None]:
-        """Hold a worker slot for `kind`'s service time, then for the body of the block.
+    async def serve(self, kind: str, *, service_s: float | None = None,
+                    bounded: bool = True) -> AsyncIterator[None]:
+        """Hold a worker slot for `kind`'s service time (drawn, or `service_s` from an
+        earlier `draw`), then for the body of the block. `bounded` False: the portal's own
+        background work, which waits for a slot whatever the waiting room holds.
 
         A kind the demand does not name, or no demand, passes through; a replica the demand
         has no entry for takes the service time without a slot bound.
@@ -328,8 +345,8 @@ class Emulator:
             return
         pool = plan.pool
         if pool is not None:
-            await pool.acquire()
-        service_s = draw(plan.rng) / self.speed
+            await pool.acquire(bounded=bounded)
+        service_s = (draw(plan.rng) if service_s is None else service_s) / self.speed
         account = _Account(self)
         self._serving.add(account)
         waited = _ACCOUNT.set(account)

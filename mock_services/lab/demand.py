@@ -41,7 +41,9 @@ def demand_from_scenario(scenario: Scenario, seed: int, time_factor: float = 1.0
         replicas={r.name: ReplicaDemand(workers=r.workers, max_queue=r.max_queue)
                   for r in topo.replicas},
         kinds={kind: spec.service for kind, spec in scenario.workload.kinds.items()},
-        upstreams={name: up.latency for name, up in topo.upstreams.items()})
+        upstreams={name: up.latency for name, up in topo.upstreams.items()},
+        **({"list_accept_share": lists.accept_share}
+           if (lists := scenario.workload.kinds.get("submit_list")) is not None else {}))
 
 
 def _state(lab: Lab | LabState) -> LabState:

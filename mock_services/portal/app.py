@@ -22,6 +22,7 @@ from mock_services.portal.admission import AdmissionMiddleware
 from mock_services.portal.context import PortalContext
 from mock_services.portal.events import EventLog
 from mock_services.portal.limits import SharedLimits
+from mock_services.portal.listqueue import ListWorker
 from mock_services.portal.payments import PaymentWorker
 from mock_services.portal.routes import admin, auth, drafts, lists, prescriptions, records
 from mock_services.portal.routes import workshops as workshop_routes
@@ -79,6 +80,8 @@ def create_app(settings: PortalSettings, *, clock: Clock | None = None,
         async with anyio.create_task_group() as tg:
             if ctx.policies.payment_queue:
                 tg.start_soon(PaymentWorker(ctx).run_forever)
+            if ctx.policies.list_queue is not None:
+                tg.start_soon(ListWorker(ctx).run_forever)
             yield
             tg.cancel_scope.cancel()
         # The upstream clients and the event log stay open: an in-process test client may

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio
@@ -42,6 +43,8 @@ class PortalContext:
     hashing: anyio.CapacityLimiter
     dummy_hash: str  # verified when an account does not exist: a real hash's cost
     demand: Emulator  # the scenario's service demand, emulated (a pass-through without one)
+    # set when a list is accepted into the list queue: wakes the background loops' dispatcher
+    lists_waiting: asyncio.Event = field(default_factory=asyncio.Event)
 
     def reset_policies(self) -> None:
         """Fresh policy state, as at start: breakers closed, budgets, throttles and hedge

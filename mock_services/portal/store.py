@@ -48,6 +48,11 @@ CREATE TABLE IF NOT EXISTS payment_jobs (
     done INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS payment_jobs_due ON payment_jobs (done, next_s);
+CREATE TABLE IF NOT EXISTS list_jobs (
+    list_id INTEGER PRIMARY KEY, replica TEXT NOT NULL, rest_s REAL NOT NULL,
+    next_s REAL NOT NULL, taken INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS list_jobs_due ON list_jobs (replica, done, taken, list_id);
 CREATE TABLE IF NOT EXISTS prescriptions (
     tracking_code TEXT PRIMARY KEY, doctor_id TEXT NOT NULL, patient_id TEXT NOT NULL,
     items TEXT NOT NULL, created_s REAL NOT NULL, expires_s REAL NOT NULL,
@@ -69,10 +74,11 @@ CREATE TABLE IF NOT EXISTS draft_versions (
 );
 """ + idempotency.SCHEMA
 
-# (table, key column) of every write, for GET /admin/applied
-APPLIED_SOURCES = (("workshops", "idem_key"), ("lists", "idem_key"),
-                   ("prescriptions", "idem_key"), ("prescriptions", "dispense_key"),
-                   ("paper_prescriptions", "idem_key"), ("draft_versions", "idem_key"))
+# (table, key column, which rows) of every write, for GET /admin/applied: a list accepted
+# into the list queue (`list_queue`) is applied once it is processed
+APPLIED_SOURCES = (("workshops", "idem_key", ""), ("lists", "idem_key", "status != 'accepted'"),
+                   ("prescriptions", "idem_key", ""), ("prescriptions", "dispense_key", ""),
+                   ("paper_prescriptions", "idem_key", ""), ("draft_versions", "idem_key", ""))
 
 
 def open_database(data_dir: Path) -> Database:
@@ -102,9 +108,10 @@ def seed(db: Database, population: Population, scrypt_n: int) -> None:
 def applied_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """How many times each write's Idempotency-Key is applied (1 is right; 2+ is a duplicate)."""
     counts: dict[str, int] = {}
-    for table, column in APPLIED_SOURCES:
+    for table, column, which in APPLIED_SOURCES:
+        where = f"{column} IS NOT NULL" + (f" AND {which}" if which else "")
         rows = conn.execute(f"SELECT {column} AS k, COUNT(*) AS n FROM {table} "  # noqa: S608
-                            f"WHERE {column} IS NOT NULL GROUP BY {column}").fetchall()
+                            f"WHERE {where} GROUP BY {column}").fetchall()
         for row in rows:
             counts[row["k"]] = counts.get(row["k"], 0) + row["n"]
     return counts

@@ -40,6 +40,10 @@ class RequestKind(BaseModel):
     """the upstreams each request calls (names of [topology.upstreams])"""
     priority: Annotated[int, Field(ge=0, le=2)] = 2
     """0 (highest, shed last) to 2 (lowest, shed first) under admission control"""
+    accept_share: Share = 0.1
+    """for submit_list under a policy set with `list_queue`: the share of a list's service
+    time spent before it can be answered 202 (parse, check, durable record); the rest is
+    processed in the background (unused by other kinds and other policy sets)"""
 
 
 class Calendar(BaseModel):

@@ -111,7 +111,9 @@ async def test_every_status_an_operation_answers_is_declared(lab: Lab) -> None:
 
 
 def _apps(lab: Lab) -> dict[str, FastAPI]:
-    return {**lab.upstreams, "portal": lab.portal("resilient")}
+    # lists paid on the request path (201) or queued for payment (202 "queued"); the list
+    # queue's 202 "accepted" is asked of a second replica in `_employer_session`
+    return {**lab.upstreams, "portal": lab.portal("resilient", overrides={"list_queue": "off"})}
 
 
 def _whole_document(app: FastAPI) -> dict[str, Any]:
@@ -265,6 +267,11 @@ async def _employer_session(lab: Lab, answers: Answers, c: httpx.AsyncClient) ->
         for r in submitted:
             await answers.ask("portal", c, "GET", f"/lists/{r.json()['list_id']}", headers=h)
     lab.fault("payment", mode="ok")
+    async with lab.client(lab.portal("resilient", replica="r1")) as queued:  # the list queue
+        r = await answers.ask("portal", queued, "POST", "/lists", json=list_body(shop, 5),
+                              headers={**h, "Idempotency-Key": "rows-queued"})
+        assert r.status_code == 202 and r.json()["status"] == "accepted"
+        await answers.ask("portal", queued, "GET", f"/lists/{r.json()['list_id']}", headers=h)
 
 
 async def _prescription_session(lab: Lab, answers: Answers, c: httpx.AsyncClient) -> None:

@@ -15,6 +15,9 @@ from mock_services.portal.payments import PaymentWorker
 from mock_services.seed import Workshop
 from tests.mock_services.conftest import Lab, ctx_of
 
+# resilient's payment queue behind a list paid on the request path (its list queue off)
+PAID_IN_THE_REQUEST = {"list_queue": "off"}
+
 pytestmark = pytest.mark.anyio
 
 
@@ -118,7 +121,7 @@ async def test_payment_outage_baseline_refuses(lab: Lab, baseline: httpx.AsyncCl
 
 
 async def test_payment_outage_resilient_queues_and_completes_once(lab: Lab) -> None:
-    app = lab.portal("resilient")
+    app = lab.portal("resilient", overrides=PAID_IN_THE_REQUEST)
     shop = lab.population.workshops[0]
     employer = next(e for e in lab.population.employers if e.national_id == shop.employer_id)
     async with lab.client(app) as client:
@@ -142,7 +145,7 @@ async def test_payment_outage_resilient_queues_and_completes_once(lab: Lab) -> N
 
 
 async def test_lost_payment_response_charged_once(lab: Lab) -> None:
-    app = lab.portal("resilient")
+    app = lab.portal("resilient", overrides=PAID_IN_THE_REQUEST)
     shop = lab.population.workshops[0]
     employer = next(e for e in lab.population.employers if e.national_id == shop.employer_id)
     async with lab.client(app) as client:

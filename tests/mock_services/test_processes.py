@@ -6,6 +6,7 @@ started again serves it (and the session) back; SIGTERM drains and exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -22,6 +23,7 @@ import pytest
 
 from mock_services.common.access import client_headers, new_secrets, read_secrets, write_secrets
 from mock_services.domain.list_builder import WorkerFacts, build_list
+from mock_services.lab.clients.driver import wait_for_lists
 from mock_services.seed import demo_population
 
 pytestmark = pytest.mark.network
@@ -152,7 +154,9 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> None:
     shahkar_port, payment_port, portal_port = free_port(), free_port(), free_port()
     pay_url = f"http://127.0.0.1:{payment_port}"
-    portal_args = ("--policies", "resilient",
+    policies = tmp_path / "paid-in-the-request.toml"  # the payment queue alone
+    policies.write_text('preset = "resilient"\nlist_queue = "off"\n')
+    portal_args = ("--policies", str(policies),
                    "--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}",
                    "--upstream", f"payment={pay_url}")
     shahkar = spawn("shahkar", shahkar_port, tmp_path)  # all three boot at once
@@ -186,6 +190,52 @@ def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> N
                                    timeout=10).json()["status"]
                 time.sleep(0.2)
             assert status == "paid"
+            paid = admin("GET", payment_port, tmp_path, "/admin/payments").json()["payments"]
+            assert len(paid) == 1 and paid[0]["amount_rial"] == r.json()["payable_rial"]
+
+
+@pytest.mark.slow
+def test_a_list_in_the_list_queue_survives_sigkill_and_is_paid_once(tmp_path: Path) -> None:
+    """Killed while its list queue holds a list (the gateway answers after 3 s, so the list
+    is still in work or waiting when the SIGKILL lands): after the restart it is processed
+    and paid, once."""
+    shahkar_port, payment_port, portal_port = free_port(), free_port(), free_port()
+    portal_args = ("--policies", "resilient",
+                   "--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}",
+                   "--upstream", f"payment=http://127.0.0.1:{payment_port}")
+    shahkar = spawn("shahkar", shahkar_port, tmp_path)
+    payment = spawn("payment", payment_port, tmp_path)
+    portal = ready(spawn("portal", portal_port, tmp_path, *portal_args), "portal", portal_port)
+    ready(shahkar, "shahkar", shahkar_port)
+    ready(payment, "payment", payment_port)
+    base = f"http://127.0.0.1:{portal_port}"
+    pop = demo_population(1, int(CITIZENS))
+    shop = pop.workshops[0]
+    employer = next(e for e in pop.employers if e.national_id == shop.employer_id)
+    facts = [WorkerFacts(w, "کارگر", "نمونه", 30, 4_000_000) for w in shop.worker_ids]
+    lst = build_list(shop.code, "کارگاه", "کارفرما", yy=1404, mm=4, list_no="1", workers=facts)
+    with running(shahkar, payment, portal):
+        r = httpx.post(f"{base}/auth/login", timeout=10,
+                       json={"national_id": employer.national_id, "password": employer.password})
+        headers = {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": "lq-9"}
+        admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "slow",
+                                                                    "delay_ms": 3000})
+        r = httpx.post(f"{base}/lists", json=lst.model_dump(mode="json"), headers=headers,
+                       timeout=30)
+        assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+        os.kill(portal.pid, signal.SIGKILL)
+        portal.wait(timeout=10)
+        admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "ok"})
+        portal = start("portal", portal_port, tmp_path, *portal_args)
+        with running(portal):
+            # what the live runner does before it reads the final state
+            token = read_secrets(lab_secrets(tmp_path)).admin_token
+            admin_url = f"http://127.0.0.1:{ADMIN_PORTS[portal_port]}"
+            assert asyncio.run(wait_for_lists(admin_url, token, limit_s=30.0))
+            status = httpx.get(f"{base}{r.json()['status_url']}", headers=headers, timeout=10)
+            assert status.json()["status"] == "paid"
+            applied = admin("GET", portal_port, tmp_path, "/admin/applied").json()
+            assert applied["lq-9"] == 1
             paid = admin("GET", payment_port, tmp_path, "/admin/payments").json()["payments"]
             assert len(paid) == 1 and paid[0]["amount_rial"] == r.json()["payable_rial"]
 

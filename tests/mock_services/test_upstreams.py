@@ -86,7 +86,8 @@ async def test_sms_outbox(lab: Lab) -> None:
 async def test_slow_payment_answers_202_then_completes(tmp_path: Path) -> None:
     """Real clock: the request's payment attempt is cut at list_sync_payment_s."""
     lab = Lab(tmp_path, clock=SystemClock())
-    app = lab.portal("resilient", list_sync_payment_s=0.3)
+    # the payment queue behind a list paid on the request path (no list queue)
+    app = lab.portal("resilient", overrides={"list_queue": "off"}, list_sync_payment_s=0.3)
     shop = lab.population.workshops[0]
     employer = next(e for e in lab.population.employers if e.national_id == shop.employer_id)
     async with lab.client(app) as client:

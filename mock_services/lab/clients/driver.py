@@ -482,6 +482,26 @@ class LoadDriver:
         self.events.clear()
 
 
+async def wait_for_lists(admin_url: str, admin_token: str, limit_s: float,
+                         poll_s: float = 0.1) -> bool:
+    """Until the list queue (`list_queue`: lists answered 202, processed in the background)
+    is empty, `GET /admin/queue` on a portal replica's admin listener, or `limit_s`; whether
+    it emptied. A list still queued is not applied yet: read the final state after this.
+    The live runner gives it the simulator's drain (`sim.model.DRAIN_S`), which a speed
+    does not compress, as it does not compress service times."""
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    deadline = time.monotonic() + limit_s
+    async with httpx.AsyncClient(headers=headers) as c:
+        while True:
+            r = await c.get(f"{admin_url}/admin/queue", timeout=10)
+            r.raise_for_status()
+            if not r.json().get("list_jobs", {}).get("pending"):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(poll_s)
+
+
 async def record_final_state(history: History, admin_url: str, now_s: float,
                              admin_token: str = "",
                              wire_keys: Mapping[str, str] | None = None) -> dict[str, int]:

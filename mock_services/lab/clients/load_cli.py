@@ -21,7 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mock_services.lab.access import admin_access
-from mock_services.lab.clients.driver import DriverConfig, LoadDriver, record_final_state
+from mock_services.lab.clients.driver import (
+    DriverConfig,
+    LoadDriver,
+    record_final_state,
+    wait_for_lists,
+)
 from mock_services.lab.clients.profile import ProfileError, month_end_rush, steady
 from mock_services.lab.clients.program import run_program
 from mock_services.lab.clients.user import Behaviour
@@ -29,6 +34,7 @@ from mock_services.lab.state import LabState, NoLab, load
 from policies.presets import PolicySet
 from policies.resolve import resolve_policies
 
+LIST_WAIT_S = 60.0  # at most, for the list queue to process the lists it accepted
 
 def _rate(text: str) -> tuple[str, float]:
     kind, sep, value = text.partition("=")
@@ -90,6 +96,7 @@ async def _run(args: argparse.Namespace) -> int:
             driver.history.write_jsonl(args.out)
         raise
     portal = lab.topology.portals()[0].name
+    await wait_for_lists(admin.url(portal), admin.token, LIST_WAIT_S)
     await record_final_state(history, admin.url(portal), driver.now(), admin.token)
     if args.out is not None:
         history.write_jsonl(args.out)

@@ -24,10 +24,12 @@ class PoliciesResetOut(BaseModel):
 
 
 class QueueOut(BaseModel):
-    """The durable payment queue: jobs and lists counted by state. Both are maps of counts,
-    not records: a state appears only when some row is in it (an empty table is `{}`)."""
+    """The durable queues: payment jobs, list-queue jobs (`list_queue`) and lists, counted
+    by state. Maps of counts, not records: a state appears only when some row is in it (an
+    empty table is `{}`)."""
 
     jobs: dict[Literal["pending", "done"], int]
+    list_jobs: dict[Literal["pending", "done"], int]
     lists: dict[ListStatus, int]
 
 
@@ -47,13 +49,16 @@ async def reset_policies(ctx: Ctx, _: AdminOnly) -> PoliciesResetOut:
 
 
 def _queue(conn: sqlite3.Connection) -> QueueOut:
-    jobs = conn.execute("SELECT done, COUNT(*) AS n FROM payment_jobs GROUP BY done")
+    def by_done(table: str) -> dict[Literal["pending", "done"], int]:
+        rows = conn.execute(f"SELECT done, COUNT(*) AS n FROM {table} GROUP BY done")  # noqa: S608
+        return {("done" if r["done"] else "pending"): r["n"] for r in rows}
+
     lists = conn.execute("SELECT status, COUNT(*) AS n FROM lists GROUP BY status")
-    return QueueOut(jobs={("done" if r["done"] else "pending"): r["n"] for r in jobs},
+    return QueueOut(jobs=by_done("payment_jobs"), list_jobs=by_done("list_jobs"),
                     lists={r["status"]: r["n"] for r in lists})
 
 
 @router.get("/queue")
 async def queue(ctx: Ctx, _: AdminOnly) -> QueueOut:
-    """The durable payment queue: pending and completed jobs, and lists by status."""
+    """The durable queues: pending and completed jobs, and lists by status."""
     return await ctx.db.aread(_queue)
