@@ -68,6 +68,8 @@ def main() -> int:
                         "row's safe speed)")
     parser.add_argument("--out", type=Path, default=Path("runs/twin-table"))
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
+    parser.add_argument("--presets", nargs="*", default=list(PRESETS), choices=list(PRESETS),
+                        help="the presets to run (default: both)")
     args = parser.parse_args()
     lines = ["| row | policies | speed | availability sim / live | goodput (ok/s) sim / live "
              "| p50 ms sim / live | same verdicts | comparable |",
@@ -75,7 +77,7 @@ def main() -> int:
     for label, scenario in ROWS:
         if args.only and scenario not in args.only:
             continue
-        for preset in PRESETS:
+        for preset in args.presets:
             out = args.out / f"{scenario}-{preset}"
             argv = [sys.executable, "-m", "chaoslab", "twin", scenario, "--policies", preset,
                     "--seeds", str(args.seeds), "--out", str(out)]

@@ -107,6 +107,7 @@ class ListWorker:
         async with anyio.create_task_group() as tg:
             while True:
                 job = None
+                ctx.lists_waiting.clear()  # a list accepted from now on wakes `_idle`
                 if self.in_work < self.loops():
                     try:
                         job = await self.claim()
@@ -134,7 +135,6 @@ class ListWorker:
 
             tg.start_soon(woken)
             tg.start_soon(paused)
-        waiting.clear()
 
     async def _process(self, job: ListJob) -> None:
         ctx = self.ctx
