@@ -26,6 +26,17 @@ async def _employer(lab: Lab, client: httpx.AsyncClient, key: str) -> dict[str, 
     return {**await lab.login(client, employer), "Idempotency-Key": key}
 
 
+async def _submit_while_payment_is_down(lab: Lab, client: httpx.AsyncClient,
+                                        key: str) -> tuple[dict[str, str], str]:
+    """An employer's list sent while the gateway is down: its headers and status URL."""
+    headers = await _employer(lab, client, key)
+    lab.fault("payment", mode="unavailable")
+    r = await client.post("/lists", json=body(make_list(lab.population.workshops[0])),
+                          headers=headers)
+    assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
+    return headers, r.json()["status_url"]
+
+
 async def _applied(lab: Lab, app: Any) -> dict[str, int]:
     async with lab.admin(app) as admin:
         counts: dict[str, int] = (await admin.get("/admin/applied")).json()
@@ -57,13 +68,8 @@ async def test_a_payment_outage_hands_the_processed_list_to_the_payment_queue(
         lab: Lab) -> None:
     app = lab.portal("resilient")
     async with lab.client(app) as client:
-        headers = await _employer(lab, client, "lq-2")
-        lab.fault("payment", mode="unavailable")
-        r = await client.post("/lists", json=body(make_list(lab.population.workshops[0])),
-                              headers=headers)
-        assert r.status_code == 202
+        headers, url = await _submit_while_payment_is_down(lab, client, "lq-2")
         assert await ListWorker(ctx_of(app)).run_once()
-        url = r.json()["status_url"]
         assert (await client.get(url, headers=headers)).json()["status"] == "queued"
         assert (await _applied(lab, app))["lq-2"] == 1  # processed: its payment is queued
         lab.fault("payment", mode="ok")
@@ -77,11 +83,7 @@ async def test_without_a_payment_queue_the_list_is_paid_again_later(lab: Lab) ->
     app = lab.portal("resilient", overrides={"payment_queue": False})
     worker = ListWorker(ctx_of(app))
     async with lab.client(app) as client:
-        headers = await _employer(lab, client, "lq-3")
-        lab.fault("payment", mode="unavailable")
-        r = await client.post("/lists", json=body(make_list(lab.population.workshops[0])),
-                              headers=headers)
-        assert r.status_code == 202
+        headers, url = await _submit_while_payment_is_down(lab, client, "lq-3")
         assert await worker.run_once()
         assert "lq-3" not in await _applied(lab, app)  # not paid: not processed
         assert not await worker.run_once()  # due again only LIST_RETRY_S later
@@ -90,8 +92,7 @@ async def test_without_a_payment_queue_the_list_is_paid_again_later(lab: Lab) ->
         assert not await worker.run_once()
         lab.clock.advance(61)  # due, and past the client throttle's 60 s window of failures
         assert await worker.run_once()
-        status = await client.get(r.json()["status_url"], headers=headers)
-        assert status.json()["status"] == "paid"
+        assert (await client.get(url, headers=headers)).json()["status"] == "paid"
     assert (await _applied(lab, app))["lq-3"] == 1
 
 

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -150,39 +150,60 @@ def test_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         assert err.startswith("mock_services: ") and "Traceback" not in err, err
 
 
-@pytest.mark.slow
-def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> None:
+class ListLab(NamedTuple):
+    """Shahkar, the payment gateway and a portal, as processes, and an employer's list."""
+
+    shahkar: subprocess.Popen[bytes]
+    payment: subprocess.Popen[bytes]
+    portal: subprocess.Popen[bytes]
+    portal_args: tuple[str, ...]
+    payment_port: int
+    portal_port: int
+    base: str
+    employer: Any
+    insurance_list: Any
+
+    def login(self, key: str) -> dict[str, str]:
+        r = httpx.post(f"{self.base}/auth/login", timeout=10, json={
+            "national_id": self.employer.national_id, "password": self.employer.password})
+        return {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": key}
+
+
+def _list_lab(tmp_path: Path, policies: str, mm: int) -> ListLab:
     shahkar_port, payment_port, portal_port = free_port(), free_port(), free_port()
-    pay_url = f"http://127.0.0.1:{payment_port}"
-    policies = tmp_path / "paid-in-the-request.toml"  # the payment queue alone
-    policies.write_text('preset = "resilient"\nlist_queue = "off"\n')
-    portal_args = ("--policies", str(policies),
+    portal_args = ("--policies", policies,
                    "--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}",
-                   "--upstream", f"payment={pay_url}")
+                   "--upstream", f"payment=http://127.0.0.1:{payment_port}")
     shahkar = spawn("shahkar", shahkar_port, tmp_path)  # all three boot at once
     payment = spawn("payment", payment_port, tmp_path)
     portal = ready(spawn("portal", portal_port, tmp_path, *portal_args), "portal", portal_port)
     ready(shahkar, "shahkar", shahkar_port)
     ready(payment, "payment", payment_port)
-    base = f"http://127.0.0.1:{portal_port}"
     pop = demo_population(1, int(CITIZENS))
     shop = pop.workshops[0]
     employer = next(e for e in pop.employers if e.national_id == shop.employer_id)
     facts = [WorkerFacts(w, "کارگر", "نمونه", 30, 4_000_000) for w in shop.worker_ids]
-    lst = build_list(shop.code, "کارگاه", "کارفرما", yy=1404, mm=3, list_no="1", workers=facts)
-    with running(shahkar, payment, portal):
-        r = httpx.post(f"{base}/auth/login", timeout=10,
-                       json={"national_id": employer.national_id, "password": employer.password})
-        headers = {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": "q-9"}
+    lst = build_list(shop.code, "کارگاه", "کارفرما", yy=1404, mm=mm, list_no="1", workers=facts)
+    return ListLab(shahkar, payment, portal, portal_args, payment_port, portal_port,
+                   f"http://127.0.0.1:{portal_port}", employer, lst)
+
+
+@pytest.mark.slow
+def test_queued_payment_survives_sigkill_and_completes_once(tmp_path: Path) -> None:
+    policies = tmp_path / "paid-in-the-request.toml"  # the payment queue alone
+    policies.write_text('preset = "resilient"\nlist_queue = "off"\n')
+    lab = _list_lab(tmp_path, str(policies), mm=3)
+    base, payment_port, portal_port = lab.base, lab.payment_port, lab.portal_port
+    with running(lab.shahkar, lab.payment, lab.portal):
+        headers = lab.login("q-9")
         admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "unavailable"})
-        r = httpx.post(f"{base}/lists", json=lst.model_dump(mode="json"), headers=headers,
-                       timeout=30)
+        r = httpx.post(f"{base}/lists", json=lab.insurance_list.model_dump(mode="json"),
+                       headers=headers, timeout=30)
         assert r.status_code == 202 and r.json()["status"] == "queued", r.text
-        os.kill(portal.pid, signal.SIGKILL)  # the queued work must outlive the process
-        portal.wait(timeout=10)
+        os.kill(lab.portal.pid, signal.SIGKILL)  # the queued work must outlive the process
+        lab.portal.wait(timeout=10)
         admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "ok"})
-        portal = start("portal", portal_port, tmp_path, *portal_args)
-        with running(portal):
+        with running(start("portal", portal_port, tmp_path, *lab.portal_args)):
             deadline = time.monotonic() + 30.0  # the worker retries with backoff <= 60 s
             status = ""
             while time.monotonic() < deadline and status != "paid":
@@ -199,35 +220,19 @@ def test_a_list_in_the_list_queue_survives_sigkill_and_is_paid_once(tmp_path: Pa
     """Killed while its list queue holds a list (the gateway answers after 3 s, so the list
     is still in work or waiting when the SIGKILL lands): after the restart it is processed
     and paid, once."""
-    shahkar_port, payment_port, portal_port = free_port(), free_port(), free_port()
-    portal_args = ("--policies", "resilient",
-                   "--upstream", f"shahkar=http://127.0.0.1:{shahkar_port}",
-                   "--upstream", f"payment=http://127.0.0.1:{payment_port}")
-    shahkar = spawn("shahkar", shahkar_port, tmp_path)
-    payment = spawn("payment", payment_port, tmp_path)
-    portal = ready(spawn("portal", portal_port, tmp_path, *portal_args), "portal", portal_port)
-    ready(shahkar, "shahkar", shahkar_port)
-    ready(payment, "payment", payment_port)
-    base = f"http://127.0.0.1:{portal_port}"
-    pop = demo_population(1, int(CITIZENS))
-    shop = pop.workshops[0]
-    employer = next(e for e in pop.employers if e.national_id == shop.employer_id)
-    facts = [WorkerFacts(w, "کارگر", "نمونه", 30, 4_000_000) for w in shop.worker_ids]
-    lst = build_list(shop.code, "کارگاه", "کارفرما", yy=1404, mm=4, list_no="1", workers=facts)
-    with running(shahkar, payment, portal):
-        r = httpx.post(f"{base}/auth/login", timeout=10,
-                       json={"national_id": employer.national_id, "password": employer.password})
-        headers = {"Authorization": f"Bearer {r.json()['token']}", "Idempotency-Key": "lq-9"}
+    lab = _list_lab(tmp_path, "resilient", mm=4)
+    base, payment_port, portal_port = lab.base, lab.payment_port, lab.portal_port
+    with running(lab.shahkar, lab.payment, lab.portal):
+        headers = lab.login("lq-9")
         admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "slow",
                                                                     "delay_ms": 3000})
-        r = httpx.post(f"{base}/lists", json=lst.model_dump(mode="json"), headers=headers,
-                       timeout=30)
+        r = httpx.post(f"{base}/lists", json=lab.insurance_list.model_dump(mode="json"),
+                       headers=headers, timeout=30)
         assert r.status_code == 202 and r.json()["status"] == "accepted", r.text
-        os.kill(portal.pid, signal.SIGKILL)
-        portal.wait(timeout=10)
+        os.kill(lab.portal.pid, signal.SIGKILL)
+        lab.portal.wait(timeout=10)
         admin("POST", payment_port, tmp_path, "/admin/fault", json={"mode": "ok"})
-        portal = start("portal", portal_port, tmp_path, *portal_args)
-        with running(portal):
+        with running(start("portal", portal_port, tmp_path, *lab.portal_args)):
             # what the live runner does before it reads the final state
             token = read_secrets(lab_secrets(tmp_path)).admin_token
             admin_url = f"http://127.0.0.1:{ADMIN_PORTS[portal_port]}"
