@@ -62,6 +62,9 @@ TOLERANCES: dict[str, Tolerance] = {
     "amplification": Tolerance(absolute=0.1, relative=0.15),
     "breaker_opens": Tolerance(absolute=2.0, relative=0.5),
     "paper_share_max": Tolerance(absolute=0.05),
+    # a list's wait in the list queue: a few seconds when it keeps up, so a floor of 1 s
+    "list_wait_p50_s": Tolerance(absolute=1.0, relative=0.25),
+    "list_wait_p99_s": Tolerance(absolute=2.0, relative=0.40),
 }
 VERDICT = "invariant."
 
@@ -109,6 +112,10 @@ def figures(history: History, checkers: Sequence[tuple[str, Checker]],
         out[f"breaker_opens.{name}"] = float(up.breaker_opens)
     if summary.electronic or summary.paper:
         out["paper_share_max"] = summary.paper_share_max
+    if ix.list_waits:  # the list queue: from a list's taking to its processing's end
+        waits = sorted(ix.list_waits)
+        out["list_wait_p50_s"] = round(quantile(waits, 0.5), 3)
+        out["list_wait_p99_s"] = round(quantile(waits, 0.99), 3)
     for (name, _), verdict in zip(checkers, summary.verdicts, strict=True):
         out[VERDICT + name] = _verdict_code(verdict.valid)
     return out

@@ -90,6 +90,9 @@ SHORT_CIRCUIT = "short_circuit"  # f of a logical upstream call that made no att
 POLICY = "policy"
 FINAL = "final"
 GAUGE = "gauge"
+# the list queue (`list_queue`): an info op per list processed, its value the seconds from
+# the start of its taking (the request's service) to its processing's end (both runners)
+LIST_QUEUE = "list_queue"
 WRONG_PASSWORD = "wrong_password"  # noqa: S105  # a marker, not a secret
 ACCEPTED = "accepted"
 READ_FS: frozenset[str] = frozenset({"read_history", "read_payslip"})

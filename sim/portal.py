@@ -29,6 +29,7 @@ from typing import Any
 import simpy
 
 from policies.outcome import Outcome
+from scenario.history import LIST_QUEUE, Op
 from scenario.names import is_attacker, is_stale
 from sim.engine import WITHDRAWN
 from sim.upstream import upstream_call
@@ -135,18 +136,20 @@ def _accept_list(world: World, rep: ReplicaState, job: Job, service_s: float,
     """Take a list (its `accept_share` of `service_s`), queue it durably, answer 202; a list
     whose key was already taken is answered 202 again (with idempotency keys)."""
     accept_s = service_s * world.kinds[LISTS].accept_share
+    taken_s = world.env.now  # the live portal records the list at its service's start too
     yield from _work(world, rep, accept_s / rep.speed)
     if rep.epoch != epoch:
         return  # crashed while taking it: nothing recorded, the client saw the reset
     if not (world.dedupe and job.key in world.lists_taken):
         world.lists_taken.add(job.key)
-        _queue_list(rep, job.key, service_s - accept_s)
+        _queue_list(rep, (job.key, service_s - accept_s, taken_s))
     _finish(world, rep, job, ACCEPTED, epoch)
 
 
-def _queue_list(rep: ReplicaState, key: str, rest_s: float) -> None:
-    """Add a list at the tail of `rep`'s queue and wake an idle loop."""
-    rep.lists.append((key, rest_s))
+def _queue_list(rep: ReplicaState, item: tuple[str, float, float]) -> None:
+    """Add a list (key, service left, accepted at) at the tail of `rep`'s queue and wake an
+    idle loop."""
+    rep.lists.append(item)
     if rep.lists_idle:
         _wake(rep.lists_idle.pop(), None)
 
@@ -168,7 +171,8 @@ def list_worker(world: World, rep: ReplicaState) -> ProcGen:
         if not world.alive(rep):
             yield env.timeout(LIST_DOWN_POLL_S)
             continue
-        key, rest_s = lists.popleft()
+        item = lists.popleft()
+        key, rest_s, accepted_s = item
         epoch, workers = rep.epoch, rep.workers
         yield from workers.acquire()
         if rep.epoch == epoch:
@@ -182,16 +186,19 @@ def list_worker(world: World, rep: ReplicaState) -> ProcGen:
                 break
         workers.release()
         if rep.epoch != epoch:
-            lists.appendleft((key, rest_s))
+            lists.appendleft(item)
         elif paid:
             world.commit(key)
+            world.history.append(Op("info", LIST_QUEUE, "processed", env.now, key,
+                                    f"{env.now - accepted_s:.3f}"))
         else:
-            env.timeout(LIST_RETRY_S).callbacks.append(partial(_due_again, rep, key))
+            env.timeout(LIST_RETRY_S).callbacks.append(
+                partial(_due_again, rep, (key, 0.0, accepted_s)))
 
 
-def _due_again(rep: ReplicaState, key: str, _timer: simpy.Event) -> None:
+def _due_again(rep: ReplicaState, item: tuple[str, float, float], _timer: simpy.Event) -> None:
     """A list whose payment failed joins its queue again, its processing done."""
-    _queue_list(rep, key, 0.0)
+    _queue_list(rep, item)
 
 
 def _work(world: World, rep: ReplicaState, seconds: float) -> ProcGen:

@@ -98,9 +98,9 @@ class ReplicaState:
     # a dict, not a set: a crash resets its jobs in admission order, not in an order that
     # hangs on memory addresses (a set of objects iterates by id)
     inflight: dict[Job, None] = field(default_factory=dict)
-    # list_queue: the lists it accepted and has not processed (key, service left), oldest
-    # first; durable, so a crash keeps them; and the wake-ups of its idle background loops
-    lists: deque[tuple[str, float]] = field(default_factory=deque)
+    # list_queue: the lists it accepted and has not processed (key, service left, accepted
+    # at), oldest first; durable, so a crash keeps them; and its idle loops' wake-ups
+    lists: deque[tuple[str, float, float]] = field(default_factory=deque)
     lists_idle: list[simpy.Event] = field(default_factory=list)
 
     def crash(self, env: Environment, reset: tuple[Outcome, str]) -> None:

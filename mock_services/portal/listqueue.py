@@ -25,6 +25,7 @@ import anyio
 
 from mock_services.portal.context import PortalContext
 from mock_services.portal.payments import PaymentOrder, PayResult, pay
+from scenario.history import LIST_QUEUE
 
 LOG = logging.getLogger(__name__)
 LIST_RETRY_S = 30.0  # as the simulator's `sim.portal.LIST_RETRY_S`
@@ -32,15 +33,19 @@ LIST_RETRY_S = 30.0  # as the simulator's `sim.portal.LIST_RETRY_S`
 
 @dataclass(frozen=True)
 class ListJob:
-    """One accepted list in work: its payment order and the service time left."""
+    """One accepted list in work: its payment order, the service time left, its key and
+    when it was accepted."""
 
     order: PaymentOrder
     rest_s: float
+    key: str
+    accepted_s: float
 
 
 def _claim(conn: sqlite3.Connection, *, replica: str, now_s: float) -> ListJob | None:
     row = conn.execute(
-        "SELECT j.list_id, j.rest_s, l.payment_ref, l.workshop_code, l.payable_rial "
+        "SELECT j.list_id, j.rest_s, l.payment_ref, l.workshop_code, l.payable_rial, "
+        "l.idem_key, l.submitted_s "
         "FROM list_jobs j JOIN lists l ON l.id = j.list_id WHERE j.replica=? AND j.done=0 "
         "AND j.taken=0 AND j.next_s<=? ORDER BY j.next_s, j.list_id LIMIT 1",
         (replica, now_s)).fetchone()
@@ -48,7 +53,8 @@ def _claim(conn: sqlite3.Connection, *, replica: str, now_s: float) -> ListJob |
         return None
     conn.execute("UPDATE list_jobs SET taken=1 WHERE list_id=?", (row["list_id"],))
     return ListJob(PaymentOrder(row["list_id"], row["payment_ref"], row["workshop_code"],
-                                row["payable_rial"]), row["rest_s"])
+                                row["payable_rial"]), row["rest_s"], row["idem_key"],
+                   row["submitted_s"])
 
 
 def _settle(conn: sqlite3.Connection, job: ListJob, result: PayResult, *, queue: bool,
@@ -144,6 +150,10 @@ class ListWorker:
             done = ctx.clock.now()
             await ctx.db.awrite(lambda c: _settle(c, job, result,
                                                   queue=ctx.policies.payment_queue, now_s=done))
+            if result.receipt is not None or ctx.policies.payment_queue or result.permanent:
+                # processed (as `_settle` says): the wait the simulator records too
+                ctx.events.write(done, LIST_QUEUE, "processed", job.key,
+                                 f"{done - job.accepted_s:.3f}")
             ctx.metrics.events.labels("list_processed").inc()
         except Exception:  # the job stays taken until this replica restarts: say so
             LOG.exception("list queue: list %s could not be processed", job.order.list_id)

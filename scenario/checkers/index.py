@@ -9,6 +9,7 @@ append-only, so identity plus length identifies its content).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from scenario.history import (
     FAULT_STOP,
     FINAL,
     GAUGE,
+    LIST_QUEUE,
     NEMESIS,
     POLICY,
     SHORT_CIRCUIT,
@@ -94,6 +96,7 @@ class Index:
     finals: dict[str, int] | None = None
     bad_finals: list[str] = field(default_factory=list)
     gauges: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
+    list_waits: list[float] = field(default_factory=list)  # seconds, a list processed each
     start_s: float = 0.0
     end_s: float = 0.0  # the last event that is not a final-state read
 
@@ -169,6 +172,9 @@ def build_index(history: History) -> Index:
                 finals[op.key] = finals.get(op.key, 0) + int(op.value)
             except ValueError:
                 ix.bad_finals.append(op.value)
+        elif p == LIST_QUEUE:
+            with contextlib.suppress(ValueError):
+                ix.list_waits.append(float(op.value))
         elif p == GAUGE:
             try:
                 number = float(op.value)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from policies.presets import load_policy_set
-from scenario.history import FINAL
+from scenario import agreement
+from scenario.history import FINAL, LIST_QUEUE
 from scenario.schema import load_scenario
 from sim.model import simulate
 from sim.runner import Task, run_seed
@@ -83,6 +84,14 @@ def test_a_list_is_answered_accepted_and_applied_once_after_its_processing(
     assert done and all(op.value == "accepted" for op in done.values())
     applied = {op.key: op.value for op in ops if op.process == FINAL}
     assert all(applied[key] == "1" for key in done)
+    # each list processed says how long it waited, from its taking to its processing's end:
+    # at least the whole of its service time, of which the request held a tenth
+    waits = {op.key: float(op.value) for op in ops if op.process == LIST_QUEUE}
+    assert waits.keys() == done.keys()
+    taken = {op.key: op.time_s for op in ops if op.f == "submit_list" and op.type == "invoke"}
+    assert all(waits[key] > done[key].time_s - taken[key] for key in done)
+    figures = agreement.figures(rep.history, [], 3600.0)
+    assert 0.0 < figures["list_wait_p50_s"] <= figures["list_wait_p99_s"]
 
 
 def test_a_power_loss_loses_no_accepted_list(tmp_path: Path, queued: str) -> None:
