@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import random
+import signal
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -89,12 +90,32 @@ async def _run(args: argparse.Namespace) -> int:
                           admin_urls=admin.urls(portals), admin_token=admin.token,
                           client_key=admin.secrets.client_key)
     driver = LoadDriver(config, rng=random.Random(args.seed))
+    # Ctrl-C: start no more arrivals and cancel the run. The driver's stop ends the run even
+    # if a library swallows the cancellation (as chaoslab.live.runner.run_interruptible
+    # guards the live runner); either way the program keeps what the run recorded, skips the
+    # final read, and ends in `run_program`'s one line.
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        driver.stop()
+        if task is not None:
+            task.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         history = await driver.run(profile)
-    except asyncio.CancelledError:  # Ctrl-C: keep what the run recorded so far
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+    if interrupted:  # keep what the run recorded so far
         if args.out is not None:
             driver.history.write_jsonl(args.out)
-        raise
+        raise KeyboardInterrupt
     portal = lab.topology.portals()[0].name
     await wait_for_lists(admin.url(portal), admin.token, LIST_WAIT_S)
     await record_final_state(history, admin.url(portal), driver.now(), admin.token)
