@@ -120,7 +120,7 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     upstreams = () if attacking else kind.upstreams
     for name in upstreams:
         label = yield from upstream_call(world, rep, name, job)
-        if label and label not in ("accepted", "cached") and not is_stale(label):
+        if _call_failed(label):
             answer = BREAKER_OPEN if label == "breaker_open" else UPSTREAM_FAILED
             _finish(world, rep, job, answer, epoch)
             workers.release()
@@ -129,6 +129,12 @@ def serve(world: World, rep: ReplicaState, job: Job) -> ProcGen:
     if rep.epoch == epoch:  # else crashed during service: nothing committed
         _finish(world, rep, job, _commit(world, job, kind.write, value, attacking), epoch)
     workers.release()
+
+
+def _call_failed(label: str) -> bool:
+    """Whether an upstream call's label fails the request: not an answer ("") nor one the
+    policies stand in with (a queued payment, a cached verification, a stale read)."""
+    return bool(label) and label not in ("accepted", "cached") and not is_stale(label)
 
 
 def _accept_list(world: World, rep: ReplicaState, job: Job, service_s: float,
@@ -181,7 +187,7 @@ def list_worker(world: World, rep: ReplicaState) -> ProcGen:
         job = Job(LISTS, key, world.kinds[LISTS].priority, "", "", now=env.now, event=None)
         for name in upstreams if rep.epoch == epoch else ():
             label = yield from upstream_call(world, rep, name, job)
-            if label and label not in ("accepted", "cached") and not is_stale(label):
+            if _call_failed(label):
                 paid = False
                 break
         workers.release()

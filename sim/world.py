@@ -283,11 +283,9 @@ class World:
             self.links[name] = state
 
     def reachable(self, rep: ReplicaState) -> bool:
-        """Up, powered, and its clients' proxy enabled (a failed switch disables it)."""
-        down = self.down
-        return not (rep.down or rep.draining or (down and (
-            down.get(rep.spec.rack, 0) or down.get(rep.spec.name, 0)))
-            or self.isolated(rep))
+        """Up, powered, not draining, and its clients' proxy enabled (a failed switch
+        disables it)."""
+        return self.alive(rep) and not (rep.draining or self.isolated(rep))
 
     def isolated(self, rep: ReplicaState) -> bool:
         """Its clients' proxy is disabled: no request reaches it and no reply gets out."""

@@ -58,7 +58,8 @@ def _claim(conn: sqlite3.Connection, *, replica: str, now_s: float) -> ListJob |
 
 
 def _settle(conn: sqlite3.Connection, job: ListJob, result: PayResult, *, queue: bool,
-            now_s: float) -> None:
+            now_s: float) -> bool:
+    """Record what the payment did; whether the list is processed (else it is due again)."""
     list_id, receipt, permanent = job.order.list_id, result.receipt, result.permanent
     if receipt is not None:
         conn.execute("UPDATE lists SET status='paid', receipt=?, paid_s=? WHERE id=?",
@@ -72,8 +73,9 @@ def _settle(conn: sqlite3.Connection, job: ListJob, result: PayResult, *, queue:
     else:  # paid again later; the processing itself is done
         conn.execute("UPDATE list_jobs SET rest_s=0, next_s=?, taken=0 WHERE list_id=?",
                      (now_s + LIST_RETRY_S, list_id))
-        return
+        return False
     conn.execute("UPDATE list_jobs SET done=1 WHERE list_id=?", (list_id,))
+    return True
 
 
 class ListWorker:
@@ -148,10 +150,9 @@ class ListWorker:
             async with ctx.demand.serve("submit_list", service_s=job.rest_s, bounded=False):
                 result = await pay(ctx, job.order, deadline_s=None)
             done = ctx.clock.now()
-            await ctx.db.awrite(lambda c: _settle(c, job, result,
-                                                  queue=ctx.policies.payment_queue, now_s=done))
-            if result.receipt is not None or ctx.policies.payment_queue or result.permanent:
-                # processed (as `_settle` says): the wait the simulator records too
+            processed = await ctx.db.awrite(lambda c: _settle(
+                c, job, result, queue=ctx.policies.payment_queue, now_s=done))
+            if processed:  # the wait the simulator records too
                 ctx.events.write(done, LIST_QUEUE, "processed", job.key,
                                  f"{done - job.accepted_s:.3f}")
             ctx.metrics.events.labels("list_processed").inc()
