@@ -54,6 +54,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def scale_arg(text: str) -> int | str:
+    """An argparse type: `live` (the scenario's own `live_scale`) or an integer >= 1."""
+    if text == "live":
+        return text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'live' or a whole number >= 1, got {text!r}") from None
+
+
 def port_number(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0 picks a free one)."""
     try:
@@ -153,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scale_out(p, "worker processes for local replications", "replications")
     p.add_argument("--speed", type=positive_float, default=1.0,
                    help="compress the scenario clock K times, as `lab run --speed K` plays it")
+    p.add_argument("--scale", type=scale_arg, default=1, metavar="K",
+                   help="simulate the file at 1:K (rates, accounts, sites, workers and queues "
+                   "divided by K: about K times faster, but fewer workers queue more), or "
+                   "'live': at the scale the lab plays it (the file's live_scale), so that "
+                   "`--speed K --scale live` is exactly `lab run --speed K`'s experiment "
+                   "(default: 1, the file as written)")
     _add_policies(p)
     _add_out_check(p)
 

@@ -236,7 +236,7 @@ def run_scenario(chaos_labs: LabFactory, tmp_path: Path) -> RunScenario:
         scenario = load_scenario(path)
         policy = policy_set(policies, scenario)
         plan = build_plan(scenario, speed, default_topology())
-        checkers = build_checkers(scenario.invariants)
+        checkers = build_checkers(plan.compressed.invariants)  # as played (live_scale)
         t0 = time.perf_counter()
         history = execute(chaos_labs(policy), plan, policy, seed)
         out = tmp_path / policies

@@ -2,13 +2,14 @@
 
 Phases: check everything first (scenario, policies, invariants, `--out`); resolve the policy
 set once and write it to OUT/policies.json, the one file both runners are handed; run the
-simulator on the scenario compressed `--speed`-fold (`Scenario.compressed`: exactly the live
-run's experiment) over `--seeds` seeds, each history kept, and write its report to OUT/sim;
-run the lab (`chaoslab lab run`, same scenario, speed, policy file and seed) into OUT/live;
-read every figure from every history (`scenario.agreement`) and write OUT/twin.json and
-OUT/twin.html: per figure the simulator's mean and seed range, the live value, the
-difference, and whether it is within tolerance. The simulator runs first and the lab alone
-afterwards, so the live run does not share the CPU with the simulator.
+simulator on what the lab plays (`Scenario.live`: the file at 1:its `live_scale`, compressed
+`--speed`-fold: exactly the live run's experiment) over `--seeds` seeds, each history kept,
+and write its report to OUT/sim; run the lab (`chaoslab lab run`, same scenario, speed,
+policy file and seed) into OUT/live; read every figure from every history
+(`scenario.agreement`) and write OUT/twin.json and OUT/twin.html: per figure the simulator's
+mean and seed range, the live value, the difference, and whether it is within tolerance. The
+simulator runs first and the lab alone afterwards, so the live run does not share the CPU
+with the simulator.
 
 `--check` exits 1 when a goal figure differs (scenario/agreement.py: outside its tolerance and
 outside the simulator's 95 % prediction interval), an invariant verdict differs between the
@@ -84,12 +85,12 @@ def run(args: argparse.Namespace) -> int:
     path = find_scenario(args.scenario, SCENARIO_DIR)
     scenario = load_scenario(path)
     policies = policy_set(args.policies, scenario)
-    try:
-        checkers = build_checkers(scenario.invariants)
+    speed = float(args.speed) if args.speed is not None else default_speed(scenario)
+    compressed = scenario.live(speed)  # what the lab plays: at 1:live_scale, compressed
+    try:  # the thresholds as played (an absolute one follows the live scale)
+        checkers = build_checkers(compressed.invariants)
     except InvariantError as exc:
         raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
-    speed = float(args.speed) if args.speed is not None else default_speed(scenario)
-    compressed = scenario.compressed(speed)
     out: Path = args.out if args.out is not None else default_out(scenario)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a directory; expected a directory")
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     policies_file = out / POLICIES_FILE
     write_policies(policies, policies_file)
     label = f"{args.policies} ({policies_digest(policies)[:12]})"
-    print(f"== twin {scenario.name} [{label}] at x{speed:g}: {args.seeds} simulated seed(s), "
+    at = f"x{speed:g}" + (f", 1:{scenario.live_scale}" if scenario.live_scale > 1 else "")
+    print(f"== twin {scenario.name} [{label}] at {at}: {args.seeds} simulated seed(s), "
           f"then the lab", flush=True)
 
     notes = caveats(compressed)
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                    duration_s=compressed.duration, wall_s=sim_wall,
                    description=scenario.description, start=scenario.start,
                    policies_digest=policies_digest(policies),
-                   workload=Workload(speed=speed, scale=speed,
+                   workload=Workload(speed=speed, scale=speed * scenario.live_scale,
+                                     scale_down=scenario.live_scale,
                                      population=compressed.workload.population))
 
     sim_report = pool_report([summarize(h, checkers) for h in histories], meta,
@@ -198,11 +201,14 @@ def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest:
     return {
         "scenario": scenario.name, "description": scenario.description,
         "policies": args.policies, "policies_digest": digest, "seed": args.seed,
-        "seeds": args.seeds, "speed": speed, "scale": speed,
+        "seeds": args.seeds, "speed": speed, "scale": speed * scenario.live_scale,
+        "scale_down": scenario.live_scale,
         "time_compression": ("scenario time (faults, run length, calendar) divided by the "
-                             "speed; one live request stands for `scale` scenario requests, "
-                             "so rates and request-level times (service, latency, timeouts, "
-                             "patience) are the scenario's own"),
+                             "speed, and the file played at 1:`scale_down` (its live_scale: "
+                             "rates, workers, accounts divided) by both runners; one live "
+                             "request stands for `scale` requests of the file, so rates and "
+                             "request-level times (service, latency, timeouts, patience) are "
+                             "the scenario's own at that scale"),
         "sim_wall_s": round(sim_wall_s, 3), "lab_cpu": cpu,
         "verdict": {"ok": ok, "agrees": agreed(rows) and comparable is not False,
                     "goals": judged, **tally, "summary": summary,

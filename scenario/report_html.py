@@ -192,9 +192,11 @@ def summary_rows(r: Report, axis: Axis) -> list[tuple[str, str]]:
                            f"{axis.label(r.duration_s, date=True)}"),
         ("duration / wall", f"{r.duration_s:g} run s / {r.wall_s:g} s"),
     ]
-    if w is not None and w.speed != 1:
+    if w is not None and (w.speed != 1 or w.scale_down > 1):
         rows.append(("speed / scale", f"x{w.speed:g}: a run second is {w.speed:g} scenario "
-                                      f"seconds; one request stands for {w.scale:g}"))
+                                      f"seconds; one request stands for {w.scale:g}"
+                                      + (f" (the file at 1:{w.scale_down})"
+                                         if w.scale_down > 1 else "")))
     rows += [
         ("requests ok / failed / shed", f"{r.requests.ok} / {r.requests.failed} / "
                                         f"{r.requests.shed} of {r.requests.total}"),

@@ -110,15 +110,18 @@ class FaultSpan(_Model):
 class Workload(_Model):
     """The workload as played: the time compression, and the arrivals per request kind.
 
-    speed: scenario seconds per run second (`--speed`); scale: scenario requests per run
-    request (the lab's contract: equal to speed, so rates and request-level times are the
-    scenario's own); arrivals: drawn per kind (live); played: recorded per kind (live; every
+    speed: scenario seconds per run second (`--speed`); scale_down: the file played at
+    1:scale_down (`Scenario.scaled`: rates, workers, accounts divided; the live lab plays a
+    file at its `live_scale`, the simulator at 1:1 unless `--scale`); scale: file requests
+    per run request (speed x scale_down: rates and request-level times are the scenario's
+    own at 1:scale_down); arrivals: drawn per kind (live); played: recorded per kind (live; every
     arrival is, one that could not be played as a failed operation naming why: only an
     interrupted run plays fewer); population: the distinct accounts the users are drawn
     from (the scenario's in the simulator, the lab's demo population live, when smaller)."""
 
     speed: float = 1.0
     scale: float = 1.0
+    scale_down: int = 1
     arrivals: dict[str, Count] | None = None
     played: dict[str, Count] | None = None
     population: Count | None = None

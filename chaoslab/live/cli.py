@@ -219,8 +219,8 @@ def _play(view: View, checkers: list[tuple[str, Checker]], policies: PolicySet, 
 def run(args: argparse.Namespace) -> int:
     """Run `chaoslab lab run` with parsed arguments; return the exit code."""
     scenario, policies, plan, out = prepare(args)
-    try:
-        checkers = build_checkers(scenario.invariants)
+    try:  # the thresholds as played (an absolute one follows the live scale)
+        checkers = build_checkers(plan.compressed.invariants)
     except InvariantError as exc:
         raise BadInput(f"scenario {scenario.name}: [invariants]: {exc}") from None
     running, which = choose_lab(args, policies, out)
@@ -251,7 +251,8 @@ def run(args: argparse.Namespace) -> int:
                    description=scenario.description, start=scenario.start,
                    policies_digest=write_policies(policies, out / POLICIES_FILE),
                    lab_cpu=LabCpu.model_validate(meter.use.as_dict()) if meter.use else None,
-                   workload=Workload(speed=plan.speed, scale=plan.speed, arrivals=plan.drawn(),
+                   workload=Workload(speed=plan.speed, scale=plan.speed * plan.scale_down,
+                                     scale_down=plan.scale_down, arrivals=plan.drawn(),
                                      played=live.played, population=live.population))
     report = build_report([live.history], meta, checkers)
     write_report(report, [live.history], out)

@@ -7,10 +7,13 @@ for K scenario requests, and request-level times (service times, patience, refre
 stay real. The fault windows are the simulator's (`sim.nemesis.timeline`: fixed plus
 stochastic, drawn from the seed) and the arrivals the shared generator's
 (`scenario.arrivals`), with the peak windows' multipliers, so `chaoslab sim --speed K` runs
-the same experiment. The run always ends with `MIN_HEAL_S` fault-free seconds to watch the
-recovery. Every scenario target is checked against the lab's topology here, before anything
-starts. `safe_speed` is the default speed: a run of about a minute whose faults still last
-long enough for the resilience windows (a breaker's open wait) to play inside them.
+the same experiment. A scenario with `live_scale` K is played at 1:K (`Scenario.live`:
+rates, workers, accounts and the invariants' absolute thresholds divided by K), the
+experiment `twin` also simulates. The run always ends with `MIN_HEAL_S` fault-free seconds
+to watch the recovery. Every scenario target is checked against the lab's topology here,
+before anything starts. `safe_speed` is the default speed: a run of about a minute whose
+faults still last long enough for the resilience windows (a breaker's open wait) to play
+inside them.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ MIN_SAFE_FAULT_S = 5.0
 
 @dataclass(frozen=True, slots=True)
 class LivePlan:
-    """What the live runner plays: the compressed scenario, its schedule (real seconds) and
-    its arrivals (the attacker's included)."""
+    """What the live runner plays: the scenario as played (`compressed`: `Scenario.live`,
+    at 1:live_scale and compressed), its schedule (real seconds) and its arrivals (the
+    attacker's included)."""
 
     scenario: Scenario
     speed: float
@@ -50,6 +54,11 @@ class LivePlan:
     def horizon_s(self) -> float:
         """The run's length in real seconds."""
         return self.schedule.horizon_s
+
+    @property
+    def scale_down(self) -> int:
+        """The file is played at 1:scale_down (its `live_scale`)."""
+        return self.scenario.live_scale
 
     def drawn(self) -> dict[str, int]:
         """Arrivals per request kind."""
@@ -116,7 +125,7 @@ def build_plan(scenario: Scenario, speed: float, topology: LabTopology, seed: in
                        f"({shortest:g} s) would last {shortest / speed * 1000:.3g} ms live, too "
                        f"short to apply and heal; expected --speed at most "
                        f"{shortest / MIN_FAULT_S:g}")
-    compressed = scenario.compressed(speed)
+    compressed = scenario.live(speed)  # at 1:live_scale, compressed
     windows = timeline(compressed, seed)
     last_end = max((w.end_s for w in windows), default=0.0)
     horizon_s = max(compressed.duration, last_end + MIN_HEAL_S)

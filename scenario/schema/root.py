@@ -54,6 +54,9 @@ class Scenario(BaseModel):
     """the policy set: a preset plus overrides"""
     invariants: dict[str, dict[str, Any]] = {}
     """the invariants to check, by name, each with its thresholds (below)"""
+    live_scale: Annotated[int, Field(ge=1)] = 1
+    """the live lab plays this file at 1:K (`lab run`, `twin`: rates, workers, accounts
+    divided by K, `Scenario.scaled`); the simulator at 1:1 unless told (`sim --scale`)"""
     # calendar seconds per run second: 1 in a file (which may not set it), K once compressed
     time_scale: Annotated[float, Field(gt=0)] = 1.0
     """calendar seconds per run second: set by --speed, never in a file"""
@@ -93,6 +96,14 @@ class Scenario(BaseModel):
         return self.model_copy(update={
             "duration": self.duration / k, "faults": faults, "attack": attack,
             "stochastic": stochastic, "workload": workload, "time_scale": self.time_scale * k})
+
+    def live(self, speed: float) -> Scenario:
+        """What the live lab plays of this scenario at `--speed speed`: the scenario at
+        1:`live_scale` (`scaled`), compressed `speed`-fold (`compressed`). `lab run` plays it
+        and `twin` simulates it, so both runners run this one experiment; its `live_scale`
+        is 1 (it is already played at that scale)."""
+        played = self.scaled(self.live_scale).compressed(speed)
+        return played.model_copy(update={"live_scale": 1})
 
     def scaled(self, k: int) -> Scenario:
         """This scenario at 1:k: one simulated request stands for k real ones.

@@ -125,3 +125,45 @@ def test_the_safe_speed_plays_about_a_minute_and_keeps_faults_long_enough(
     short.write_text(BASE.format(rate=4.0, extra=FAULTS.replace('"3m"', '"3s"'))
                      .replace('duration = "10m"', 'duration = "1h"', 1), encoding="utf-8")
     assert safe_speed(load_scenario(short)) == 1.0  # a 3 s fault: played as written
+
+
+def test_a_live_scale_plays_the_file_at_one_in_k_and_the_thresholds_follow(
+        tmp_path: Path) -> None:
+    extra = FAULTS + """
+[invariants]
+goodput_near_capacity = { capacity_per_s = 40.0, min_ratio = 0.5 }
+"""
+    text = BASE.format(rate=40.0, extra=extra).replace(
+        'duration = "10m"', 'duration = "10m"\nlive_scale = 4', 1).replace(
+        '[workload]', '[topology]\nreplicas = [\n  { name = "portal-a", switch = "switch-a", '
+        'rack = "rack-a", workers = 16, max_queue = 400 },\n  { name = "portal-b", '
+        'switch = "switch-b", rack = "rack-b", workers = 16, max_queue = 400 },\n]\n'
+        '[workload]', 1)
+    path = tmp_path / "scaled.toml"
+    path.write_text(text, encoding="utf-8")
+    scenario = load_scenario(path)
+    plan = build_plan(scenario, 60.0, default_topology())
+    played = plan.compressed
+    # what the lab plays is what `twin` simulates: the file at 1:4, then compressed
+    assert played == scenario.live(60.0) == scenario.scaled(4).compressed(60.0).model_copy(
+        update={"live_scale": 1})
+    assert plan.scale_down == 4 and played.live_scale == 1
+    assert played.workload.rate_per_s == 10.0
+    assert [(r.workers, r.max_queue) for r in played.topology.replicas] == [(4, 100)] * 2
+    assert played.invariants["goodput_near_capacity"]["capacity_per_s"] == 10.0
+    # a quarter of the arrivals: 10/s for the 10 live seconds, the 2-second peak x3
+    assert 10 * 12 - 4 * 120**0.5 < len(plan.arrivals) < 10 * 14 + 4 * 140**0.5
+    # the simulator alone reads the file at 1:1
+    assert scenario.workload.rate_per_s == 40.0 and scenario.topology.replicas[0].workers == 16
+
+
+def test_every_shipped_day_scenario_is_at_one_to_one_and_played_live_at_one_in_eight() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "scenarios"
+    for name in ("switch_failure", "power_loss", "credential_stuffing", "month_end_lists",
+                 "year_end_peak"):
+        scenario = load_scenario(shipped / f"{name}.toml")
+        played = build_plan(scenario, safe_speed(scenario), default_topology()).compressed
+        assert scenario.live_scale == 8, name
+        assert {r.workers for r in scenario.topology.replicas} == {16}, name  # the portal's
+        assert {r.workers for r in played.topology.replicas} == {2}, name  # the lab's
+        assert played.workload.rate_per_s == scenario.workload.rate_per_s / 8, name

@@ -92,8 +92,15 @@ def test_the_report_says_how_the_workload_was_compressed(small_scenario: Path,
     # speed and scale are the compressed scenario's time_scale; arrivals are drawn per run
     # in the simulator, so none are listed; the population is the scenario's divided by the
     # speed (one request stands for ten: each account makes as many requests as unhurried)
-    assert workload == {"speed": 10.0, "scale": 10.0, "arrivals": None, "played": None,
-                        "population": 10_000}
+    assert workload == {"speed": 10.0, "scale": 10.0, "scale_down": 1, "arrivals": None,
+                        "played": None, "population": 10_000}
+    # at 1:4 (`--scale 4`) the file's accounts are divided by 4 too, and a request stands
+    # for 4 x 10 of the file's
+    assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1", "--speed", "10",
+                 "--scale", "4", "--out", str(tmp_path / "q")]) == 0
+    assert _report(tmp_path / "q")["workload"] == {
+        "speed": 10.0, "scale": 40.0, "scale_down": 4, "arrivals": None, "played": None,
+        "population": 2_500}
     assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1",
                  "--out", str(tmp_path / "x1")]) == 0
     assert _report(tmp_path / "x1")["workload"]["speed"] == 1.0  # type: ignore[index]

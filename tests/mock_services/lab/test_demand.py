@@ -29,7 +29,7 @@ def _demand_of(lab: Lab, name: str) -> dict[str, object]:
 
 
 def test_demand_from_scenario_reads_replicas_kinds_and_upstreams() -> None:
-    demand = demand_from_scenario(load_scenario(SCENARIO), seed=5, time_factor=0.5)
+    demand = demand_from_scenario(load_scenario(SCENARIO).live(1.0), seed=5, time_factor=0.5)
     assert demand.seed == 5 and demand.time_factor == 0.5
     assert {n: (r.workers, r.max_queue) for n, r in demand.replicas.items()} == {
         "portal-a": (2, 400), "portal-b": (2, 400)}
@@ -41,7 +41,7 @@ def test_lab_applies_its_demand_and_a_restarted_replica_keeps_it(healthy_lab: La
     lab = healthy_lab
     portal = lab.state.topology.portals()[0]
     assert "--demand" in service_argv(lab.state, portal)
-    demand = demand_from_scenario(load_scenario(SCENARIO), seed=1)
+    demand = demand_from_scenario(load_scenario(SCENARIO).live(1.0), seed=1)
     with pytest.raises(LabError, match="not a portal of this lab"):
         for_lab(lab.state, demand.model_copy(update={"replicas": {
             "portal-z": demand.replicas["portal-a"]}}))
