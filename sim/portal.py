@@ -29,6 +29,7 @@ from typing import Any
 import simpy
 
 from policies.outcome import Outcome
+from policies.shedding import says_nothing_of_capacity
 from scenario.history import LIST_QUEUE, Op
 from scenario.names import is_attacker, is_stale
 from sim.engine import WITHDRAWN
@@ -296,13 +297,12 @@ def _released(world: World, rep: ReplicaState, answer: Answer, latency_s: float)
     admission = world.policies.guards[rep.spec.name].admission
     if admission is not None:
         # No sample (the slot is freed, the limit left alone) for an upstream that failed,
-        # nor for a 429: the login rate limit refusing an abusive client, at once and before
-        # any real work, says nothing of this replica's capacity. As a failure it would let
-        # an attacker cut the limit and shed legitimate users; as a fast success, raise it
-        # towards max_limit. The live portal's admission middleware does the same.
+        # nor for the client's own error (a 429 of the login rate limit, a wrong password's
+        # 401: `says_nothing_of_capacity`). The live portal's admission middleware does the
+        # same.
         admission.release(world.env.now, latency_s, answer[0].ok,
                           answer is UPSTREAM_FAILED or answer is BREAKER_OPEN
-                          or answer is RATE_LIMITED)
+                          or says_nothing_of_capacity(answer[0].status))
     return answer
 
 

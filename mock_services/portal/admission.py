@@ -6,7 +6,8 @@ sheds the lower classes first. Ops routes are never shed: a load balancer must s
 
 Each admitted request is a sample for the limit when it ends: its latency and whether it
 failed. A 502/503 the portal gave for an upstream or its database frees the slot without a
-sample; so does a 429 of the login rate limit (`RATE_LIMITED_NO_SAMPLE`); a 503 of the
+sample; so does the client's own error, any 4xx (a 429 of the login rate limit, a wrong
+password's 401: `policies.shedding.says_nothing_of_capacity`); a 503 of the
 emulated waiting room being full (`QueueFull`) is a failed sample of latency 0, as the
 simulator's gate counts QUEUE_FULL.
 """
@@ -22,7 +23,7 @@ from mock_services.common.emulation import queue_full_refused
 from mock_services.common.metrics import Metrics
 from mock_services.common.reasons import Reason
 from policies.decisions import Reject
-from policies.shedding import AdmissionController
+from policies.shedding import AdmissionController, says_nothing_of_capacity
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/admin", "/openapi.json", "/docs")
 PRIORITY_BY_PREFIX = (("/prescriptions", 0), ("/auth", 1), ("/lists", 1), ("/workshops", 1),
@@ -30,12 +31,6 @@ PRIORITY_BY_PREFIX = (("/prescriptions", 0), ("/auth", 1), ("/lists", 1), ("/wor
 BROWSING = 2
 DEPENDENCY_FAILED = frozenset({502, 503})  # no sample for the limit (AdmissionController),
 # except the 503 of a full waiting room (queue_full_refused)
-# A 429 is the portal refusing an abusive client, in microseconds and before any real work:
-# it says nothing about this replica's capacity. As a failure it would let an attacker cut
-# the limit and shed legitimate users; as a fast success it would let them raise it towards
-# max_limit (AIMD adds 1 per sample while busy). So it frees its slot without a sample, in
-# the simulator's gate too (sim/portal.py, RATE_LIMITED).
-RATE_LIMITED_NO_SAMPLE = 429
 
 
 def priority_of(path: str) -> int:
@@ -86,7 +81,7 @@ class AdmissionMiddleware:
                 # 502/503: the portal answering for an upstream (or its database) that failed
                 self.controller.release(now, now - started, ok=status < 500,
                                         ignore=status in DEPENDENCY_FAILED
-                                        or status == RATE_LIMITED_NO_SAMPLE)
+                                        or says_nothing_of_capacity(status))
 
     @staticmethod
     async def _shed(send: Send, retry_after_s: float) -> None:

@@ -90,6 +90,15 @@ def priority_shedding(params: PriorityParams, name: str = "priority_shedding") -
 
     A server sheds by what it knows at arrival; a lower-priority request admitted just before
     a surge is not an inversion, one admitted just after a higher one was shed is.
+
+    It judges the portal as its users see it (DESIGN.md: prescriptions before browsing), not
+    one replica: a client operation records no replica, so a prescription shed by portal-a
+    while portal-b serves browsing counts. Each replica's limiter cannot see the other's
+    load; what keeps the portal's order is the client's failover to the other replica, and a
+    drop here is a request whose retries ran out. The times are the operations' invokes (the
+    history records no attempts), so a lower-priority operation invoked within the interval
+    but admitted only after retries of its own counts too: month_end_lists under resilient,
+    seeds 1-3, about a third of the inversions (the rest: served by the other replica).
     """
     drops = frozenset(params.drop_errors)
 

@@ -197,3 +197,11 @@ async def test_a_rate_limited_login_is_no_admission_sample(
                                                        "password": "guess"})
             statuses.append(r.status_code)
         assert statuses[-1] == 429 and samples == [(1, True, True)]  # ignored
+        # a wrong password's 401 is the client's error too: no sample either (counted as a
+        # success it raised the limit, as a failure in the simulator it cut it)
+        assert statuses[0] == 401
+        samples.clear()
+        other = lab.population.citizens[6]
+        r = await client.post("/auth/login", json={"national_id": other.national_id,
+                                                   "password": "guess"})
+        assert r.status_code == 401 and samples == [(1, True, True)]

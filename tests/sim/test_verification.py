@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import simpy
 
+from policies.decisions import ADMIT
 from policies.presets import PolicySet, load_policy_set
 from scenario.history import Op
 from scenario.schema import load_scenario
-from sim.portal import RATE_LIMITED, _released
+from sim.portal import RATE_LIMITED, UNAUTHORIZED, _released
 from sim.upstream import upstream_call
 from sim.world import Job, World
 
@@ -117,3 +118,17 @@ def test_a_rate_limited_login_is_no_admission_sample(small_scenario: Path) -> No
     limit, in_flight = admission.limit, admission.in_flight
     assert _released(world, rep, RATE_LIMITED, 0.0) is RATE_LIMITED
     assert admission.limit == limit and admission.in_flight == in_flight - 1
+
+
+def test_a_wrong_password_is_no_admission_sample(small_scenario: Path) -> None:
+    # an attacker's 401s are the client's error: counted as failures they cut resilient's
+    # AIMD limit (credential_stuffing at 1:1: from 29 to 7, a fifth of real users shed)
+    world = _world(small_scenario, load_policy_set("resilient"))
+    rep = world.replicas[0]
+    admission = world.policies.guards[rep.spec.name].admission
+    assert admission is not None
+    limit = admission.limit
+    for i in range(50):
+        assert admission.admit(float(i), 1) is ADMIT
+        assert _released(world, rep, UNAUTHORIZED, 0.01) is UNAUTHORIZED
+    assert admission.limit == limit and admission.in_flight == 0
