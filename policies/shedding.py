@@ -20,8 +20,16 @@ moves it 10 % of the way to its latency.
 
 The limit adapts after each completed request (Netflix concurrency-limits):
 - "fixed": stays at initial_limit;
-- "aimd" (AIMDLimit): a failure or a latency over `latency_target_s` multiplies it by
-  `backoff_ratio`; a success while at least half the limit is in use (the completing
+- "aimd" (after AIMDLimit): a failure or a latency over `latency_target_s` multiplies it by
+  `backoff_ratio` ** (1 / limit), so a window's worth of them (limit samples) multiplies it
+  by `backoff_ratio` once, TCP's multiplicative decrease per window: the reaction to a burst
+  does not grow with the request rate. Per sample, as AIMDLimit does it, it did: at the
+  portal's 1:1 scale, the reads that waited on a dead registry at power_loss's rack cut
+  (then served stale: slow successes) took the surviving replica's limit from 29 to its
+  floor of 4 in seconds, with 16 threads free, where 1:8 stayed near 8, and there it stayed
+  (the next requests ended at the registry's open breaker: no sample); availability 0.41 at
+  1:1 against 0.58 at 1:8, and 0.62 at both with the decrease per window;
+  a success while at least half the limit is in use (the completing
   request included) adds 1, up to max_limit;
 A failure of a dependency (see `release`) adapts neither.
 - "gradient" (Gradient2Limit): gradient = clamp(tolerance * long_rtt / rtt, 0.5, 1);
@@ -182,8 +190,9 @@ class AdmissionController:
         self._mean_latency_s += 0.1 * (latency_s - self._mean_latency_s)
         cfg = self._cfg
         if cfg.algorithm == "aimd":
-            if not ok or latency_s > cfg.latency_target_s:
-                self.limit = max(float(cfg.min_limit), self.limit * cfg.backoff_ratio)
+            if not ok or latency_s > cfg.latency_target_s:  # one window's worth: x ratio
+                self.limit = max(float(cfg.min_limit),
+                                 self.limit * cfg.backoff_ratio ** (1.0 / self.limit))
             elif (self.in_flight + 1) * 2 >= self.limit:
                 self.limit = min(float(cfg.max_limit), self.limit + 1.0)
         elif cfg.algorithm == "gradient":

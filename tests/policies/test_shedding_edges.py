@@ -188,8 +188,9 @@ def test_reset_forgets_the_limit_the_shed_and_the_latency() -> None:
                                               latency_target_s=4.0, min_retry_after_s=0.0))
     ctl.admit(0.0)
     ctl.release(0.0, 20.0)  # slow: the limit falls, the mean latency rises
-    assert [ctl.admit(0.1) for _ in range(3)][-1] == Reject("shed", 7.0)  # 3 * 3.8 / 1.8
-    assert ctl.shed == 1 and ctl.limit == pytest.approx(1.8)
+    # 3 * 3.8 / 1.897, rounded up
+    assert [ctl.admit(0.1) for _ in range(3)][-1] == Reject("shed", 7.0)
+    assert ctl.shed == 1 and ctl.limit == pytest.approx(2 * 0.9 ** 0.5)
     ctl.reset()
     assert ctl.shed == 0 and ctl.limit == 2.0 and ctl.in_flight == 2
     assert ctl.retry_after_s() == 2.0  # 2 in flight * 2 s / 2; this second's shed forgotten
@@ -218,13 +219,34 @@ def test_aimd_adds_one_when_half_the_limit_is_in_use() -> None:
 
 def test_aimd_a_completion_exactly_at_the_target_is_not_slow() -> None:
     assert complete(aimd(), 5, 1.0) == 11.0
-    assert complete(aimd(), 5, 1.01) == 9.0  # over it: times backoff_ratio 0.9
+    # over it: times backoff_ratio 0.9 per window of 10 samples, 0.9 ** 0.1 for this one
+    assert complete(aimd(), 5, 1.01) == pytest.approx(10 * 0.9 ** 0.1)
 
 
 def test_aimd_a_failure_backs_off_and_the_bounds_hold() -> None:
-    assert complete(aimd(), 5, 0.2, ok=False) == 9.0
+    assert complete(aimd(), 5, 0.2, ok=False) == pytest.approx(10 * 0.9 ** 0.1)
     assert complete(aimd(11, max_limit=11), 11, 0.2) == 11.0  # max_limit
-    assert complete(aimd(2), 1, 5.0) == 2.0  # min_limit, not 1.8
+    assert complete(aimd(2), 1, 5.0) == 2.0  # min_limit, not 2 * 0.9 ** 0.5
+    ctl = aimd(3)
+    for _ in range(20):
+        complete(ctl, 1, 5.0)
+    assert ctl.limit == 2.0  # min_limit, never below
+
+
+@pytest.mark.parametrize("scale", [1, 8])
+def test_aimd_backs_off_by_the_window_not_by_the_sample_count(scale: int) -> None:
+    # a burst of slow completions as large as the limit (a whole window's worth) backs off
+    # once, however many requests a second the replica sees: at 1:8 a limit of 4 and 4 slow
+    # samples, at 1:1 a limit of 32 and 32 (per sample, the 1:1 one fell to min_limit)
+    limit = 4 * scale
+    ctl = AdmissionController(AdmissionPolicy(algorithm="aimd", initial_limit=limit,
+                                              min_limit=2, max_limit=1000,
+                                              latency_target_s=1.0))
+    for _ in range(limit):
+        ctl.admit(0.0)
+    for _ in range(limit):
+        ctl.release(0.0, 5.0)
+    assert ctl.limit / limit == pytest.approx(0.9, abs=0.01)
 
 
 # --- gradient -----------------------------------------------------------------------------------
