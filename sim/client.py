@@ -128,7 +128,6 @@ def operation(world: World, kind: str, n: int, source: str, key: str | None = No
                     if queue_patience and env.now >= op.deadline_s:
                         raise GaveUp  # out of patience before this attempt could start
                     if (rep.down or rep.draining or world.down) and not world.reachable(rep):
-                        world.avoid(rep)
                         op.last = "refused"
                         answer = REFUSED
                     elif world.links and rep.client_link in world.links:
@@ -201,7 +200,6 @@ def _through_link(world: World, op: Operation, rep: ReplicaState, link: LinkStat
     toxics (`sim.links`) on their way."""
     env = world.env
     if not link.enabled:  # the proxy refuses the connection
-        world.avoid(rep)
         op.last = "refused"
         return REFUSED
     deadline_s = env.now + timeout_s
@@ -236,7 +234,6 @@ def _stopped(world: World, op: Operation, rep: ReplicaState, stop: Stop, deadlin
     ends_s = env.now + stop.closes_at_s
     if ends_s >= deadline_s:
         yield env.timeout(deadline_s - env.now)
-        world.avoid(rep)
         op.last = "timeout"
         return TIMEOUT
     if ends_s > env.now:
@@ -300,6 +297,4 @@ def _served(world: World, op: Operation, rep: ReplicaState, timeout_s: float,
     if answer is ABANDONED:
         raise GaveUp
     op.last = answer[1]
-    if answer[1] == "refused":
-        world.avoid(rep)
     return answer

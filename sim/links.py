@@ -55,6 +55,10 @@ RESPONSE_BYTES = 5_000
 READ_RESPONSE_BYTES = 30_000
 UPSTREAM_REQUEST_BYTES = 600
 UPSTREAM_RESPONSE_BYTES = 800
+POLL_BYTES = 200  # a health poll's request or answer (GET /readyz, its status line, headers)
+# how long a client's health poll waits for /readyz (the live clients' HEALTH_TIMEOUT_S,
+# mock_services/lab/clients/replicas.py; tests/sim/test_failover.py keeps them equal)
+POLL_TIMEOUT_S = 0.5
 UPLOADS = frozenset({"submit_list", "register_workshop"})
 READS = frozenset({"read_history", "read_payslip"})
 
@@ -151,6 +155,36 @@ def cross(link: LinkState, rng: random.Random, request_bytes: int,
         delays[stream] += delay
     return Passage(delays["upstream"], delays["downstream"], stops.get("upstream"),
                    stops.get("downstream"))
+
+
+class _Mean(random.Random):
+    """A draw of the mean: a toxic's jitter averages out over the polls."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return (a + b) / 2
+
+
+_MEAN = _Mean(0)
+
+
+def answers_polls(link: LinkState) -> bool:
+    """Whether the clients' health polls get a replica's /readyz answer through `link`: its
+    proxy is enabled, no toxic stops a poll's few hundred bytes in either direction, and the
+    toxics' delays (jitter at its mean) add up to less than the poll's timeout. A toxic of
+    toxicity under one half counts as off, from one half as on: the polls come every 0.1 s,
+    so the rotation follows what most of them see. No draw: the seed's draws are the users'.
+    """
+    if not link.enabled:
+        return False
+    delay = 0.0
+    for spec in link.toxics:
+        if spec.toxicity < 0.5:
+            continue
+        added, stop = _effect(spec, dict(spec.attributes), POLL_BYTES, _MEAN)
+        if stop is not None:
+            return False
+        delay += added
+    return delay < POLL_TIMEOUT_S
 
 
 def _effect(spec: ToxicSpec, attrs: dict[str, int], size: int,

@@ -33,11 +33,8 @@ from scenario.history import WRITE_FS, History
 from scenario.names import upstream_process
 from scenario.schema import Replica, Scenario, Workload
 from sim.engine import Environment, Timers, Workers
-from sim.links import HEALTHY, LinkState
+from sim.links import HEALTHY, LinkState, answers_polls
 from sim.policystate import PolicyState
-
-AVOID_S = 30.0  # how long failover clients route around a replica that refused or hung (outlier
-# ejection: longer than the user timeout of 10 s, so one timeout per client batch, not a stream)
 
 
 class Job:
@@ -201,7 +198,6 @@ class World:
         self.rate_factors: dict[str, float] = {}  # population -> peak multiplier
         self.rate_version = 0
         self.storm: RefreshStorm | None = None
-        self.avoid_until = [0.0] * len(self.replicas)
         self.horizon_s = horizon_s  # when the run stops (timers past it are never set)
         self.policies = PolicyState(policy_set, (r.spec.name for r in self.replicas),
                                     self.upstreams, self.population)
@@ -222,21 +218,30 @@ class World:
 
     def pick(self, home: int, attempt: int) -> ReplicaState:
         """The replica of a client's attempt: pinned to its home without failover; with
-        failover, the next one on each retry, skipping replicas recently seen refusing."""
-        n = len(self.replicas)
+        failover, the first ready one (`ready`) from `home + attempt`, so each retry moves
+        on, or that one if none is ready. The live clients' balancer does the same
+        (mock_services/lab/clients/replicas.py): it polls each replica's /readyz and picks
+        among the ready ones from the same place. A replica that only timed out stays in
+        rotation: a client cannot tell a blackholed link from a slow replica."""
+        replicas = self.replicas
         if not self.failover:
-            return self.replicas[home]
-        now = self.env.now
+            return replicas[home]
+        n = len(replicas)
         for i in range(n):
-            index = (home + attempt + i) % n
-            if self.avoid_until[index] <= now:
-                return self.replicas[index]
-        return self.replicas[(home + attempt) % n]
+            rep = replicas[(home + attempt + i) % n]
+            if self.ready(rep):
+                return rep
+        return replicas[(home + attempt) % n]
 
-    def avoid(self, rep: ReplicaState) -> None:
-        """With failover, clients route around a replica that refused them for a while."""
-        if self.failover:
-            self.avoid_until[self.replicas.index(rep)] = self.env.now + AVOID_S
+    def ready(self, rep: ReplicaState) -> bool:
+        """What the clients' health polls see of `rep`: it runs, is powered, not draining and
+        not paused (a paused replica's /readyz hangs past the poll's timeout), and its
+        /readyz answers through its clients' proxy (`links.answers_polls`: a blackholed or
+        very slow link keeps it out of rotation). The polls' 0.1 s period is not modelled:
+        a replica leaves and rejoins the rotation the instant its state changes."""
+        if rep.stopped is not None or not self.reachable(rep):
+            return False
+        return not self.links or answers_polls(self.link(rep.client_link))
 
     def refresh_pause(self, rng: random.Random, done: int) -> float:
         """The pause before a user's re-submission, `done` re-submissions into the
