@@ -41,12 +41,9 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(find_scenario(args.scenario, SCENARIO_DIR))
     speed: float = getattr(args, "speed", 1.0)
     given = getattr(args, "scale", 1)
-    if given == "live":  # exactly the experiment `lab run --speed K` plays (`Scenario.live`)
-        scale_down = scenario.live_scale
-        scenario = scenario.live(speed)
-    else:
-        scale_down = int(given)
-        scenario = scenario.scaled(scale_down).compressed(speed)
+    scale_down = scenario.live_scale if given == "live" else int(given)
+    # --speed K --scale live: the experiment `lab run --speed K` plays (`Scenario.live`)
+    scenario = scenario.scaled(scale_down).compressed(speed)
     policies = policy_set(args.policies, scenario)  # bad policies: exit 2 before any run
     timeline(scenario, args.seed)  # a timeline that overlaps itself: exit 2 as well
     try:
@@ -75,10 +72,8 @@ def run(args: argparse.Namespace) -> int:
                        seed=args.seed, duration_s=scenario.duration, wall_s=wall_s,
                        description=scenario.description, start=scenario.start,
                        policies_digest=policies_digest(policies),
-                       workload=Workload(speed=scenario.time_scale,
-                                         scale=scenario.time_scale * scale_down,
-                                         scale_down=scale_down,
-                                         population=scenario.workload.population))
+                       workload=Workload.played_at(scenario.time_scale, scale_down,
+                                                   population=scenario.workload.population))
         report = pool_report([r.summary for r in results], meta,
                              [name for name, _ in checkers])
         first = results[0].history if results else None

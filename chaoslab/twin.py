@@ -118,9 +118,8 @@ def run(args: argparse.Namespace) -> int:
                    duration_s=compressed.duration, wall_s=sim_wall,
                    description=scenario.description, start=scenario.start,
                    policies_digest=policies_digest(policies),
-                   workload=Workload(speed=speed, scale=speed * scenario.live_scale,
-                                     scale_down=scenario.live_scale,
-                                     population=compressed.workload.population))
+                   workload=Workload.played_at(speed, scenario.live_scale,
+                                               population=compressed.workload.population))
 
     sim_report = pool_report([summarize(h, checkers) for h in histories], meta,
                              [name for name, _ in checkers])

@@ -126,6 +126,15 @@ class Workload(_Model):
     played: dict[str, Count] | None = None
     population: Count | None = None
 
+    @classmethod
+    def played_at(cls, speed: float, scale_down: int, *,
+                  arrivals: dict[str, int] | None = None, played: dict[str, int] | None = None,
+                  population: int | None = None) -> Workload:
+        """The workload of a run at `--speed speed` of the file at 1:`scale_down`: `scale`,
+        the file's requests per run request, is their product (one place derives it)."""
+        return cls(speed=speed, scale=speed * scale_down, scale_down=scale_down,
+                   arrivals=arrivals, played=played, population=population)
+
 
 class LabCpu(_Model):
     """The lab's own cost over a live run (`chaoslab.live.cpu`); comparable: not the bottleneck."""

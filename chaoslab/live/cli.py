@@ -251,9 +251,9 @@ def run(args: argparse.Namespace) -> int:
                    description=scenario.description, start=scenario.start,
                    policies_digest=write_policies(policies, out / POLICIES_FILE),
                    lab_cpu=LabCpu.model_validate(meter.use.as_dict()) if meter.use else None,
-                   workload=Workload(speed=plan.speed, scale=plan.speed * plan.scale_down,
-                                     scale_down=plan.scale_down, arrivals=plan.drawn(),
-                                     played=live.played, population=live.population))
+                   workload=Workload.played_at(plan.speed, plan.scale_down,
+                                               arrivals=plan.drawn(), played=live.played,
+                                               population=live.population))
     report = build_report([live.history], meta, checkers)
     write_report(report, [live.history], out)
     availability = "n/a" if report.availability is None else f"{report.availability:.5f}"
