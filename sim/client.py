@@ -229,17 +229,30 @@ def _through_link(world: World, op: Operation, rep: ReplicaState, link: LinkStat
 def _stopped(world: World, op: Operation, rep: ReplicaState, stop: Stop, deadline_s: float
              ) -> Generator[simpy.Event, Any, tuple[Outcome, str]]:
     """A direction stopped: the connection closes (a reset or a plain close, both seen as a
-    reset) or the client's timeout ends the wait."""
+    reset: by the toxic's own timer, or at once when a timeout toxic is removed) or the
+    client's timeout ends the wait."""
     env = world.env
     ends_s = env.now + stop.closes_at_s
-    if ends_s >= deadline_s:
+    if stop.toxic:  # a timeout toxic's: its removal closes the connection sooner
+        if stop.toxic not in _toxic_names(world, rep.client_link):
+            op.last = "refused"  # removed while the request was served: closed then
+            return RESET
+        if (yield world.hang(rep.client_link, stop.toxic, min(ends_s, deadline_s) - env.now)):
+            op.last = "refused"
+            return RESET
+    elif ends_s >= deadline_s:
         yield env.timeout(deadline_s - env.now)
+    elif ends_s > env.now:
+        yield env.timeout(ends_s - env.now)
+    if ends_s >= deadline_s:
         op.last = "timeout"
         return TIMEOUT
-    if ends_s > env.now:
-        yield env.timeout(ends_s - env.now)
     op.last = "refused"
     return RESET
+
+
+def _toxic_names(world: World, link: str) -> tuple[str, ...]:
+    return tuple(t.name for t in world.link(link).toxics)
 
 
 def _exchange(world: World, op: Operation, rep: ReplicaState, timeout_s: float

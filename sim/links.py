@@ -15,7 +15,10 @@ How each toxic is modelled (attributes in Toxiproxy's units, TOXIPROXY.md):
 - slicer: the message is cut into ceil(bytes / average_size) pieces with `delay` microseconds
   between them: pieces x delay added.
 - slow_close: delays only the close, after the response is read: no effect on an exchange.
-- timeout: the direction's data is dropped; the connection closes `timeout` ms later (0: never).
+- timeout: the direction's data is dropped; the connection closes `timeout` ms later (0: never)
+  or when the toxic is removed, whichever comes first: removing a timeout toxic closes the
+  connections it holds (Toxiproxy's `TimeoutToxic.Cleanup`, and ours: `closes_on_removal`), so
+  every user it hung sees a reset at the heal, at once (`World.hang`).
 - reset_peer: the direction's first data waits `timeout` ms, then the connection is reset.
 - limit_data: a message larger than `bytes` is cut: the connection closes mid-message.
 - noop: nothing.
@@ -23,7 +26,8 @@ How each toxic is modelled (attributes in Toxiproxy's units, TOXIPROXY.md):
   no draw at 1 or 0). Stacked toxics apply in insertion order: delays add up; the first that
   stops a direction decides when it stops.
 A toxic acts on the attempts that start while it is on (Toxiproxy's act on open connections
-too; an attempt lasts seconds, a fault minutes). A disabled proxy refuses connections; the
+too; an attempt lasts seconds, a fault minutes); its removal ends the waits it caused only for
+a timeout toxic, which closes them. A disabled proxy refuses connections; the
 ones open when it was disabled are dropped by `sim.ports.SimProxies`.
 """
 
@@ -96,11 +100,13 @@ HEALTHY = LinkState()
 @dataclass(frozen=True, slots=True)
 class Stop:
     """A direction stopped: data dropped after `at_s`; the connection closes after `close_s`
-    more (NEVER: it hangs); `reset` when it closes with a TCP reset."""
+    more (NEVER: it hangs); `reset` when it closes with a TCP reset; `toxic`, for a timeout
+    toxic, its name: removing it closes the connection sooner (`World.hang`)."""
 
     at_s: float
     close_s: float
     reset: bool
+    toxic: str = ""
 
     @property
     def closes_at_s(self) -> float:
@@ -151,7 +157,8 @@ def cross(link: LinkState, rng: random.Random, request_bytes: int,
         size = request_bytes if stream == "upstream" else response_bytes
         delay, stop = _effect(spec, dict(spec.attributes), size, rng)
         if stop is not None:
-            stops[stream] = Stop(delays[stream] + stop.at_s, stop.close_s, stop.reset)
+            stops[stream] = Stop(delays[stream] + stop.at_s, stop.close_s, stop.reset,
+                                 spec.name if spec.type == "timeout" else "")
         delays[stream] += delay
     return Passage(delays["upstream"], delays["downstream"], stops.get("upstream"),
                    stops.get("downstream"))

@@ -70,10 +70,13 @@ class SimProxies:
     def set_enabled(self, name: str, enabled: bool) -> None:
         state = self._state(name)
         self.world.set_link(name, dataclasses.replace(state, enabled=enabled))
+        if enabled:
+            return
+        self.world.close_hung(name)  # disabling a proxy drops its open connections
         rep = self.clients.get(name)
-        if not enabled and rep is not None:
+        if rep is not None:
             for job in list(rep.inflight):
-                job.reply(RESET)  # disabling a proxy drops its open connections
+                job.reply(RESET)
 
     def add_toxic(self, proxy: str, spec: ToxicSpec) -> ToxicInfo:
         state = self._state(proxy)
@@ -92,6 +95,8 @@ class SimProxies:
         if len(kept) == len(state.toxics):
             raise ProxyNotFound(f"toxic {toxic!r} not found on {proxy!r}", 404)
         self.world.set_link(proxy, dataclasses.replace(state, toxics=kept))
+        # a removed timeout toxic closes the connections it held (`sim.links`, "timeout")
+        self.world.close_hung(proxy, toxic)
 
 
 class SimAdmin:

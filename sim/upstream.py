@@ -27,7 +27,7 @@ from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from scenario.history import SHORT_CIRCUIT, Op
 from scenario.names import stale_value
-from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, LinkState, cross
+from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, Stop, cross
 from sim.world import RESET, Job, ReplicaState, UpstreamState, World
 
 READS = frozenset({"read_history", "read_payslip"})
@@ -146,8 +146,8 @@ def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) 
             history.append(Op("info", process, "call", env.now, call_id, "fail", "refused"))
             return REFUSED, None
         if world.links and link_name in world.links:
-            return (yield from _through_link(world, world.links[link_name], up, process,
-                                             call_id, timeout_s=timeout_s))
+            return (yield from _through_link(world, link_name, up, process, call_id,
+                                             timeout_s=timeout_s))
         latency = up.latency(world.rng)
         if latency >= timeout_s:
             yield env.timeout(timeout_s)
@@ -160,11 +160,12 @@ def _upstream_attempt(world: World, rep: ReplicaState, name: str, call_id: str) 
     return attempt
 
 
-def _through_link(world: World, link: LinkState, up: UpstreamState, process: str, call_id: str,
+def _through_link(world: World, link_name: str, up: UpstreamState, process: str, call_id: str,
                   *, timeout_s: float) -> Generator[simpy.Event, Any, tuple[Outcome, str | None]]:
     """One upstream attempt across a link a fault touched: the proxy's state and toxics
     (`sim.links`) on the way there and back, and the upstream's admin fault in between."""
     env, history = world.env, world.history
+    link = world.links[link_name]
     start_s = env.now
     if not link.enabled:
         history.append(Op("info", process, "call", env.now, call_id, "fail", "refused"))
@@ -180,6 +181,9 @@ def _through_link(world: World, link: LinkState, up: UpstreamState, process: str
         stop = passage.down_stop
         if stop is None:
             ends_s += passage.down_delay_s
+    if stop is not None and stop.toxic:  # a timeout toxic's: its removal closes it sooner
+        return (yield from _held(world, link_name, stop, process, call_id, stops_s=ends_s,
+                                 timeout_s=timeout_s))
     if stop is not None:
         ends_s += stop.closes_at_s
     if ends_s >= timeout_s:
@@ -197,6 +201,29 @@ def _through_link(world: World, link: LinkState, up: UpstreamState, process: str
         return status, None
     history.append(Op("info", process, "call", env.now, call_id, "ok"))
     return Outcome(True, 200, duration_s=env.now - start_s), None
+
+
+def _held(world: World, link_name: str, stop: Stop, process: str, call_id: str, *,
+          stops_s: float, timeout_s: float
+          ) -> Generator[simpy.Event, Any, tuple[Outcome, str | None]]:
+    """An upstream attempt whose direction a timeout toxic stops `stops_s` after it began:
+    it times out, or its connection closes (the toxic's own timer, or the toxic's removal,
+    which closes it at once: `World.hang`)."""
+    env, history = world.env, world.history
+    ends_s = stops_s + stop.closes_at_s
+    if stops_s >= timeout_s:
+        closed = False
+        yield env.timeout(timeout_s)
+    else:
+        if stops_s > 0.0:
+            yield env.timeout(stops_s)
+        closed = stop.toxic not in (t.name for t in world.link(link_name).toxics) or (
+            yield world.hang(link_name, stop.toxic, min(ends_s, timeout_s) - stops_s))
+    if not closed and ends_s >= timeout_s:
+        history.append(Op("info", process, "call", env.now, call_id, "timeout", "timeout"))
+        return Outcome(False, error="timeout", duration_s=timeout_s), None
+    history.append(Op("info", process, "call", env.now, call_id, "fail", "reset"))
+    return RESET[0], None
 
 
 def _admin_answer(world: World, admin: SetAdminFault,

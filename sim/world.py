@@ -209,6 +209,8 @@ class World:
         self.list_queue = policy_set.list_queue
         self.lists_taken: set[str] = set()  # keys of the lists accepted into a queue
         self.drop_expired = _drops_expired(scenario, policy_set)
+        # link -> the waits its timeout toxics hold (`hang`), each with its toxic's name
+        self.hung: dict[str, dict[simpy.Event, str]] = {}
         self._ids = 0
 
     def next_id(self) -> int:
@@ -286,6 +288,35 @@ class World:
             self.links.pop(name, None)
         else:
             self.links[name] = state
+
+    def hang(self, link: str, toxic: str, wait_s: float) -> simpy.Event:
+        """A wait that timeout toxic `toxic` of `link` holds: an event that fires with True
+        when the toxic is removed or the proxy disabled (`close_hung`: the proxy closes the
+        connection), else with False after `wait_s` (the caller's timeout, or the toxic's
+        own close)."""
+        env = self.env
+        wake = env.event()
+        waiting = self.hung.setdefault(link, {})
+        waiting[wake] = toxic
+
+        def expire(_timer: simpy.Event) -> None:
+            if waiting.pop(wake, None) is not None:
+                wake.succeed(False)
+
+        if wait_s < math.inf:
+            env.timeout(wait_s).callbacks.append(expire)
+        return wake
+
+    def close_hung(self, link: str, toxic: str | None = None) -> None:
+        """The proxy of `link` closes the connections timeout toxic `toxic` holds (every
+        toxic's, with None): their waits (`hang`) end now, oldest first."""
+        waiting = self.hung.get(link)
+        if not waiting:
+            return
+        for wake, name in list(waiting.items()):
+            if toxic is None or name == toxic:
+                del waiting[wake]
+                wake.succeed(True)
 
     def reachable(self, rep: ReplicaState) -> bool:
         """Up, powered, not draining, and its clients' proxy enabled (a failed switch
