@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from chaoslab.cli import SCENARIO_DIR, main
 from chaoslab.liveview import sim_view
 from chaoslab.twin_html import render
@@ -38,7 +40,7 @@ from scenario.errors import BadInput, ChaoslabError
 from scenario.history import History
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import atomic_write, pool_report, write_report
-from scenario.report_model import RunMeta, Workload
+from scenario.report_model import RunMeta, ServedDemand, Workload, demand_excesses
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import summarize
 from sim.nemesis import timeline
@@ -140,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     cpu = live_report.get("lab_cpu")
     doc = twin_doc(scenario, args, speed, policies_digest(policies), rows=rows, cpu=cpu,
                    sim_wall_s=sim_wall)
-    doc["caveats"] = notes
+    doc["caveats"] = notes + demand_caveats(live_report.get("service_demand"))
     doc["known_differences"] = list(KNOWN_DIFFERENCES)
     atomic_write(out / TWIN_JSON, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     atomic_write(out / TWIN_HTML, render(doc, histories, live, compressed.duration))
@@ -156,10 +158,6 @@ KNOWN_DIFFERENCES = (
     "the lab's request path (HTTP hops through the proxies, parsing, SQLite) adds 30-40 ms a "
     "request outside the worker slot that the model's service times leave out: live p50 runs "
     "higher, most under overload",
-    "a simulated client avoids a replica for 30 s after it refused or hung; a live client "
-    "skips it only for its next attempt",
-    "connections blackholed by a timeout toxic stay useless for seconds after it is removed "
-    "live; the model serves the next attempt at once",
     "the live portal refuses a second dispense of a prescription (409); the model applies it "
     "again as a duplicate write",
     "a Shahkar failure without a fallback answers 503 + Retry-After live, 502 in the model",
@@ -180,6 +178,21 @@ def caveats(compressed: Scenario) -> list[str]:
                        f"{patience:.3g} s): users who refresh ride it out, so the compressed "
                        f"experiment is milder than the scenario; lower --speed to keep it")
     return out
+
+
+def demand_caveats(served: Any) -> list[str]:
+    """The kinds whose live demand exceeded the scenario's (the live report's
+    `service_demand`: slots held longer than drawn), in one sentence, or none."""
+    try:
+        demand = {k: ServedDemand.model_validate(v) for k, v in (served or {}).items()}
+    except (ValidationError, AttributeError):
+        return []
+    excess = demand_excesses(demand)
+    if not excess:
+        return []
+    return ["the live portal served more than the scenario's demand (its handlers' real work "
+            "outran short draws; the model serves the draws): worker slots held "
+            + ", ".join(f"{x:+.0%} for {kind}" for kind, x in excess)]
 
 
 def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest: str, *,

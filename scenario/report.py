@@ -141,7 +141,8 @@ def pool_report(sums: Sequence[Summary], meta: RunMeta, names: Sequence[str]) ->
         latency_ms=_latency(sums), writes=_writes(sums), prescriptions=_prescriptions(sums),
         upstream_calls=_upstreams(sums), invariants=invariants,
         faults=[FaultSpan(kind=k, target=t, start_s=s, end_s=e) for k, t, s, e in faults],
-        workload=meta.workload, lab_cpu=meta.lab_cpu, description=meta.description,
+        workload=meta.workload, lab_cpu=meta.lab_cpu,
+        service_demand=meta.service_demand, description=meta.description,
         start=meta.start,
     )
 

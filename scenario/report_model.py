@@ -34,6 +34,7 @@ class RunMeta(_Model):
     policies_digest: str = ""  # sha256 of the resolved set (OUT/policies.json); "": unknown
     workload: Workload | None = None
     lab_cpu: LabCpu | None = None
+    service_demand: dict[str, ServedDemand] | None = None
     description: str = ""  # the scenario's own words, for the report's reader
     start: str = ""  # the scenario's clock at t = 0 (Solar Hijri "1403-12-29T08:00")
 
@@ -152,6 +153,32 @@ class LabCpu(_Model):
     cpu_s_by_process: dict[str, NonNegative]
 
 
+class ServedDemand(_Model):
+    """Live only: what the portal replicas served of one request kind's scenario demand. A
+    worker slot is held for the kind's drawn service time, or longer when the handler's real
+    work (an scrypt hash, SQLite, the hops through the proxies) outran the draw: `held_s` over
+    `drawn_s` is how far the lab's demand exceeded the scenario's (`excess`)."""
+
+    requests: Count
+    drawn_s: NonNegative
+    held_s: NonNegative
+
+    @property
+    def excess(self) -> float:
+        """held / drawn - 1: 0.25 when the slots were held a quarter longer than drawn."""
+        return self.held_s / self.drawn_s - 1 if self.drawn_s > 0 else 0.0
+
+
+EXCESS_NOTED = 0.05  # a kind whose slots were held this much longer than drawn is named
+
+
+def demand_excesses(served: dict[str, ServedDemand] | None) -> list[tuple[str, float]]:
+    """The kinds whose live demand exceeded the scenario's by `EXCESS_NOTED` or more, with
+    the excess, largest first."""
+    out = [(kind, d.excess) for kind, d in (served or {}).items() if d.excess >= EXCESS_NOTED]
+    return sorted(out, key=lambda kv: -kv[1])
+
+
 class Report(_Model):
     """report.json: exactly the keys DESIGN.md promises every consumer."""
 
@@ -173,8 +200,9 @@ class Report(_Model):
     faults: list[FaultSpan]
     workload: Workload | None = None  # what was played: compression, arrivals per kind
     lab_cpu: LabCpu | None = None  # live only: what the lab itself cost
+    service_demand: dict[str, ServedDemand] | None = None  # live only: the demand served
     description: str = ""  # the scenario's description ("": not given by the runner)
     start: str = ""  # the scenario's clock at t = 0, Solar Hijri ("": not given)
 
 
-RunMeta.model_rebuild()  # its Workload and LabCpu are defined below it
+RunMeta.model_rebuild()  # its Workload, LabCpu and ServedDemand are defined below it

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
 import signal
@@ -37,7 +38,7 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -49,6 +50,7 @@ from faults.admin import HttpUpstreamAdmin
 from faults.catalog import RefreshStorm
 from faults.client import ToxiproxyClient
 from faults.injector import Injector
+from mock_services.common.emulation import ServedKind
 from mock_services.lab.access import AdminAccess
 from mock_services.lab.breakdowns import LabBreakdowns
 from mock_services.lab.clients.driver import (
@@ -62,7 +64,12 @@ from mock_services.lab.clients.driver import (
 from mock_services.lab.clients.portal_api import applied_by_logical_key
 from mock_services.lab.clients.profile import Arrival
 from mock_services.lab.clients.user import Behaviour
-from mock_services.lab.demand import apply_demand, clear_demand, demand_from_scenario
+from mock_services.lab.demand import (
+    apply_demand,
+    clear_demand,
+    demand_from_scenario,
+    served_demand,
+)
 from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab
@@ -91,6 +98,8 @@ class LiveRun:
     played: dict[str, int]
     warm_up: WarmUp
     population: int  # distinct people the run's users are drawn from
+    # what the portal replicas served of the scenario's demand, per kind (`served_demand`)
+    served: dict[str, ServedKind] = field(default_factory=dict)
 
 
 def live_population(plan: LivePlan) -> int:
@@ -284,9 +293,10 @@ def play(lab: Lab, plan: LivePlan, policies: PolicySet, seed: int,
     try:
         with meter or contextlib.nullcontext():
             t0_wall, t0_mono = time.time(), time.monotonic()  # the run's time 0 (`clock`)
-            return _run(lab, plan, driver, arrivals, history=history, clock=clock,
+            live = _run(lab, plan, driver, arrivals, history=history, clock=clock,
                         wait_until=wait_until, stop=stop, t0_wall=t0_wall, warm=warm,
                         progress=progress)
+        return dataclasses.replace(live, served=served_demand(lab))
     finally:
         clear_demand(lab)
 

@@ -237,6 +237,9 @@ class Emulator:
         self._repaired = asyncio.Event()
         self._breakdowns = 0
         self._serving: set[_Account] = set()
+        # kind -> [requests, drawn seconds, seconds the slot was held] since the demand was
+        # configured: what the replica served of the demand (`ServedKind`)
+        self._served: dict[str, list[float]] = {}
         self.reload()
 
     @property
@@ -303,6 +306,7 @@ class Emulator:
 
     def configure(self, demand: Demand | None) -> None:
         """Emulate `demand` from now on (None: stop); fresh draws, a fresh pool."""
+        self._served = {}
         if demand is None:
             self._plan = None
             return
@@ -360,6 +364,10 @@ class Emulator:
             # simulator's request costs its service time plus its calls; a handler that
             # does more real work than its draw (an scrypt hash) shows as a longer service.
             _ACCOUNT.reset(waited)
+            served = self._served.setdefault(kind, [0, 0.0, 0.0])
+            served[0] += 1
+            served[1] += service_s
+            served[2] += max(service_s, account.own_s())  # before any breakdown in `_hold`
             try:
                 await self._hold(account, service_s)
             finally:
@@ -405,6 +413,8 @@ class Emulator:
             "workers": pool.workers if pool else None,
             "max_queue": pool.max_queue if pool else None,
             "busy": self.busy(), "queue_length": self.queue_length(),
+            "served": {kind: {"requests": int(n), "drawn_s": drawn, "held_s": held}
+                       for kind, (n, drawn, held) in sorted(self._served.items())},
             "broken_down": self.broken_down or None})
 
 
@@ -412,6 +422,17 @@ def emulator_of(request: Request) -> Emulator:
     """The app's emulator."""
     emulator: Emulator = request.app.state.demand
     return emulator
+
+
+class ServedKind(BaseModel):
+    """What a replica served of one kind's demand: the slot is held for the draw, or longer
+    when the handler's real work (an scrypt hash, SQLite, the hops through the proxies)
+    outran it, so `held_s / drawn_s` - 1 is how far the live demand exceeded the scenario's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    requests: int
+    drawn_s: float
+    held_s: float
 
 
 class EmulatorState(BaseModel):
@@ -435,6 +456,8 @@ class EmulatorState(BaseModel):
     """Worker slots held now."""
     queue_length: int | None = None
     """Requests waiting for a slot now."""
+    served: dict[str, ServedKind] | None = None
+    """Per request kind, what the service emulated of the demand since it was configured."""
     broken_down: Literal["resume", "restart"] | None
     """The repair's work while the replica is stopped (`POST /admin/breakdown`); else null."""
 

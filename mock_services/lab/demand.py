@@ -4,7 +4,8 @@
 kinds' service times, the upstreams' latencies); `apply_demand(lab, demand)` writes it to
 `<run dir>/demand.json`, the file every service is started with (`--demand`, so a process
 restarted after a power loss emulates it too), and asks every running service to re-read it;
-`clear_demand(lab)` removes it, and the services serve as they do without one.
+`clear_demand(lab)` removes it, and the services serve as they do without one;
+`served_demand(lab)`, before that, sums what the portal replicas served of it per kind.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from mock_services.common.demand import Demand, ReplicaDemand, write_demand
+from mock_services.common.emulation import EmulatorState, ServedKind
 from mock_services.lab.access import admin_access
 from mock_services.lab.config import LabError
 from mock_services.lab.state import LabState
@@ -97,3 +99,27 @@ def clear_demand(lab: Lab | LabState) -> dict[str, str]:
     state = _state(lab)
     demand_path(state.run_dir).unlink(missing_ok=True)
     return _reload(state)
+
+
+def served_demand(lab: Lab | LabState) -> dict[str, ServedKind]:
+    """What the portal replicas served of the demand since it was applied, per request kind,
+    summed over the replicas (`GET /admin/demand`'s `served`): requests, drawn seconds and
+    the seconds their worker slots were held. A replica that restarted meanwhile (a power
+    loss, a deploy) counts from its restart; one that does not answer counts nothing."""
+    state = _state(lab)
+    admin = admin_access(state)
+    totals: dict[str, list[float]] = {}
+    for s in state.topology.portals():
+        try:
+            r = admin.get(s.name, "/admin/demand", timeout_s=RELOAD_TIMEOUT_S)
+        except httpx.HTTPError:
+            continue
+        if r.status_code != 200:
+            continue
+        for kind, served in (EmulatorState.model_validate(r.json()).served or {}).items():
+            total = totals.setdefault(kind, [0, 0.0, 0.0])
+            total[0] += served.requests
+            total[1] += served.drawn_s
+            total[2] += served.held_s
+    return {kind: ServedKind(requests=int(n), drawn_s=drawn, held_s=held)
+            for kind, (n, drawn, held) in sorted(totals.items())}

@@ -96,6 +96,12 @@ def test_lab_run_writes_the_report_and_leaves_nothing_behind(tmp_path: Path) -> 
     # every drawn arrival was played (one that could not be is recorded as failed)
     assert (workload["speed"], workload["scale"]) == (2.0, 2.0)
     assert workload["played"] == workload["arrivals"]
+    # what the replicas served of the demand, per kind: each kind the portal emulates, its
+    # slots held at least as long as drawn (longer where the real work outran the draw)
+    demand = report["service_demand"]
+    assert {"read_history", "login", "prescribe", "dispense"} <= set(demand), demand
+    for kind, served in demand.items():
+        assert served["requests"] > 0 and served["held_s"] >= served["drawn_s"] > 0, kind
     # every process the run started is gone: no pid file left, no pid alive
     assert not list((out / "lab" / "pids").glob("*"))
     assert not (out / "lab" / "lab.json").exists()

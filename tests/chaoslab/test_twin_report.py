@@ -7,10 +7,12 @@ import argparse
 from pathlib import Path
 
 from chaoslab.cli import SCENARIO_DIR
-from chaoslab.twin import caveats, table, twin_doc
+from chaoslab.twin import caveats, demand_caveats, table, twin_doc
 from chaoslab.twin_html import render
 from scenario.agreement import compare, figures
 from scenario.history import History
+from scenario.report_html import warnings
+from scenario.report_model import Report, ServedDemand, demand_excesses
 from scenario.schema import find_scenario, load_scenario
 from sim.runner import Task, run_all
 
@@ -58,3 +60,30 @@ def test_run_all_keeps_every_history_when_asked(tmp_path: Path) -> None:
     assert all(r.history is not None for r in run_all(tasks, 2, "local", keep_all=True))
     kept = [r.history is not None for r in run_all(tasks, 2, "local")]
     assert kept == [True, False, False]
+
+
+def test_demand_beyond_the_draws_is_named_in_the_twin_and_the_report() -> None:
+    """A kind whose slots were held 5 % or more over its draws is named, largest first, in
+    the twin's caveats and the live report's warnings; one under 5 % is not."""
+    served = {"login": {"requests": 175, "drawn_s": 10.3, "held_s": 12.85},
+              "read_history": {"requests": 123, "drawn_s": 13.81, "held_s": 13.83},
+              "recover_password": {"requests": 25, "drawn_s": 1.0, "held_s": 1.06}}
+    demand = {k: ServedDemand.model_validate(v) for k, v in served.items()}
+    assert [(k, round(x, 2)) for k, x in demand_excesses(demand)] == [
+        ("login", 0.25), ("recover_password", 0.06)]
+    (caveat,) = demand_caveats(served)
+    assert "+25% for login, +6% for recover_password" in caveat and "read_history" not in caveat
+    assert demand_caveats(None) == [] and demand_caveats({"login": {"requests": "x"}}) == []
+    assert demand_caveats({"x": {"requests": 1, "drawn_s": 1.0, "held_s": 1.01}}) == []
+    empty = {"requests": {"total": 0, "ok": 0, "failed": 0, "shed": 0, "by_kind": {}},
+             "latency_ms": {"p50": None, "p95": None, "p99": None},
+             "writes": {"acknowledged": 0, "lost": None, "duplicated": None},
+             "prescriptions": {"electronic": 0, "paper": 0, "deferred": 0,
+                               "paper_share_max": 0.0, "reconciled": 0, "unreconciled": 0}}
+    report = Report.model_validate({
+        "scenario": "s", "mode": "live", "policies": "baseline", "seed": 1, "replications": 1,
+        "duration_s": 1.0, "wall_s": 1.0, "availability": None, "upstream_calls": {},
+        "invariants": [], "faults": [], "service_demand": served, **empty})
+    assert any("login +25%" in w for w in warnings(report))
+    assert not any("More demand" in w
+                   for w in warnings(report.model_copy(update={"service_demand": None})))

@@ -294,3 +294,12 @@ async def test_the_handlers_own_work_counts_in_the_service_time(tmp_path: Path) 
             with upstream_time(lambda: t[0]):
                 t[0] += upstream_s
     assert slept == [0.02, 0.02]  # the 80 ms handler is past its draw: no sleep
+    # what it served of the demand: three 50 ms draws, held 50 + 80 + 50 ms (the upstream's
+    # 0.5 s is not the slot's own time), and GET /admin/demand says so
+    served = emulator.describe().served
+    assert served is not None and set(served) == {"login"}
+    login = served["login"]
+    assert login.requests == 3
+    assert login.drawn_s == pytest.approx(0.15) and login.held_s == pytest.approx(0.18)
+    emulator.configure(load_demand(path))  # a demand configured again counts afresh
+    assert emulator.describe().served == {}

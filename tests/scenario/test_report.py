@@ -41,9 +41,10 @@ def _report(histories: list[History], wall_s: float = 1.5) -> Report:
 def test_json_keys_are_exactly_those_of_design() -> None:
     data = json.loads(report_json(_report([shapes.upstream_outage(True)])))
     # beyond DESIGN's keys: the resolved set's sha256, the workload as played (compression,
-    # arrivals), live, the lab's own CPU use, and the scenario's description and clock start
-    assert set(data) == DESIGN_KEYS | {"policies_digest", "workload", "lab_cpu", "description",
-                                       "start"}
+    # arrivals), live, the lab's own CPU use and the demand it served, and the scenario's
+    # description and clock start
+    assert set(data) == DESIGN_KEYS | {"policies_digest", "workload", "lab_cpu", "service_demand",
+                                       "description", "start"}
     assert set(data["requests"]) == {"total", "ok", "failed", "shed", "by_kind"}
     assert set(data["latency_ms"]) == {"p50", "p95", "p99"}
     assert set(data["writes"]) == {"acknowledged", "lost", "duplicated"}
