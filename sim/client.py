@@ -28,7 +28,7 @@ from policies.decisions import Done, Sleep
 from policies.outcome import Outcome
 from scenario.history import WRITE_FS, Op
 from scenario.names import is_attacker, process_name
-from sim.links import LinkState, Stop, cross, message_bytes
+from sim.links import LinkState, Stop, cross, messages
 from sim.portal import ABANDONED, LISTS, abandon, gate, serve, serve_inline
 from sim.world import RESET, TIMEOUT, Job, ReplicaState, RequestKind, World
 
@@ -203,7 +203,7 @@ def _through_link(world: World, op: Operation, rep: ReplicaState, link: LinkStat
         op.last = "refused"
         return REFUSED
     deadline_s = env.now + timeout_s
-    passage = cross(link, world.rng, *message_bytes(op.kind))
+    passage = cross(link, world.rng, *messages(op.kind))
     if passage.up_stop is not None:  # the request never arrives
         return (yield from _stopped(world, op, rep, passage.up_stop, deadline_s))
     if passage.up_delay_s > 0.0:

@@ -3,14 +3,18 @@ fault) does to one request and its response, with Toxiproxy's meaning per direct
 
 One request/response exchange is one connection. Its request travels Toxiproxy's "upstream"
 stream (client -> server), its response the "downstream" stream (server -> client).
-`cross(link, rng, request_bytes, response_bytes)` draws, once per attempt, what each
+`cross(link, rng, request, response)` draws, once per attempt, what each
 direction does: a delay added to it, or the point where it stops (data dropped) and, if ever,
 when the connection closes. Both sides (the users' link in `sim.client`, the portal's upstream
 links in `sim.upstream`) read the same `Passage`.
 
 How each toxic is modelled (attributes in Toxiproxy's units, TOXIPROXY.md):
-- latency: latency +- uniform jitter (ms) added to its direction, at least 0 (drawn per
-  attempt, not per chunk: a request or response is a few chunks released together).
+- latency: latency +- uniform jitter (ms) added to its direction, at least 0. The proxy draws
+  the jitter per chunk and releases a connection's chunks in order, so a message of k chunks
+  arrives after the largest of k draws: an HTTP response is 2 (uvicorn writes its start and
+  its body apart), a request with a body 2 (httpx writes its headers and body apart), a GET 1
+  (measured on the embedded proxy, latency 1000 +- 1000 ms, 100 round trips: mean 1350 ms
+  downstream, 1295 ms upstream; one draw's mean is 1000 ms, the largest of two 1333 ms).
 - bandwidth: bytes / (rate x 1000) s added to its direction; rate 0 stalls it (never closes).
 - slicer: the message is cut into ceil(bytes / average_size) pieces with `delay` microseconds
   between them: pieces x delay added.
@@ -64,7 +68,20 @@ POLL_BYTES = 200  # a health poll's request or answer (GET /readyz, its status l
 # mock_services/lab/clients/replicas.py; tests/sim/test_failover.py keeps them equal)
 POLL_TIMEOUT_S = 0.5
 UPLOADS = frozenset({"submit_list", "register_workshop"})
-READS = frozenset({"read_history", "read_payslip"})
+READS = frozenset({"read_history", "read_payslip"})  # GETs: a request of one chunk
+UPSTREAM_READS = frozenset({"registry"})  # the portal GETs from the registry, POSTs elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A request or a response as the proxy sees it: its bytes, and the chunks it is written
+    in (each drawn its own latency jitter)."""
+
+    size: int
+    chunks: int = 2
+
+
+POLL = (Message(POLL_BYTES, 1), Message(POLL_BYTES))  # GET /readyz and its answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +152,21 @@ def toxic_type(spec: ToxicSpec) -> ToxicType:
     return cast(ToxicType, spec.type)
 
 
-def message_bytes(kind: str) -> tuple[int, int]:
-    """The request and response sizes of a user request of `kind`."""
-    request = UPLOAD_BYTES if kind in UPLOADS else REQUEST_BYTES
-    return request, READ_RESPONSE_BYTES if kind in READS else RESPONSE_BYTES
+def messages(kind: str) -> tuple[Message, Message]:
+    """The request and response of a user request of `kind`."""
+    request = Message(UPLOAD_BYTES if kind in UPLOADS else REQUEST_BYTES,
+                      1 if kind in READS else 2)
+    return request, Message(READ_RESPONSE_BYTES if kind in READS else RESPONSE_BYTES)
 
 
-def cross(link: LinkState, rng: random.Random, request_bytes: int,
-          response_bytes: int) -> Passage:
-    """Draw what `link`'s toxics do to one exchange of these sizes."""
+def upstream_messages(upstream: str) -> tuple[Message, Message]:
+    """The request and response of the portal's call to `upstream`."""
+    return (Message(UPSTREAM_REQUEST_BYTES, 1 if upstream in UPSTREAM_READS else 2),
+            Message(UPSTREAM_RESPONSE_BYTES))
+
+
+def cross(link: LinkState, rng: random.Random, request: Message, response: Message) -> Passage:
+    """Draw what `link`'s toxics do to one exchange of this request and response."""
     if not link.toxics:
         return CLEAR
     delays = {"upstream": 0.0, "downstream": 0.0}
@@ -154,8 +177,8 @@ def cross(link: LinkState, rng: random.Random, request_bytes: int,
             continue  # its data stopped upstream of this toxic in the chain
         if spec.toxicity < 1.0 and (spec.toxicity <= 0.0 or rng.random() >= spec.toxicity):
             continue
-        size = request_bytes if stream == "upstream" else response_bytes
-        delay, stop = _effect(spec, dict(spec.attributes), size, rng)
+        delay, stop = _effect(spec, dict(spec.attributes),
+                              request if stream == "upstream" else response, rng)
         if stop is not None:
             stops[stream] = Stop(delays[stream] + stop.at_s, stop.close_s, stop.reset,
                                  spec.name if spec.type == "timeout" else "")
@@ -174,6 +197,16 @@ class _Mean(random.Random):
 _MEAN = _Mean(0)
 
 
+def _jitter(rng: random.Random, jitter: int, chunks: int) -> float:
+    """The jitter a message of `chunks` chunks arrives with: the largest of one uniform draw
+    in [-jitter, jitter] per chunk (`_MEAN`: its mean, jitter (k - 1) / (k + 1))."""
+    if rng is _MEAN:
+        return jitter * (chunks - 1) / (chunks + 1)
+    if chunks == 1:
+        return rng.uniform(-jitter, jitter)
+    return max(rng.uniform(-jitter, jitter) for _ in range(chunks))
+
+
 def answers_polls(link: LinkState) -> bool:
     """Whether the clients' health polls get a replica's /readyz answer through `link`: its
     proxy is enabled, no toxic stops a poll's few hundred bytes in either direction, and the
@@ -187,21 +220,23 @@ def answers_polls(link: LinkState) -> bool:
     for spec in link.toxics:
         if spec.toxicity < 0.5:
             continue
-        added, stop = _effect(spec, dict(spec.attributes), POLL_BYTES, _MEAN)
+        added, stop = _effect(spec, dict(spec.attributes),
+                              POLL[0] if spec.stream == "upstream" else POLL[1], _MEAN)
         if stop is not None:
             return False
         delay += added
     return delay < POLL_TIMEOUT_S
 
 
-def _effect(spec: ToxicSpec, attrs: dict[str, int], size: int,
+def _effect(spec: ToxicSpec, attrs: dict[str, int], message: Message,
             rng: random.Random) -> tuple[float, Stop | None]:
-    """One toxic on one message of `size` bytes: the delay it adds, or where it stops it."""
+    """One toxic on one message: the delay it adds, or where it stops it."""
     kind = toxic_type(spec)
+    size = message.size
     match kind:
         case "latency":
             latency, jitter = attrs.get("latency", 0), attrs.get("jitter", 0)
-            drawn = latency + (rng.uniform(-jitter, jitter) if jitter else 0.0)
+            drawn = latency + (_jitter(rng, jitter, message.chunks) if jitter else 0.0)
             return max(drawn, 0.0) / 1000, None
         case "bandwidth":
             rate = attrs.get("rate", 0)

@@ -27,7 +27,7 @@ from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from scenario.history import SHORT_CIRCUIT, Op
 from scenario.names import stale_value
-from sim.links import UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES, Stop, cross
+from sim.links import Stop, cross, upstream_messages
 from sim.world import RESET, Job, ReplicaState, UpstreamState, World
 
 READS = frozenset({"read_history", "read_payslip"})
@@ -170,7 +170,7 @@ def _through_link(world: World, link_name: str, up: UpstreamState, process: str,
     if not link.enabled:
         history.append(Op("info", process, "call", env.now, call_id, "fail", "refused"))
         return REFUSED, None
-    passage = cross(link, world.rng, UPSTREAM_REQUEST_BYTES, UPSTREAM_RESPONSE_BYTES)
+    passage = cross(link, world.rng, *upstream_messages(up.name))
     stop, ends_s = passage.up_stop, 0.0  # a stop's time counts the delays before it
     status: Outcome | None = None  # the upstream's own answer, when not its normal one
     if stop is None:  # the request arrives: the upstream answers, and the answer travels

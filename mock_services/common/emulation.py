@@ -118,9 +118,17 @@ emulated latency: the portal counts the rest of the call's time (the HTTP hops t
 proxies, parsing) as its own work, which the service time draw already stands for."""
 
 
+HOP_WORK_MAX_S = 0.05
+"""The most of one upstream round trip beyond the upstream's emulated latency that counts as
+the portal's own work: the hops through the proxies and the parsing take milliseconds (tens
+on a loaded machine); more is the network's delay (a latency toxic, a slowed upstream), which
+the worker waits out as the simulator's does an upstream call's, not work toward its draw."""
+
+
 def hop_overhead(seconds: float) -> None:
-    """Count `seconds` of the current upstream call as the portal's own work, not as the
-    upstream's latency (the round trip beyond what the upstream reported as emulated)."""
+    """Count `seconds` of the current upstream call, at most `HOP_WORK_MAX_S`, as the portal's
+    own work, not as the upstream's latency (the round trip beyond what the upstream reported
+    as emulated)."""
     account = _ACCOUNT.get()
     if account is None or account.block is None:
         return
@@ -128,7 +136,8 @@ def hop_overhead(seconds: float) -> None:
     # nobody's work (an error of at most one hop when it fell between two attempts), and
     # after a restart only the call's time since the repair can count.
     paused = account.emulator.paused_s()
-    seconds = min(seconds - (paused - account.mark), account.counted(*account.block))
+    seconds = min(seconds - (paused - account.mark), account.counted(*account.block),
+                  HOP_WORK_MAX_S)
     account.mark = paused
     if seconds > 0:
         account.upstream_s -= seconds

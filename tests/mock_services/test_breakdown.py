@@ -122,13 +122,13 @@ async def test_without_the_hook_a_stopped_replica_would_have_worked_on(tmp_path:
     assert ended == [70.0]
 
 
-@pytest.mark.parametrize(("work", "slept_s"), [("resume", 8.5), ("restart", 9.0)])
+@pytest.mark.parametrize(("work", "slept_s"), [("resume", 8.96), ("restart", 9.95)])
 async def test_a_pause_during_an_upstream_call_counts_as_nobodys_work(
         tmp_path: Path, work: str, slept_s: float) -> None:
     """1 s of own work, then an upstream call of 5 s wall time of which 3 s stood broken
-    down and 0.5 s was the hop (the portal's own work): 1.5 s own, so 8.5 s left to sleep;
-    after a restart only what followed the repair counts, and of the call at most its 1 s
-    since the repair can be hop: 9 s."""
+    down and 40 ms was the hop (the portal's own work): 1.04 s own, so 8.96 s left to sleep;
+    after a restart only what followed the repair counts, and of the call's 3.04 s beyond its
+    emulated latency at most HOP_WORK_MAX_S (50 ms) is hop: 9.95 s left."""
     t = [0.0]
     slept: list[float] = []
 
@@ -151,7 +151,7 @@ async def test_a_pause_during_an_upstream_call_counts_as_nobodys_work(
             t[0] += 3.0
             emulator.repair()
             t[0] += 1.0
-            hop_overhead(0.5 + 3.0)  # the attempt's time less its emulated latency
+            hop_overhead(0.04 + 3.0)  # the attempt's time less its emulated latency
     assert slept == [slept_s]
 
 

@@ -14,7 +14,14 @@ import pytest
 
 from mock_services.common.clock import ManualClock
 from mock_services.common.demand import Demand, DemandError, load_demand, write_demand
-from mock_services.common.emulation import Emulator, QueueFull, WorkerPool, upstream_time
+from mock_services.common.emulation import (
+    HOP_WORK_MAX_S,
+    Emulator,
+    QueueFull,
+    WorkerPool,
+    hop_overhead,
+    upstream_time,
+)
 from mock_services.common.settings import ServiceSettings
 from mock_services.upstreams import shahkar
 from tests.mock_services.conftest import SMALL, Lab, ctx_of
@@ -303,3 +310,28 @@ async def test_the_handlers_own_work_counts_in_the_service_time(tmp_path: Path) 
     assert login.drawn_s == pytest.approx(0.15) and login.held_s == pytest.approx(0.18)
     emulator.configure(load_demand(path))  # a demand configured again counts afresh
     assert emulator.describe().served == {}
+
+
+async def test_a_slow_hop_is_waited_out_not_counted_as_the_portals_work(tmp_path: Path) -> None:
+    """Of an upstream round trip, what the upstream did not report as its emulated latency
+    counts as the portal's own work (the hops, the parsing) up to HOP_WORK_MAX_S; beyond it is
+    the network's delay (a latency toxic), which the worker waits out on top of its draw, as
+    the simulator's request waits an upstream call out after its service time."""
+    path = tmp_path / "demand.json"
+    write_demand(path, Demand.model_validate({
+        "seed": 1, "kinds": {"login": {"dist": "deterministic", "value": "100ms"}}}))
+    t = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 9))
+        t[0] += seconds
+
+    emulator = Emulator("portal-a", path, sleep, now=lambda: t[0])
+    for round_trip_s, emulated_s in ((0.304, 0.3), (1.0, 0.3)):  # a 4 ms hop; a 700 ms toxic
+        async with emulator.serve("login"):
+            with upstream_time(lambda: t[0]):
+                t[0] += round_trip_s
+                hop_overhead(round_trip_s - emulated_s)
+    assert HOP_WORK_MAX_S == 0.05
+    assert slept == [0.096, 0.05]  # the draw less the hop's 4 ms; less the cap, not 700 ms
