@@ -280,13 +280,13 @@ def test_cli_refuses_a_bad_demand_file(tmp_path: Path,
     assert "demand file" in capsys.readouterr().err
 
 
-async def test_the_handlers_own_work_counts_in_the_service_time(tmp_path: Path) -> None:
-    """The slot is held for max(draw, own work) plus upstream calls: a 50 ms draw sleeps what
-    the handler's own 30 ms left of it, nothing after 80 ms of own work, and upstream time
-    does not count as own work."""
+def _login_emulator(tmp_path: Path, service: str
+                    ) -> tuple[Path, Emulator, list[float], list[float]]:
+    """An emulator of a login taking `service`, on a manual clock `t[0]` that its sleeps
+    (recorded in `slept`) move on."""
     path = tmp_path / "demand.json"
     write_demand(path, Demand.model_validate({
-        "seed": 1, "kinds": {"login": {"dist": "deterministic", "value": "50ms"}}}))
+        "seed": 1, "kinds": {"login": {"dist": "deterministic", "value": service}}}))
     t = [0.0]
     slept: list[float] = []
 
@@ -294,7 +294,14 @@ async def test_the_handlers_own_work_counts_in_the_service_time(tmp_path: Path) 
         slept.append(round(seconds, 9))
         t[0] += seconds
 
-    emulator = Emulator("portal-a", path, sleep, now=lambda: t[0])
+    return path, Emulator("portal-a", path, sleep, now=lambda: t[0]), t, slept
+
+
+async def test_the_handlers_own_work_counts_in_the_service_time(tmp_path: Path) -> None:
+    """The slot is held for max(draw, own work) plus upstream calls: a 50 ms draw sleeps what
+    the handler's own 30 ms left of it, nothing after 80 ms of own work, and upstream time
+    does not count as own work."""
+    path, emulator, t, slept = _login_emulator(tmp_path, "50ms")
     for own_s, upstream_s in ((0.03, 0.0), (0.08, 0.0), (0.03, 0.5)):
         async with emulator.serve("login"):
             t[0] += own_s
@@ -317,17 +324,7 @@ async def test_a_slow_hop_is_waited_out_not_counted_as_the_portals_work(tmp_path
     counts as the portal's own work (the hops, the parsing) up to HOP_WORK_MAX_S; beyond it is
     the network's delay (a latency toxic), which the worker waits out on top of its draw, as
     the simulator's request waits an upstream call out after its service time."""
-    path = tmp_path / "demand.json"
-    write_demand(path, Demand.model_validate({
-        "seed": 1, "kinds": {"login": {"dist": "deterministic", "value": "100ms"}}}))
-    t = [0.0]
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(round(seconds, 9))
-        t[0] += seconds
-
-    emulator = Emulator("portal-a", path, sleep, now=lambda: t[0])
+    _, emulator, t, slept = _login_emulator(tmp_path, "100ms")
     for round_trip_s, emulated_s in ((0.304, 0.3), (1.0, 0.3)):  # a 4 ms hop; a 700 ms toxic
         async with emulator.serve("login"):
             with upstream_time(lambda: t[0]):
