@@ -40,7 +40,7 @@ from scenario.errors import BadInput, ChaoslabError
 from scenario.history import History
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import atomic_write, pool_report, write_report
-from scenario.report_model import RunMeta, ServedDemand, Workload, demand_excesses
+from scenario.report_model import RunMeta, ServedDemand, Workload, demand_note
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import summarize
 from sim.nemesis import timeline
@@ -190,12 +190,8 @@ def demand_caveats(served: Any) -> list[str]:
         demand = {k: ServedDemand.model_validate(v) for k, v in (served or {}).items()}
     except (ValidationError, AttributeError):
         return []
-    excess = demand_excesses(demand)
-    if not excess:
-        return []
-    return ["the live portal served more than the scenario's demand (its handlers' real work "
-            "outran short draws; the model serves the draws): worker slots held "
-            + ", ".join(f"{x:+.0%} for {kind}" for kind, x in excess)]
+    note = demand_note(demand)
+    return [note] if note else []
 
 
 def twin_doc(scenario: Scenario, args: argparse.Namespace, speed: float, digest: str, *,

@@ -29,7 +29,7 @@ from typing import Any
 
 from scenario import clock
 from scenario.checkers.index import Span
-from scenario.report_model import Report, demand_excesses
+from scenario.report_model import Report, demand_note
 from scenario.schema import parse_start
 from scenario.timelines import Timelines
 
@@ -171,11 +171,9 @@ def warnings(r: Report) -> list[str]:
         out.append(f"Not comparable: the lab itself used {r.lab_cpu.busy_cores:.2f} of "
                    f"{r.lab_cpu.cores} cores (busiest {r.lab_cpu.peak_busy_cores:.2f}); its "
                    f"latencies measure this machine, not the model.")
-    excess = demand_excesses(r.service_demand)
-    if excess:
-        out.append("More demand than the scenario's: the lab's worker slots were held longer "
-                   "than the drawn service times (the handlers' real work outran short draws): "
-                   + ", ".join(f"{kind} {x:+.0%}" for kind, x in excess) + ".")
+    note = demand_note(r.service_demand)
+    if note:
+        out.append(note[0].upper() + note[1:] + ".")
     return out
 
 

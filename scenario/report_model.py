@@ -168,6 +168,12 @@ class ServedDemand(_Model):
         """held / drawn - 1: 0.25 when the slots were held a quarter longer than drawn."""
         return self.held_s / self.drawn_s - 1 if self.drawn_s > 0 else 0.0
 
+    def plus(self, other: ServedDemand) -> ServedDemand:
+        """Both replicas' service of one kind together."""
+        return ServedDemand(requests=self.requests + other.requests,
+                            drawn_s=self.drawn_s + other.drawn_s,
+                            held_s=self.held_s + other.held_s)
+
 
 EXCESS_NOTED = 0.05  # a kind whose slots were held this much longer than drawn is named
 
@@ -177,6 +183,18 @@ def demand_excesses(served: dict[str, ServedDemand] | None) -> list[tuple[str, f
     the excess, largest first."""
     out = [(kind, d.excess) for kind, d in (served or {}).items() if d.excess >= EXCESS_NOTED]
     return sorted(out, key=lambda kv: -kv[1])
+
+
+def demand_note(served: dict[str, ServedDemand] | None) -> str:
+    """One sentence naming the kinds of `demand_excesses` ("" when none): what `lab run`,
+    report.html and `twin` say of a lab that served more than the scenario's demand."""
+    excess = demand_excesses(served)
+    if not excess:
+        return ""
+    return ("the lab served more than the scenario's demand: its worker slots were held "
+            "longer than the drawn service times (the handlers' real work outran short "
+            "draws; the model serves the draws): "
+            + ", ".join(f"{kind} {x:+.0%}" for kind, x in excess))
 
 
 class Report(_Model):

@@ -234,7 +234,7 @@ def _stopped(world: World, op: Operation, rep: ReplicaState, stop: Stop, deadlin
     env = world.env
     ends_s = env.now + stop.closes_at_s
     if stop.toxic:  # a timeout toxic's: its removal closes the connection sooner
-        if stop.toxic not in _toxic_names(world, rep.client_link):
+        if not world.holds(rep.client_link, stop.toxic):
             op.last = "refused"  # removed while the request was served: closed then
             return RESET
         if (yield world.hang(rep.client_link, stop.toxic, min(ends_s, deadline_s) - env.now)):
@@ -249,10 +249,6 @@ def _stopped(world: World, op: Operation, rep: ReplicaState, stop: Stop, deadlin
         return TIMEOUT
     op.last = "refused"
     return RESET
-
-
-def _toxic_names(world: World, link: str) -> tuple[str, ...]:
-    return tuple(t.name for t in world.link(link).toxics)
 
 
 def _exchange(world: World, op: Operation, rep: ReplicaState, timeout_s: float

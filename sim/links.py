@@ -187,14 +187,7 @@ def cross(link: LinkState, rng: random.Random, request: Message, response: Messa
                    stops.get("downstream"))
 
 
-class _Mean(random.Random):
-    """A draw of the mean: a toxic's jitter averages out over the polls."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return (a + b) / 2
-
-
-_MEAN = _Mean(0)
+_MEAN = random.Random(0)  # not drawn from: `_jitter` gives the mean for it (the polls')
 
 
 def _jitter(rng: random.Random, jitter: int, chunks: int) -> float:

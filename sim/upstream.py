@@ -217,7 +217,7 @@ def _held(world: World, link_name: str, stop: Stop, process: str, call_id: str, 
     else:
         if stops_s > 0.0:
             yield env.timeout(stops_s)
-        closed = stop.toxic not in (t.name for t in world.link(link_name).toxics) or (
+        closed = not world.holds(link_name, stop.toxic) or (
             yield world.hang(link_name, stop.toxic, min(ends_s, timeout_s) - stops_s))
     if not closed and ends_s >= timeout_s:
         history.append(Op("info", process, "call", env.now, call_id, "timeout", "timeout"))

@@ -289,6 +289,11 @@ class World:
         else:
             self.links[name] = state
 
+    def holds(self, link: str, toxic: str) -> bool:
+        """Whether toxic `toxic` is still on `link` (a removed timeout toxic has closed the
+        connections it held)."""
+        return any(t.name == toxic for t in self.link(link).toxics)
+
     def hang(self, link: str, toxic: str, wait_s: float) -> simpy.Event:
         """A wait that timeout toxic `toxic` of `link` holds: an event that fires with True
         when the toxic is removed or the proxy disabled (`close_hung`: the proxy closes the

@@ -53,7 +53,7 @@ from policies.resolve import (
 from scenario.errors import BadInput
 from scenario.invariants import InvariantError, build_checkers
 from scenario.report import build_report, write_report
-from scenario.report_model import LabCpu, RunMeta, ServedDemand, Workload, demand_excesses
+from scenario.report_model import LabCpu, RunMeta, Workload, demand_note
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.verdict import Checker
 from sim.policyset import policy_set
@@ -251,10 +251,7 @@ def run(args: argparse.Namespace) -> int:
                    description=scenario.description, start=scenario.start,
                    policies_digest=write_policies(policies, out / POLICIES_FILE),
                    lab_cpu=LabCpu.model_validate(meter.use.as_dict()) if meter.use else None,
-                   service_demand={kind: ServedDemand(requests=d.requests,
-                                                      drawn_s=round(d.drawn_s, 3),
-                                                      held_s=round(d.held_s, 3))
-                                   for kind, d in live.served.items()},
+                   service_demand=live.served,
                    workload=Workload.played_at(plan.speed, plan.scale_down,
                                                arrivals=plan.drawn(), played=live.played,
                                                population=live.population))
@@ -265,12 +262,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{scenario.name} [{args.policies}] live x{plan.speed:g}: "
           f"{report.requests.total} requests, availability {availability}, invariants false: "
           f"{', '.join(false) or 'none'}, wall {wall_s:.1f} s -> {out}")
-    excess = demand_excesses(report.service_demand)
-    if excess:
-        print("chaoslab: the lab served more than the scenario's demand: "
-              + ", ".join(f"{kind}'s worker slots held {x:+.0%} over its drawn service time"
-                          for kind, x in excess)
-              + " (the handlers' real work outran short draws)", file=sys.stderr)
+    note = demand_note(report.service_demand)
+    if note:
+        print(f"chaoslab: {note}", file=sys.stderr)
     cpu = meter.use
     if cpu is not None and not cpu.comparable:
         print(f"chaoslab: not comparable: the lab itself used {cpu.busy_cores:.2f} of "

@@ -50,7 +50,6 @@ from faults.admin import HttpUpstreamAdmin
 from faults.catalog import RefreshStorm
 from faults.client import ToxiproxyClient
 from faults.injector import Injector
-from mock_services.common.emulation import ServedKind
 from mock_services.lab.access import AdminAccess
 from mock_services.lab.breakdowns import LabBreakdowns
 from mock_services.lab.clients.driver import (
@@ -76,6 +75,7 @@ from mock_services.lab.supervisor import Lab
 from policies.presets import PolicySet
 from scenario.dists import upper_bound_s
 from scenario.history import FINAL, History, Op
+from scenario.report_model import ServedDemand
 from sim.model import DRAIN_S
 
 ADMIN_TIMEOUT_S = 10.0
@@ -99,7 +99,7 @@ class LiveRun:
     warm_up: WarmUp
     population: int  # distinct people the run's users are drawn from
     # what the portal replicas served of the scenario's demand, per kind (`served_demand`)
-    served: dict[str, ServedKind] = field(default_factory=dict)
+    served: dict[str, ServedDemand] = field(default_factory=dict)
 
 
 def live_population(plan: LivePlan) -> int:

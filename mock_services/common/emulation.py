@@ -51,6 +51,7 @@ from mock_services.common.errors import Unavailable, Unprocessable, error_respon
 from mock_services.common.metrics import Metrics
 from mock_services.common.reasons import Reason
 from scenario.dists import Sampler, sampler
+from scenario.report_model import ServedDemand
 
 
 class _Account:
@@ -247,7 +248,7 @@ class Emulator:
         self._breakdowns = 0
         self._serving: set[_Account] = set()
         # kind -> [requests, drawn seconds, seconds the slot was held] since the demand was
-        # configured: what the replica served of the demand (`ServedKind`)
+        # configured: what the replica served of the demand (`ServedDemand`)
         self._served: dict[str, list[float]] = {}
         self.reload()
 
@@ -433,17 +434,6 @@ def emulator_of(request: Request) -> Emulator:
     return emulator
 
 
-class ServedKind(BaseModel):
-    """What a replica served of one kind's demand: the slot is held for the draw, or longer
-    when the handler's real work (an scrypt hash, SQLite, the hops through the proxies)
-    outran it, so `held_s / drawn_s` - 1 is how far the live demand exceeded the scenario's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    requests: int
-    drawn_s: float
-    held_s: float
-
-
 class EmulatorState(BaseModel):
     """What `GET`/`POST /admin/demand` and `POST`/`DELETE /admin/breakdown` answer: the
     demand in force and the occupancy of the service's emulated pool.
@@ -465,7 +455,7 @@ class EmulatorState(BaseModel):
     """Worker slots held now."""
     queue_length: int | None = None
     """Requests waiting for a slot now."""
-    served: dict[str, ServedKind] | None = None
+    served: dict[str, ServedDemand] | None = None
     """Per request kind, what the service emulated of the demand since it was configured."""
     broken_down: Literal["resume", "restart"] | None
     """The repair's work while the replica is stopped (`POST /admin/breakdown`); else null."""

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import httpx
 
 from mock_services.common.demand import Demand, ReplicaDemand, write_demand
-from mock_services.common.emulation import EmulatorState, ServedKind
+from mock_services.common.emulation import EmulatorState
 from mock_services.lab.access import admin_access
 from mock_services.lab.config import LabError
 from mock_services.lab.state import LabState
+from scenario.report_model import ServedDemand
 
 if TYPE_CHECKING:
     from mock_services.lab.supervisor import Lab
@@ -101,14 +102,15 @@ def clear_demand(lab: Lab | LabState) -> dict[str, str]:
     return _reload(state)
 
 
-def served_demand(lab: Lab | LabState) -> dict[str, ServedKind]:
+def served_demand(lab: Lab | LabState) -> dict[str, ServedDemand]:
     """What the portal replicas served of the demand since it was applied, per request kind,
     summed over the replicas (`GET /admin/demand`'s `served`): requests, drawn seconds and
-    the seconds their worker slots were held. A replica that restarted meanwhile (a power
-    loss, a deploy) counts from its restart; one that does not answer counts nothing."""
+    the seconds their worker slots were held (to the millisecond). A replica that restarted
+    meanwhile (a power loss, a deploy) counts from its restart; one that does not answer
+    counts nothing."""
     state = _state(lab)
     admin = admin_access(state)
-    totals: dict[str, list[float]] = {}
+    totals: dict[str, ServedDemand] = {}
     for s in state.topology.portals():
         try:
             r = admin.get(s.name, "/admin/demand", timeout_s=RELOAD_TIMEOUT_S)
@@ -117,9 +119,7 @@ def served_demand(lab: Lab | LabState) -> dict[str, ServedKind]:
         if r.status_code != 200:
             continue
         for kind, served in (EmulatorState.model_validate(r.json()).served or {}).items():
-            total = totals.setdefault(kind, [0, 0.0, 0.0])
-            total[0] += served.requests
-            total[1] += served.drawn_s
-            total[2] += served.held_s
-    return {kind: ServedKind(requests=int(n), drawn_s=drawn, held_s=held)
-            for kind, (n, drawn, held) in sorted(totals.items())}
+            totals[kind] = totals[kind].plus(served) if kind in totals else served
+    return {kind: d.model_copy(update={"drawn_s": round(d.drawn_s, 3),
+                                       "held_s": round(d.held_s, 3)})
+            for kind, d in sorted(totals.items())}

@@ -72,7 +72,7 @@ def test_demand_beyond_the_draws_is_named_in_the_twin_and_the_report() -> None:
     assert [(k, round(x, 2)) for k, x in demand_excesses(demand)] == [
         ("login", 0.25), ("recover_password", 0.06)]
     (caveat,) = demand_caveats(served)
-    assert "+25% for login, +6% for recover_password" in caveat and "read_history" not in caveat
+    assert "login +25%, recover_password +6%" in caveat and "read_history" not in caveat
     assert demand_caveats(None) == [] and demand_caveats({"login": {"requests": "x"}}) == []
     assert demand_caveats({"x": {"requests": 1, "drawn_s": 1.0, "held_s": 1.01}}) == []
     empty = {"requests": {"total": 0, "ok": 0, "failed": 0, "shed": 0, "by_kind": {}},
@@ -85,5 +85,5 @@ def test_demand_beyond_the_draws_is_named_in_the_twin_and_the_report() -> None:
         "duration_s": 1.0, "wall_s": 1.0, "availability": None, "upstream_calls": {},
         "invariants": [], "faults": [], "service_demand": served, **empty})
     assert any("login +25%" in w for w in warnings(report))
-    assert not any("More demand" in w
+    assert not any("more than the scenario's demand" in w
                    for w in warnings(report.model_copy(update={"service_demand": None})))
