@@ -12,14 +12,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from faults.toxiserver import errors
 from faults.toxiserver.errors import ApiError
-from faults.toxiserver.gojson import BodyError, decode, encode, expect_object, fields
+from faults.toxiserver.gojson import BodyError, decode, encode, expect_object, fields, json_kind
 from faults.toxiserver.table import PROXY_FIELDS, ProxyTable, parse_proxy
 
 VERSION = "2.12.0"
+# the type PopulateJson decodes each entry into, as Go's reflect prints it
+POPULATE_ENTRY = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 
@@ -32,6 +34,7 @@ class Response:
     body: bytes = b""
     content_type: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=())
+    routed: bool = True  # False: the router's own answer, before any middleware (no request id)
 
 
 def json_response(status: int, value: Any) -> Response:
@@ -53,6 +56,19 @@ def _body(raw: bytes) -> Any:
 
 
 Handler = Callable[[dict[str, str], bytes], Awaitable[Response]]
+
+
+def clean_path(path: str) -> str:
+    """gorilla/mux's cleanPath: Go's path.Clean, rooted, keeping a trailing slash."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    clean = "/" + "/".join(parts)
+    return clean + "/" if path.endswith("/") and clean != "/" else clean
 
 
 class Api:
@@ -78,19 +94,28 @@ class Api:
             routes.append((("metrics",), {m: self.metrics for m in ("GET", "HEAD", "POST")}))
         self.routes = routes
 
-    async def handle(self, method: str, path: str, user_agent: str, body: bytes) -> Response:
-        """Answer one request (path without the query string, still URL-encoded)."""
-        if user_agent.startswith("Mozilla/"):
-            return Response(403, b"User agent not allowed\n", TEXT,
-                            (("X-Content-Type-Options", "nosniff"),))
-        found = self._match(unquote(path, errors="replace"))
+    async def handle(self, method: str, target: str, user_agent: str, body: bytes) -> Response:
+        """Answer one request (`target`: path and query, still URL-encoded) as gorilla/mux does
+        in front of the real server's middleware: an unclean path is redirected, an unknown
+        path is 404 and a known one with another method 405, all three without the middleware
+        (no request id, no browser check: mux.go Router.Match builds the chain on a match)."""
+        raw_path, sep, query = target.partition("?")
+        path = unquote(raw_path, errors="replace")
+        clean = clean_path(path)
+        if clean != path:
+            location = quote(clean, safe="$&+,/:;=@") + sep + query
+            return Response(301, headers=(("Location", location),), routed=False)
+        found = self._match(path)
         if found is None:
             return Response(404, b"404 page not found\n", TEXT,
-                            (("X-Content-Type-Options", "nosniff"),))
+                            (("X-Content-Type-Options", "nosniff"),), routed=False)
         methods, params = found
         handler = methods.get(method)
         if handler is None:
-            return Response(405)
+            return Response(405, routed=False)
+        if user_agent.startswith("Mozilla/"):
+            return Response(403, b"User agent not allowed\n", TEXT,
+                            (("X-Content-Type-Options", "nosniff"),))
         async with self.lock:
             try:
                 return await handler(params, body)
@@ -142,13 +167,16 @@ class Api:
     async def populate(self, params: dict[str, str], body: bytes) -> Response:
         try:
             value = _body(body)
+            if value is None:  # Go decodes null into the slice as nothing
+                value = []
             if not isinstance(value, list):
-                raise errors.bad_body(
-                    f"json: cannot unmarshal {'object' if isinstance(value, dict) else 'value'}"
-                    " into Go value of type []struct { toxiproxy.Proxy; Enabled *bool }")
+                raise errors.bad_body(f"json: cannot unmarshal {json_kind(value)} into Go value"
+                                      f" of type []{POPULATE_ENTRY}")
             for item in value:  # Go decodes the whole array before checking any entry
                 try:
-                    fields(expect_object(item, "toxiproxy.Proxy"), PROXY_FIELDS, "Proxy")
+                    # Go <= 1.23 names a promoted field without its embedded struct (".name");
+                    # 1.24 added it (".Proxy.name")
+                    fields(expect_object(item, POPULATE_ENTRY), PROXY_FIELDS, "")
                 except BodyError as exc:
                     raise errors.bad_body(str(exc)) from None
             specs = [parse_proxy(item, f" at proxy {i}") for i, item in enumerate(value, 1)]

@@ -77,6 +77,47 @@ def parse_port(text: str) -> int:
         raise ListenError(f"lookup tcp/{text}: unknown port") from None
 
 
+def nameserver(path: str = "/etc/resolv.conf") -> str:
+    """The server Go's own resolver names in `lookup HOST on SERVER: no such host` (the real
+    server is built with CGO_ENABLED=0): the first in resolv.conf, else Go's default."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            for line in file:
+                fields = line.split()
+                if len(fields) >= 2 and fields[0] == "nameserver":
+                    ip = fields[1].split("%")[0]
+                    return f"[{ip}]:53" if ":" in ip else f"{ip}:53"
+    except OSError:
+        pass
+    return "127.0.0.1:53"
+
+
+def is_domain_name(name: str) -> bool:
+    """Go's isDomainName (net/dnsclient.go): a name its resolver would ask a server about."""
+    if name == ".":
+        return True
+    if not name or len(name) > 254 or (len(name) == 254 and not name.endswith(".")):
+        return False
+    last, part, non_numeric = ".", 0, False
+    for c in name:
+        if c.isascii() and (c.isalpha() or c == "_"):
+            non_numeric, part = True, part + 1
+        elif c.isascii() and c.isdigit():
+            part += 1
+        elif c == "-":
+            if last == ".":
+                return False
+            non_numeric, part = True, part + 1
+        elif c == ".":
+            if last in ".-" or not 0 < part <= 63:
+                return False
+            part = 0
+        else:
+            return False
+        last = c
+    return last != "-" and part <= 63 and non_numeric
+
+
 async def resolve(address: str) -> Resolved:
     """Resolve `host:port` like net.ResolveTCPAddr (IPv4 first, as Go's "tcp" prefers)."""
     if address == "":
@@ -92,11 +133,13 @@ async def resolve(address: str) -> Resolved:
     else:
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
         return Resolved(family, str(ip) if "%" not in host else host, port)
+    if not is_domain_name(host):  # Go asks no server ("123" is no address to it either)
+        raise ListenError(f"lookup {host}: no such host")
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise ListenError(f"lookup {host}: no such host") from None
+        raise ListenError(f"lookup {host} on {nameserver()}: no such host") from None
     infos.sort(key=lambda info: info[0] != socket.AF_INET)
     family, _, _, _, sockaddr = infos[0]
     return Resolved(family, str(sockaddr[0]), port)

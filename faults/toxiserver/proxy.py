@@ -40,6 +40,7 @@ class Proxy:
             "listen": self.listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
+            "Logger": {},  # the real Proxy's *zerolog.Logger, marshalled (no exported field)
             "toxics": [e.to_json() for e in self.toxics.all()],
         }
 

@@ -81,7 +81,8 @@ def _names(body: bytes) -> list[str]:
     return [str(e.get("name")) for e in value if isinstance(e, dict) and "name" in e]
 
 
-_GO_KINDS = {"string": "a string", "bool": "true or false", "int": "a whole number"}
+_GO_KINDS = {"string": "a string", "bool": "true or false", "int": "a whole number",
+             "zerolog.Logger": "an object"}
 
 
 def _config_problem(error: str) -> str:
@@ -91,10 +92,10 @@ def _config_problem(error: str) -> str:
                          text):
         return f"the file holds a JSON {m[1]}, not an array"
     if m := re.fullmatch(r"json: cannot unmarshal (\w+)(?: \S+)? into Go value of type "
-                         r"toxiproxy\.Proxy", text):
+                         r"struct \{ toxiproxy\.Proxy;.*", text):
         return f"an entry is a JSON {m[1]}, not an object"
     if m := re.fullmatch(r"json: cannot unmarshal (\w+)(?: \S+)? into Go struct field "
-                         r"Proxy\.(\w+) of type (\w+)", text):
+                         r"\.(?:Proxy\.)?(\w+) of type ([\w.]+)", text):
         return f"field {m[2]} is a JSON {m[1]}, expected {_GO_KINDS.get(m[3], m[3])}"
     if text != error:
         return f"not valid JSON ({text})"

@@ -20,7 +20,7 @@ from faults.toxiserver.proxy import Proxy, close_quietly
 from faults.toxiserver.toxics import REGISTRY, Toxic
 
 PROXY_FIELDS: dict[str, Any] = {"name": "string", "listen": "string", "upstream": "string",
-                                "enabled": "bool"}
+                                "enabled": "bool", "Logger": "logger"}
 TOXIC_FIELDS: dict[str, Any] = {"name": "string", "type": "string", "stream": "string",
                                 "toxicity": "float32", "attributes": "object"}
 UPDATE_FIELDS: dict[str, Any] = {"attributes": "object", "toxicity": "float32"}
