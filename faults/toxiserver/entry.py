@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +27,9 @@ def float32_json(value: float) -> int | float:
     """The shortest decimal that reads back as the same float32 (1, 0.5, 0.1), as Go prints it."""
     for digits in range(1, 10):
         text = f"{value:.{digits}g}"
-        if float32(float(text)) == value:
-            break
+        with contextlib.suppress(OverflowError):  # near the top, a short form rounds past it
+            if float32(float(text)) == value:
+                break
     number = float(text)
     return int(number) if number.is_integer() and abs(number) < 1e21 else number
 

@@ -14,11 +14,14 @@ import codecs
 import json
 import math
 import re
-from typing import Any, Literal
+import struct
+from typing import Any
 
 from faults.toxiserver.goscan import syntax_error
 
-Kind = Literal["string", "bool", "int64", "float32", "object", "logger"]
+# a field's Go type; "struct:NAME" is a struct of that name whose fields a body cannot set
+# (zerolog.Logger, toxics.NoopToxic) or that is decoded apart (a toxic's attributes)
+Kind = str
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -123,8 +126,12 @@ def json_kind(value: Any, numeric: bool = False) -> str:
     return "object"
 
 
-_GO_TYPES = {"string": "string", "bool": "bool", "int64": "int64", "float32": "float32",
-             "object": "map[string]interface {}", "logger": "zerolog.Logger"}
+_GO_TYPES = {"string": "string", "bool": "bool", "int64": "int64", "int": "int",
+             "float32": "float32", "object": "map[string]interface {}"}
+
+
+def _go_type(kind: Kind) -> str:
+    return _GO_TYPES.get(kind) or kind.removeprefix("struct:")
 
 
 def _convert(kind: Kind, value: Any) -> tuple[bool, Any]:
@@ -132,14 +139,18 @@ def _convert(kind: Kind, value: Any) -> tuple[bool, Any]:
         return isinstance(value, str), value
     if kind == "bool":
         return isinstance(value, bool), value
-    if kind in ("object", "logger"):  # a zerolog.Logger has no exported field: any object
+    if kind == "object" or kind.startswith("struct:"):
         return isinstance(value, dict), value
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False, value
-    if kind == "int64":
+    if kind in ("int64", "int"):  # Go's int is 64 bits here
         ok = isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
         return ok, int(value)
-    if not math.isfinite(value) or abs(value) > 3.4028234663852886e38:
+    if not math.isfinite(value):
+        return False, value
+    try:
+        struct.pack("<f", value)  # rounds to nearest as Go's ParseFloat(s, 32); too big fails
+    except OverflowError:
         return False, value
     return True, float(value)
 
@@ -167,9 +178,9 @@ def fields(obj: dict[str, Any], spec: dict[str, Kind], go_type: str) -> dict[str
         if ok:
             found[name] = converted
         elif error is None:
-            numeric = spec[name] in ("int64", "float32")
+            numeric = spec[name] in ("int64", "int", "float32")
             error = (f"json: cannot unmarshal {json_kind(value, numeric)} into Go struct field "
-                     f"{go_type}.{name} of type {_GO_TYPES[spec[name]]}")
+                     f"{go_type}.{name} of type {_go_type(spec[name])}")
     if error is not None:
         raise BodyError(error)
     return found

@@ -20,10 +20,14 @@ from faults.toxiserver.proxy import Proxy, close_quietly
 from faults.toxiserver.toxics import REGISTRY, Toxic
 
 PROXY_FIELDS: dict[str, Any] = {"name": "string", "listen": "string", "upstream": "string",
-                                "enabled": "bool", "Logger": "logger"}
+                                "enabled": "bool", "Logger": "struct:zerolog.Logger"}
+# AddToxicJson decodes the wrapper first with a NoopToxic for its attributes, then the
+# attributes into the toxic of the type
 TOXIC_FIELDS: dict[str, Any] = {"name": "string", "type": "string", "stream": "string",
-                                "toxicity": "float32", "attributes": "object"}
-UPDATE_FIELDS: dict[str, Any] = {"attributes": "object", "toxicity": "float32"}
+                                "toxicity": "float32", "attributes": "struct:toxics.NoopToxic"}
+# 2.12's UpdateToxicJson decodes into an anonymous struct holding the live toxic
+UPDATE_TYPE = ('struct { Attributes interface {} "json:\\"attributes\\""; '
+               'Toxicity float32 "json:\\"toxicity\\"" }')
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +57,7 @@ def parse_proxy(value: Any, where: str = "") -> ProxySpec:
 
 def build_toxic(cls: type[Toxic], base: Toxic | None, given: dict[str, Any] | None) -> Toxic:
     """`cls` with `given` attributes merged over `base`; ApiError 400 when they cannot run."""
-    spec: dict[str, Any] = dict.fromkeys(cls.attribute_names(), "int64")
+    spec: dict[str, Any] = dict.fromkeys(cls.attribute_names(), cls.go_int)
     try:
         changes = fields(given or {}, spec, f"{cls.__name__}.attributes")
     except BodyError as exc:
@@ -63,16 +67,6 @@ def build_toxic(cls: type[Toxic], base: Toxic | None, given: dict[str, Any] | No
     if problem is not None:
         raise errors.bad_body(problem)
     return toxic
-
-
-def toxicity_of(value: float) -> float:
-    """A toxicity as the float32 the real server keeps; 400 when it does not fit."""
-    try:
-        return float32(value)
-    except OverflowError:
-        raise errors.bad_body(
-            f"json: cannot unmarshal number {value} into Go struct field "
-            "ToxicWrapper.toxicity of type float32") from None
 
 
 class ProxyTable:
@@ -169,7 +163,7 @@ class ProxyTable:
         if proxy.toxics.find(name) is not None:
             raise errors.TOXIC_EXISTS
         toxic = build_toxic(cls, None, f.get("attributes"))
-        entry = ToxicEntry(name, type_, stream, toxicity_of(f.get("toxicity", 1.0)), toxic)
+        entry = ToxicEntry(name, type_, stream, float32(f.get("toxicity", 1.0)), toxic)
         await proxy.toxics.add(entry)
         return entry
 
@@ -183,13 +177,14 @@ class ProxyTable:
     async def update_toxic(self, proxy: Proxy, name: str, body: Any) -> ToxicEntry:
         """PATCH a toxic: merge attributes, keep toxicity unless given, ignore the rest."""
         entry = self.get_toxic(proxy, name)
+        spec = {"attributes": f"struct:toxics.{type(entry.toxic).__name__}",
+                "toxicity": "float32"}
         try:
-            f = fields(expect_object(body, "struct { Attributes interface {}; Toxicity float32 }"),
-                       UPDATE_FIELDS, "ToxicWrapper")
+            f = fields(expect_object(body, UPDATE_TYPE), spec, "")
         except BodyError as exc:
             raise errors.bad_body(str(exc)) from None
         toxic = build_toxic(type(entry.toxic), entry.toxic, f.get("attributes"))
-        toxicity = toxicity_of(f["toxicity"]) if "toxicity" in f else entry.toxicity
+        toxicity = float32(f["toxicity"]) if "toxicity" in f else entry.toxicity
         entry.toxic, entry.toxicity = toxic, toxicity
         await proxy.toxics.update(entry)
         return entry

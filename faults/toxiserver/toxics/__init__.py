@@ -7,7 +7,7 @@ from faults.toxiserver.toxics.base import Toxic, ToxicStub
 from faults.toxiserver.toxics.latency import LatencyToxic
 from faults.toxiserver.toxics.limit_data import LimitDataToxic
 from faults.toxiserver.toxics.noop import NoopToxic
-from faults.toxiserver.toxics.reset_peer import ResetPeerToxic
+from faults.toxiserver.toxics.reset_peer import ResetToxic
 from faults.toxiserver.toxics.slicer import SlicerToxic
 from faults.toxiserver.toxics.slow_close import SlowCloseToxic
 from faults.toxiserver.toxics.timeout import TimeoutToxic
@@ -20,7 +20,7 @@ REGISTRY: dict[str, type[Toxic]] = {
         BandwidthToxic,
         SlowCloseToxic,
         TimeoutToxic,
-        ResetPeerToxic,
+        ResetToxic,
         SlicerToxic,
         LimitDataToxic,
     )

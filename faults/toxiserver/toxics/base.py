@@ -86,6 +86,7 @@ class Toxic:
     closes_on_removal: ClassVar[bool] = False  # timeout: removing it closes its connections
     resets_at_connect: ClassVar[bool] = False  # reset_peer: sockets get SO_LINGER 0
     buffer_bytes: ClassVar[int] = BUFFER_BYTES  # what the channel ahead of it may hold
+    go_int: ClassVar[str] = "int64"  # the Go type of its attributes, named in type errors
 
     @classmethod
     def attribute_names(cls) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from faults.toxiserver.toxics.base import Toxic, ToxicStub
 
 
 @dataclass(frozen=True, slots=True)
-class ResetPeerToxic(Toxic):
+class ResetToxic(Toxic):
     """Drops the first chunk and closes; a TCP RST when the toxic was there at connect."""
 
     wire_name = "reset_peer"

@@ -14,6 +14,7 @@ class SlicerToxic(Toxic):
     """Sends each chunk as several smaller ones with `delay` µs between them."""
 
     wire_name = "slicer"
+    go_int = "int"  # slicer.go declares its attributes int, the others int64
 
     average_size: int = 0  # bytes
     size_variation: int = 0  # bytes

@@ -18,7 +18,7 @@ from faults.toxiserver.toxics.bandwidth import BandwidthToxic
 from faults.toxiserver.toxics.latency import LatencyToxic
 from faults.toxiserver.toxics.limit_data import LimitDataToxic, LimitState
 from faults.toxiserver.toxics.noop import NoopToxic
-from faults.toxiserver.toxics.reset_peer import ResetPeerToxic
+from faults.toxiserver.toxics.reset_peer import ResetToxic
 from faults.toxiserver.toxics.slicer import SlicerToxic
 from faults.toxiserver.toxics.slow_close import SlowCloseToxic
 from faults.toxiserver.toxics.timeout import TimeoutToxic
@@ -260,15 +260,15 @@ def test_limit_data_under_its_limit_ends_with_the_stream() -> None:
 
 
 def test_reset_peer_drops_the_first_data_and_ends_timeout_ms_later() -> None:
-    trace = drive(ResetPeerToxic(timeout=300), [(0.2, b"x"), (0.3, b"y")], close=False)
+    trace = drive(ResetToxic(timeout=300), [(0.2, b"x"), (0.3, b"y")], close=False)
     assert trace.sent == []
     assert trace.ended_s == pytest.approx(0.5, abs=NS)
 
 
 def test_reset_peer_zero_ends_at_the_first_data_and_idle_never() -> None:
-    assert drive(ResetPeerToxic(timeout=0), [(0.2, b"x")], close=False).ended_s == pytest.approx(
+    assert drive(ResetToxic(timeout=0), [(0.2, b"x")], close=False).ended_s == pytest.approx(
         0.2, abs=NS)
-    assert drive(ResetPeerToxic(timeout=50), [], close=False).ended_s is None
+    assert drive(ResetToxic(timeout=50), [], close=False).ended_s is None
 
 
 def test_slow_close_passes_data_at_once_and_delays_the_end() -> None:

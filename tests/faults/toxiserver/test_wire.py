@@ -276,3 +276,49 @@ def test_headers_up_to_gos_limit_are_read(toxiproxy_url: str) -> None:
     status, _, _ = raw(toxiproxy_url, b"GET /version HTTP/1.1\r\nHost: x\r\nX: " + padding +
                        b"a" * 8192 + b"\r\nConnection: close\r\n\r\n")
     assert status == "HTTP/1.1 431 Request Header Fields Too Large"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    # the wrapper is decoded first, its attributes into a NoopToxic
+    (b'{"type": "latency", "attributes": [1]}',
+     "array into Go struct field ToxicWrapper.attributes of type toxics.NoopToxic"),
+    # then the attributes into the toxic of the type, named as toxics/*.go name them
+    (b'{"type": "reset_peer", "attributes": {"timeout": "x"}}',
+     "string into Go struct field ResetToxic.attributes.timeout of type int64"),
+    (b'{"type": "slicer", "attributes": {"delay": true}}',
+     "bool into Go struct field SlicerToxic.attributes.delay of type int"),
+    (b'{"type": "latency", "toxicity": 3.4028236e38}',
+     "number 3.4028236e38 into Go struct field ToxicWrapper.toxicity of type float32"),
+])
+def test_a_toxic_type_error_is_named_as_go_names_it(toxiproxy: httpx.Client, echo: str,
+                                                    body: bytes, message: str) -> None:
+    create_proxy(toxiproxy, "db", echo)
+    response = toxiproxy.post("/proxies/db/toxics", content=body)
+    assert response.status_code == 400
+    assert response.json()["error"] == f"bad request body: json: cannot unmarshal {message}"
+
+
+def test_a_toxicity_that_rounds_to_float32s_largest_is_kept(toxiproxy: httpx.Client,
+                                                           echo: str) -> None:
+    create_proxy(toxiproxy, "db", echo)
+    response = toxiproxy.post("/proxies/db/toxics", content=b'{"type": "latency", '
+                              b'"toxicity": 3.4028235e38}')
+    assert (response.status_code, response.json()["toxicity"]) == (200, 3.4028235e38)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    # 2.12 decodes an update into an anonymous struct holding the live toxic
+    (b'{"attributes": [1]}', "array into Go struct field .attributes of type toxics.LatencyToxic"),
+    (b'{"toxicity": "x"}', "string into Go struct field .toxicity of type float32"),
+    (b'{"attributes": {"jitter": 1.5}}',
+     "number 1.5 into Go struct field LatencyToxic.attributes.jitter of type int64"),
+    (b"5", 'number into Go value of type struct { Attributes interface {} "json:\\"attributes\\""; '
+           'Toxicity float32 "json:\\"toxicity\\"" }'),
+])
+def test_a_toxic_update_type_error_is_named_as_go_names_it(toxiproxy: httpx.Client, echo: str,
+                                                           body: bytes, message: str) -> None:
+    create_proxy(toxiproxy, "db", echo)
+    toxiproxy.post("/proxies/db/toxics", json={"type": "latency", "name": "slow"})
+    response = toxiproxy.patch("/proxies/db/toxics/slow", content=body)
+    assert response.status_code == 400
+    assert response.json()["error"] == f"bad request body: json: cannot unmarshal {message}"

@@ -81,6 +81,34 @@ func populate(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(201)
 }
 
+func toxicAnswer(w http.ResponseWriter, toxic interface{}, err error, body bool) {
+	if err != nil {
+		status := map[string]int{"toxic already exists": 409, "toxic not found": 404}[err.Error()]
+		if body {
+			apiError(w, joinError(err, ErrBadRequestBody))
+		} else if status != 0 {
+			apiError(w, &ApiError{err.Error(), status})
+		} else {
+			apiError(w, &ApiError{err.Error(), 400})
+		}
+		return
+	}
+	data, _ := json.Marshal(toxic)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(data)
+}
+
+func toxicCreate(w http.ResponseWriter, r *http.Request) {
+	toxic, err, body := toxiproxy.AddToxicJson(mux.Vars(r)["proxy"], r.Body)
+	toxicAnswer(w, toxic, err, body)
+}
+
+func toxicUpdate(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	toxic, err, body := toxiproxy.UpdateToxicJson(vars["proxy"], vars["toxic"], r.Body)
+	toxicAnswer(w, toxic, err, body)
+}
+
 func stub(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write([]byte(fmt.Sprintf("{\"vars\": %q}", mux.Vars(r))))
@@ -106,9 +134,9 @@ func main() {
 	r.HandleFunc("/proxies/{proxy}", stub).Methods("POST", "PATCH")
 	r.HandleFunc("/proxies/{proxy}", stub).Methods("DELETE")
 	r.HandleFunc("/proxies/{proxy}/toxics", stub).Methods("GET")
-	r.HandleFunc("/proxies/{proxy}/toxics", stub).Methods("POST")
+	r.HandleFunc("/proxies/{proxy}/toxics", toxicCreate).Methods("POST")
 	r.HandleFunc("/proxies/{proxy}/toxics/{toxic}", stub).Methods("GET")
-	r.HandleFunc("/proxies/{proxy}/toxics/{toxic}", stub).Methods("POST", "PATCH")
+	r.HandleFunc("/proxies/{proxy}/toxics/{toxic}", toxicUpdate).Methods("POST", "PATCH")
 	r.HandleFunc("/proxies/{proxy}/toxics/{toxic}", stub).Methods("DELETE")
 	r.HandleFunc("/version", version).Methods("GET")
 	srv := &http.Server{Addr: os.Args[1], Handler: r, WriteTimeout: 30 * time.Second, ReadTimeout: 15 * time.Second, IdleTimeout: 60 * time.Second}
