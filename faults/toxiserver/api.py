@@ -49,6 +49,9 @@ def error_response(exc: ApiError) -> Response:
 
 
 def _body(raw: bytes) -> Any:
+    error = getattr(raw, "error", None)  # a chunked body that broke off (http.BrokenBody)
+    if error is not None:
+        raise errors.bad_body(error)
     try:
         return decode(raw)
     except BodyError as exc:

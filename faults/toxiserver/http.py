@@ -58,15 +58,39 @@ class RequestIds:
         return "".join(_BASE32HEX[(number >> shift) & 31] for shift in range(95, -1, -5))
 
 
+class BrokenBody(bytes):
+    """A chunked body that broke off: what Go's handler reads is an error, which the API
+    reports as `bad request body: <it>` (net/http/internal/chunked.go's texts)."""
+
+    error: str
+
+
+def _broken(why: str) -> BrokenBody:
+    body = BrokenBody()
+    body.error = why
+    return body
+
+
+def _chunk_size(line: bytes) -> int | str:
+    """Go's parseHexUint of a size line (extension cut, trailing blanks trimmed), or its error."""
+    digits = line.rstrip(b" \t\r\n").split(b";", 1)[0]  # trimmed before the cut, not after
+    size = 0
+    for i, c in enumerate(digits):
+        if chr(c) not in "0123456789abcdefABCDEF":
+            return "invalid byte in chunk length"
+        if i == 16:
+            return "http chunk length too large"
+        size = size * 16 + int(chr(c), 16)
+    return size
+
+
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     parts: list[bytes] = []
     total = 0
     while True:
-        line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise BadRequest("bad chunk size") from None
+        size = _chunk_size(await reader.readuntil(b"\r\n"))
+        if isinstance(size, str):
+            return _broken(size)
         if size == 0:
             while (await reader.readuntil(b"\r\n")) != b"\r\n":
                 pass  # trailers are ignored
@@ -75,7 +99,8 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         if total > MAX_BODY_BYTES:
             raise BadRequest("body too large", 413)
         parts.append(await reader.readexactly(size))
-        await reader.readexactly(2)
+        if await reader.readexactly(2) != b"\r\n":
+            return _broken("malformed chunked encoding")
 
 
 def _render(response: Response, request_id: str, keep_alive: bool,
@@ -164,6 +189,7 @@ class HttpServer:
             return False
         connection = headers.get("connection", "").lower()
         keep_alive = (version == "HTTP/1.1" and connection != "close") or connection == "keep-alive"
+        keep_alive = keep_alive and not isinstance(body, BrokenBody)
         if "://" in target.split("?", 1)[0]:  # absolute-form target
             target = "/" + target.split("://", 1)[1].partition("/")[2]
         path = target.split("?", 1)[0]
@@ -173,6 +199,9 @@ class HttpServer:
         try:
             if method == "OPTIONS" and target == "*":  # Go's serverHandler answers it itself
                 response = Response(200, routed=False)
+            elif method == "CONNECT" and not target.startswith("/"):  # an authority: no path,
+                # which gorilla/mux cleans to "/" and redirects to (with the host it parsed)
+                response = Response(301, headers=(("Location", f"//{target}/"),), routed=False)
             else:
                 response = await self._app(method, target, headers.get("user-agent", ""), body)
         except Exception:
@@ -213,7 +242,7 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
         raise BadRequest(f"malformed HTTP version {version!r}")
     if matched[1] != "1":
         raise BadRequest("unsupported version", 505, "unsupported protocol version")
-    if not (target.startswith("/") or target == "*" or "://" in target):
+    if not (target.startswith("/") or target == "*" or "://" in target or method == "CONNECT"):
         raise BadRequest(f"bad target {target!r}")
     headers: dict[str, str] = {}
     for line in header_lines:

@@ -322,3 +322,24 @@ def test_a_toxic_update_type_error_is_named_as_go_names_it(toxiproxy: httpx.Clie
     response = toxiproxy.patch("/proxies/db/toxics/slow", content=body)
     assert response.status_code == 400
     assert response.json()["error"] == f"bad request body: json: cannot unmarshal {message}"
+
+
+@pytest.mark.parametrize(("chunks", "why"), [
+    (b"zz\r\n", "invalid byte in chunk length"),
+    (b"4 ; ext=1 \r\nnull\r\n0\r\n\r\n", "invalid byte in chunk length"),  # trimmed, then cut
+    (b"11111111111111111\r\nnull\r\n", "http chunk length too large"),
+    (b"4\r\nnullXX0\r\n\r\n", "malformed chunked encoding"),
+])
+def test_a_broken_chunked_body_is_the_handlers_bad_body(toxiproxy_url: str, chunks: bytes,
+                                                        why: str) -> None:
+    # Go reads the broken body in the handler: a routed 400 with a request id, then it closes
+    status, headers, body = raw(toxiproxy_url, b"POST /proxies HTTP/1.1\r\nHost: x\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n" + chunks)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert (headers["connection"], "x-toxiproxy-request-id" in headers) == ("close", True)
+    assert body == b'{"error":"bad request body: %s","status":400}\n' % why.encode()
+
+
+def test_connect_to_an_authority_is_redirected_to_its_root(toxiproxy_url: str) -> None:
+    status, headers, _ = get(toxiproxy_url, "x:80", "CONNECT")
+    assert (status, headers["location"]) == ("HTTP/1.1 301 Moved Permanently", "//x:80/")
