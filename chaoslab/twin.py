@@ -160,9 +160,6 @@ KNOWN_DIFFERENCES = (
     "higher, most under overload",
     "the live portal refuses a second dispense of a prescription (409); the model applies it "
     "again as a duplicate write",
-    "the pharmacies' paper reconciliation runs on in the model for its 600 s drain after the "
-    "last arrival; the lab stops it when the last user operation ends: after a long outage "
-    "the model counts more reconcile operations, and more that succeed",
     "a Shahkar failure without a fallback answers 503 + Retry-After live, 502 in the model",
 )
 

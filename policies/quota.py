@@ -26,6 +26,14 @@ RECONCILE_EVERY_S = 300.0
 MAX_RECONCILE_WAIT_S = 3600.0
 
 
+def reconcile_until_s(duration_s: float, time_scale: float, drain_s: float) -> float:
+    """When a pharmacy stops reconciling, on the run's clock, in both runners: it starts no
+    wait that would end, and no registration, after `drain_s` scenario seconds past the
+    scenario's end; a run compressed `time_scale`-fold reads them as fast as its other waits.
+    Uncompressed, it is the simulator's horizon (`sim.model.DRAIN_S` after the end)."""
+    return duration_s + drain_s / time_scale
+
+
 class PaperQuota:
     """Per (pharmacy, claim period): electronic and paper counts, and the paper cap."""
 

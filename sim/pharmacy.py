@@ -18,7 +18,7 @@ from typing import Any
 
 import simpy
 
-from policies.quota import MAX_RECONCILE_WAIT_S, RECONCILE_EVERY_S
+from policies.quota import MAX_RECONCILE_WAIT_S, RECONCILE_EVERY_S, reconcile_until_s
 from scenario.history import WRITE_FS
 from scenario.names import process_name, reconcile_key
 from sim.client import operation
@@ -62,9 +62,15 @@ def reconcile(world: World, pharmacy: str) -> Generator[simpy.Event, Any, None]:
     pending = world.pharmacies.backlog[pharmacy]
     wait_s = RECONCILE_EVERY_S
     compression = world.scenario.time_scale
+    duration = world.scenario.duration
+    until = reconcile_until_s(duration, compression, world.horizon_s - duration)
     while pending:
+        if world.env.now + wait_s / compression > until:
+            return  # the drain is over before the next try (the live loop's rule too)
         yield world.env.timeout(wait_s / compression)
         while pending:
+            if world.env.now >= until:
+                return
             ok = yield from operation(world, "reconcile", world.next_id(), pharmacy,
                                       key=reconcile_key(pending[0]))
             if not ok:  # the portal is still down: back off before the next try

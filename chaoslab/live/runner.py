@@ -73,6 +73,7 @@ from mock_services.lab.faultsview import faults_topology
 from mock_services.lab.operations import LabSupervisor
 from mock_services.lab.supervisor import Lab
 from policies.presets import PolicySet
+from policies.quota import reconcile_until_s
 from scenario.dists import upper_bound_s
 from scenario.history import FINAL, History, Op
 from scenario.report_model import ServedDemand
@@ -242,6 +243,8 @@ def driver_config(lab: Lab, plan: LivePlan, policies: PolicySet) -> DriverConfig
                         active_users=live_population(plan), storms=storms,
                         drain_s=upper_bound_s(plan.compressed.workload.patience)
                         + DRAIN_MARGIN_S,
+                        reconcile_until_s=reconcile_until_s(
+                            plan.compressed.duration, plan.compressed.time_scale, DRAIN_S),
                         max_in_flight=MAX_IN_FLIGHT,
                         admin_urls=admin, speed=plan.speed, start=plan.scenario.start)
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import simpy
 
+from policies.quota import reconcile_until_s
 from scenario.history import Op
 from scenario.schema import load_scenario
 from sim.client import begin, operation
+from sim.model import DRAIN_S
 from sim.pharmacy import RECONCILE_EVERY_S, dispense
 from sim.policyset import policy_set
 from sim.world import World
@@ -109,3 +111,19 @@ def test_a_dispense_the_portal_takes_goes_on_no_paper() -> None:
     world = _world("resilient")
     assert _run(world, dispense(world, 1, "pharmacy-1")) == [True]
     assert _completed(world, "paper_record") == [] and world.pharmacies.backlog == {}
+
+
+def test_a_compressed_run_stops_reconciling_when_its_drain_ends() -> None:
+    """One drain rule in both runners (`policies.quota.reconcile_until_s`): at --speed 60 a
+    pharmacy starts no try later than 600 / 60 = 10 s after the scenario's end, where the
+    loop used to try on, once a (compressed) minute, to the simulator's 600 s horizon."""
+    scenario = load_scenario(SCENARIO).compressed(60.0)
+    world = World(scenario, policy_set("baseline", scenario), seed=1,
+                  horizon_s=scenario.duration + DRAIN_S)
+    _cut(world, True)  # down to the end: the backlog is never registered
+    assert _run(world, dispense(world, 1, "pharmacy-1")) == [False]
+    world.env.run(until=world.horizon_s)
+    until = reconcile_until_s(scenario.duration, 60.0, DRAIN_S)
+    tries = [op.time_s for op in world.history.ops if op.f == "reconcile" and op.type == "invoke"]
+    assert tries and max(tries) <= until < world.horizon_s - 60.0
+    assert world.pharmacies.backlog == {"pharmacy-1": ["C-pharmacy-1-1"]}

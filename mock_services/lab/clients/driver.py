@@ -112,6 +112,9 @@ class DriverConfig:
     storms: tuple[Storm, ...] = ()
     # how long users still in flight may finish after the last arrival; None: until done
     drain_s: float | None = None
+    # when the pharmacies' reconcile loops stop, on the history's clock
+    # (`policies.quota.reconcile_until_s`, the simulator's rule); None: with the last user
+    reconcile_until_s: float | None = None
     # replica name -> its own address (not through a proxy), where `warm_up` resets the
     # policy state (login limits) it used up; empty: it waits out the rate limits instead
     admin_urls: Mapping[str, str] = field(default_factory=dict)
@@ -335,6 +338,7 @@ class LoadDriver:
                     task.add_done_callback(tasks.discard)
                 if tasks and not self.stopped:
                     await asyncio.wait(set(tasks), timeout=self.config.drain_s)
+                await self._drain_reconciling()
             finally:
                 watcher.cancel()
                 for task in tasks:
@@ -443,7 +447,8 @@ class LoadDriver:
             return
         register = functools.partial(self._register, client, replicas)
         task = asyncio.ensure_future(paper.reconcile(
-            self.paper.backlog[arrival.source], register, self.sleep, self.config.speed))
+            self.paper.backlog[arrival.source], register, self.sleep, self.config.speed,
+            clock=self.now, until=self.config.reconcile_until_s))
         self._reconciling.add(task)
         task.add_done_callback(self._reconciling.discard)
 
@@ -456,6 +461,16 @@ class LoadDriver:
         rng = random.Random(self.rng.getrandbits(64))
         return await workload.register_paper(self._session(client, replicas, arrival, rng),
                                              record)
+
+    async def _drain_reconciling(self) -> None:
+        """After the users: the reconcile loops run on to their end of drain (they start
+        nothing after it), and a registration begun before it may finish within `drain_s`."""
+        until = self.config.reconcile_until_s
+        if self.stopped or until is None or not self._reconciling:
+            return
+        left = until - self.now() + (self.config.drain_s or 0.0)
+        if left > 0:
+            await asyncio.wait(set(self._reconciling), timeout=left)
 
     async def _end_reconciling(self) -> None:
         """The run is over: the reconcile loops end with it, a registration in flight cut

@@ -22,6 +22,7 @@ requests. The schedule's constants are the simulator's own, from `policies.quota
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -108,13 +109,22 @@ class PaperBook:
 
 
 async def reconcile(pending: list[PaperRecord], register: Callable[[PaperRecord], Awaitable[bool]],
-                    sleep: AsyncSleep, speed: float = 1.0) -> None:
+                    sleep: AsyncSleep, speed: float = 1.0, *,
+                    clock: Callable[[], float] | None = None, until: float | None = None) -> None:
     """Register a pharmacy's paper records, oldest first (`register`: True once the portal
-    has it), until its backlog is empty; waits are scenario seconds divided by `speed`."""
+    has it), until its backlog is empty; waits are scenario seconds divided by `speed`.
+    With `until` (on `clock`: `policies.quota.reconcile_until_s`, the simulator's rule too)
+    no wait that would end after it, and no registration, starts."""
     wait_s = RECONCILE_EVERY_S
+    end = math.inf if until is None or clock is None else until
+    now = clock or (lambda: 0.0)
     while pending:
+        if now() + wait_s / speed > end:
+            return
         await sleep(wait_s / speed)
         while pending:
+            if now() >= end:
+                return
             if not await register(pending[0]):  # the portal is still down: back off
                 wait_s = min(2 * wait_s, MAX_RECONCILE_WAIT_S)
                 break

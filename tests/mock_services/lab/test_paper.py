@@ -183,3 +183,27 @@ def test_final_counts_add_the_kept_paper_and_read_registrations_by_wire_key() ->
 def test_paper_day_reads_the_scenario_calendar() -> None:
     assert paper_day("1403-07-15T09:00", 0.0) == "14030715"
     assert paper_day("1403-07-30T23:00", 7200.0) == "14030801"  # Mehr has 30 days
+
+
+@pytest.mark.anyio
+async def test_reconcile_stops_at_the_end_of_its_drain() -> None:
+    """`until` (the simulator's rule, `policies.quota.reconcile_until_s`): no wait that would
+    end after it and no registration at or after it start; the backlog stays on paper."""
+    pending = _records(1)
+    now = [0.0]
+    waits: list[float] = []
+    tried: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # a fake clock: the schedule is what is tested
+        waits.append(seconds)
+        now[0] += seconds
+
+    async def register(record: PaperRecord) -> bool:
+        tried.append(now[0])
+        return False  # down to the end
+
+    await reconcile(pending, register, sleep, 1.0, clock=lambda: now[0], until=1000.0)
+    assert waits == [300.0, 600.0]  # the next, 1200 s, would end at 2100 > 1000
+    assert tried == [300.0, 900.0] and len(pending) == 1
+    assert await _loop([False, True], _records(1), speed=1.0) == ([300.0, 600.0],
+                                                                   ["C-pharmacy-1-1"] * 2)

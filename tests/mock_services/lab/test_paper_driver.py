@@ -127,3 +127,36 @@ def test_a_rate_profile_pharmacy_has_no_paper() -> None:
     asyncio.run(driver.run([Arrival(0.0, "pharmacy", 1)]))
     assert [op.type for op in driver.history.ops if op.f == "dispense"] == ["invoke", "fail"]
     assert not [op for op in driver.history.ops if op.f in ("paper_record", "reconcile")]
+
+
+def test_the_reconcile_loop_runs_on_to_the_drains_end_after_the_last_user() -> None:
+    """With `reconcile_until_s` (the runners' one drain rule) the loop outlives the users:
+    the portal stays down, so the pharmacy keeps backing off and trying until a try would
+    start after the drain's end; none starts after it, and no task is left."""
+    async def down(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/login":
+            return httpx.Response(200, json={"token": "t"})
+        if request.url.path in ("/readyz",):
+            return httpx.Response(200, json={})
+        return httpx.Response(502, json={"detail": "the registry gave no answer"})
+
+    until = 0.5  # history seconds: at x30000 the waits are 10, 20, 40, 80, 120, 120 ... ms
+    config = DriverConfig({"portal-a": PORTAL}, ONE_TRY, active_users=5, speed=30_000.0,
+                          start="1403-07-15T09:00", reconcile_until_s=until)
+    driver = LoadDriver(config, rng=random.Random(5), run_tag="r00ef",
+                        client_factory=lambda: httpx.AsyncClient(
+                            transport=httpx.MockTransport(down)))
+    driver.shared.tokens[PHARMACIST.national_id] = "t"
+    driver.shared.stock["pharmacy-1"] = [("100000000001", POPULATION.citizens[1].national_id)]
+
+    async def main() -> int:
+        await driver.run([Arrival(0.0, "dispense", 1, "pharmacy-1")])
+        return len(asyncio.all_tasks()) - 1
+
+    left = asyncio.run(main())
+    ops = driver.history.ops
+    user_end = max(op.time_s for op in ops if op.f == "dispense")
+    tries = [op.time_s for op in ops if op.f == "reconcile" and op.type == "invoke"]
+    assert len(tries) >= 4 and tries[-1] > user_end  # on after the user
+    assert max(tries) < until and left == 0
+    assert len(driver.paper.backlog["pharmacy-1"]) == 1  # still on paper
