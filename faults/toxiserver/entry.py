@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import struct
 from dataclasses import dataclass
 from typing import Any
 
+from faults.toxiserver.gojson import float32
 from faults.toxiserver.toxics import Toxic
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
-
-
-def float32(value: float) -> float:
-    """`value` rounded to a float32, as the real server keeps toxicity; OverflowError if too big."""
-    try:
-        packed = struct.pack("<f", value)
-    except (OverflowError, struct.error):
-        raise OverflowError(value) from None
-    rounded: float = struct.unpack("<f", packed)[0]
-    return rounded
 
 
 def float32_json(value: float) -> int | float:

@@ -130,6 +130,17 @@ _GO_TYPES = {"string": "string", "bool": "bool", "int64": "int64", "int": "int",
              "float32": "float32", "object": "map[string]interface {}"}
 
 
+def float32(value: float) -> float:
+    """`value` rounded to nearest float32, as Go's ParseFloat(s, 32) reads it (the toxicity the
+    real server keeps); OverflowError if it rounds past the largest."""
+    try:
+        packed = struct.pack("<f", value)
+    except (OverflowError, struct.error):
+        raise OverflowError(value) from None
+    rounded: float = struct.unpack("<f", packed)[0]
+    return rounded
+
+
 def _go_type(kind: Kind) -> str:
     return _GO_TYPES.get(kind) or kind.removeprefix("struct:")
 
@@ -149,10 +160,9 @@ def _convert(kind: Kind, value: Any) -> tuple[bool, Any]:
     if not math.isfinite(value):
         return False, value
     try:
-        struct.pack("<f", value)  # rounds to nearest as Go's ParseFloat(s, 32); too big fails
+        return True, float32(value)
     except OverflowError:
         return False, value
-    return True, float(value)
 
 
 def expect_object(value: Any, go_type: str) -> dict[str, Any]:

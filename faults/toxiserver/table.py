@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faults.toxiserver import errors
-from faults.toxiserver.entry import DOWNSTREAM, UPSTREAM, ToxicEntry, float32
+from faults.toxiserver.entry import DOWNSTREAM, UPSTREAM, ToxicEntry
 from faults.toxiserver.errors import ApiError
 from faults.toxiserver.gojson import BodyError, expect_object, fields
 from faults.toxiserver.listen import ListenError
@@ -163,7 +163,8 @@ class ProxyTable:
         if proxy.toxics.find(name) is not None:
             raise errors.TOXIC_EXISTS
         toxic = build_toxic(cls, None, f.get("attributes"))
-        entry = ToxicEntry(name, type_, stream, float32(f.get("toxicity", 1.0)), toxic)
+        # `fields` has rounded the toxicity to the float32 the real server keeps
+        entry = ToxicEntry(name, type_, stream, f.get("toxicity", 1.0), toxic)
         await proxy.toxics.add(entry)
         return entry
 
@@ -184,8 +185,7 @@ class ProxyTable:
         except BodyError as exc:
             raise errors.bad_body(str(exc)) from None
         toxic = build_toxic(type(entry.toxic), entry.toxic, f.get("attributes"))
-        toxicity = float32(f["toxicity"]) if "toxicity" in f else entry.toxicity
-        entry.toxic, entry.toxicity = toxic, toxicity
+        entry.toxic, entry.toxicity = toxic, f.get("toxicity", entry.toxicity)
         await proxy.toxics.update(entry)
         return entry
 
