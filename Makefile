@@ -1,7 +1,8 @@
 # The two commands of the README: `make demo` and `make test`; and `make compose-test`, the
 # docker-compose lab run for real (deploy/compose-test/run.sh: installs the engine, as root).
-# Each creates .venv when missing and installs the project into it; the stamp file makes
-# that step a no-op until pyproject.toml changes.
+# Each creates .venv when missing and installs the project into it, and PyPy for the
+# simulator's workers into .venv/pypy (deploy/pypy/install.sh; on failure the simulator runs
+# on CPython); the stamp file makes that step a no-op until either file changes.
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,10 +12,12 @@ export HYPOTHESIS_PROFILE ?= ci
 
 .PHONY: demo test lint typecheck pytest bench clean compose-test mutate
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml deploy/pypy/install.sh
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@bash deploy/pypy/install.sh $(VENV) || echo "make: PyPy was not installed (above);" \
+	  "chaoslab sim simulates on CPython, about 2.5x slower"
 	@touch $(STAMP)
 
 demo: $(STAMP)

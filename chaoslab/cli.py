@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "'live': at the scale the lab plays it (the file's live_scale), so that "
                    "`--speed K --scale live` is exactly `lab run --speed K`'s experiment "
                    "(default: 1, the file as written)")
+    p.add_argument("--interpreter", default="auto", metavar="auto|python|pypy|CMD",
+                   help="what simulates: PyPy worker processes (about 2.5x as fast, the same "
+                   "histories; `make` installs it), this Python, or an interpreter's command; "
+                   "auto: PyPy when installed and a seed makes 100,000 requests or more "
+                   "(default: auto)")
     _add_policies(p)
     _add_out_check(p)
 

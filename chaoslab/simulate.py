@@ -24,9 +24,10 @@ from scenario.invariants import InvariantError, build_checkers
 from scenario.report import pool_report, write_report
 from scenario.report_model import RunMeta, Workload
 from scenario.schema import Scenario, find_scenario, load_scenario
+from sim.interpreter import describe, worker_python
 from sim.nemesis import timeline
 from sim.policyset import policy_set
-from sim.runner import Task, run_all
+from sim.runner import Task, WorkerFailed, run_all
 
 RUNS_DIR = Path("runs")
 
@@ -54,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
     flag = "--out" if args.out is not None else "the default output directory"
     if out.exists() and not out.is_dir():
         raise BadInput(f"{flag} {out}: exists and is not a directory; expected a directory")
+    python = None if args.executor != "local" else worker_python(
+        getattr(args, "interpreter", "auto"), scenario)
     created = _make_out(out, flag)  # before the simulation: a bad --out costs no run
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks = [Task(scenario, args.policies, s) for s in seeds]
+    # a worker of another interpreter writes the kept history here, moved into place last
+    written_to = None if python is None else out / f".history.jsonl.{os.getpid()}.worker"
     done = False
     try:
         t0 = time.perf_counter()
@@ -65,8 +70,13 @@ def run(args: argparse.Namespace) -> int:
                       names=[n for n, _ in checkers],
                       faults=[(w.fault.kind, w.fault.target, w.start_s, w.end_s)
                               for w in timeline(scenario, args.seed)]) as progress:
-            results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor,
-                              on_result=progress)  # the live view's hook
+            try:
+                results = run_all(tasks, args.workers or os.cpu_count() or 1, args.executor,
+                                  on_result=progress,  # the live view's hook
+                                  python=python, write_to=written_to)
+            except WorkerFailed as exc:
+                raise BadInput(f"{exc}; --interpreter python simulates in this "
+                               "process instead") from None
         wall_s = time.perf_counter() - t0
         meta = RunMeta(scenario=scenario.name, mode="sim", policies=args.policies,
                        seed=args.seed, duration_s=scenario.duration, wall_s=wall_s,
@@ -79,12 +89,15 @@ def run(args: argparse.Namespace) -> int:
         first = results[0].history if results else None
         try:
             write_policies(policies, out / POLICIES_FILE)  # the set the report judged
-            write_report(report, [first] if first is not None else [], out)
+            write_report(report, [first] if first is not None else [], out,
+                         written=results[0].written if results else None)
         except OSError as exc:
             raise BadInput(f"{flag} {out}: cannot write the report ({exc.strerror or exc}); "
                            f"expected a writable directory") from None
         done = True
     finally:
+        if written_to is not None:
+            written_to.unlink(missing_ok=True)  # moved into place, or left by a failed run
         if not done:
             (out / POLICIES_FILE).unlink(missing_ok=True)  # no policies without their report
             _remove_empty(created)  # a failed or interrupted run leaves no empty directory
@@ -93,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     at = "" if speed == 1 else f" x{speed:g}"
     print(f"{scenario.name} [{args.policies}]{at}: {len(seeds)} seed(s), availability "
           f"{availability}, invariants false: {', '.join(false) or 'none'}, "
-          f"wall {wall_s:.1f} s -> {out}")
+          f"wall {wall_s:.1f} s on {describe(python)} -> {out}")
     return 1 if args.check and false else 0
 
 

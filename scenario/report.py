@@ -19,6 +19,7 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -39,6 +40,7 @@ from scenario.report_model import (
     Writes,
 )
 from scenario.summary import Summary, summarize
+from scenario.timelines import Timelines, timelines
 from scenario.verdict import Checker, Verdict, overall
 
 __all__ = ["Report", "ReportError", "RunMeta", "build_report", "load_report", "pool_report",
@@ -168,20 +170,42 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_report(report: Report, histories: Sequence[History], out_dir: Path) -> None:
+@dataclass(frozen=True, slots=True)
+class WrittenHistory:
+    """A replication's history written where it was simulated (`write_history`): the file,
+    which `write_report` moves into place as history.jsonl, and the history's timelines."""
+
+    path: Path
+    timelines: Timelines
+
+
+def write_history(history: History, path: Path) -> WrittenHistory:
+    """Write `history` as JSON lines to `path` (atomically) and draw its timelines, in the
+    process that holds it: a worker that simulated the kept seed ships these instead of
+    its history."""
+    _write_history(history, path)
+    return WrittenHistory(path, timelines(index(history)))
+
+
+def write_report(report: Report, histories: Sequence[History], out_dir: Path,
+                 written: WrittenHistory | None = None) -> None:
     """Write history.jsonl (the FIRST replication's history only: times of different seeds
     do not pool), report.html, and last report.json — all atomically. Only `histories[0]`
-    is read, so a runner that pooled summaries may pass just that one.
+    is read, so a runner that pooled summaries may pass just that one; or, instead of it,
+    `written`: that history as its worker wrote it (moved into place, in the same directory).
     """
     from scenario.report_html import render_html
-    from scenario.timelines import timelines
 
     out_dir.mkdir(parents=True, exist_ok=True)
     t = None
     note = "No history was recorded."
-    if histories:
+    if written is not None:
+        os.replace(written.path, out_dir / "history.jsonl")
+        t = written.timelines
+    elif histories:
         _write_history(histories[0], out_dir / "history.jsonl")
         t = timelines(index(histories[0]))
+    if t is not None:
         note = (f"history.jsonl and these timelines are replication 1 of {report.replications} "
                 f"(seed {report.seed}); the tables pool all replications.")
     atomic_write(out_dir / "report.html",

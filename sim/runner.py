@@ -12,7 +12,13 @@ the kept history never crosses a pipe) while a pool of `workers - 1` processes r
 and each worker, the parent included, takes the next task only when it has finished its
 last (a pool that queued tasks ahead could leave the parent idle while one process still
 holds two). On Dask the kept history travels as plain tuples. Results come back in seed
-order whatever the order of completion, so a report does not depend on scheduling. A
+order whatever the order of completion, so a report does not depend on scheduling.
+
+With another interpreter for the workers (`python=`, PyPy: `sim.interpreter`) every task,
+the first included, runs in a process of that interpreter (`run_elsewhere`, `sim.worker`),
+one per task, at most `workers` at a time; the kept seed's history is written where it ran
+(`write_to`, with its timelines: `scenario.report.WrittenHistory`) and never crosses a pipe.
+The same seed gives the same history on either interpreter (tests/sim/test_interpreter.py). A
 progress bar (tqdm, on stderr) appears only on a terminal and only once a run lasts a few
 seconds.
 """
@@ -20,11 +26,14 @@ seconds.
 from __future__ import annotations
 
 import os
+import pickle
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -33,6 +42,7 @@ from scenario.checkers.index import forget
 from scenario.errors import BadInput
 from scenario.history import History, Op, OpType
 from scenario.invariants import build_checkers
+from scenario.report import WrittenHistory, write_history
 from scenario.schema import Scenario
 from scenario.summary import Summary, summarize
 from sim.model import simulate
@@ -62,24 +72,59 @@ class SeedResult:
 
     summary: Summary
     history: History | None
+    written: WrittenHistory | None = None  # the kept history, written where it ran
 
     def __reduce__(self) -> tuple[Any, ...]:
         packed = None if self.history is None else [tuple(op) for op in self.history.ops]
-        return (_unpack, (self.summary, packed))
+        return (_unpack, (self.summary, packed, self.written))
 
 
-def _unpack(summary: Summary, packed: Packed | None) -> SeedResult:
-    return SeedResult(summary, None if packed is None else History([Op._make(t) for t in packed]))
+def _unpack(summary: Summary, packed: Packed | None,
+            written: WrittenHistory | None = None) -> SeedResult:
+    return SeedResult(summary, None if packed is None else History([Op._make(t) for t in packed]),
+                      written)
 
 
-def run_seed(task: Task, keep: bool = False) -> SeedResult:
-    """Simulate one seed in this process and summarise it; with `keep`, keep its history."""
+def run_seed(task: Task, keep: bool = False, write_to: Path | None = None) -> SeedResult:
+    """Simulate one seed in this process and summarise it; with `keep`, keep its history,
+    or, given `write_to` too, write it there (`scenario.report.write_history`) and keep
+    only what the report reads of it."""
     history = simulate(task.scenario, policy_set(task.policies, task.scenario),
                        task.seed).history
     summary = summarize(history, build_checkers(task.scenario.invariants))
-    if not keep:  # the index cache would hold it (4.6 GB a full-scale day) while the next
-        forget(history)  # seed of this process is simulated
-    return SeedResult(summary, history if keep else None)
+    written = write_history(history, write_to) if keep and write_to is not None else None
+    if not keep or written is not None:  # the index cache would hold it (4.6 GB a
+        forget(history)  # full-scale day) while the next seed of this process is simulated
+        return SeedResult(summary, None, written)
+    return SeedResult(summary, history)
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process of another interpreter ended without a result."""
+
+
+def run_elsewhere(python: Sequence[str], task: Task, keep: bool = False,
+                  write_to: Path | None = None) -> SeedResult:
+    """`run_seed` in a new process of the interpreter `python` (`python -m sim.worker`,
+    started in the checkout so that it imports this code): the task goes pickled on its
+    stdin, the result comes back pickled on its stdout."""
+    root = Path(__file__).resolve().parent.parent
+    where = None if write_to is None else write_to.resolve()
+    try:
+        done = subprocess.run([*python, "-m", "sim.worker"], cwd=root, capture_output=True,
+                              input=pickle.dumps((task, keep, where), pickle.HIGHEST_PROTOCOL),
+                              check=False)
+    except OSError as exc:
+        raise WorkerFailed(f"the simulation worker ({' '.join(python)}) could not start: "
+                           f"{exc.strerror or exc}") from None
+    if done.returncode != 0:
+        told = done.stderr.decode(errors="replace").strip().splitlines()
+        raise WorkerFailed(f"the simulation worker ({' '.join(python)}) failed on seed "
+                           f"{task.seed} with exit status {done.returncode}: "
+                           f"{told[-1] if told else 'nothing said'}")
+    # our own child's answer over its own pipe, as ProcessPoolExecutor's results come
+    result: SeedResult = pickle.loads(done.stdout)  # noqa: S301
+    return result
 
 
 # -- progress hook (chaoslab.liveview.SeedProgress): called once per task as it finishes,
@@ -89,16 +134,20 @@ OnResult = Callable[[int, SeedResult], None]
 
 
 def run_all(tasks: Sequence[Task], workers: int, executor: str, *,
-            keep_all: bool = False, on_result: OnResult | None = None) -> list[SeedResult]:
+            keep_all: bool = False, on_result: OnResult | None = None,
+            python: Sequence[str] | None = None,
+            write_to: Path | None = None) -> list[SeedResult]:
     """Every task's result, in task order; the first one keeps its history (every one
-    with `keep_all`: the twin reads each seed's figures from its history). `on_result` is
-    told of each task as it finishes (see OnResult)."""
+    with `keep_all`: the twin reads each seed's figures from its history), or writes it to
+    `write_to` where it ran (its `written`). `on_result` is told of each task as it finishes
+    (see OnResult). `python`: the command of another interpreter to run the local tasks in
+    (`sim.interpreter`); None, this one."""
     keep = [keep_all or i == 0 for i in range(len(tasks))]
     if executor.startswith("dask://"):
         return _dask(tasks, keep, executor.removeprefix("dask://"), on_result)
     with _bar(len(tasks), quiet=on_result is not None) as bar:
         return _Share(tasks, max(1, min(workers, len(tasks))), bar, keep_all,
-                      on_result).run()
+                      on_result, python=python, write_to=write_to).run()
 
 
 class _Share:
@@ -107,8 +156,12 @@ class _Share:
     claimed under a lock when its runner is free; the parent claims the first (kept) one."""
 
     def __init__(self, tasks: Sequence[Task], workers: int, bar: tqdm[Any],
-                 keep_all: bool = False, on_result: OnResult | None = None) -> None:
+                 keep_all: bool = False, on_result: OnResult | None = None, *,
+                 python: Sequence[str] | None = None, write_to: Path | None = None) -> None:
         self._tasks = tasks
+        self._python = python
+        self._write_to = write_to
+        self._helpers = workers - 1
         self._on_result = on_result
         self._keep_all = keep_all
         self._bar = bar
@@ -116,19 +169,22 @@ class _Share:
         self._lock = threading.Lock()
         self._next = 1  # task 0 is the parent's
         self._failure: BaseException | None = None
-        self._pools = [ProcessPoolExecutor(max_workers=1) for _ in range(workers - 1)]
+        # with another interpreter each task starts its own process: no pool to fork
+        self._pools = [] if python is not None else [
+            ProcessPoolExecutor(max_workers=1) for _ in range(self._helpers)]
         for pool in self._pools:  # fork each process now, before any helper thread exists
             pool.submit(int).result()
 
     def run(self) -> list[SeedResult]:
+        pools: list[ProcessPoolExecutor | None] = [*self._pools] or [None] * self._helpers
         helpers = [threading.Thread(target=self._feed, args=(pool,), daemon=True)
-                   for pool in self._pools]
+                   for pool in pools]
         try:
             for helper in helpers:
                 helper.start()
             i: int | None = 0 if self._tasks else None
             while i is not None:
-                self._done(i, run_seed(self._tasks[i], keep=i == 0 or self._keep_all))
+                self._done(i, self._seed(i, None))
                 i = self._claim()
         finally:
             self._stop()  # on a failure or Ctrl-C too: no task is handed out any more
@@ -141,10 +197,20 @@ class _Share:
             raise self._failure
         return [r for r in self._out if r is not None]
 
-    def _feed(self, pool: ProcessPoolExecutor) -> None:
+    def _seed(self, i: int, pool: ProcessPoolExecutor | None) -> SeedResult:
+        """Task i's result: in this process, in `pool`'s, or in another interpreter's."""
+        keep = i == 0 or self._keep_all
+        write_to = self._write_to if i == 0 else None
+        if self._python is not None:
+            return run_elsewhere(self._python, self._tasks[i], keep, write_to)
+        if pool is None:
+            return run_seed(self._tasks[i], keep, write_to)
+        return pool.submit(run_seed, self._tasks[i], keep).result()
+
+    def _feed(self, pool: ProcessPoolExecutor | None) -> None:
         try:
             while (i := self._claim()) is not None:
-                self._done(i, pool.submit(run_seed, self._tasks[i], self._keep_all).result())
+                self._done(i, self._seed(i, pool))
         except BaseException as exc:  # re-raised by the parent, once it has stopped
             self._stop()
             self._failure = self._failure or exc

@@ -38,8 +38,9 @@ NOT_PACKAGES = frozenset({"tests", "benchmarks", "examples"})  # may import anyt
 # The order inside sim/, bottom first, with the same rules as LAYERS: a module imports only
 # modules of lower rows; modules side by side never import each other.
 SIM_LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"sim.engine", "sim.links", "sim.policystate", "sim.policyset"}),  # the event
-    # loop | the links' toxics | the policies' state | the policy set's scenario checks
+    frozenset({"sim.engine", "sim.links", "sim.policystate", "sim.policyset",
+               "sim.interpreter"}),  # the event loop | the links' toxics | the policies'
+    # state | the policy set's scenario checks | which interpreter simulates
     frozenset({"sim.world"}),  # the state every process shares, built in one step
     frozenset({"sim.upstream"}),  # the portal's calls to its upstreams
     frozenset({"sim.portal"}),  # admission, worker threads, service, commit
@@ -48,6 +49,7 @@ SIM_LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"sim.workload"}),  # arrivals: every operation of the run
     frozenset({"sim.model"}),  # one replication
     frozenset({"sim.runner", "sim.validation"}),  # replications | the queueing-theory checks
+    frozenset({"sim.worker"}),  # a replication in another interpreter's process
 )
 
 

@@ -3,6 +3,7 @@ simulation, and nothing written outside the place asked for."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,16 +39,19 @@ def test_an_out_that_cannot_be_created_exits_2_before_simulating(
                   "expected a writable directory")
 
 
+@pytest.mark.parametrize("interpreter", ["python", sys.executable])
 def test_a_failed_write_is_one_sentence_and_leaves_no_directory(
         small_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def full_disk(*args: object) -> None:
+        monkeypatch: pytest.MonkeyPatch, interpreter: str) -> None:
+    # with another interpreter (this one's command) the worker has written the history
+    # beside the report already: it goes too
+    def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(chaoslab.simulate, "write_report", full_disk)
     out = tmp_path / "new" / "out"
     assert main(["sim", str(small_scenario), "--seeds", "1", "--workers", "1",
-                 "--out", str(out)]) == 2
+                 "--interpreter", interpreter, "--out", str(out)]) == 2
     _one_sentence(capsys, f"--out {out}: cannot write the report (No space left on device)")
     assert not (tmp_path / "new").exists()
 

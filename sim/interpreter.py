@@ -1,0 +1,71 @@
+"""Which interpreter simulates: this CPython, or PyPy where the install put it.
+
+The model is pure Python: generators, SimPy events, the policies' state machine, no hot
+spot (benchmarks/README.md). PyPy's JIT runs it about 2.5 times as fast as CPython 3.11 —
+the full-scale year_end_peak day in about 110 CPU seconds instead of 270 — and the same
+seed gives the same history on both, op for op (tests/sim/test_interpreter.py). `make`
+installs it beside the venv (deploy/pypy/install.sh: Debian 13's PyPy 3.11 on its own
+loader) and `chaoslab sim` runs its replications in PyPy worker processes (`sim.worker`).
+
+`--interpreter auto` (the default) takes PyPy when it is installed and a seed is long enough
+for the JIT to pay: PyPy's start (about 2 s, importing the model) and warm-up make a short
+run slower. The rule is the scenario's nominal requests per seed, rate x duration.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from scenario.errors import BadInput
+from scenario.schema import Scenario
+
+PYPY = Path(sys.prefix) / "pypy" / "bin" / "pypy3"  # where deploy/pypy/install.sh puts it
+AUTO_MIN_REQUESTS = 100_000  # nominal requests per seed from which auto takes PyPy
+CHOICES = ("auto", "python", "pypy")
+
+
+def pypy_installed() -> bool:
+    """Whether deploy/pypy/install.sh put PyPy beside this venv."""
+    return PYPY.is_file()
+
+
+def nominal_requests(scenario: Scenario) -> float:
+    """The requests a seed makes at calendar multiplier 1: rate x duration."""
+    return scenario.workload.rate_per_s * scenario.duration
+
+
+def worker_python(choice: str, scenario: Scenario) -> list[str] | None:
+    """The command of the interpreter to simulate in, or None for this process's own.
+
+    `python`: this one; `pypy`: the installed PyPy (bad input when there is none); `auto`:
+    PyPy when installed and the scenario is long enough (`AUTO_MIN_REQUESTS`); anything else
+    is the command of an interpreter that imports the project (`python3.11`, a path)."""
+    if choice == "python":
+        return None
+    if choice == "pypy":
+        if not pypy_installed():
+            raise BadInput(f"--interpreter pypy: no PyPy at {PYPY}; expected `make` to have "
+                           "installed it (bash deploy/pypy/install.sh .venv), or "
+                           "--interpreter python")
+        return [str(PYPY)]
+    if choice == "auto":
+        if pypy_installed() and nominal_requests(scenario) >= AUTO_MIN_REQUESTS:
+            return [str(PYPY)]
+        return None
+    command = shlex.split(choice)
+    if not command:
+        raise BadInput("--interpreter: empty; expected auto, python, pypy or an "
+                       "interpreter's command")
+    return command
+
+
+def describe(python: list[str] | None) -> str:
+    """How the report's line names the interpreter: "CPython 3.11.7", "PyPy 7.3.19"..."""
+    if python is None:
+        impl = sys.implementation
+        return f"{impl.name.replace('cpython', 'CPython')} {sys.version.split()[0]}"
+    if python == [str(PYPY)]:
+        return "PyPy (worker processes)"
+    return f"{shlex.join(python)} (worker processes)"

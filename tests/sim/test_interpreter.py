@@ -1,0 +1,146 @@
+"""Replications in another interpreter's processes (`sim.worker`, `sim.interpreter`): the
+same seed gives the same summary and history, the kept history is written where it ran, and
+a worker that fails or cannot start is one sentence. PyPy itself is checked where `make`
+installed it (CI does: a skip there is a failure)."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from scenario.report import write_history
+from scenario.schema import load_scenario
+from sim import interpreter
+from sim.runner import Task, WorkerFailed, run_all, run_elsewhere, run_seed
+from sim.validation import mmc_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = mmc_scenario(2, 0.6, 2_000)
+# every feature the model has on one fault scenario: failover, breakers, retries, shedding
+SWITCH = load_scenario(ROOT / "scenarios" / "switch_failure.toml").scaled(8)
+
+
+def _same_run_as_here(python: list[str], task: Task, tmp_path: Path) -> None:
+    here = run_seed(task, keep=True)
+    assert here.history is not None
+    expected = write_history(here.history, tmp_path / "here.jsonl")
+    there = run_elsewhere(python, task, keep=True, write_to=tmp_path / "there.jsonl")
+    assert there.history is None and there.written is not None  # the history stayed there
+    assert there.summary == here.summary
+    assert there.written.timelines == expected.timelines
+    assert (tmp_path / "there.jsonl").read_bytes() == (tmp_path / "here.jsonl").read_bytes()
+
+
+def test_a_worker_process_gives_this_process_s_run(tmp_path: Path) -> None:
+    # this CPython as "another interpreter": the worker's protocol on its own
+    _same_run_as_here([sys.executable], Task(SMALL, "resilient", 3), tmp_path)
+
+
+def test_seeds_in_worker_processes_come_back_in_order_and_only_the_first_is_written(
+        tmp_path: Path) -> None:
+    tasks = [Task(SMALL, "baseline", s) for s in range(1, 5)]
+    here = run_all(tasks, 1, "local")
+    there = run_all(tasks, 2, "local", python=[sys.executable], write_to=tmp_path / "h.jsonl")
+    assert [r.summary for r in there] == [r.summary for r in here]
+    assert there[0].written is not None and there[0].written.path == tmp_path / "h.jsonl"
+    assert all(r.written is None and r.history is None for r in there[1:])
+    assert here[0].history is not None
+    assert write_history(here[0].history, tmp_path / "x.jsonl").timelines == \
+        there[0].written.timelines
+
+
+def test_a_worker_that_fails_or_cannot_start_is_one_sentence(tmp_path: Path) -> None:
+    task = Task(SMALL, "baseline", 1)
+    failing = [sys.executable, "-c", "import sys; print('no model here', file=sys.stderr); "
+               "sys.exit(3)"]
+    with pytest.raises(WorkerFailed, match=r"failed on seed 1 with exit status 3: no model "
+                       r"here$"):
+        run_elsewhere(failing, task)
+    with pytest.raises(WorkerFailed, match=r"could not start: No such file or directory"):
+        run_elsewhere([str(tmp_path / "no-such-python")], task)
+
+
+def test_the_cli_says_what_simulated_and_a_bad_interpreter_exits_2(tmp_path: Path) -> None:
+    def sim(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chaoslab", "sim", "metastable_retry", "--seeds", "1",
+             "--scale", "8", "--out", str(tmp_path / "run"), *args],
+            capture_output=True, text=True, cwd=ROOT, check=False, timeout=120)
+
+    ok = sim("--interpreter", "python")
+    assert ok.returncode == 0, ok.stderr
+    assert "on CPython 3." in ok.stdout
+    bad = sim("--interpreter", str(tmp_path / "no-such-python"))
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith(
+        "chaoslab: the simulation worker (")
+    assert "Traceback" not in bad.stderr
+    assert not list((tmp_path / "run").glob(".history*"))  # nothing half-written left
+
+
+def test_auto_takes_pypy_only_when_installed_and_a_seed_is_long(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    long = load_scenario(ROOT / "scenarios" / "year_end_peak.toml")
+    monkeypatch.setattr(interpreter, "PYPY", tmp_path / "pypy3")
+    assert interpreter.worker_python("auto", long) is None  # not installed
+    with pytest.raises(Exception, match="--interpreter pypy: no PyPy at"):
+        interpreter.worker_python("pypy", long)
+    (tmp_path / "pypy3").touch()
+    assert interpreter.worker_python("auto", long) == [str(tmp_path / "pypy3")]
+    assert interpreter.nominal_requests(SMALL) < interpreter.AUTO_MIN_REQUESTS
+    assert interpreter.worker_python("auto", SMALL) is None  # too short to pay
+    assert interpreter.worker_python("python", long) is None
+    assert interpreter.worker_python("python3.11 -X dev", long) == ["python3.11", "-X", "dev"]
+
+
+def test_the_install_lists_every_package_the_worker_imports() -> None:
+    # deploy/pypy/install.sh installs WHEELS for PyPy: every distribution `import sim.runner`
+    # loads must be one of them or required by one (pip brings those)
+    text = (ROOT / "deploy" / "pypy" / "install.sh").read_text()
+    m = re.search(r'^WHEELS="([^"]+)"', text, re.MULTILINE)
+    assert m is not None
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    listed = {norm(re.split(r"[<>=]", w)[0]) for w in m.group(1).split()}
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, sim.runner; print(*sorted(sys.modules))"],
+        capture_output=True, text=True, cwd=ROOT, check=True).stdout.split()
+    dists = md.packages_distributions()
+    imported = {norm(d) for name in loaded if "." not in name for d in dists.get(name, [])}
+    # not needed: the project itself; httpx imports click for its command line only when it
+    # is there; setuptools' _distutils_hack is the venv's .pth hook, loaded at every start
+    imported -= {"chaoslab", "click", "setuptools"}
+
+    def closure(names: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for text in md.requires(name) or []:
+                req = Requirement(text)
+                if req.marker is None or req.marker.evaluate({"extra": ""}):
+                    todo.append(norm(req.name))
+        return seen
+
+    assert imported - closure(listed) == set()
+
+
+PYPY_MISSING = "PyPy is not installed (make runs deploy/pypy/install.sh)"
+
+
+@pytest.mark.skipif(not interpreter.pypy_installed() and not os.environ.get("CI"),
+                    reason=PYPY_MISSING)
+def test_pypy_gives_cpython_s_history_op_for_op(tmp_path: Path) -> None:
+    assert interpreter.pypy_installed(), PYPY_MISSING  # in CI: installed, or a failure
+    _same_run_as_here([str(interpreter.PYPY)], Task(SWITCH, "resilient", 2), tmp_path)
