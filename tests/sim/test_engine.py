@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import sim.world
 from scenario.schema import load_scenario
-from sim.engine import Environment, Workers
+from sim.engine import Environment, Workers, _pypy_heappop, _pypy_heappush
 from sim.model import simulate
 from sim.policyset import policy_set
 from tests.sim.test_scenarios import reduced
@@ -35,6 +35,9 @@ class SimPyLoop(Environment):
 
     def run(self, until: Any = None) -> Any:
         return simpy.Environment.run(self, until)
+
+    def schedule(self, event: Any, priority: Any = simpy.events.NORMAL, delay: Any = 0) -> None:
+        simpy.Environment.schedule(self, event, priority, delay)
 
     def timeout(self, delay: Any = 0, value: Any = None) -> simpy.Timeout:
         return simpy.Timeout(self, delay, value)
@@ -190,3 +193,33 @@ def test_workers_grant_as_simpys_resource(capacity: int,
 def test_workers_refuse_a_pool_without_slots() -> None:
     with pytest.raises(ValueError, match="capacity"):
         Workers(Environment(), 0)
+
+
+# the event queue's entries: (time, priority, id, event); few times and both priorities, so
+# that ties on time, and on time and priority, are common
+ENTRY_OPS = st.lists(st.one_of(st.tuples(st.sampled_from([0.0, 0.5, 1.0, 2.5]),
+                                         st.sampled_from([0, 1]), st.booleans()),
+                               st.none()), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ENTRY_OPS)
+def test_pypys_heap_functions_pop_what_heapq_pops(ops: list[tuple[float, int, bool] | None]
+                                                  ) -> None:
+    # PyPy's loop pushes and pops with the engine's own functions, SimPy's own `step` (run
+    # with an event as `until`) with heapq's: on one queue, mixed, they must pop as heapq
+    import heapq
+
+    mine: list[Any] = []
+    theirs: list[Any] = []
+    for eid, op in enumerate(ops):
+        if op is None:
+            if theirs:
+                popped = (_pypy_heappop if eid % 3 else heapq.heappop)(mine)
+                assert popped == heapq.heappop(theirs)
+            continue
+        entry = (op[0], op[1], eid, object())
+        (_pypy_heappush if op[2] else heapq.heappush)(mine, entry)
+        heapq.heappush(theirs, entry)
+    assert [_pypy_heappop(mine) for _ in range(len(mine))] == \
+        [heapq.heappop(theirs) for _ in range(len(theirs))]
