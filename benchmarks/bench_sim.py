@@ -281,12 +281,16 @@ def day_elsewhere(python: list[str], scenario: Scenario, preset: str, scale: int
 
 
 def _count_ops(path: Path) -> tuple[int, int]:
-    """The invokes and the ops of a history.jsonl, counted in its bytes."""
+    """The invokes and the ops of a history.jsonl, counted in its bytes (whole lines at a
+    time: a line cut by a read is counted with its end)."""
     invokes = lines = 0
+    rest = b""
     with path.open("rb") as f:
         while chunk := f.read(1 << 24):
-            invokes += chunk.count(b'{"type":"invoke",')
-            lines += chunk.count(b"\n")
+            whole, newline, cut = (rest + chunk).rpartition(b"\n")
+            invokes += whole.count(b'{"type":"invoke",')
+            lines += whole.count(b"\n") + 1 if newline else 0
+            rest = cut
     return invokes, lines
 
 

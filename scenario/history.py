@@ -73,6 +73,7 @@ under a microsecond an event) and trivially serialisable as JSON lines.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -250,10 +251,32 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _FLOAT, _INT = {float}, {int}
 
 
+def _lines_formatted(ops: Sequence[Op]) -> str:
+    """The lines of `ops` by `_LINE`, one %-format each (CPython's fastest)."""
+    return "".join(map(_LINE.__mod__, ops))
+
+
+def _lines_joined(ops: Sequence[Op]) -> str:
+    """`_lines_formatted`'s text, each line joined from its pieces: PyPy's JIT builds such
+    a line a third faster than it formats one. Only for ops whose strings are str and whose
+    time is a float and priority an int (`_plain_numbers`): repr and str print them as %r
+    and %d do; anything else falls back to the format."""
+    try:
+        return "".join([
+            '{"type":"' + t + '","process":"' + p + '","f":"' + f + '","time_s":' + repr(x)
+            + ',"key":"' + k + '","value":"' + v + '","error":"' + e + '","priority":'
+            + str(n) + "}\n" for t, p, f, x, k, v, e, n in ops])
+    except TypeError:  # a field that is not a str: %s prints it
+        return _lines_formatted(ops)
+
+
+_lines = _lines_formatted if sys.implementation.name == "cpython" else _lines_joined
+
+
 def jsonl_bytes(ops: Sequence[Op]) -> bytes:
     """`ops` as UTF-8 JSON lines, each ending in a newline: json.dumps's, byte for byte."""
     if _plain_numbers(ops):
-        text = "".join(map(_LINE.__mod__, ops)).encode("utf-8")
+        text = _lines(ops).encode("utf-8")
         if len(text) - len(text.translate(None, _ESCAPABLE)) == _PER_LINE * len(ops):
             return text  # no string had a character json escapes
     return "".join(_ENCODER.encode(op._asdict()) + "\n" for op in ops).encode("utf-8")

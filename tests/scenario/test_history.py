@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scenario import history
-from scenario.history import History, Op, _plain_numbers, jsonl_bytes
+from scenario.history import (
+    History,
+    Op,
+    _lines_formatted,
+    _lines_joined,
+    _plain_numbers,
+    jsonl_bytes,
+)
 from scenario.verdict import Verdict, compose, overall
 
 
@@ -105,6 +112,14 @@ def _dumps(ops: list[Op]) -> bytes:
 @given(st.lists(plain_ops | any_ops, max_size=5))
 def test_jsonl_bytes_are_json_dumps_bytes(records: list[Op]) -> None:
     assert jsonl_bytes(records) == _dumps(records)
+
+
+@given(st.lists(plain_ops | any_ops, max_size=5))
+def test_pypys_joined_lines_are_the_formatted_lines(records: list[Op]) -> None:
+    # PyPy writes with _lines_joined, CPython with _lines_formatted: where the numbers are
+    # plain (when jsonl_bytes uses either) they are the same text
+    if _plain_numbers(records):
+        assert _lines_joined(records) == _lines_formatted(records)
 
 
 @given(st.lists(plain_ops, max_size=20))
