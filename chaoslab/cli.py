@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "`--speed K --scale live` is exactly `lab run --speed K`'s experiment "
                    "(default: 1, the file as written)")
     p.add_argument("--interpreter", default="auto", metavar="auto|python|pypy|CMD",
-                   help="what simulates: PyPy worker processes (about 2.5x as fast, the same "
+                   help="what simulates: PyPy worker processes (2.5-3x as fast, the same "
                    "histories; `make` installs it), this Python, or an interpreter's command; "
                    "auto: PyPy when installed and a seed makes 100,000 requests or more "
                    "(default: auto)")

@@ -1,9 +1,10 @@
 """Which interpreter simulates: this CPython, or PyPy where the install put it.
 
 The model is pure Python: generators, SimPy events, the policies' state machine, no hot
-spot (benchmarks/README.md). PyPy's JIT runs it about 2.5 times as fast as CPython 3.11 —
-the full-scale year_end_peak day in about 110 CPU seconds instead of 270 — and the same
-seed gives the same history on both, op for op (tests/sim/test_interpreter.py). `make`
+spot (benchmarks/README.md). PyPy's JIT runs it 2.5-3 times as fast as CPython 3.11 (the
+1:8 year_end_peak day's simulation in 11.3 CPU s instead of 34.6; the full-scale day,
+summary and report included, in 127 s instead of ~370) and the same seed gives the same
+history on both, op for op (tests/sim/test_interpreter.py). `make`
 installs it beside the venv (deploy/pypy/install.sh: Debian 13's PyPy 3.11 on its own
 loader) and `chaoslab sim` runs its replications in PyPy worker processes (`sim.worker`).
 
