@@ -10,7 +10,9 @@ ratios is reported, never a ratio of medians taken minutes apart.
                                               # sim.validation, 10 seeds of 10^5, 2 %)
     python benchmarks/bench_sim.py --day      # + the year_end_peak day, timed: at 1:8 (the
                                               # issue's reference day) and at full scale,
-                                              # then its summary and report (CPU s each)
+                                              # then its summary and report (CPU s each);
+                                              # on PyPy's worker when installed
+                                              # (--interpreter, as chaoslab sim's)
 
 1. the model reduced to M/M/c (arrivals, client, user pipeline, portal, history) against a
    bare SimPy M/M/c (one process per customer, one Resource) at the same load: goal >= 0.5;
@@ -32,7 +34,7 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import simpy
 
@@ -45,7 +47,7 @@ from scenario.summary import summarize
 from sim.interpreter import describe, worker_python
 from sim.model import simulate
 from sim.policyset import policy_set
-from sim.runner import Task, run_all, run_elsewhere
+from sim.runner import SeedResult, Task, run_all, run_elsewhere
 from sim.validation import MMC_SERVICE_S, Check, families, mmc_scenario
 
 ROUNDS = 3
@@ -218,28 +220,17 @@ def day(scenario: Scenario, preset: str, scale: int) -> None:
     the shared machine the wall clock measures the neighbours); then the CPU seconds of the
     rest of `chaoslab sim --seeds 1`: summarising the seed, and writing its report
     (history.jsonl and the timelines included) to a temporary directory."""
-    before = bare_mmc(N, 1, time.process_time)
-    t0, c0 = time.perf_counter(), time.process_time()
-    rep = simulate(scenario, policy_set(preset, scenario), 1)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    bare = (before + bare_mmc(N, 1, time.process_time)) / 2
+    (rep, wall, cpu), bare = _around_bare(lambda: _timed_here(scenario, preset))
     requests = sum(1 for op in rep.history.ops if op.type == "invoke")
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    goal = "goal: ratio >= 0.3" if scale > 1 else "goal: < 120 s in all"
-    print(f"year_end_peak day 1:{scale} ({preset}): {requests:,} requests, "
-          f"{len(rep.history):,} ops in {wall:.1f} s ({cpu:.1f} CPU s; load {load}); "
-          f"{requests / cpu:,.0f} requests per CPU s over bare SimPy M/M/{SERVERS}'s "
-          f"{bare:,.0f} customers per CPU s: ratio {requests / cpu / bare:.3f} ({goal})",
-          flush=True)
+    _day_line(scale, preset, requests=requests, ops=len(rep.history), bare=bare, cpu=cpu,
+              timed=f"in {wall:.1f} s ({cpu:.1f} CPU s")
     c1 = time.process_time()
     checkers = build_checkers(scenario.invariants)
     summary = summarize(rep.history, checkers)
     c2 = time.process_time()
-    meta = RunMeta(scenario=scenario.name, mode="sim", policies=preset, seed=1,
-                   duration_s=scenario.duration, wall_s=wall)
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as out:
-        write_report(pool_report([summary], meta, [n for n, _ in checkers]), [rep.history],
-                     Path(out))
+        write_report(pool_report([summary], _meta(scenario, preset, wall),
+                                 [n for n, _ in checkers]), [rep.history], Path(out))
     c3 = time.process_time()
     print(f"  then summarise {c2 - c1:.1f} CPU s, report {c3 - c2:.1f} CPU s: "
           f"{cpu + c3 - c1:.1f} CPU s in all", flush=True)
@@ -251,33 +242,64 @@ def day_elsewhere(python: list[str], scenario: Scenario, preset: str, scale: int
     (`sim.runner.run_elsewhere`); this process writes report.json and report.html. The
     ratio takes the worker's CPU seconds for the simulation and its summary together (the
     worker does both), over a bare SimPy M/M/4 on this CPython right before and after."""
-    before = bare_mmc(N, 1, time.process_time)
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
         out = Path(tmp)
-        t0, c0 = time.perf_counter(), os.times()
-        result = run_elsewhere(python, Task(scenario, preset, 1), keep=True,
-                               write_to=out / ".history.jsonl.worker")
-        wall, c1 = time.perf_counter() - t0, os.times()
-        cpu = c1.children_user + c1.children_system - c0.children_user - c0.children_system
-        bare = (before + bare_mmc(N, 1, time.process_time)) / 2
+
+        def worker() -> tuple[SeedResult, float, float]:
+            t0, c0 = time.perf_counter(), os.times()
+            result = run_elsewhere(python, Task(scenario, preset, 1), keep=True,
+                                   write_to=out / ".history.jsonl.worker")
+            wall, c1 = time.perf_counter() - t0, os.times()
+            return result, wall, (c1.children_user + c1.children_system
+                                  - c0.children_user - c0.children_system)
+
+        (result, wall, cpu), bare = _around_bare(worker)
         assert result.written is not None
         requests, ops = _count_ops(result.written.path)
-        load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-        goal = "goal: ratio >= 0.3" if scale > 1 else "goal: < 120 s in all"
-        print(f"year_end_peak day 1:{scale} ({preset}): {requests:,} requests, {ops:,} ops; "
-              f"simulated, summarised and written in {wall:.1f} s ({cpu:.1f} CPU s of the "
-              f"worker; load {load}); {requests / cpu:,.0f} requests per CPU s over bare "
-              f"SimPy M/M/{SERVERS}'s {bare:,.0f} customers per CPU s: ratio "
-              f"{requests / cpu / bare:.3f} ({goal})", flush=True)
+        _day_line(scale, preset, requests=requests, ops=ops, bare=bare, cpu=cpu,
+                  timed=f"simulated, summarised and written in {wall:.1f} s ({cpu:.1f} CPU "
+                  f"s of the worker")
         c2 = time.process_time()
-        meta = RunMeta(scenario=scenario.name, mode="sim", policies=preset, seed=1,
-                       duration_s=scenario.duration, wall_s=wall)
         checkers = build_checkers(scenario.invariants)
-        write_report(pool_report([result.summary], meta, [n for n, _ in checkers]), [], out,
-                     written=result.written)
+        write_report(pool_report([result.summary], _meta(scenario, preset, wall),
+                                 [n for n, _ in checkers]), [], out, written=result.written)
         report = time.process_time() - c2
         print(f"  then the report {report:.1f} CPU s: {wall + report:.1f} s in all",
               flush=True)
+
+
+T = TypeVar("T")
+
+
+def _around_bare(run: Callable[[], T]) -> tuple[T, float]:
+    """`run()`, and a bare SimPy M/M/4's customers per CPU second measured right before and
+    after it (their mean)."""
+    before = bare_mmc(N, 1, time.process_time)
+    done = run()
+    return done, (before + bare_mmc(N, 1, time.process_time)) / 2
+
+
+def _timed_here(scenario: Scenario, preset: str) -> tuple[Any, float, float]:
+    """Seed 1 simulated in this process: its report, wall seconds and CPU seconds."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    rep = simulate(scenario, policy_set(preset, scenario), 1)
+    return rep, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _day_line(scale: int, preset: str, *, requests: int, ops: int, bare: float, cpu: float,
+              timed: str) -> None:
+    """The day's line: what it made, how long it took (`timed`), its ratio and the goal."""
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    goal = "goal: ratio >= 0.3" if scale > 1 else "goal: < 120 s in all"
+    print(f"year_end_peak day 1:{scale} ({preset}): {requests:,} requests, {ops:,} ops "
+          f"{timed}; load {load}); {requests / cpu:,.0f} requests per CPU s over bare SimPy "
+          f"M/M/{SERVERS}'s {bare:,.0f} customers per CPU s: ratio "
+          f"{requests / cpu / bare:.3f} ({goal})", flush=True)
+
+
+def _meta(scenario: Scenario, preset: str, wall: float) -> RunMeta:
+    return RunMeta(scenario=scenario.name, mode="sim", policies=preset, seed=1,
+                   duration_s=scenario.duration, wall_s=wall)
 
 
 def _count_ops(path: Path) -> tuple[int, int]:

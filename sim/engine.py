@@ -48,9 +48,10 @@ from simpy.core import SimTime
 from simpy.events import NORMAL, PENDING, URGENT, EventPriority, Initialize, Timeout
 
 _new = object.__new__
-# CPython frees by reference counting and its cycle collector only walks the history; PyPy
-# has no reference counts: its collector is how anything is freed, so it stays on there
-_REFCOUNTED = sys.implementation.name == "cpython"
+# CPython frees by reference counting (its cycle collector only walks the history) and has
+# heapq in C; PyPy has neither: its collector is how anything is freed, so it stays on
+# there, and its heapq is Python comparing whole tuples (`_pypy_heappush`)
+_CPYTHON = sys.implementation.name == "cpython"
 
 Entry = tuple[SimTime, EventPriority, int, simpy.Event]  # time, priority, id, event: SimPy's
 
@@ -102,8 +103,8 @@ def _pypy_heappop(heap: list[Entry]) -> Entry:
     return first
 
 
-heappush: Callable[[list[Entry], Entry], None] = _c_heappush if _REFCOUNTED else _pypy_heappush
-heappop: Callable[[list[Entry]], Entry] = _c_heappop if _REFCOUNTED else _pypy_heappop
+heappush: Callable[[list[Entry], Entry], None] = _c_heappush if _CPYTHON else _pypy_heappush
+heappop: Callable[[list[Entry]], Entry] = _c_heappop if _CPYTHON else _pypy_heappop
 _STARTED: simpy.Event = _new(simpy.Event)  # what a process's first step is resumed with
 _STARTED._ok = True
 _STARTED._value = None
@@ -230,7 +231,7 @@ class Environment(simpy.Environment):
         self.schedule(stop, URGENT, at - self._now)  # before every event due at `at`
         queue = self._queue
         self._solo = True
-        collecting = gc.isenabled() and _REFCOUNTED
+        collecting = gc.isenabled() and _CPYTHON
         if collecting:
             gc.disable()  # see the module docstring
         try:

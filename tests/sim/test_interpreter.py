@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from scenario.errors import BadInput
 from scenario.report import write_history
 from scenario.schema import load_scenario
 from sim import interpreter
@@ -90,7 +91,7 @@ def test_auto_takes_pypy_only_when_installed_and_a_seed_is_long(
     long = load_scenario(ROOT / "scenarios" / "year_end_peak.toml")
     monkeypatch.setattr(interpreter, "PYPY", tmp_path / "pypy3")
     assert interpreter.worker_python("auto", long) is None  # not installed
-    with pytest.raises(Exception, match="--interpreter pypy: no PyPy at"):
+    with pytest.raises(BadInput, match="--interpreter pypy: no PyPy at"):
         interpreter.worker_python("pypy", long)
     (tmp_path / "pypy3").touch()
     assert interpreter.worker_python("auto", long) == [str(tmp_path / "pypy3")]
