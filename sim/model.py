@@ -42,16 +42,22 @@ class Replication:
     sim_end_s: float
 
 
-def build(scenario: Scenario, policy_set: PolicySet, seed: int) -> World:
-    """A world ready to run: policies built, arrivals scheduled."""
-    world = World(scenario, policy_set, seed, horizon_s=scenario.duration + DRAIN_S)
+def build(scenario: Scenario, policy_set: PolicySet, seed: int,
+          history: History | None = None) -> World:
+    """A world ready to run: policies built, arrivals scheduled; recording into `history`
+    (an empty one) or a new `History`."""
+    world = World(scenario, policy_set, seed, horizon_s=scenario.duration + DRAIN_S,
+                  history=history)
     world.env.process(arrivals(world, seed))
     return world
 
 
-def simulate(scenario: Scenario, policy_set: PolicySet, seed: int) -> Replication:
-    """Run one replication to the end of the scenario and its drain."""
-    world = build(scenario, policy_set, seed)
+def simulate(scenario: Scenario, policy_set: PolicySet, seed: int,
+             history: History | None = None) -> Replication:
+    """Run one replication to the end of the scenario and its drain, recording into
+    `history` (an empty one: a `scenario.streamed.StreamedHistory` keeps none of its ops)
+    or a new `History`."""
+    world = build(scenario, policy_set, seed, history)
     faults = tuple(timeline(scenario, seed))
     for window in faults:
         world.env.process(nemesis(world, window))

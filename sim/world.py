@@ -160,11 +160,11 @@ class World:
     """Everything the processes of one replication share."""
 
     def __init__(self, scenario: Scenario, policy_set: PolicySet, seed: int, *,
-                 horizon_s: float = math.inf) -> None:
+                 horizon_s: float = math.inf, history: History | None = None) -> None:
         self.scenario = scenario
         self.env = Environment()
         self.rng = random.Random(seed)
-        self.history = History()
+        self.history = History() if history is None else history
         self.counters = Counters()
         topology, workload = scenario.topology, scenario.workload
         self.replicas = [ReplicaState(r, Workers(self.env, r.workers), f"client-{r.name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scenario.history import (
@@ -140,80 +141,126 @@ def build_index(history: History) -> Index:
 
     A time that is not finite raises ValueError (a checker run by `safely` says unknown).
     """
-    ix = Index()
-    open_calls: dict[str, Op] = {}
-    open_faults: dict[tuple[str, str], list[float]] = {}
-    finals: dict[str, int] = {}
-    saw_final = False
-    for op in history.ops:
-        t = op.time_s
-        p = op.process
-        if p == NEMESIS:
-            if op.f == FAULT_START:
-                open_faults.setdefault((op.value, op.key), []).append(t)
-            elif op.f == FAULT_STOP:
-                starts = open_faults.get((op.value, op.key))
-                if starts:
-                    ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
-        elif (ref := upstream_of(p)) is not None:
-            name = ref.name
-            if op.f == SHORT_CIRCUIT:
-                ix.short_circuits[name] = ix.short_circuits.get(name, 0) + 1
+    indexer = Indexer()
+    indexer.feed(history.ops)
+    return indexer.finish()
+
+
+class Indexer:
+    """`build_index` a piece at a time: `feed` the ops in their order, in chunks of any
+    size, then `finish`. A history indexed as it is recorded (`scenario.streamed`) need not
+    be kept: its ops die young, and the index is the same as the whole history's."""
+
+    __slots__ = ("_bad", "_end_s", "_finals", "_ix", "_last_s", "_n", "_open_calls",
+                 "_open_faults", "_saw_final", "_start_s")
+
+    def __init__(self) -> None:
+        self._ix = Index()
+        self._open_calls: dict[str, Op] = {}
+        self._open_faults: dict[tuple[str, str], list[float]] = {}
+        self._finals: dict[str, int] = {}
+        self._saw_final = False
+        self._n = 0  # ops fed
+        self._start_s = math.inf  # the earliest time; the latest, and the latest that is
+        self._last_s = -math.inf  # not a final-state read
+        self._end_s = -math.inf
+        self._bad: tuple[int, float] | None = None  # the first op whose time is not finite
+
+    def feed(self, ops: Sequence[Op]) -> None:
+        """Index the next `ops` of the history."""
+        ix, open_calls, open_faults = self._ix, self._open_calls, self._open_faults
+        finals = self._finals
+        saw_final = False
+        for op in ops:
+            t = op.time_s
+            p = op.process
+            if p == NEMESIS:
+                if op.f == FAULT_START:
+                    open_faults.setdefault((op.value, op.key), []).append(t)
+                elif op.f == FAULT_STOP:
+                    starts = open_faults.get((op.value, op.key))
+                    if starts:
+                        ix.faults.append(Span(op.value, op.key, starts.pop(0), t))
+            elif (ref := upstream_of(p)) is not None:
+                name = ref.name
+                if op.f == SHORT_CIRCUIT:
+                    ix.short_circuits[name] = ix.short_circuits.get(name, 0) + 1
+                else:
+                    ix.upstream.setdefault(name, []).append(
+                        UpstreamAttempt(t, op.value, op.key, ref.replica))
+            elif p == POLICY:
+                if op.f == "breaker" and "->" in op.value:
+                    state = op.value.rpartition("->")[2].strip().replace("-", "_")
+                    ix.breaker.setdefault(op.key, []).append((t, state))
+            elif p == FINAL:
+                saw_final = True
+                try:
+                    finals[op.key] = finals.get(op.key, 0) + int(op.value)
+                except ValueError:
+                    ix.bad_finals.append(op.value)
+            elif p == LIST_QUEUE:
+                with contextlib.suppress(ValueError):
+                    ix.list_waits.append(float(op.value))
+            elif p == GAUGE:
+                try:
+                    number = float(op.value)
+                except ValueError:
+                    continue
+                if math.isfinite(number):
+                    ix.gauges.setdefault((op.f, op.key), []).append((t, number))
+            elif op.type == "invoke":
+                previous = open_calls.pop(p, None)
+                if previous is not None:
+                    _record(ix, _call(previous, None))
+                open_calls[p] = op
             else:
-                ix.upstream.setdefault(name, []).append(
-                    UpstreamAttempt(t, op.value, op.key, ref.replica))
-        elif p == POLICY:
-            if op.f == "breaker" and "->" in op.value:
-                state = op.value.rpartition("->")[2].strip().replace("-", "_")
-                ix.breaker.setdefault(op.key, []).append((t, state))
-        elif p == FINAL:
-            saw_final = True
-            try:
-                finals[op.key] = finals.get(op.key, 0) + int(op.value)
-            except ValueError:
-                ix.bad_finals.append(op.value)
-        elif p == LIST_QUEUE:
-            with contextlib.suppress(ValueError):
-                ix.list_waits.append(float(op.value))
-        elif p == GAUGE:
-            try:
-                number = float(op.value)
-            except ValueError:
-                continue
-            if math.isfinite(number):
-                ix.gauges.setdefault((op.f, op.key), []).append((t, number))
-        elif op.type == "invoke":
-            previous = open_calls.pop(p, None)
-            if previous is not None:
-                _record(ix, _call(previous, None))
-            open_calls[p] = op
-        else:
-            invoked = open_calls.pop(p, None)
-            if invoked is not None:
-                _record(ix, _call(invoked, op))
-    for invoked in open_calls.values():
-        _record(ix, _call(invoked, None))
-    times = [op.time_s for op in history.ops]
-    if not all(map(math.isfinite, times)):
-        bad = next(i for i, t in enumerate(times) if not math.isfinite(t))
-        raise ValueError(f"history op {bad + 1} has time_s {times[bad]}; expected a finite "
-                         "number of seconds")
-    ix.start_s = min(times, default=0.0)
-    # the final state is read after the run: its time is bookkeeping, not the run's end
-    ix.end_s = max((op.time_s for op in history.ops if op.process != FINAL),
-                   default=max(times, default=0.0))
-    _finish_spans(open_faults, ix.faults, ix.end_s)
-    ix.finals = finals if saw_final else None
-    ix.calls.sort(key=lambda c: c.start_s)
-    ix.attacks.sort(key=lambda c: c.start_s)
-    ix.faults.sort(key=lambda s: (s.start_s, s.end_s, s.kind, s.target))
-    for attempts in ix.upstream.values():
-        attempts.sort(key=lambda a: a.time_s)
-    for states in ix.breaker.values():
-        states.sort(key=lambda e: e[0])
-    for samples in ix.gauges.values():
-        samples.sort(key=lambda e: e[0])
-    return ix
+                invoked = open_calls.pop(p, None)
+                if invoked is not None:
+                    _record(ix, _call(invoked, op))
+        self._saw_final = self._saw_final or saw_final
+        self._times(ops)
+
+    def _times(self, ops: Sequence[Op]) -> None:
+        times = [op.time_s for op in ops]
+        if self._bad is None and not all(map(math.isfinite, times)):
+            bad = next(i for i, t in enumerate(times) if not math.isfinite(t))
+            self._bad = (self._n + bad + 1, times[bad])
+        self._n += len(times)
+        if self._bad is not None or not times:
+            return
+        first, last = min(times), max(times)
+        end = max((op.time_s for op in ops if op.process != FINAL), default=-math.inf)
+        self._start_s = first if first < self._start_s else self._start_s
+        self._last_s = last if last > self._last_s else self._last_s
+        self._end_s = end if end > self._end_s else self._end_s
+
+    def finish(self) -> Index:
+        """The index of every op fed. A time that is not finite raises ValueError."""
+        if self._bad is not None:
+            n, t = self._bad
+            raise ValueError(f"history op {n} has time_s {t}; expected a finite number of "
+                             "seconds")
+        ix = self._ix
+        for invoked in self._open_calls.values():
+            _record(ix, _call(invoked, None))
+        self._open_calls = {}
+        ix.start_s = self._start_s if self._n else 0.0
+        # the final state is read after the run: its time is bookkeeping, not the run's end
+        ix.end_s = self._end_s if self._end_s > -math.inf else (self._last_s if self._n
+                                                                else 0.0)
+        _finish_spans(self._open_faults, ix.faults, ix.end_s)
+        self._open_faults = {}
+        ix.finals = self._finals if self._saw_final else None
+        ix.calls.sort(key=lambda c: c.start_s)
+        ix.attacks.sort(key=lambda c: c.start_s)
+        ix.faults.sort(key=lambda s: (s.start_s, s.end_s, s.kind, s.target))
+        for attempts in ix.upstream.values():
+            attempts.sort(key=lambda a: a.time_s)
+        for states in ix.breaker.values():
+            states.sort(key=lambda e: e[0])
+        for samples in ix.gauges.values():
+            samples.sort(key=lambda e: e[0])
+        return ix
 
 
 def _record(ix: Index, call: Call) -> None:
@@ -226,7 +273,11 @@ _cache: list[tuple[History, int, Index]] = []
 
 
 def index(history: History) -> Index:
-    """The index of `history`, reused while the same history object keeps its length."""
+    """The index of `history`, reused while the same history object keeps its length (a
+    history indexed as it was recorded, `scenario.streamed`, answers with its own)."""
+    own = getattr(history, "own_index", None)
+    if own is not None:
+        return own()  # type: ignore[no-any-return]
     if _cache:
         cached, length, ix = _cache[0]
         if cached is history and length == len(history.ops):
@@ -235,9 +286,3 @@ def index(history: History) -> Index:
     _cache[:] = [(history, len(history.ops), ix)]
     return ix
 
-
-def forget(history: History) -> None:
-    """Drop the cached index of `history`: a history summarised and not kept (a seed the
-    runner only summarises) is then freed at once, not when the next history is indexed."""
-    if _cache and _cache[0][0] is history:
-        _cache.clear()
