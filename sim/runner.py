@@ -92,7 +92,7 @@ def run_seed(task: Task, keep: bool = False, write_to: Path | None = None) -> Se
     or, given `write_to` too, write it there and keep only what the report reads of it (its
     timelines). A history not kept, or written here, is recorded into a `StreamedHistory`,
     which indexes (and writes) its ops as they come and keeps none: the full-scale day's
-    worker peaked at 3.6 GB instead of 6.1 and took a seventh less time."""
+    worker peaks at about 4 GB instead of 6.1, and is a little faster (benchmarks/README)."""
     scenario, policies = task.scenario, policy_set(task.policies, task.scenario)
     checkers = build_checkers(scenario.invariants)
     if keep and write_to is None:
