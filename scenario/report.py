@@ -173,19 +173,12 @@ def atomic_write(path: Path, text: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class WrittenHistory:
-    """A replication's history written where it was simulated (`write_history`): the file,
-    which `write_report` moves into place as history.jsonl, and the history's timelines."""
+    """A replication's history written where it was simulated (`sim.runner.run_seed`, through
+    `scenario.streamed`): the file, which `write_report` moves into place as history.jsonl,
+    and the history's timelines."""
 
     path: Path
     timelines: Timelines
-
-
-def write_history(history: History, path: Path) -> WrittenHistory:
-    """Write `history` as JSON lines to `path` (atomically) and draw its timelines, in the
-    process that holds it: a worker that simulated the kept seed ships these instead of
-    its history."""
-    _write_history(history, path)
-    return WrittenHistory(path, timelines(index(history)))
 
 
 def write_report(report: Report, histories: Sequence[History], out_dir: Path,

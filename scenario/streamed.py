@@ -21,9 +21,9 @@ from types import TracebackType
 from typing import BinaryIO
 
 from scenario.checkers.index import Index, Indexer
-from scenario.history import History, Op, OpType, jsonl_bytes
+from scenario.history import JSONL_CHUNK, History, Op, OpType, jsonl_bytes
 
-CHUNK = 4096  # ops indexed and written together: ~0.6 MB of JSON, well inside a nursery
+CHUNK = JSONL_CHUNK  # ops indexed and written together, as `History.write_jsonl` formats them
 
 
 class StreamedHistory(History):

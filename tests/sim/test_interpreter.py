@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from scenario.checkers.index import index
 from scenario.errors import BadInput
-from scenario.report import write_history
 from scenario.schema import load_scenario
+from scenario.timelines import timelines
 from sim import interpreter
 from sim.runner import Task, WorkerFailed, run_all, run_elsewhere, run_seed
 from sim.validation import mmc_scenario
@@ -31,11 +32,11 @@ SWITCH = load_scenario(ROOT / "scenarios" / "switch_failure.toml").scaled(8)
 def _same_run_as_here(python: list[str], task: Task, tmp_path: Path) -> None:
     here = run_seed(task, keep=True)
     assert here.history is not None
-    expected = write_history(here.history, tmp_path / "here.jsonl")
+    here.history.write_jsonl(tmp_path / "here.jsonl")
     there = run_elsewhere(python, task, keep=True, write_to=tmp_path / "there.jsonl")
     assert there.history is None and there.written is not None  # the history stayed there
     assert there.summary == here.summary
-    assert there.written.timelines == expected.timelines
+    assert there.written.timelines == timelines(index(here.history))
     assert (tmp_path / "there.jsonl").read_bytes() == (tmp_path / "here.jsonl").read_bytes()
 
 
@@ -53,8 +54,7 @@ def test_seeds_in_worker_processes_come_back_in_order_and_only_the_first_is_writ
     assert there[0].written is not None and there[0].written.path == tmp_path / "h.jsonl"
     assert all(r.written is None and r.history is None for r in there[1:])
     assert here[0].history is not None
-    assert write_history(here[0].history, tmp_path / "x.jsonl").timelines == \
-        there[0].written.timelines
+    assert timelines(index(here[0].history)) == there[0].written.timelines
 
 
 def test_a_worker_that_fails_or_cannot_start_is_one_sentence(tmp_path: Path) -> None:
