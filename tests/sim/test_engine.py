@@ -223,3 +223,50 @@ def test_pypys_heap_functions_pop_what_heapq_pops(ops: list[tuple[float, int, bo
         heapq.heappush(theirs, entry)
     assert [_pypy_heappop(mine) for _ in range(len(mine))] == \
         [heapq.heappop(theirs) for _ in range(len(theirs))]
+
+
+# programs of processes that share instants: zero timeouts, events succeeded now, processes
+# started now (an URGENT Initialize), ends waited on, and timers due at the same times
+STEPS = st.lists(st.tuples(st.sampled_from(["zero", "sleep", "spawn", "join", "signal",
+                                            "wait"]), st.integers(0, 2)), max_size=6)
+
+
+def _play(env: Environment, programs: list[list[tuple[str, int]]], until: float | None
+          ) -> list[tuple[float, str, int, str]]:
+    """What each process did at which instant, in the order it happened."""
+    log: list[tuple[float, str, int, str]] = []
+    signals = [env.event() for _ in range(3)]
+
+    def proc(name: str, steps: list[tuple[str, int]], depth: int
+             ) -> Generator[simpy.Event, Any, int]:
+        for i, (step, n) in enumerate(steps):
+            log.append((env.now, name, i, step))
+            if step == "zero":
+                yield env.timeout(0)
+            elif step == "sleep":
+                yield env.timeout(n * 0.5)
+            elif step in ("spawn", "join") and depth < 2:
+                child = env.process(proc(f"{name}.{i}", steps[i + 1:], depth + 1))
+                if step == "join":
+                    yield child
+            elif step == "signal" and not signals[n].triggered:
+                signals[n].succeed(name)
+            elif step == "wait" and signals[n].triggered:
+                yield signals[n]  # one not triggered would wait forever: skip it
+        return len(steps)
+
+    for k, steps in enumerate(programs):
+        env.process(proc(str(k), steps, 0))
+    env.run(until)
+    return log
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STEPS, min_size=1, max_size=6))
+def test_events_due_now_fire_in_simpys_order(programs: list[list[tuple[str, int]]]) -> None:
+    # an event scheduled for the instant it is scheduled in waits in the engine's FIFOs,
+    # not the heap: by (priority, id) against the heap's events due at the same instant,
+    # in `run(until=t)`'s loop and in SimPy's own `step` (run to the end) alike
+    theirs = _play(SimPyLoop(), programs, 100.0)
+    assert _play(Environment(), programs, 100.0) == theirs
+    assert _play(Environment(), programs, None) == theirs
