@@ -237,9 +237,10 @@ class History:
 # types (mypy holds every constructor to them; `from_records` converts), so that is when no
 # string holds a character json escapes (a quote, a backslash, a control character) and
 # every time is a finite float (printed by its repr, as json does) and every priority an int
-# (not a bool). `jsonl_bytes` checks that for a chunk at once in C loops (one `translate`
-# counts the escapable bytes of its text: the template's own quotes and newlines, or more)
-# and falls back to json.dumps for a chunk where it does not hold; a Hypothesis property
+# (not a bool). `jsonl_bytes` checks that for a chunk at once (the numbers in C loops, or
+# under PyPy in the loop that joins the lines; one `translate` counts the escapable bytes of
+# its text: the template's own quotes and newlines, or more) and falls back to json.dumps
+# for a chunk where it does not hold; a Hypothesis property
 # compares both on arbitrary ops (tests/scenario/test_history.py).
 JSONL_CHUNK = 4096  # ops formatted and checked together
 _LINE = ('{"type":"%s","process":"%s","f":"%s","time_s":%r,"key":"%s","value":"%s",'
@@ -256,35 +257,45 @@ def _lines_formatted(ops: Sequence[Op]) -> str:
     return "".join(map(_LINE.__mod__, ops))
 
 
-def _lines_joined(ops: Sequence[Op]) -> str:
-    """`_lines_formatted`'s text, each line joined from its pieces: PyPy's JIT builds such
-    a line a third faster than it formats one. Only for ops whose strings are str and whose
-    time is a float and priority an int (`_plain_numbers`): repr and str print them as %r
-    and %d do; anything else falls back to the format. A time that is the previous op's
-    (the same float: `is`, so 0.0 is not -0.0) reuses its repr: over a third of a day's ops
-    share their time with the op before, and repr is half of the line's cost."""
+def _lines_joined(ops: Sequence[Op]) -> str | None:
+    """`_lines_formatted`'s text, each line joined from its pieces (PyPy's JIT builds such a
+    line a third faster than it formats one), or None unless every time is a finite float,
+    every priority an int and every string a str (`_plain_numbers`, checked in the same
+    loop): repr and str print those as %r and %d do. A time that is the previous op's (the
+    same float: `is`, so 0.0 is not -0.0) reuses its repr: over a third of a day's ops share
+    their time with the op before, and repr is half of the line's cost."""
     lines = []
     last: float | None = None
     shown = ""
     try:
         for t, p, f, x, k, v, e, n in ops:
             if x is not last:
+                if type(x) is not float or x - x != 0.0:  # inf - inf and nan - nan are nan
+                    return None
                 shown, last = repr(x), x
+            if type(n) is not int:
+                return None
             lines.append('{"type":"' + t + '","process":"' + p + '","f":"' + f + '","time_s":'
                          + shown + ',"key":"' + k + '","value":"' + v + '","error":"' + e
                          + '","priority":' + str(n) + "}\n")
-    except TypeError:  # a field that is not a str: %s prints it
-        return _lines_formatted(ops)
+    except TypeError:  # a field that is not a str
+        return None
     return "".join(lines)
 
 
-_lines = _lines_formatted if sys.implementation.name == "cpython" else _lines_joined
+def _lines_checked(ops: Sequence[Op]) -> str | None:
+    """`_lines_formatted` when `_plain_numbers`, else None (CPython's `_lines_joined`)."""
+    return _lines_formatted(ops) if _plain_numbers(ops) else None
+
+
+_lines = _lines_checked if sys.implementation.name == "cpython" else _lines_joined
 
 
 def jsonl_bytes(ops: Sequence[Op]) -> bytes:
     """`ops` as UTF-8 JSON lines, each ending in a newline: json.dumps's, byte for byte."""
-    if _plain_numbers(ops):
-        text = _lines(ops).encode("utf-8")
+    lines = _lines(ops)
+    if lines is not None:
+        text = lines.encode("utf-8")
         if len(text) - len(text.translate(None, _ESCAPABLE)) == _PER_LINE * len(ops):
             return text  # no string had a character json escapes
     return "".join(_ENCODER.encode(op._asdict()) + "\n" for op in ops).encode("utf-8")
