@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from scenario.checkers.index import Call, index, is_wrong_password
 from scenario.checkers.params import Count, Params, Positive, Quantile, Share
-from scenario.checkers.windows import during, quantile, select_faults
+from scenario.checkers.windows import during, quantile_of, select_faults
 from scenario.history import History
 from scenario.verdict import Checker, Verdict
 
@@ -95,10 +95,10 @@ def deploy_no_failures(params: DeployParams, name: str = "deploy_no_failures") -
 def latency_verdict(name: str, calls: Sequence[Call], q: float, slo_ms: float,
                     what: str) -> Verdict:
     """Whether the q-quantile latency of the completed `calls` is within `slo_ms`."""
-    latencies = sorted(c.latency_s for c in calls if c.latency_s is not None)
+    latencies = [c.latency_s for c in calls if c.latency_s is not None]
     if not latencies:
         return Verdict(name, "unknown", f"no completed {what}")
-    value_ms = quantile(latencies, q) * 1000.0
+    value_ms = quantile_of(latencies, q) * 1000.0
     text = f"p{q * 100:g} of {len(latencies)} {what} {value_ms:.1f} ms"
     if value_ms > slo_ms:
         return Verdict(name, False, f"{text} > SLO {slo_ms:g} ms")

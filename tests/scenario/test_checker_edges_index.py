@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scenario.checkers.index import (
     Call,
@@ -18,7 +20,15 @@ from scenario.checkers.index import (
     index,
     is_wrong_password,
 )
-from scenario.checkers.windows import during, inside, merge, quantile, select_faults, targets
+from scenario.checkers.windows import (
+    during,
+    inside,
+    merge,
+    quantile,
+    quantile_of,
+    select_faults,
+    targets,
+)
 from scenario.history import (
     FAULT_START,
     FAULT_STOP,
@@ -201,6 +211,15 @@ def test_quantiles_are_nearest_rank() -> None:
     xs = [1.0, 2.0, 3.0, 4.0]
     assert [quantile(xs, q) for q in (0.01, 0.25, 0.26, 0.5, 0.75, 0.99, 1.0)] == [
         1.0, 1.0, 2.0, 2.0, 3.0, 4.0, 4.0]
+
+
+@given(st.lists(st.floats(allow_nan=False), min_size=1, max_size=300),
+       st.floats(min_value=0.0, max_value=1.0, exclude_min=True))
+def test_a_quantile_of_unsorted_values_is_the_sorted_ones(xs: list[float], q: float) -> None:
+    # quantile_of takes the top ranks by heapq.nlargest for a high q (from 8 values up):
+    # ties, -0.0 and 0.0, infinities and q's near 1 must give what sorting does
+    assert quantile_of(list(xs), q) == quantile(sorted(xs), q)
+    assert quantile_of(xs * 9, 0.99) == quantile(sorted(xs * 9), 0.99)
 
 
 def test_intervals_merge_when_they_touch_and_reversed_ones_are_dropped() -> None:
