@@ -49,6 +49,7 @@ from scenario.summary import Summary, summarize
 from scenario.timelines import timelines
 from sim.model import simulate
 from sim.policyset import policy_set
+from sim.worker import PARENT
 
 PROGRESS_AFTER_S = 3.0  # no bar for runs shorter than this
 T = TypeVar("T")
@@ -119,7 +120,7 @@ def run_elsewhere(python: Sequence[str], task: Task, keep: bool = False,
     try:
         done = subprocess.run([*python, "-m", "sim.worker"], cwd=root, capture_output=True,
                               input=pickle.dumps((task, keep, where), pickle.HIGHEST_PROTOCOL),
-                              check=False)
+                              env={**os.environ, PARENT: str(os.getpid())}, check=False)
     except OSError as exc:
         raise WorkerFailed(f"the simulation worker ({' '.join(python)}) could not start: "
                            f"{exc.strerror or exc}") from None

@@ -5,9 +5,12 @@ installed it (CI does: a skip there is a failure)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata as md
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +69,50 @@ def test_a_worker_that_fails_or_cannot_start_is_one_sentence(tmp_path: Path) -> 
         run_elsewhere(failing, task)
     with pytest.raises(WorkerFailed, match=r"could not start: No such file or directory"):
         run_elsewhere([str(tmp_path / "no-such-python")], task)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdecimal():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="pidfd_open is Linux's")
+def test_a_worker_dies_with_the_sim_that_started_it(tmp_path: Path) -> None:
+    # `chaoslab sim` killed outright (no Ctrl-C to its process group) must not leave its
+    # worker simulating: the full-scale day on this CPython would run for minutes
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "chaoslab", "sim", "year_end_peak", "--seeds", "1",
+         "--workers", "1", "--interpreter", sys.executable, "--out", str(tmp_path / "run")],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(1200):  # up to a minute for the parent to start its worker
+            found = _children(parent.pid)
+            if found or parent.poll() is not None:
+                worker = os.pidfd_open(found[0]) if found else None
+                break
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                parent.wait(timeout=0.05)
+        assert worker is not None and parent.poll() is None, "no worker process started"
+        parent.kill()
+        parent.wait(timeout=10)
+        ended, _, _ = select.select([worker], [], [], 10.0)  # readable once it has exited
+        assert ended, "the worker outlived its parent by 10 s"
+    finally:
+        parent.kill()
+        if worker is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(worker, signal.SIGKILL)
+            os.close(worker)
 
 
 def test_the_cli_says_what_simulated_and_a_bad_interpreter_exits_2(tmp_path: Path) -> None:
