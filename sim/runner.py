@@ -49,11 +49,11 @@ from scenario.summary import Summary, summarize
 from scenario.timelines import timelines
 from sim.model import simulate
 from sim.policyset import policy_set
-from sim.worker import PARENT
 
 PROGRESS_AFTER_S = 3.0  # no bar for runs shorter than this
 T = TypeVar("T")
 DASK_CONNECT_S = 10.0  # an unreachable scheduler is reported after this long
+PARENT = "CHAOSLAB_SIM_PARENT"  # a worker's parent's pid (sim.worker dies with it)
 
 
 @dataclass(frozen=True, slots=True)

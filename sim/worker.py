@@ -16,15 +16,15 @@ import pickle
 import signal
 import sys
 
-PARENT = "CHAOSLAB_SIM_PARENT"  # the pid of the process that started this worker
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: str) -> None:
     """On Linux, have the kernel SIGKILL this worker when the process that started it ends:
     a `chaoslab sim` killed (SIGTERM, SIGKILL: no Ctrl-C reaching the whole process group)
     left its worker simulating a full-scale seed for minutes, for nobody. A parent that
-    ended before the request was made is seen by its pid (`PARENT`): exit at once."""
+    ended before the request was made is seen by its pid (`parent`, from the parent's
+    `sim.runner.PARENT`): exit at once."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -32,16 +32,16 @@ def die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     except (OSError, AttributeError):  # no libc to ask: the worker lives as before
         return
-    parent = os.environ.get(PARENT, "")
     if parent.isdecimal() and os.getppid() != int(parent):
         os._exit(1)
 
 
 def main() -> int:
-    die_with_parent()
     result_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout is the result's
-    from sim.runner import run_seed
+    from sim.runner import PARENT, run_seed
+
+    die_with_parent(os.environ.get(PARENT, ""))
 
     # the parent's own pipe (sim.runner.run_elsewhere), as a ProcessPoolExecutor's task
     task, keep, write_to = pickle.load(sys.stdin.buffer)  # noqa: S301
