@@ -61,8 +61,9 @@ from scenario.errors import BadInput
 from scenario.schema import Scenario, find_scenario, load_scenario
 from scenario.summary import Summary
 from scenario.verdict import Verdict
+from sim.interpreter import search_python
 from sim.policyset import policy_set
-from sim.runner import Task, dask_map, run_seed
+from sim.runner import Task, dask_map, summary_of
 
 # The kinds explored, mildest first (Hypothesis shrinks toward the first). A raw toxic is
 # left out: the named kinds already cover what the toxics do to the portal.
@@ -84,6 +85,8 @@ class Options:
     confirm: int = 3
     seed: int = 1
     scale: int = 1  # search at 1:scale, confirm the findings at 1:1 (`Scenario.scaled`)
+    python: tuple[str, ...] = ()  # the interpreter runs are simulated in (`sim.interpreter`);
+    # () this one. A local process's runs go to one resident worker of it (`summary_of`).
 
     @property
     def confirming_seeds(self) -> list[int]:
@@ -263,14 +266,20 @@ def _key(faults: list[dict[str, Any]], seed: int) -> str:
 Memo = dict[str, Summary]  # a run's key -> its summary (runs made before a search)
 
 
-def load(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
-    """The scenario and its file without faults (the world explore keeps)."""
+def read(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
+    """The scenario and its file as written, faults included (the world tune keeps)."""
     path = find_scenario(name_or_path, directory)
     scenario = load_scenario(path)  # bad input: one sentence, exit 2
     with open(path, "rb") as fh:
         base = tomllib.load(fh)
-    base.pop("faults", None)
     base["name"] = scenario.name  # a file may leave it to its own name
+    return scenario, base
+
+
+def load(name_or_path: str, directory: Path) -> tuple[Scenario, Base]:
+    """The scenario and its file without faults (the world explore keeps)."""
+    scenario, base = read(name_or_path, directory)
+    base.pop("faults", None)
     return scenario, base
 
 
@@ -295,8 +304,7 @@ class _Search:
             if self.runs >= self.options.budget * (1 if self.best is None else 2):
                 raise _BudgetSpent
             self.runs += 1
-            summary = _simulate(self.base, faults, self.options.policies, seed,
-                                self.options.scale)
+            summary = _simulate(self.base, faults, self.options, seed, self.options.scale)
             self.seen[key] = (_false(summary, self.invariant), summary)
         return self.seen[key][1]
 
@@ -330,16 +338,18 @@ class _Search:
             if key in self.seen:
                 summaries.append(self.seen[key][1])
             else:  # the confirmation of the minimal schedule on every seed, beyond the budget
-                summaries.append(_simulate(self.base, faults, self.options.policies, s,
+                summaries.append(_simulate(self.base, faults, self.options, s,
                                            self.options.scale))
                 self.runs += 1
         return _finding(self.invariant, faults, summaries, self.runs)
 
 
-def _simulate(base: Base, faults: list[dict[str, Any]], policies: str, seed: int,
+def _simulate(base: Base, faults: list[dict[str, Any]], options: Options, seed: int,
               scale: int) -> Summary:
-    """One simulated run of `base` under `faults` at 1:`scale`: its summary."""
-    return run_seed(Task(with_faults(base, faults, scale), policies, seed)).summary
+    """One simulated run of `base` under `faults` at 1:`scale`, under `options`' policies, in
+    its interpreter: its summary."""
+    return summary_of(Task(with_faults(base, faults, scale), options.policies, seed),
+                      options.python)
 
 
 def _finding(invariant: str, faults: list[dict[str, Any]], summaries: Sequence[Summary],
@@ -455,7 +465,7 @@ def explore(base: Base, options: Options, workers: int = 1, executor: str = "loc
     shown = _Shown(view, names)
     seeds = options.confirming_seeds
     shown.step("the load alone", len(seeds))
-    alone = _map(_run_job, [(base, [], options.policies, s, options.scale) for s in seeds],
+    alone = _map(_run_job, [(base, [], options, s, options.scale) for s in seeds],
                  workers, executor, lambda i, _: shown.done(f"the load alone, seed {seeds[i]}"))
     memo: Memo = {_key([], s): summary for s, summary in zip(seeds, alone, strict=True)}
     found = {n: _finding(n, [], alone, 0) for n in names}  # the pre-pass is no search's
@@ -483,10 +493,10 @@ def at_full_scale(base: Base, outcomes: list[Outcome], options: Options, workers
     schedule several findings share, such as the load alone, once)."""
     seeds = options.confirming_seeds
     kept = [o.finding for o in outcomes if o.finding is not None]
-    runs: dict[str, tuple[Base, list[dict[str, Any]], str, int, int]] = {}
+    runs: dict[str, _Run] = {}
     for f in kept:
         for s in seeds:
-            runs.setdefault(_key(f.faults, s), (base, f.faults, options.policies, s, 1))
+            runs.setdefault(_key(f.faults, s), (base, f.faults, options, s, 1))
     shown = shown or _Shown(None, [])
     shown.step("replays at 1:1", len(runs))
     summary = dict(zip(runs, _map(_run_job, list(runs.values()), workers, executor,
@@ -548,7 +558,10 @@ def _search_job(job: tuple[Base, str, Options, Memo]) -> Outcome:
     return search(*job)
 
 
-def _run_job(job: tuple[Base, list[dict[str, Any]], str, int, int]) -> Summary:
+_Run = tuple[Base, list[dict[str, Any]], Options, int, int]  # _simulate's arguments
+
+
+def _run_job(job: _Run) -> Summary:
     return _simulate(*job)
 
 
@@ -699,8 +712,11 @@ def run(args: argparse.Namespace) -> int:
     from chaoslab.cli import SCENARIO_DIR  # the CLI's own constant; imported late (no cycle)
 
     _, base = load(args.scenario, SCENARIO_DIR)
+    world = with_faults(base, [], args.scale)
+    python = () if args.executor.startswith("dask://") else \
+        search_python(args.interpreter, [world])  # the finding's 1:1 replays go there too
     options = Options(policies=args.policies, budget=args.budget, max_faults=args.max_faults,
-                      confirm=args.seeds, seed=args.seed, scale=args.scale)
+                      confirm=args.seeds, seed=args.seed, scale=args.scale, python=python)
     policy_set(args.policies, with_faults(base, []))  # bad policies: exit 2 before any run
     out: Path = args.out or Path("runs") / base["name"] / (
         "explore-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))

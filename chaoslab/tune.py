@@ -2,7 +2,8 @@
 invariant of every scenario across seeds, at the least cost.
 
 Each trial is a policy set (a base set with some keys changed, `--space`) and a capacity
-(replicas, workers per replica), simulated on every scenario and seed. It is feasible when no
+(replicas, workers per replica), simulated on every scenario, as written (its faults and
+all), and seed. It is feasible when no
 invariant is false on any of those runs; its costs, all minimised, are the capacity (replicas x
 workers), the added latency (mean p50 of successful operations, seconds) and the upstream
 amplification (calls per operation, the worst upstream). Optuna does the search: TPE with the
@@ -29,6 +30,7 @@ the least that passes ("how many replicas does Esfand's last evening need").
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -41,15 +43,15 @@ from typing import Any
 
 import optuna
 
-from chaoslab.explore import Base, load
+from chaoslab.explore import Base, read
 from policies.errors import PolicyConfigError
 from policies.presets import DEFAULT_PRESET, PolicySet, with_overrides
 from policies.resolve import dump_policies, resolve_policies
 from scenario.errors import BadInput
-from scenario.invariants import build_checkers
 from scenario.schema import Scenario
-from scenario.summary import Summary, summarize
-from sim.model import simulate
+from scenario.summary import Summary
+from sim.interpreter import search_python
+from sim.runner import Task, summary_of
 
 DEFAULT_SPACE = Path(__file__).with_name("tune_space.toml")
 BATCH = 4  # trials asked at once: fixed, so results do not depend on the worker count
@@ -189,8 +191,9 @@ class Result:
 Job = tuple[list[Base], str, dict[str, Any], int | None, int | None, list[int], int]
 
 
-def evaluate(job: Job) -> Result:
-    """Simulate every scenario on every seed, at 1:scale; stop at the first false verdict."""
+def evaluate(job: Job, python: Sequence[str] = ()) -> Result:
+    """Simulate every scenario on every seed, at 1:scale, in the interpreter `python` (() this
+    one; `sim.runner.summary_of`); stop at the first false verdict."""
     bases, source, overrides, replicas, workers, seeds, scale = job
     # the trial's set is what chosen-policies.json will hold; each scenario then applies its
     # own overrides on top, as `chaoslab sim SCENARIO --policies chosen-policies.json` does
@@ -203,10 +206,9 @@ def evaluate(job: Job) -> Result:
         real = Scenario.model_validate(with_capacity(base, replicas, workers))
         capacity = max(capacity, sum(r.workers for r in real.topology.replicas))  # real threads
         world = real.scaled(scale)
-        checkers = build_checkers(world.invariants)
         policies = with_overrides(trial_set, world.policies.for_preset(source) or None)
         for seed in seeds:
-            summary = summarize(simulate(world, policies, seed).history, checkers)
+            summary = summary_of(Task(world, policies, seed), python)
             runs += 1
             p50s.append(_p50(summary))
             amps.append(max((u.amplification for u in summary.upstreams.values()
@@ -247,7 +249,7 @@ class Options:
         return [self.seed + i for i in range(self.seeds)]
 
 
-Mapper = Callable[[Callable[[Job], Result], list[Job]], list[Result]]
+Mapper = Callable[[Callable[..., Result], list[Job]], list[Result]]  # fn: evaluate
 
 
 def tune(bases: list[Base], space: Space, options: Options, mapper: Mapper, *,
@@ -377,11 +379,14 @@ FULL_SCALE_MAX = 6  # at most this many distinct sets replayed at 1:1
 
 # -- the command line -----------------------------------------------------------------------
 
-def local_mapper(workers: int, executor: str) -> Mapper:
-    """Map jobs over local processes or a Dask cluster (order kept)."""
+def local_mapper(workers: int, executor: str, python: Sequence[str] = ()) -> Mapper:
+    """Map jobs over local processes or a Dask cluster (order kept); `evaluate` simulates in
+    the interpreter `python` on local processes (a Dask worker, in its own)."""
     from chaoslab.explore import _map
 
-    def mapper(fn: Callable[[Job], Result], jobs: list[Job]) -> list[Result]:
+    def mapper(fn: Callable[..., Result], jobs: list[Job]) -> list[Result]:
+        if python and not executor.startswith("dask://"):  # fn is `evaluate`
+            fn = functools.partial(fn, python=tuple(python))
         return _map(fn, jobs, workers, executor)
     return mapper
 
@@ -390,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
     """`chaoslab tune`: exit 0 with a chosen set, 1 when none in the space passes."""
     from chaoslab.cli import SCENARIO_DIR
 
-    bases = [load(name, SCENARIO_DIR)[1] for name in args.scenarios]
+    bases = [read(name, SCENARIO_DIR)[1] for name in args.scenarios]  # faults and all
     try:
         base_set = resolve_policies(args.policies)
     except PolicyConfigError as exc:
@@ -399,7 +404,9 @@ def run(args: argparse.Namespace) -> int:
     options = Options(args.policies, args.budget, args.seeds, args.seed, args.scale)
     out: Path = args.out or Path("runs") / "tune" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
-    mapper = local_mapper(args.workers or os.cpu_count() or 1, args.executor)
+    python = search_python(args.interpreter, [
+        Scenario.model_validate(b).scaled(options.scale) for b in bases])
+    mapper = local_mapper(args.workers or os.cpu_count() or 1, args.executor, python)
     t0 = time.perf_counter()
     study = tune(bases, space, options, mapper, storage=args.storage)
     front = pareto(study)

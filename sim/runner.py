@@ -18,15 +18,22 @@ With another interpreter for the workers (`python=`, PyPy: `sim.interpreter`) ev
 the first included, runs in a process of that interpreter (`run_elsewhere`, `sim.worker`),
 one per task, at most `workers` at a time; the kept seed's history is written where it ran
 (`write_to`, with its timelines: `scenario.report.WrittenHistory`) and never crosses a pipe.
-The same seed gives the same history on either interpreter (tests/sim/test_interpreter.py). A
+The same seed gives the same history on either interpreter (tests/sim/test_interpreter.py).
+A search that makes hundreds of short runs one after another (`chaoslab explore`, `tune`)
+asks for summaries only, through `summary_of`: in this process, or in one long-lived worker
+of the other interpreter per process (`Resident`), which pays PyPy's start and its JIT's
+warm-up once instead of per run. A
 progress bar (tqdm, on stderr) appears only on a terminal and only once a run lasts a few
 seconds.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import pickle
+import struct
 import subprocess
 import sys
 import threading
@@ -38,6 +45,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from policies.presets import PolicySet
 from scenario.checkers.index import index
 from scenario.errors import BadInput
 from scenario.history import History, Op, OpType
@@ -61,7 +69,7 @@ class Task:
     """One replication to run somewhere: a scenario, a policy preset (or file), a seed."""
 
     scenario: Scenario
-    policies: str
+    policies: str | PolicySet  # a preset or file (with the scenario's overrides), or a set
     seed: int
 
 
@@ -94,7 +102,9 @@ def run_seed(task: Task, keep: bool = False, write_to: Path | None = None) -> Se
     timelines). A history not kept, or written here, is recorded into a `StreamedHistory`,
     which indexes (and writes) its ops as they come and keeps none: the full-scale day's
     worker peaks at about 4 GB instead of 6.1, and is a little faster (benchmarks/README)."""
-    scenario, policies = task.scenario, policy_set(task.policies, task.scenario)
+    scenario, policies = task.scenario, task.policies
+    if not isinstance(policies, PolicySet):
+        policies = policy_set(policies, scenario)
     checkers = build_checkers(scenario.invariants)
     if keep and write_to is None:
         history = simulate(scenario, policies, task.seed).history
@@ -132,6 +142,90 @@ def run_elsewhere(python: Sequence[str], task: Task, keep: bool = False,
     # our own child's answer over its own pipe, as ProcessPoolExecutor's results come
     result: SeedResult = pickle.loads(done.stdout)  # noqa: S301
     return result
+
+
+FRAME = struct.Struct(">Q")  # a resident worker's frames: a length, then a pickle
+
+
+class Resident:
+    """One long-lived simulation worker of another interpreter (`python -m sim.worker
+    --serve`): each task goes to it as a frame on its stdin and its summary comes back on its
+    stdout. Started on first use, restarted if it died; it ends when its stdin closes, and
+    with its parent (`sim.worker.die_with_parent`)."""
+
+    def __init__(self, python: Sequence[str]) -> None:
+        self.python = list(python)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def summary(self, task: Task) -> Summary:
+        """`run_seed(task).summary`, computed in the worker."""
+        if self._proc is not None and self._proc.poll() is not None:
+            self.close()  # gone since its last task: a new one
+        proc = self._proc or self._start()
+        assert proc.stdin is not None and proc.stdout is not None
+        data = pickle.dumps(task, pickle.HIGHEST_PROTOCOL)
+        try:
+            proc.stdin.write(FRAME.pack(len(data)) + data)
+            proc.stdin.flush()
+            head = proc.stdout.read(FRAME.size)
+            body = proc.stdout.read(FRAME.unpack(head)[0]) if len(head) == FRAME.size else b""
+        except (BrokenPipeError, ConnectionResetError):
+            body = b""
+        if not body:
+            self.close()
+            raise WorkerFailed(f"the simulation worker ({' '.join(self.python)}) ended on "
+                               f"seed {task.seed} with exit status {proc.returncode}")
+        # our own child's answer over its own pipe, as ProcessPoolExecutor's results come
+        ok, answer = pickle.loads(body)  # noqa: S301
+        if not ok:
+            raise WorkerFailed(f"the simulation worker ({' '.join(self.python)}) failed on "
+                               f"seed {task.seed}: {answer}")
+        summary: Summary = answer
+        return summary
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        root = Path(__file__).resolve().parent.parent
+        try:
+            self._proc = subprocess.Popen(
+                [*self.python, "-m", "sim.worker", "--serve"], cwd=root,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                env={**os.environ, PARENT: str(os.getpid())})
+        except OSError as exc:
+            raise WorkerFailed(f"the simulation worker ({' '.join(self.python)}) could not "
+                               f"start: {exc.strerror or exc}") from None
+        return self._proc
+
+    def close(self) -> None:
+        """End the worker: close its stdin (it ends at its end) and wait for it."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):  # a worker gone: its pipe broke
+                    pipe.close()
+        proc.wait()
+
+
+_RESIDENTS: dict[tuple[str, ...], Resident] = {}  # this process's, by interpreter command
+os.register_at_fork(after_in_child=_RESIDENTS.clear)  # a forked child starts its own
+
+
+@atexit.register
+def _close_residents() -> None:
+    for resident in _RESIDENTS.values():
+        resident.close()
+
+
+def summary_of(task: Task, python: Sequence[str] | None = None) -> Summary:
+    """One run's summary, simulated in this process (`python` None) or in this process's
+    resident worker of the interpreter `python` (`Resident`): the same summary either way."""
+    if not python:
+        return run_seed(task).summary
+    resident = _RESIDENTS.get(tuple(python))
+    if resident is None:
+        resident = _RESIDENTS[tuple(python)] = Resident(python)
+    return resident.summary(task)
 
 
 # -- progress hook (chaoslab.liveview.SeedProgress): called once per task as it finishes,

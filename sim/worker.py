@@ -6,6 +6,11 @@ history of a kept seed stays here, written to `write_to` with its timelines (a f
 day's 15 million ops would take longer to pickle than to simulate). Anything the model
 prints goes to stderr, so that stdout carries the result alone. A failure is a traceback on
 stderr and exit status 1, which the parent reports.
+
+`python -m sim.worker --serve` is `sim.runner.Resident`'s: it runs tasks until its stdin
+closes, each a frame (a length, then a pickled `Task`) answered by a frame holding
+`(True, summary)`, or `(False, the error in a sentence)` for a task that failed, after which
+it serves the next.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import pickle
 import signal
 import sys
+from typing import BinaryIO
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -36,12 +42,32 @@ def die_with_parent(parent: str) -> None:
         os._exit(1)
 
 
+def serve(inp: BinaryIO, out: BinaryIO) -> int:
+    """Answer every task frame on `inp` with its summary's frame on `out`, until `inp` ends."""
+    from sim.runner import FRAME, run_seed
+
+    while len(head := inp.read(FRAME.size)) == FRAME.size:
+        # the parent's own pipe (sim.runner.Resident), as a ProcessPoolExecutor's task
+        task = pickle.loads(inp.read(FRAME.unpack(head)[0]))  # noqa: S301
+        try:
+            answer: tuple[bool, object] = (True, run_seed(task).summary)
+        except Exception as exc:  # the parent says it in a sentence; the next task is served
+            answer = (False, f"{type(exc).__name__}: {exc}")
+        data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+        out.write(FRAME.pack(len(data)) + data)
+        out.flush()
+    return 0
+
+
 def main() -> int:
     result_out = sys.stdout.buffer
     sys.stdout = sys.stderr  # stdout is the result's
     from sim.runner import PARENT, run_seed
 
     die_with_parent(os.environ.get(PARENT, ""))
+    if sys.argv[1:] == ["--serve"]:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it ends us
+        return serve(sys.stdin.buffer, result_out)
 
     # the parent's own pipe (sim.runner.run_elsewhere), as a ProcessPoolExecutor's task
     task, keep, write_to = pickle.load(sys.stdin.buffer)  # noqa: S301

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,12 @@ from faults.catalog import FAULT_TYPES
 from policies.resolve import dump_policies, resolve_policies
 from scenario.errors import BadInput
 from scenario.schema import load_scenario
+from sim import interpreter
 from sim.runner import Task, run_seed
 
 SMALL = Path(__file__).resolve().parents[1] / "chaoslab" / "data" / "explore_small.toml"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+ANOTHER = (str(interpreter.PYPY),) if interpreter.pypy_installed() else (sys.executable,)
 BREAKER = "breaker_opens_in_time"
 # 30 runs: a search draws an upstream outage of >= 30 s on a registry link within its first
 # dozen schedules on this seed (1 kind in 10, lists of up to 3); the rest shrinks it.
@@ -87,8 +90,11 @@ def test_same_seed_and_budget_same_findings_in_processes(
     options = dataclasses.replace(OPTIONS, policies="baseline", budget=12)
     one = explore(base, options, workers=1)
     two = explore(base, options, workers=2)
+    # and in each process's resident worker of another interpreter (PyPy where installed)
+    elsewhere = explore(base, dataclasses.replace(options, python=ANOTHER), workers=2)
     assert [(o.invariant, o.finding, o.runs) for o in one] == \
-        [(o.invariant, o.finding, o.runs) for o in two]
+        [(o.invariant, o.finding, o.runs) for o in two] == \
+        [(o.invariant, o.finding, o.runs) for o in elsewhere]
     assert any(o.finding is not None for o in one)  # baseline loses its availability
 
 

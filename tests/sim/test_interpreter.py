@@ -13,6 +13,7 @@ import select
 import signal
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,8 @@ from scenario.checkers.index import index
 from scenario.errors import BadInput
 from scenario.schema import load_scenario
 from scenario.timelines import timelines
-from sim import interpreter
-from sim.runner import Task, WorkerFailed, run_all, run_elsewhere, run_seed
+from sim import interpreter, runner
+from sim.runner import Resident, Task, WorkerFailed, run_all, run_elsewhere, run_seed, summary_of
 from sim.validation import mmc_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +193,55 @@ PYPY_MISSING = "PyPy is not installed (make runs deploy/pypy/install.sh)"
 def test_pypy_gives_cpython_s_history_op_for_op(tmp_path: Path) -> None:
     assert interpreter.pypy_installed(), PYPY_MISSING  # in CI: installed, or a failure
     _same_run_as_here([str(interpreter.PYPY)], Task(SWITCH, "resilient", 2), tmp_path)
+
+
+# -- a search's resident worker (sim.runner.Resident, `python -m sim.worker --serve`) -----
+
+@pytest.mark.skipif(not interpreter.pypy_installed() and not os.environ.get("CI"),
+                    reason=PYPY_MISSING)
+def test_a_resident_pypy_worker_gives_this_process_s_summaries() -> None:
+    assert interpreter.pypy_installed(), PYPY_MISSING
+    tasks = [Task(SWITCH.scaled(4), "resilient", s) for s in (1, 2)] + \
+        [Task(SMALL, "baseline", 1)]
+    resident = Resident([str(interpreter.PYPY)])
+    try:
+        assert [resident.summary(t) for t in tasks] == [run_seed(t).summary for t in tasks]
+    finally:
+        resident.close()
+
+
+def test_a_resident_worker_serves_on_after_a_failed_task_and_restarts_when_gone() -> None:
+    resident = Resident([sys.executable])
+    try:
+        here = run_seed(Task(SMALL, "baseline", 2)).summary
+        with pytest.raises(WorkerFailed, match=r"failed on seed 1: ScenarioError: .*no-such"):
+            resident.summary(Task(SMALL, "no-such-preset", 1))
+        assert resident.summary(Task(SMALL, "baseline", 2)) == here  # the same process
+        first = resident._proc
+        assert first is not None
+        first.kill()
+        first.wait()
+        assert resident.summary(Task(SMALL, "baseline", 2)) == here  # a new one
+        assert resident._proc is not None and resident._proc.pid != first.pid
+    finally:
+        resident.close()
+    # one that ends in the middle of a task is a sentence with its exit status
+    dies = Resident([sys.executable, "-c", "import sys; sys.stdin.buffer.read(8); sys.exit(5)"])
+    with pytest.raises(WorkerFailed, match=r"ended on seed 1 with exit status 5$"):
+        dies.summary(Task(SMALL, "baseline", 1))
+    with pytest.raises(WorkerFailed, match=r"could not start: No such file or directory"):
+        Resident(["/no/such/python"]).summary(Task(SMALL, "baseline", 1))
+
+
+def _residents_seen_in_a_child(_: int) -> int:
+    return len(runner._RESIDENTS)
+
+
+def test_a_forked_process_starts_its_own_resident_worker() -> None:
+    # a process pool forked after this process started its worker must not share its pipes
+    summary_of(Task(SMALL, "baseline", 1), [sys.executable])
+    assert len(runner._RESIDENTS) == 1
+    with ProcessPoolExecutor(1) as pool:
+        assert pool.submit(_residents_seen_in_a_child, 0).result() == 0
+    runner._close_residents()
+    runner._RESIDENTS.clear()

@@ -11,12 +11,13 @@ and 0.007 (c = 9): the answer is not a coin toss.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from chaoslab.cli import main
-from chaoslab.explore import load
+from chaoslab.explore import load, read
 from chaoslab.tune import (
     DEFAULT_SPACE,
     Options,
@@ -30,6 +31,7 @@ from chaoslab.tune import (
 )
 from policies.resolve import resolve_policies
 from scenario.errors import BadInput
+from sim.interpreter import PYPY, pypy_installed
 
 DATA = Path(__file__).resolve().parents[1] / "chaoslab" / "data"
 ERLANG = DATA / "erlang_loss.toml"
@@ -66,13 +68,32 @@ def test_capacity_search_alone_gives_the_same_answer() -> None:
     assert capacity_needed(bases, OPTIONS, WORKERS, local_mapper(1, "local")) == (0, 9)
 
 
+def test_a_scenario_is_tuned_with_its_faults(tmp_path: Path) -> None:
+    # the loss system's replica at half speed all along: a = 8 Erlangs, not 4. At 96 %
+    # availability Erlang B asks for 13 workers (B = 0.0307; 0.0514 at 12) where the load
+    # alone asks for 8 (0.0304; 0.0628 at 7). A tune that dropped the file's faults said 8.
+    assert min(c for c in range(1, 30) if 1 - _erlang_b(c, 8.0) >= 0.96) == 13
+    assert min(c for c in range(1, 30) if 1 - _erlang_b(c, 4.0) >= 0.96) == 8
+    slow = tmp_path / "erlang_slow.toml"
+    slow.write_text(ERLANG.read_text().replace('name = "erlang_loss"', 'name = "erlang_slow"')
+                    .replace("target = 0.98", "target = 0.96")
+                    + '\n[[faults]]\nkind = "degraded_replica"\nreplica = "portal-a"\n'
+                    'speed = 0.5\nstart = "0s"\nduration = "5m"\n')
+    bases = [read(str(slow), SCENARIOS)[1]]
+    assert capacity_needed(bases, OPTIONS, WORKERS, local_mapper(1, "local")) == (0, 13)
+
+
 def test_same_seed_same_trials_on_one_process_or_two() -> None:
     bases = [load(str(ERLANG), SCENARIOS)[1]]
     options = Options("baseline", budget=6, seeds=1, seed=3)
     one = tune(bases, WORKERS, options, local_mapper(1, "local"))
     two = tune(bases, WORKERS, options, local_mapper(2, "local"))
+    # and in each process's resident worker of another interpreter (PyPy where installed)
+    another = (str(PYPY),) if pypy_installed() else (sys.executable,)
+    elsewhere = tune(bases, WORKERS, options, local_mapper(2, "local", another))
     assert [(t.params, t.values) for t in one.trials] == \
-        [(t.params, t.values) for t in two.trials]
+        [(t.params, t.values) for t in two.trials] == \
+        [(t.params, t.values) for t in elsewhere.trials]
 
 
 def test_the_command_writes_a_set_policies_takes(tmp_path: Path) -> None:
