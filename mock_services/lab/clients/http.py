@@ -10,6 +10,7 @@ or `info` (a write whose fate is unknown: a timeout or a dropped connection afte
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from policies.aio import run_call
 from policies.outcome import Outcome
 from policies.pipeline import ClientPipeline
 from scenario.history import ACCEPTED, OpType
-from scenario.names import STALE
+from scenario.names import STALE, stale_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +87,34 @@ async def send(client: httpx.AsyncClient, replicas: ReplicaSet, req: HttpRequest
     return Outcome(False, None, error, None, clock() - started), None, replica.name
 
 
+def stale_age_of(response: httpx.Response) -> float | None:
+    """How old a stale answer is, in seconds: its body's `age_s` (to the millisecond, as the
+    portal's records routes give it), else the standard `Age` header (whole seconds); None
+    when neither is a finite number >= 0 (a stale read of unknown age, which stale_reads
+    cannot judge)."""
+    try:
+        body = response.json()
+    except ValueError:  # not JSON: the header alone
+        body = None
+    for given in (body.get("age_s") if isinstance(body, dict) else None,
+                  response.headers.get("age")):
+        try:
+            age = float(given) if given is not None and not isinstance(given, bool) else None
+        except (TypeError, ValueError):
+            age = None
+        if age is not None and math.isfinite(age) and age >= 0:
+            return age
+    return None
+
+
 def classify(ok: bool, outcome: Outcome | None, response: httpx.Response | None, *,
              write: bool, reason: str, attempts: int) -> Completion:
     """The history completion of a call that ended with `outcome` (`reason` when it gave up)."""
     if ok and response is not None:
         value = ACCEPTED if response.status_code == 202 else ""
         if response.headers.get("x-stale", "").lower() == "true":
-            value = STALE  # the portal's header says stale, not how old: an unknown age
+            age = stale_age_of(response)  # as the simulator labels it: "stale:42.5"
+            value = STALE if age is None else stale_value(age)
         return Completion("ok", value, "", response, attempts)
     if outcome is None or (outcome.error is None and outcome.status is None):
         # gave up before any attempt left (open breaker, budget): certainly not applied
