@@ -217,7 +217,9 @@ def schedules(scenario: Scenario, max_faults: int,
 
 
 def _seconds(s: float) -> str:
-    return f"{round(s, 3):g}s"
+    """Seconds as a scenario file writes them: "3420s", "0.5s", never "1.0512e+06s" (a
+    year's schedules), which the file's duration syntax refuses."""
+    return f"{round(s, 3):.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def _start(record: dict[str, Any]) -> float:
@@ -670,30 +672,51 @@ def render_html(name: str, options: Options, findings: list[Finding],
 
 # -- the command line -----------------------------------------------------------------------
 
-def confirm_live(finding: Finding, policies: str, out: Path) -> str:
-    """Replay the finding's scenario file in the lab (`chaoslab lab run`) and say whether the
-    lab fails the same invariant."""
+def confirm_live(finding: Finding, options: Options, out: Path) -> str:
+    """Replay the finding's scenario file in the lab (`chaoslab lab run`), simulate the
+    experiment the lab played (the file at its live scale and the lab's speed:
+    `Scenario.live`) on the confirming seeds, and say whether the lab fails the same
+    invariant, and if not, whether the simulator does on that same experiment."""
     run_dir = out / f"live-{Path(finding.file).stem}"
-    cmd = [sys.executable, "-m", "chaoslab", "lab", "run", finding.file, "--policies", policies,
-           "--out", str(run_dir)]
+    cmd = [sys.executable, "-m", "chaoslab", "lab", "run", finding.file, "--policies",
+           options.policies, "--out", str(run_dir)]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     report = run_dir / "report.json"
     if not report.exists():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return f"live run failed (exit {proc.returncode}): {last}"
-    return live_verdict(finding, json.loads(report.read_text()))
+    doc = json.loads(report.read_text())
+    speed = float(doc.get("workload", {}).get("speed", 1))
+    played = load_scenario(Path(finding.file)).live(speed)
+    same = [summary_of(Task(played, options.policies, s), options.python)
+            for s in options.confirming_seeds]
+    return live_verdict(finding, doc, same)
 
 
-def live_verdict(finding: Finding, doc: dict[str, Any]) -> str:
-    """What the lab's report (`doc`) says of `finding`: the same failure, a hold, or a hold
-    too short to tell (the simulator's loss rate predicts fewer than LIVE_POWER lost
-    operations in as many as the live run made)."""
+def live_verdict(finding: Finding, doc: dict[str, Any],
+                 same: Sequence[Summary] | None = None) -> str:
+    """What the lab's report (`doc`) says of `finding`: the same failure, or a hold. A hold is
+    weighed against `same`, the simulator's runs of the experiment the lab played (its speed
+    and scale): they fail too (the runners disagree), or they hold too (the lab's speed and
+    scale hide the failure). Without them, a hold is weighed by its power: too short to tell
+    when the simulator's loss rate predicts fewer than LIVE_POWER lost operations in as many
+    as the live run made."""
     verdicts = {v["name"]: v["valid"] for v in doc["invariants"]}
     valid = verdicts.get(finding.invariant)
     if valid is False:
         return "fails the same way live"
     if valid is not True:
         return f"live verdict {valid!r}"
+    if same:
+        workload = doc.get("workload", {})
+        played = f"x{workload.get('speed', 1):g} at 1:{workload.get('scale_down', 1)}"
+        failing = sum(_false(x, finding.invariant) for x in same)
+        if failing * 2 > len(same):
+            return (f"holds live, but the simulator fails the lab's own experiment ({played}) "
+                    f"on {failing}/{len(same)} seeds: the runners disagree")
+        return (f"holds live, as the simulator does on the lab's own experiment ({played}; "
+                f"{failing}/{len(same)} seeds fail): the lab's speed and scale hide it, replay "
+                "it slower (lab run FILE --speed K)")
     total = int(doc.get("requests", {}).get("total", 0))
     expected = finding.lost_share * total
     if expected < LIVE_POWER:  # P(no loss | Poisson 3) = 5 %: a hold below it says little
@@ -734,7 +757,7 @@ def run(args: argparse.Namespace) -> int:
             view.end()
     findings = write_findings(base, outcomes, out, options)
     if args.confirm == "live":
-        findings = [replace(f, live=confirm_live(f, args.policies, out)) for f in findings]
+        findings = [replace(f, live=confirm_live(f, options, out)) for f in findings]
         findings = write_findings(base, [
             Outcome(o.invariant, next((f for f in findings if f.invariant == o.invariant),
                                       None), o.runs, o.note) for o in outcomes], out, options)
