@@ -672,11 +672,28 @@ def render_html(name: str, options: Options, findings: list[Finding],
 
 # -- the command line -----------------------------------------------------------------------
 
-def confirm_live(finding: Finding, options: Options, out: Path) -> str:
-    """Replay the finding's scenario file in the lab (`chaoslab lab run`), simulate the
+def confirm_live(findings: Sequence[Finding], options: Options, out: Path) -> list[Finding]:
+    """`findings`, each with its `live` verdict: every distinct schedule replayed once in the
+    lab (`replay_live`; the load alone often breaks several invariants) and judged for each
+    finding it stands for (`live_verdict`)."""
+    replayed: dict[str, tuple[dict[str, Any] | str, list[Summary]]] = {}
+    confirmed = []
+    for f in findings:
+        key = _key(f.faults, 0)
+        if key not in replayed:
+            replayed[key] = replay_live(f, options, out)
+        doc, same = replayed[key]
+        confirmed.append(replace(f, live=doc if isinstance(doc, str)
+                                 else live_verdict(f, doc, same)))
+    return confirmed
+
+
+def replay_live(finding: Finding, options: Options,
+                out: Path) -> tuple[dict[str, Any] | str, list[Summary]]:
+    """Replay the finding's scenario file in the lab (`chaoslab lab run`) and simulate the
     experiment the lab played (the file at its live scale and the lab's speed:
-    `Scenario.live`) on the confirming seeds, and say whether the lab fails the same
-    invariant, and if not, whether the simulator does on that same experiment."""
+    `Scenario.live`) on the confirming seeds: the lab's report and those summaries, or why
+    the live run failed."""
     run_dir = out / f"live-{Path(finding.file).stem}"
     cmd = [sys.executable, "-m", "chaoslab", "lab", "run", finding.file, "--policies",
            options.policies, "--out", str(run_dir)]
@@ -684,13 +701,12 @@ def confirm_live(finding: Finding, options: Options, out: Path) -> str:
     report = run_dir / "report.json"
     if not report.exists():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        return f"live run failed (exit {proc.returncode}): {last}"
+        return f"live run failed (exit {proc.returncode}): {last}", []
     doc = json.loads(report.read_text())
     speed = float(doc.get("workload", {}).get("speed", 1))
     played = load_scenario(Path(finding.file)).live(speed)
-    same = [summary_of(Task(played, options.policies, s), options.python)
-            for s in options.confirming_seeds]
-    return live_verdict(finding, doc, same)
+    return doc, [summary_of(Task(played, options.policies, s), options.python)
+                 for s in options.confirming_seeds]
 
 
 def live_verdict(finding: Finding, doc: dict[str, Any],
@@ -757,7 +773,7 @@ def run(args: argparse.Namespace) -> int:
             view.end()
     findings = write_findings(base, outcomes, out, options)
     if args.confirm == "live":
-        findings = [replace(f, live=confirm_live(f, options, out)) for f in findings]
+        findings = confirm_live(findings, options, out)
         findings = write_findings(base, [
             Outcome(o.invariant, next((f for f in findings if f.invariant == o.invariant),
                                       None), o.runs, o.note) for o in outcomes], out, options)

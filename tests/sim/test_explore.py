@@ -17,10 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chaoslab import explore as explore_module
 from chaoslab.explore import (
     KINDS,
     Finding,
     Options,
+    confirm_live,
     explore,
     live_verdict,
     load,
@@ -212,6 +214,30 @@ def test_a_live_hold_too_short_to_tell_says_so() -> None:
     assert live_verdict(finding, {**held, "requests": {"total": 5000}}) == "holds live"
     failed = {"invariants": [{"name": "deploy_no_failures", "valid": False}]}
     assert live_verdict(finding, failed) == "fails the same way live"
+
+
+def test_each_distinct_schedule_is_replayed_live_once(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    # the load alone broke five of year_end_peak's invariants: one live run judges all five
+    outage = [{"kind": "upstream_outage", "link": "portal-a-registry", "start": "60s",
+               "duration": "60s"}]
+    findings = [Finding("availability", [], 3, 3, 0.2, "", 0),
+                Finding("no_lost_writes", [], 3, 3, 0.2, "", 0),
+                Finding("stale_reads", outage, 3, 3, 0.01, "", 9)]
+    played: list[str] = []
+
+    def replay(f: Finding, options: Options, out: Path) -> tuple[dict[str, object], list[Summary]]:
+        played.append(f.invariant)
+        return {"invariants": [{"name": "availability", "valid": False},
+                               {"name": "no_lost_writes", "valid": True},
+                               {"name": "stale_reads", "valid": False}],
+                "requests": {"total": 5000}}, []
+
+    monkeypatch.setattr(explore_module, "replay_live", replay)
+    confirmed = confirm_live(findings, OPTIONS, tmp_path)
+    assert played == ["availability", "stale_reads"]
+    assert [f.live for f in confirmed] == ["fails the same way live", "holds live",
+                                          "fails the same way live"]
 
 
 def test_a_live_hold_is_weighed_against_the_simulator_on_the_lab_s_own_experiment() -> None:
