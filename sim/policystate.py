@@ -53,15 +53,26 @@ class SharedLimits:
         self.login_account, self.login_source = policy.build()
         self.recovery_account, self.recovery_source = policy.build()
 
-    def refused(self, kind: str, account: str, source: str, now: float) -> bool:
-        """True when the limits refuse an attempt of `kind` (other kinds are never refused)."""
+    def refused(self, kind: str, account: str, source: str, now: float) -> float | None:
+        """The Retry-After (s) of an attempt of `kind` the limits refuse, as the live portal
+        sends it (the wait until the bucket has a token, at least 1 s); None when admitted
+        (other kinds always are)."""
         if kind == "login":
-            return isinstance(self.login_source.take(source, now), Reject) or isinstance(
-                self.login_account.take(account, now), Reject)
-        if kind == "recover_password":
-            return isinstance(self.recovery_source.take(source, now), Reject) or \
-                self.recovery_account.tokens(account, now) < 1.0
-        return False
+            refusal = self.login_source.take(source, now)
+            if not isinstance(refusal, Reject):
+                refusal = self.login_account.take(account, now)
+            wait = refusal.retry_after_s if isinstance(refusal, Reject) else None
+        elif kind == "recover_password":
+            refusal = self.recovery_source.take(source, now)
+            if isinstance(refusal, Reject):
+                wait = refusal.retry_after_s
+            else:
+                tokens = self.recovery_account.tokens(account, now)
+                wait = ((1.0 - tokens) / self.recovery_account.rate_per_s
+                        if tokens < 1.0 else None)
+        else:
+            return None
+        return None if wait is None else max(1.0, wait)
 
     def code_sent(self, account: str, now: float) -> None:
         """A recovery code went out to `account`: it counts, refused or not."""

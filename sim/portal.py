@@ -68,8 +68,10 @@ def gate(world: World, rep: ReplicaState, kind: str, priority: int, *, source: s
             return (Outcome(False, 503, retry_after_s=getattr(decision, "retry_after_s", None)),
                     "shed")
     limits = policies.limits
-    if limits is not None and limits.refused(kind, account, source, world.env.now):
-        return RATE_LIMITED if admission is None else _released(world, rep, RATE_LIMITED, 0.0)
+    wait = None if limits is None else limits.refused(kind, account, source, world.env.now)
+    if wait is not None:  # with the portal's Retry-After, which the client policy honours
+        limited = (Outcome(False, 429, retry_after_s=wait), RATE_LIMITED[1])
+        return limited if admission is None else _released(world, rep, limited, 0.0)
     workers = rep.workers
     if len(workers.queue) >= rep.spec.max_queue and (
             workers.queue or workers.count >= workers.capacity):  # max_queue 0: a loss system

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from policies.presets import load_policy_set
 from scenario.schema import load_scenario
 from sim.model import simulate
@@ -77,7 +79,11 @@ def test_the_limits_are_one_set_of_buckets_for_every_replica(small_scenario: Pat
                     account=f"u{i}") for i in range(2 * burst)]
     # at one instant, alternating replicas: the shared bucket gives `burst` tokens in all
     assert sum(a is None for a in answers) == burst
-    assert all(a is RATE_LIMITED for a in answers[burst:])
+    # each refusal says when to come back, as the live portal's Retry-After does (a token
+    # every 1 / rate seconds, at least 1 s), so that the client policy can honour it
+    wait = max(1.0, 1 / ps.login_limit.per_source_rate_per_s)
+    assert all(a is not None and a[1] == RATE_LIMITED[1] and a[0].status == 429
+               and a[0].retry_after_s == pytest.approx(wait) for a in answers[burst:])
 
 
 def test_a_recovery_is_refused_once_its_account_had_its_codes(small_scenario: Path) -> None:
@@ -90,7 +96,9 @@ def test_a_recovery_is_refused_once_its_account_had_its_codes(small_scenario: Pa
                     account="u7") is None
         limits.code_sent("u7", world.env.now)
     # the account's recovery bucket is empty for both replicas; its login bucket is not
-    assert gate(world, world.replicas[1], "recover_password", 1, source="citizen-1/2",
-                account="u7") is RATE_LIMITED
+    refused = gate(world, world.replicas[1], "recover_password", 1, source="citizen-1/2",
+                   account="u7")
+    assert refused is not None and refused[1] == RATE_LIMITED[1]
+    assert refused[0].retry_after_s == pytest.approx(1 / ps.login_limit.per_account_rate_per_s)
     assert gate(world, world.replicas[1], "login", 1, source="citizen-1/3",
                 account="u7") is None

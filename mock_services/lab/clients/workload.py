@@ -131,31 +131,41 @@ def person_for(kind: str, source: str, population: Population,
 
 async def login(s: Session, person: Person, fresh: bool = False) -> str | None:
     """The person's session token, logging in first if needed (one login at a time each);
-    `fresh`: log in anew whatever session they have (kept if the new login fails)."""
+    `fresh`: log in anew whatever session they have (kept if the new login fails). A fresh
+    login is an arrival of its own, as in the simulator: it waits for no other login of the
+    same account (held behind one, it was invoked late, its wait off the record: at x1440
+    a limited account's logins queued past the run's end)."""
     token = s.shared.tokens.get(person.national_id)
     if token and not fresh:
         return token
+    if fresh:
+        return await _log_in(s, person)
     lock = s.shared.login_locks.setdefault(person.national_id, asyncio.Lock())
     async with lock:
-        if person.national_id in s.shared.tokens and not fresh:
+        if person.national_id in s.shared.tokens:
             return s.shared.tokens[person.national_id]
+        return await _log_in(s, person)
 
-        async def submit() -> Completion:
-            done = await s.submit(api.login(person.national_id, person.password))
-            body = json_body(done)
-            if done.type == "ok" and body.get("otp_required"):
-                code = await s.sms(person.mobile)
-                if code is None:
-                    return Completion("fail", "", "http_401", None, done.attempts)
-                done = await s.submit(api.otp(str(body.get("challenge_id")), code))
-            return done
 
-        done = await s.perform("login", "", submit, False)
-        token = json_body(done).get("token") if done.type == "ok" else None
-        if isinstance(token, str):
-            s.shared.tokens[person.national_id] = token
-            return token
-        return None
+async def _log_in(s: Session, person: Person) -> str | None:
+    """One login operation (password, then the SMS code when asked): the token, kept."""
+
+    async def submit() -> Completion:
+        done = await s.submit(api.login(person.national_id, person.password))
+        body = json_body(done)
+        if done.type == "ok" and body.get("otp_required"):
+            code = await s.sms(person.mobile)
+            if code is None:
+                return Completion("fail", "", "http_401", None, done.attempts)
+            done = await s.submit(api.otp(str(body.get("challenge_id")), code))
+        return done
+
+    done = await s.perform("login", "", submit, False)
+    token = json_body(done).get("token") if done.type == "ok" else None
+    if isinstance(token, str):
+        s.shared.tokens[person.national_id] = token
+        return token
+    return None
 
 
 def json_body(done: Completion) -> dict[str, Any]:
