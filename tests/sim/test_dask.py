@@ -11,6 +11,8 @@ import pytest
 from chaoslab.cli import main
 
 distributed = pytest.importorskip("distributed")
+# Each cluster's HTTP server on a port of its own: by default it binds 8787, and when a
+# parallel test worker's cluster holds that, distributed warns and leaks the socket it tried.
 
 DATA = Path(__file__).resolve().parents[1] / "chaoslab" / "data"
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -24,7 +26,7 @@ def test_replications_on_a_dask_cluster_match_the_local_ones(small_scenario: Pat
     # in-process workers, but a real TCP scheduler on loopback that the CLI connects to
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         address = cluster.scheduler_address.removeprefix("tcp://")
         assert main(["sim", str(small_scenario), "--seeds", "2", "--executor",
                      f"dask://{address}", "--out", str(tmp_path / "dask")]) == 0
@@ -61,7 +63,7 @@ def cluster_address() -> Iterator[str]:
     """A real TCP scheduler on loopback with two worker processes (jobs are pickled across)."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address="127.0.0.1:0") as cluster:
         yield "dask://" + cluster.scheduler_address.removeprefix("tcp://")
 
 
