@@ -752,8 +752,8 @@ def run(args: argparse.Namespace) -> int:
 
     _, base = load(args.scenario, SCENARIO_DIR)
     world = with_faults(base, [], args.scale)
-    python = () if args.executor.startswith("dask://") else \
-        search_python(args.interpreter, [world])  # the finding's 1:1 replays go there too
+    # the findings' 1:1 replays go to the same interpreter
+    python = search_python(args.interpreter, [world], args.executor)
     options = Options(policies=args.policies, budget=args.budget, max_faults=args.max_faults,
                       confirm=args.seeds, seed=args.seed, scale=args.scale, python=python)
     policy_set(args.policies, with_faults(base, []))  # bad policies: exit 2 before any run

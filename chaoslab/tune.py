@@ -381,11 +381,11 @@ FULL_SCALE_MAX = 6  # at most this many distinct sets replayed at 1:1
 
 def local_mapper(workers: int, executor: str, python: Sequence[str] = ()) -> Mapper:
     """Map jobs over local processes or a Dask cluster (order kept); `evaluate` simulates in
-    the interpreter `python` on local processes (a Dask worker, in its own)."""
+    the interpreter `python` (`sim.interpreter.search_python`)."""
     from chaoslab.explore import _map
 
     def mapper(fn: Callable[..., Result], jobs: list[Job]) -> list[Result]:
-        if python and not executor.startswith("dask://"):  # fn is `evaluate`
+        if python:  # fn is `evaluate`
             fn = functools.partial(fn, python=tuple(python))
         return _map(fn, jobs, workers, executor)
     return mapper
@@ -405,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out or Path("runs") / "tune" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
     python = search_python(args.interpreter, [
-        Scenario.model_validate(b).scaled(options.scale) for b in bases])
+        Scenario.model_validate(b).scaled(options.scale) for b in bases], args.executor)
     mapper = local_mapper(args.workers or os.cpu_count() or 1, args.executor, python)
     t0 = time.perf_counter()
     study = tune(bases, space, options, mapper, storage=args.storage)

@@ -65,12 +65,16 @@ def worker_python(choice: str, scenario: Scenario) -> list[str] | None:
     return command
 
 
-def search_python(choice: str, scenarios: list[Scenario]) -> tuple[str, ...]:
+def search_python(choice: str, scenarios: list[Scenario],
+                  executor: str = "local") -> tuple[str, ...]:
     """The interpreter a search's runs are simulated in (explore's, tune's), () for this
     process's own: as `worker_python`, but `auto` takes PyPy from `AUTO_SEARCH_MIN_REQUESTS`
     per run, since each of the search's processes keeps one resident worker
     (`sim.runner.Resident`) that pays PyPy's start and warm-up once for its many runs.
-    `scenarios` are the runs' worlds, at the search's scale."""
+    `scenarios` are the runs' worlds, at the search's scale. On a Dask cluster (`executor`
+    dask://...), (): its workers simulate in their own interpreter, not in a path of ours."""
+    if executor.startswith("dask://"):
+        return ()
     if choice == "auto":
         big = max((nominal_requests(s) for s in scenarios), default=0.0)
         return (str(PYPY),) if pypy_installed() and big >= AUTO_SEARCH_MIN_REQUESTS else ()

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from tqdm import tqdm
 
@@ -120,20 +120,32 @@ class WorkerFailed(RuntimeError):
     """A worker process of another interpreter ended without a result."""
 
 
+def _worker(python: Sequence[str], *flags: str) -> tuple[list[str], dict[str, Any]]:
+    """The command and Popen keywords of a `sim.worker` process of the interpreter `python`:
+    started in the checkout (so that it imports this code), told its parent's pid."""
+    return ([*python, "-m", "sim.worker", *flags],
+            {"cwd": Path(__file__).resolve().parent.parent,
+             "env": {**os.environ, PARENT: str(os.getpid())}})
+
+
+def _cannot_start(python: Sequence[str], exc: OSError) -> WorkerFailed:
+    return WorkerFailed(f"the simulation worker ({' '.join(python)}) could not start: "
+                        f"{exc.strerror or exc}")
+
+
 def run_elsewhere(python: Sequence[str], task: Task, keep: bool = False,
                   write_to: Path | None = None) -> SeedResult:
     """`run_seed` in a new process of the interpreter `python` (`python -m sim.worker`,
     started in the checkout so that it imports this code): the task goes pickled on its
     stdin, the result comes back pickled on its stdout."""
-    root = Path(__file__).resolve().parent.parent
     where = None if write_to is None else write_to.resolve()
+    command, started = _worker(python)
     try:
-        done = subprocess.run([*python, "-m", "sim.worker"], cwd=root, capture_output=True,
+        done = subprocess.run(command, capture_output=True,
                               input=pickle.dumps((task, keep, where), pickle.HIGHEST_PROTOCOL),
-                              env={**os.environ, PARENT: str(os.getpid())}, check=False)
+                              check=False, **started)
     except OSError as exc:
-        raise WorkerFailed(f"the simulation worker ({' '.join(python)}) could not start: "
-                           f"{exc.strerror or exc}") from None
+        raise _cannot_start(python, exc) from None
     if done.returncode != 0:
         told = done.stderr.decode(errors="replace").strip().splitlines()
         raise WorkerFailed(f"the simulation worker ({' '.join(python)}) failed on seed "
@@ -145,6 +157,22 @@ def run_elsewhere(python: Sequence[str], task: Task, keep: bool = False,
 
 
 FRAME = struct.Struct(">Q")  # a resident worker's frames: a length, then a pickle
+
+
+def send_frame(out: IO[bytes], obj: object) -> None:
+    """`obj` pickled, as one frame on `out`."""
+    data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+    out.write(FRAME.pack(len(data)) + data)
+    out.flush()
+
+
+def read_frame(inp: IO[bytes]) -> bytes | None:
+    """The next frame's pickle from `inp`, or None at its end."""
+    head = inp.read(FRAME.size)
+    if len(head) < FRAME.size:
+        return None
+    body = inp.read(FRAME.unpack(head)[0])
+    return body or None
 
 
 class Resident:
@@ -163,15 +191,12 @@ class Resident:
             self.close()  # gone since its last task: a new one
         proc = self._proc or self._start()
         assert proc.stdin is not None and proc.stdout is not None
-        data = pickle.dumps(task, pickle.HIGHEST_PROTOCOL)
         try:
-            proc.stdin.write(FRAME.pack(len(data)) + data)
-            proc.stdin.flush()
-            head = proc.stdout.read(FRAME.size)
-            body = proc.stdout.read(FRAME.unpack(head)[0]) if len(head) == FRAME.size else b""
+            send_frame(proc.stdin, task)
+            body = read_frame(proc.stdout)
         except (BrokenPipeError, ConnectionResetError):
-            body = b""
-        if not body:
+            body = None
+        if body is None:
             self.close()
             raise WorkerFailed(f"the simulation worker ({' '.join(self.python)}) ended on "
                                f"seed {task.seed} with exit status {proc.returncode}")
@@ -184,15 +209,12 @@ class Resident:
         return summary
 
     def _start(self) -> subprocess.Popen[bytes]:
-        root = Path(__file__).resolve().parent.parent
+        command, started = _worker(self.python, "--serve")
         try:
-            self._proc = subprocess.Popen(
-                [*self.python, "-m", "sim.worker", "--serve"], cwd=root,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                env={**os.environ, PARENT: str(os.getpid())})
+            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, **started)
         except OSError as exc:
-            raise WorkerFailed(f"the simulation worker ({' '.join(self.python)}) could not "
-                               f"start: {exc.strerror or exc}") from None
+            raise _cannot_start(self.python, exc) from None
         return self._proc
 
     def close(self) -> None:

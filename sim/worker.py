@@ -44,18 +44,16 @@ def die_with_parent(parent: str) -> None:
 
 def serve(inp: BinaryIO, out: BinaryIO) -> int:
     """Answer every task frame on `inp` with its summary's frame on `out`, until `inp` ends."""
-    from sim.runner import FRAME, run_seed
+    from sim.runner import read_frame, run_seed, send_frame
 
-    while len(head := inp.read(FRAME.size)) == FRAME.size:
+    while (frame := read_frame(inp)) is not None:
         # the parent's own pipe (sim.runner.Resident), as a ProcessPoolExecutor's task
-        task = pickle.loads(inp.read(FRAME.unpack(head)[0]))  # noqa: S301
+        task = pickle.loads(frame)  # noqa: S301
         try:
             answer: tuple[bool, object] = (True, run_seed(task).summary)
         except Exception as exc:  # the parent says it in a sentence; the next task is served
             answer = (False, f"{type(exc).__name__}: {exc}")
-        data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
-        out.write(FRAME.pack(len(data)) + data)
-        out.flush()
+        send_frame(out, answer)
     return 0
 
 

@@ -147,6 +147,10 @@ def test_auto_takes_pypy_only_when_installed_and_a_seed_is_long(
     assert interpreter.worker_python("auto", SMALL) is None  # too short to pay
     assert interpreter.worker_python("python", long) is None
     assert interpreter.worker_python("python3.11 -X dev", long) == ["python3.11", "-X", "dev"]
+    # a search's runs: PyPy from far fewer requests a run; a Dask cluster's, its own
+    assert interpreter.search_python("auto", [SWITCH]) == (str(tmp_path / "pypy3"),)
+    assert interpreter.search_python("auto", [SMALL]) == ()
+    assert interpreter.search_python("pypy", [long], "dask://127.0.0.1:8786") == ()
 
 
 def test_the_install_lists_every_package_the_worker_imports() -> None:
